@@ -1,0 +1,161 @@
+//! Versioned STIX object storage behind one trait, with two implementations:
+//! SQLite (embedded, the default, in a data directory) and PostgreSQL (by URL).
+//!
+//! *Invariant*: every stored object version has a unique, strictly increasing `added`
+//! cursor and a strictly increasing `date_added` (Unix microseconds) assigned in
+//! commit order, so paging by cursor (or by `date_added`) never skips or repeats a
+//! row, even while other writers commit.
+//!
+//! *Invariant*: (id, version) identifies a version. Inserting the same version with the
+//! same content is a no-op; with different content it is a [`InsertOutcome::Conflict`].
+//!
+//! *Boundary*: the store makes no policy decisions; callers filter what they read.
+
+pub mod types;
+pub use types::*;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot open store at {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("{kind} {id:?} not found")]
+    NotFound { kind: &'static str, id: String },
+    #[error("{kind} {id:?} already exists")]
+    AlreadyExists { kind: &'static str, id: String },
+    #[error("invalid stored data: {0}")]
+    Corrupt(String),
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}
+
+impl StoreError {
+    /// Stable machine-readable code for the error table.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Database(_) => "store.database",
+            StoreError::Migration(_) => "store.migration",
+            StoreError::Open { .. } => "store.open",
+            StoreError::UnsupportedUrl(_) => "store.unsupported_url",
+            StoreError::NotFound { .. } => "store.not_found",
+            StoreError::AlreadyExists { .. } => "store.already_exists",
+            StoreError::Corrupt(_) => "store.corrupt",
+            StoreError::InvalidArgument(_) => "store.invalid_argument",
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Versioned object storage. Implemented by `SqliteStore` and `PostgresStore`;
+/// both are checked by the same conformance suite (`conformance` module).
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Which backend this is ("sqlite" or "postgres").
+    fn backend(&self) -> &'static str;
+
+    // ----- objects -----
+
+    /// Starts a write transaction for a stream of batches. Nothing is visible to
+    /// readers until [`WriteTx::commit`]; dropping the transaction rolls it back.
+    async fn begin(&self) -> Result<Box<dyn WriteTx + '_>>;
+
+    /// Convenience: one batch in its own transaction.
+    async fn insert(
+        &self,
+        objects: &[NewObject],
+        collections: &[CollectionId],
+    ) -> Result<Vec<InsertOutcome>> {
+        let mut tx = self.begin().await?;
+        let out = tx.insert(objects, collections).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// One page of object versions matching `query`, ordered by the cursor.
+    async fn query(&self, query: &Query) -> Result<Page>;
+
+    /// Every object version matching `query` (its `limit` caps the total), as a stream
+    /// read in bounded chunks: memory stays flat however large the result.
+    fn stream<'a>(&'a self, query: Query) -> BoxStream<'a, Result<StoredObject>>;
+
+    /// Deletes versions of one object from a collection (or from the whole store when
+    /// `collection` is `None`), records a tombstone for each, and returns how many
+    /// versions were removed. `versions` selects which (see [`VersionFilter`]).
+    async fn delete_object(
+        &self,
+        collection: Option<&CollectionId>,
+        id: &str,
+        versions: &VersionFilter,
+        spec_versions: &[String],
+    ) -> Result<u64>;
+
+    /// Tombstones recorded after `after_seq`, oldest first.
+    async fn tombstones(&self, after_seq: i64, limit: usize) -> Result<Vec<Tombstone>>;
+
+    // ----- collections -----
+
+    async fn create_collection(&self, c: &Collection) -> Result<()>;
+    async fn get_collection(&self, id: &CollectionId) -> Result<Option<Collection>>;
+    /// Finds a collection by id or by alias.
+    async fn find_collection(&self, id_or_alias: &str) -> Result<Option<Collection>>;
+    async fn list_collections(&self, api_root: Option<&str>) -> Result<Vec<Collection>>;
+    async fn delete_collection(&self, id: &CollectionId) -> Result<()>;
+
+    // ----- statistics -----
+
+    async fn stats(&self) -> Result<Stats>;
+
+    // ----- TAXII status resources -----
+
+    async fn put_status(&self, status: &StatusRecord) -> Result<()>;
+    async fn get_status(&self, id: &str) -> Result<Option<StatusRecord>>;
+    /// Removes status resources created before `before_unix_micros`; returns how many.
+    async fn expire_statuses(&self, before_unix_micros: i64) -> Result<u64>;
+
+    // ----- organisations, users, tokens, permissions -----
+
+    async fn create_org(&self, org: &Org) -> Result<()>;
+    async fn get_org(&self, id_or_name: &str) -> Result<Option<Org>>;
+    async fn list_orgs(&self) -> Result<Vec<Org>>;
+    async fn create_user(&self, user: &User) -> Result<()>;
+    async fn get_user_by_name(&self, username: &str) -> Result<Option<User>>;
+    async fn list_users(&self, org: Option<&str>) -> Result<Vec<User>>;
+    async fn create_token(&self, token: &TokenRecord) -> Result<()>;
+    /// Looks a token up by the SHA-256 of its secret (the secret is never stored).
+    async fn get_token_by_hash(&self, sha256_hex: &str) -> Result<Option<TokenRecord>>;
+    async fn list_tokens(&self, org: Option<&str>) -> Result<Vec<TokenRecord>>;
+    async fn revoke_token(&self, token_id: &str) -> Result<()>;
+    /// Sets (or replaces) an organisation's rights on a collection.
+    async fn set_permission(&self, p: &Permission) -> Result<()>;
+    async fn get_permission(&self, collection: &CollectionId, org_id: &str) -> Result<Option<Permission>>;
+    async fn list_permissions(&self, collection: &CollectionId) -> Result<Vec<Permission>>;
+
+    // ----- small durable key/value state (cursors, checkpoints) -----
+
+    async fn get_state(&self, key: &str) -> Result<Option<String>>;
+    async fn set_state(&self, key: &str, value: &str) -> Result<()>;
+}
+
+/// A write transaction. See [`Store::begin`].
+#[async_trait]
+pub trait WriteTx: Send {
+    /// Inserts a batch, returning one outcome per input object, in order. A conflict
+    /// on one object does not abort the others.
+    async fn insert(
+        &mut self,
+        objects: &[NewObject],
+        collections: &[CollectionId],
+    ) -> Result<Vec<InsertOutcome>>;
+    async fn commit(self: Box<Self>) -> Result<()>;
+    async fn rollback(self: Box<Self>) -> Result<()>;
+}

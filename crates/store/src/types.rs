@@ -1,0 +1,243 @@
+//! Plain data types exchanged with a [`crate::Store`].
+
+use serde::{Deserialize, Serialize};
+
+/// A collection id (a UUID string for TAXII collections).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CollectionId(pub String);
+
+impl CollectionId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+impl std::fmt::Display for CollectionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An object version ready to store; build it with [`NewObject::from_object`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewObject {
+    pub id: String,
+    pub type_name: String,
+    /// `spec_version` as written, or "2.1" when absent.
+    pub spec_version: String,
+    /// Fixed-width sortable version key (`stix::Timestamp::sort_key` of `modified`,
+    /// else `created`), or "" for unversioned objects (SCOs).
+    pub version_key: String,
+    /// The version timestamp as written in the object, or "" when unversioned.
+    pub version_text: String,
+    pub revoked: bool,
+    /// The object's JSON in its original property order.
+    pub json: String,
+    /// SHA-256 (hex) of the object's RFC 8785 canonical JSON.
+    pub content_hash: String,
+}
+
+impl NewObject {
+    pub fn from_object(obj: &stix::Object) -> Self {
+        let version = obj.version();
+        NewObject {
+            id: obj.id().to_owned(),
+            type_name: obj.type_name().to_owned(),
+            spec_version: obj.spec_version().unwrap_or("2.1").to_owned(),
+            version_key: version.map(|t| t.sort_key()).unwrap_or_default(),
+            version_text: version.map(|t| t.to_string()).unwrap_or_default(),
+            revoked: obj.is_revoked(),
+            json: obj.to_json(),
+            content_hash: hex::encode(obj.content_hash()),
+        }
+    }
+}
+
+/// What happened to one object of an insert batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum InsertOutcome {
+    /// Stored as a new version (or newly added to a collection it was not in yet).
+    Inserted { added: i64, date_added: i64 },
+    /// This exact version with this exact content was already stored (and already in
+    /// every requested collection): nothing changed.
+    Duplicate,
+    /// This (id, version) is stored with different content; nothing was written.
+    Conflict { existing_hash: String },
+}
+
+/// Which versions of each object a query returns (TAXII `match[version]`).
+/// Several selectors are ORed together.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VersionFilter {
+    pub all: bool,
+    pub first: bool,
+    pub last: bool,
+    /// Specific versions, as `stix::Timestamp::sort_key` strings.
+    pub exact: Vec<String>,
+}
+
+impl VersionFilter {
+    pub fn all() -> Self {
+        VersionFilter { all: true, ..Default::default() }
+    }
+    pub fn last() -> Self {
+        VersionFilter { last: true, ..Default::default() }
+    }
+    pub fn first() -> Self {
+        VersionFilter { first: true, ..Default::default() }
+    }
+    /// True when no selector is set (callers then apply their own default).
+    pub fn is_empty(&self) -> bool {
+        !self.all && !self.first && !self.last && self.exact.is_empty()
+    }
+}
+
+/// A query over stored object versions. Empty lists mean "no restriction"; values
+/// inside one list are ORed; different fields are ANDed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Query {
+    /// Restrict to one collection; cursors and `date_added` are then the
+    /// collection's own (when the version was added to that collection).
+    pub collection: Option<CollectionId>,
+    pub ids: Vec<String>,
+    pub types: Vec<String>,
+    /// Default when empty: `last` (the newest version of each object), as TAXII says.
+    pub versions: VersionFilter,
+    pub spec_versions: Vec<String>,
+    /// Only versions with `date_added` strictly after this (Unix microseconds).
+    pub added_after: Option<i64>,
+    /// Only versions with `date_added` at or before this (Unix microseconds).
+    pub added_before_or_at: Option<i64>,
+    /// Only versions with a cursor strictly greater than this (for paging).
+    pub after_cursor: Option<i64>,
+    /// Maximum number of rows in a page (a stream's total). `None`: no limit.
+    pub limit: Option<usize>,
+    /// When false, [`StoredObject::json`] is left empty (manifests, version lists).
+    pub with_body: bool,
+}
+
+/// One stored object version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredObject {
+    /// Cursor: strictly increasing in commit order (per collection when the query
+    /// named one, otherwise store-wide).
+    pub cursor: i64,
+    /// Unix microseconds; strictly increasing with `cursor`.
+    pub date_added: i64,
+    pub id: String,
+    pub type_name: String,
+    pub spec_version: String,
+    pub version_key: String,
+    pub version_text: String,
+    pub revoked: bool,
+    /// The object's JSON (empty when the query asked for no body).
+    pub json: String,
+}
+
+/// One page of a query.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Page {
+    pub objects: Vec<StoredObject>,
+    /// True when more rows match after the last one returned.
+    pub more: bool,
+}
+
+/// The record that an object version was deleted (for propagation to peers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tombstone {
+    pub seq: i64,
+    pub id: String,
+    pub version_key: String,
+    pub collection: Option<CollectionId>,
+    /// Unix microseconds.
+    pub deleted_at: i64,
+}
+
+/// A TAXII collection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Collection {
+    pub id: CollectionId,
+    /// The API root this collection belongs to (its path segment, e.g. "api1").
+    pub api_root: String,
+    pub title: String,
+    pub description: Option<String>,
+    /// A short, unique, human-friendly name (used by the CLI's `--collection`).
+    pub alias: Option<String>,
+    pub media_types: Vec<String>,
+    /// Unix microseconds.
+    pub created: i64,
+}
+
+/// Object counts and sizes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Stats {
+    /// Object versions stored, by type, sorted by type.
+    pub by_type: Vec<(String, u64)>,
+    /// Object versions per collection (id, alias or title, count), sorted by id.
+    pub by_collection: Vec<(CollectionId, String, u64)>,
+    pub total_versions: u64,
+    pub distinct_objects: u64,
+    /// Bytes on disk (SQLite files) or the database's size (PostgreSQL).
+    pub size_bytes: u64,
+}
+
+/// A TAXII status resource, kept as its JSON document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRecord {
+    pub id: String,
+    pub api_root: String,
+    /// Who may read it (the organisation that posted).
+    pub owner_org: Option<String>,
+    /// Unix microseconds.
+    pub created: i64,
+    /// The TAXII status resource as JSON text.
+    pub json: String,
+}
+
+/// An organisation. `kind`: national-centre, regional-hub, sector-regulator, constituent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub sector: Option<String>,
+    pub country: Option<String>,
+    /// For a constituent: the national centre whose client it is (TLP 2.0 "clients").
+    pub parent: Option<String>,
+    pub created: i64,
+}
+
+/// A user, belonging to an organisation. `role`: admin, analyst, reader, peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub org_id: String,
+    pub username: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub role: String,
+    pub created: i64,
+}
+
+/// An API token. The secret itself is never stored, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub id: String,
+    pub org_id: String,
+    pub user_id: Option<String>,
+    pub role: String,
+    pub label: Option<String>,
+    pub sha256_hex: String,
+    pub created: i64,
+    pub revoked: bool,
+}
+
+/// An organisation's rights on a collection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Permission {
+    pub collection: CollectionId,
+    pub org_id: String,
+    pub can_read: bool,
+    pub can_write: bool,
+}
