@@ -1,1 +1,50 @@
-fn main() {}
+//! The `nadhir` binary: configuration, wiring and the command line. Business rules
+//! live in the library crates; this file only parses arguments and dispatches.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Nadhir (نذير): federated cyber-threat-intelligence sharing and early warning.
+///
+/// Each organisation runs its own node. Nodes exchange STIX 2.1 over TAXII 2.1,
+/// match what they receive against their own telemetry, and warn each other.
+#[derive(Debug, Parser)]
+#[command(name = "nadhir", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    #[command(flatten)]
+    global: cmd::GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import STIX objects (bundles, JSON arrays or JSON lines) into the store.
+    Import(cmd::import::ImportArgs),
+    /// Export stored objects as one STIX 2.1 bundle.
+    Export(cmd::export::ExportArgs),
+    /// Validate STIX files against the STIX 2.1 specification without storing anything.
+    Validate(cmd::validate::ValidateArgs),
+    /// Show object counts by type and collection, and the store's size.
+    Stats(cmd::stats::StatsArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cmd::init_logging(cli.global.log_format);
+    let result = match cli.command {
+        Command::Import(args) => cmd::import::run(&cli.global, args),
+        Command::Export(args) => cmd::export::run(&cli.global, args),
+        Command::Validate(args) => cmd::validate::run(&cli.global, args),
+        Command::Stats(args) => cmd::stats::run(&cli.global, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! TAXII 2.1 server and client (being built).
