@@ -1,1 +1,17 @@
-//! placeholder until the crate lands
+//! STIX 2.1 patterning: the whole grammar (spec section 9, ported from the OASIS
+//! `STIXPattern.g4`), a typed AST, a canonical printer and an evaluator over observed data
+//! with the semantics of the OASIS `stix2-matcher`.
+//!
+//! *Invariant*: no I/O, and nothing here can hang or overflow the stack on hostile input:
+//! pattern size, nesting depth, comparison count, regex size and evaluation work are bounded
+//! by [`Limits`].
+
+pub mod ast;
+mod lexer;
+mod parser;
+
+pub use ast::{
+    CompOp, Comparison, ComparisonExpr, Constant, ObjectPath, ObservationExpr, PathStep, Pattern,
+    Qualifier,
+};
+pub use parser::{parse, parse_with_limits, Limits, ParseError, ParseErrorKind};
