@@ -1,0 +1,217 @@
+//! CIDR tables: one hash table per prefix length that occurs, keyed by the network bits.
+//!
+//! A lookup masks the address once per distinct prefix length present (at most 33 for
+//! IPv4 and 129 for IPv6, in practice a handful) and probes that length's table, so it
+//! finds every block that contains the address, from the longest prefix to the shortest.
+//! Exact addresses are simply the `/32` or `/128` level.
+
+use hashbrown::HashMap;
+use std::hash::Hash;
+
+const MULTI: u32 = 1 << 31;
+
+/// An address family's key type.
+pub trait Bits: Copy + Eq + Hash + std::fmt::Debug {
+    /// Address width in bits.
+    const WIDTH: u8;
+    /// `self` with the host bits of a `len`-bit prefix cleared.
+    fn masked(self, len: u8) -> Self;
+}
+
+impl Bits for u32 {
+    const WIDTH: u8 = 32;
+    fn masked(self, len: u8) -> Self {
+        self & crate::normalize::mask4(len)
+    }
+}
+
+impl Bits for u128 {
+    const WIDTH: u8 = 128;
+    fn masked(self, len: u8) -> Self {
+        self & crate::normalize::mask6(len)
+    }
+}
+
+#[derive(Debug)]
+struct Level<K> {
+    len: u8,
+    map: HashMap<K, u32>,
+}
+
+/// Blocks of one address family with the indicators that named them.
+#[derive(Debug)]
+pub struct IpTable<K: Bits> {
+    /// Sorted by prefix length, longest first.
+    levels: Vec<Level<K>>,
+    multi: Vec<Vec<u32>>,
+    count: usize,
+}
+
+impl<K: Bits> Default for IpTable<K> {
+    fn default() -> Self {
+        IpTable {
+            levels: Vec::new(),
+            multi: Vec::new(),
+            count: 0,
+        }
+    }
+}
+
+impl<K: Bits> IpTable<K> {
+    /// Number of distinct blocks.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there is no block.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Adds `indicator` for the block `net/len` (host bits are cleared here too).
+    pub fn insert(&mut self, net: K, len: u8, indicator: u32) -> Result<(), crate::strset::Full> {
+        let len = len.min(K::WIDTH);
+        let net = net.masked(len);
+        let pos = match self.levels.iter().position(|l| l.len <= len) {
+            Some(p) if self.levels[p].len == len => p,
+            Some(p) => {
+                self.levels.insert(
+                    p,
+                    Level {
+                        len,
+                        map: HashMap::new(),
+                    },
+                );
+                p
+            }
+            None => {
+                self.levels.push(Level {
+                    len,
+                    map: HashMap::new(),
+                });
+                self.levels.len() - 1
+            }
+        };
+        let map = &mut self.levels[pos].map;
+        match map.get_mut(&net) {
+            None => {
+                map.insert(net, indicator);
+                self.count += 1;
+            }
+            Some(v) if *v & MULTI == 0 => {
+                if *v != indicator {
+                    let no = u32::try_from(self.multi.len()).map_err(|_| crate::strset::Full)?;
+                    if no >= MULTI {
+                        return Err(crate::strset::Full);
+                    }
+                    self.multi.push(vec![*v, indicator]);
+                    *v = no | MULTI;
+                }
+            }
+            Some(v) => {
+                if let Some(list) = self.multi.get_mut((*v & !MULTI) as usize) {
+                    if list.last() != Some(&indicator) {
+                        list.push(indicator);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Trims spare capacity after the build.
+    pub fn freeze(&mut self) {
+        for l in &mut self.levels {
+            l.map.shrink_to_fit();
+        }
+        self.multi.shrink_to_fit();
+    }
+
+    /// Calls `f(prefix_len, indicators)` for every block containing `addr`, longest prefix
+    /// first.
+    pub fn lookup(&self, addr: K, mut f: impl FnMut(u8, &[u32])) {
+        for l in &self.levels {
+            if let Some(v) = l.map.get(&addr.masked(l.len)) {
+                if *v & MULTI == 0 {
+                    f(l.len, std::slice::from_ref(v));
+                } else if let Some(list) = self.multi.get((*v & !MULTI) as usize) {
+                    f(l.len, list);
+                }
+            }
+        }
+    }
+
+    /// Approximate heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.levels
+            .iter()
+            .map(|l| l.map.capacity() * (std::mem::size_of::<K>() + 4 + 1))
+            .sum::<usize>()
+            + self
+                .multi
+                .iter()
+                .map(|m| m.capacity() * 4 + 24)
+                .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn v4(s: &str) -> u32 {
+        u32::from(s.parse::<Ipv4Addr>().unwrap())
+    }
+    fn v6(s: &str) -> u128 {
+        u128::from(s.parse::<Ipv6Addr>().unwrap())
+    }
+    fn hits4(t: &IpTable<u32>, a: &str) -> Vec<(u8, Vec<u32>)> {
+        let mut out = Vec::new();
+        t.lookup(v4(a), |len, ids| out.push((len, ids.to_vec())));
+        out
+    }
+
+    #[test]
+    fn v4_edges() {
+        let mut t = IpTable::<u32>::default();
+        t.insert(v4("10.0.0.0"), 8, 1).unwrap();
+        t.insert(v4("10.1.2.3"), 32, 2).unwrap();
+        t.insert(v4("10.1.0.0"), 16, 3).unwrap();
+        t.insert(v4("10.1.0.0"), 16, 4).unwrap();
+        t.insert(v4("192.168.77.9"), 24, 5).unwrap(); // host bits cleared
+        t.freeze();
+        assert_eq!(t.len(), 4);
+        assert_eq!(
+            hits4(&t, "10.1.2.3"),
+            vec![(32, vec![2]), (16, vec![3, 4]), (8, vec![1])]
+        );
+        assert_eq!(hits4(&t, "10.255.255.255"), vec![(8, vec![1])]);
+        assert_eq!(hits4(&t, "11.0.0.0"), vec![]);
+        assert_eq!(hits4(&t, "9.255.255.255"), vec![]);
+        assert_eq!(hits4(&t, "192.168.77.0"), vec![(24, vec![5])]);
+        assert_eq!(hits4(&t, "192.168.78.0"), vec![]);
+    }
+
+    #[test]
+    fn v4_slash_zero_matches_everything() {
+        let mut t = IpTable::<u32>::default();
+        t.insert(v4("1.2.3.4"), 0, 7).unwrap();
+        assert_eq!(hits4(&t, "0.0.0.0"), vec![(0, vec![7])]);
+        assert_eq!(hits4(&t, "255.255.255.255"), vec![(0, vec![7])]);
+    }
+
+    #[test]
+    fn v6_edges() {
+        let mut t = IpTable::<u128>::default();
+        t.insert(v6("2001:db8::"), 32, 1).unwrap();
+        t.insert(v6("2001:db8::1"), 128, 2).unwrap();
+        t.insert(v6("::"), 0, 3).unwrap();
+        let mut got = Vec::new();
+        t.lookup(v6("2001:db8::1"), |l, ids| got.push((l, ids.to_vec())));
+        assert_eq!(got, vec![(128, vec![2]), (32, vec![1]), (0, vec![3])]);
+        got.clear();
+        t.lookup(v6("2001:db9::1"), |l, ids| got.push((l, ids.to_vec())));
+        assert_eq!(got, vec![(0, vec![3])]);
+    }
+}

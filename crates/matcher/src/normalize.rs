@@ -1,0 +1,496 @@
+//! Normalisation of observable values.
+//!
+//! The same functions run on indicator values when the index is built and on telemetry
+//! values when an event is looked up, so that a value written two equivalent ways still
+//! hits. Every function writes into a caller-supplied buffer (cleared first) so that the
+//! lookup path reuses one buffer per scanner and allocates nothing once it is warm.
+//!
+//! The rules (also in the crate's README):
+//!
+//! * **Domain names** — ASCII letters are lowercased and one trailing dot is removed
+//!   (RFC 4343: DNS names compare case-insensitively, so DNS 0x20 case randomisation must
+//!   not hide a hit). Surrounding ASCII whitespace is trimmed. Internationalised names are
+//!   left as given: non-ASCII bytes are not case-folded and are not converted to punycode,
+//!   so an indicator must use the same form (U-label or A-label) as the telemetry.
+//! * **URLs** — when the value has the form `scheme://authority/rest`, the scheme and the
+//!   host are ASCII-lowercased, a trailing dot on the host is removed, the default port of
+//!   `http`/`ws` (80), `https`/`wss` (443) and `ftp` (21) is removed, and an empty path of an
+//!   `http`/`https` URL becomes `/`. The user-info, path, query and fragment stay exact
+//!   (no percent-decoding). A value without `://` is kept exact apart from trimming.
+//! * **File hashes** — hexadecimal digits are lowercased; a value that is not hexadecimal
+//!   of the algorithm's length is rejected (indicator) or never hits (telemetry).
+//! * **IP addresses** — parsed and compared as numbers, so every textual form of one
+//!   address is equal (IPv6 `2001:DB8:0::1` equals `2001:db8::1`). An IPv4-mapped IPv6
+//!   address (`::ffff:a.b.c.d`) is treated as the IPv4 address `a.b.c.d`, in telemetry and
+//!   in indicators (an IPv6 CIDR of prefix 96 or longer inside `::ffff:0:0/96` becomes
+//!   the matching IPv4 CIDR). A zone index (`fe80::1%eth0`) is dropped.
+//! * **Email addresses** — surrounding whitespace and one pair of angle brackets are
+//!   removed (`Name <user@example.com>` gives `user@example.com`); the domain part (after
+//!   the last `@`) is normalised as a domain name; the local part stays exact.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Hash algorithms the index compares as lowercase hexadecimal strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HashAlg {
+    Md5,
+    Sha1,
+    Sha256,
+    Sha512,
+    Sha3_256,
+    Sha3_512,
+}
+
+impl HashAlg {
+    /// All algorithms, in a fixed order (used to lay out per-algorithm tables).
+    pub const ALL: [HashAlg; 6] = [
+        HashAlg::Md5,
+        HashAlg::Sha1,
+        HashAlg::Sha256,
+        HashAlg::Sha512,
+        HashAlg::Sha3_256,
+        HashAlg::Sha3_512,
+    ];
+
+    /// Position in [`HashAlg::ALL`].
+    pub fn slot(self) -> usize {
+        self as usize
+    }
+
+    /// Number of hexadecimal digits of a digest.
+    pub fn hex_len(self) -> usize {
+        match self {
+            HashAlg::Md5 => 32,
+            HashAlg::Sha1 => 40,
+            HashAlg::Sha256 | HashAlg::Sha3_256 => 64,
+            HashAlg::Sha512 | HashAlg::Sha3_512 => 128,
+        }
+    }
+
+    /// The STIX hashing-algorithm-ov name (`MD5`, `SHA-1`, ...).
+    pub fn stix_name(self) -> &'static str {
+        match self {
+            HashAlg::Md5 => "MD5",
+            HashAlg::Sha1 => "SHA-1",
+            HashAlg::Sha256 => "SHA-256",
+            HashAlg::Sha512 => "SHA-512",
+            HashAlg::Sha3_256 => "SHA3-256",
+            HashAlg::Sha3_512 => "SHA3-512",
+        }
+    }
+
+    /// Parses a STIX hash key or a common spelling of it, case-insensitively
+    /// (`SHA-256`, `sha256`, `SHA256`).
+    pub fn from_name(name: &str) -> Option<HashAlg> {
+        let mut buf = [0u8; 8];
+        let mut n = 0;
+        for b in name.bytes() {
+            if b == b'-' || b == b'_' {
+                continue;
+            }
+            if n == buf.len() {
+                return None;
+            }
+            buf[n] = b.to_ascii_lowercase();
+            n += 1;
+        }
+        match &buf[..n] {
+            b"md5" => Some(HashAlg::Md5),
+            b"sha1" => Some(HashAlg::Sha1),
+            b"sha256" => Some(HashAlg::Sha256),
+            b"sha512" => Some(HashAlg::Sha512),
+            b"sha3256" => Some(HashAlg::Sha3_256),
+            b"sha3512" => Some(HashAlg::Sha3_512),
+            _ => None,
+        }
+    }
+}
+
+/// Normalises a domain name into `out`. Returns `false` when nothing is left.
+pub fn domain(input: &str, out: &mut String) -> bool {
+    out.clear();
+    let mut s = input.trim_matches(|c: char| c.is_ascii_whitespace());
+    if let Some(stripped) = s.strip_suffix('.') {
+        s = stripped;
+    }
+    push_ascii_lower(s, out);
+    !out.is_empty()
+}
+
+/// Whether `s` is already in normalised domain form (no ASCII uppercase, no trailing dot,
+/// no surrounding whitespace). Lets the hot path skip the copy.
+pub fn domain_is_normal(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && !b.iter().any(u8::is_ascii_uppercase)
+        && b[b.len() - 1] != b'.'
+        && !b[0].is_ascii_whitespace()
+        && !b[b.len() - 1].is_ascii_whitespace()
+}
+
+fn push_ascii_lower(s: &str, out: &mut String) {
+    // Lowercasing ASCII bytes keeps UTF-8 valid, so a char-wise push is equivalent; this
+    // walks chars to stay within safe code.
+    for c in s.chars() {
+        out.push(c.to_ascii_lowercase());
+    }
+}
+
+/// Normalises a hexadecimal digest into `out`; `false` if `input` is not `alg`'s length
+/// of hexadecimal digits.
+pub fn hash(alg: HashAlg, input: &str, out: &mut String) -> bool {
+    out.clear();
+    let s = input.trim_matches(|c: char| c.is_ascii_whitespace());
+    if s.len() != alg.hex_len() || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return false;
+    }
+    push_ascii_lower(s, out);
+    true
+}
+
+/// Parses an IP address (either family), dropping a zone index and mapping an
+/// IPv4-mapped IPv6 address to IPv4.
+pub fn ip(input: &str) -> Option<IpAddr> {
+    let s = input.trim_matches(|c: char| c.is_ascii_whitespace());
+    let first = *s.as_bytes().first()?;
+    if first.is_ascii_digit() && !s.contains(':') {
+        return s.parse::<Ipv4Addr>().ok().map(IpAddr::V4);
+    }
+    let s = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(s);
+    let s = match s.find('%') {
+        Some(i) => &s[..i],
+        None => s,
+    };
+    let v6 = s.parse::<Ipv6Addr>().ok()?;
+    Some(canonical_v6(v6))
+}
+
+/// Maps `::ffff:a.b.c.d` to `a.b.c.d`; other addresses are returned unchanged.
+pub fn canonical_v6(v6: Ipv6Addr) -> IpAddr {
+    match v6.to_ipv4_mapped() {
+        Some(v4) => IpAddr::V4(v4),
+        None => IpAddr::V6(v6),
+    }
+}
+
+/// A parsed CIDR block (address family, network bits, prefix length), normalised: host
+/// bits are cleared and IPv4-mapped IPv6 blocks of prefix >= 96 become IPv4 blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cidr {
+    V4 { net: u32, len: u8 },
+    V6 { net: u128, len: u8 },
+}
+
+impl Cidr {
+    /// Parses `addr` or `addr/len`. Errors are plain reasons for the caller to wrap.
+    pub fn parse(input: &str) -> Result<Cidr, &'static str> {
+        let s = input.trim();
+        let (addr, len) = match s.split_once('/') {
+            Some((a, l)) => {
+                if l.is_empty() || l.len() > 3 || !l.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err("prefix length is not a decimal number");
+                }
+                let n: u8 = l.parse().map_err(|_| "prefix length out of range")?;
+                (a, Some(n))
+            }
+            None => (s, None),
+        };
+        if let Ok(v4) = addr.parse::<Ipv4Addr>() {
+            let len = len.unwrap_or(32);
+            if len > 32 {
+                return Err("IPv4 prefix length above 32");
+            }
+            return Ok(Cidr::v4(u32::from(v4), len));
+        }
+        let v6 = addr
+            .parse::<Ipv6Addr>()
+            .map_err(|_| "not an IPv4 or IPv6 address")?;
+        let len = len.unwrap_or(128);
+        if len > 128 {
+            return Err("IPv6 prefix length above 128");
+        }
+        if len >= 96 && v6.to_ipv4_mapped().is_some() {
+            let bits = u128::from(v6) as u32;
+            return Ok(Cidr::v4(bits, len - 96));
+        }
+        Ok(Cidr::v6(u128::from(v6), len))
+    }
+
+    /// A v4 block with host bits cleared.
+    pub fn v4(addr: u32, len: u8) -> Cidr {
+        Cidr::V4 {
+            net: addr & mask4(len),
+            len,
+        }
+    }
+
+    /// A v6 block with host bits cleared.
+    pub fn v6(addr: u128, len: u8) -> Cidr {
+        Cidr::V6 {
+            net: addr & mask6(len),
+            len,
+        }
+    }
+
+    /// Whether the block holds exactly one address.
+    pub fn is_host(&self) -> bool {
+        matches!(self, Cidr::V4 { len: 32, .. } | Cidr::V6 { len: 128, .. })
+    }
+}
+
+/// Netmask for an IPv4 prefix length (0..=32).
+pub fn mask4(len: u8) -> u32 {
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len.min(32)))
+    }
+}
+
+/// Netmask for an IPv6 prefix length (0..=128).
+pub fn mask6(len: u8) -> u128 {
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(len.min(128)))
+    }
+}
+
+/// Normalises an email address into `out`; `false` if there is no `@` with text on both
+/// sides.
+pub fn email(input: &str, out: &mut String) -> bool {
+    out.clear();
+    let mut s = input.trim_matches(|c: char| c.is_ascii_whitespace());
+    if let Some(open) = s.rfind('<') {
+        if let Some(close_rel) = s[open..].find('>') {
+            s = &s[open + 1..open + close_rel];
+        }
+    }
+    let s = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    let Some(at) = s.rfind('@') else {
+        return false;
+    };
+    let (local, dom) = (&s[..at], &s[at + 1..]);
+    let dom = dom.strip_suffix('.').unwrap_or(dom);
+    if local.is_empty() || dom.is_empty() {
+        return false;
+    }
+    out.push_str(local);
+    out.push('@');
+    push_ascii_lower(dom, out);
+    true
+}
+
+fn default_port(scheme: &str) -> Option<&'static str> {
+    match scheme {
+        "http" | "ws" => Some("80"),
+        "https" | "wss" => Some("443"),
+        "ftp" => Some("21"),
+        _ => None,
+    }
+}
+
+/// Normalises a URL into `out`; `false` when nothing is left.
+pub fn url(input: &str, out: &mut String) -> bool {
+    out.clear();
+    let s = input.trim_matches(|c: char| c.is_ascii_whitespace());
+    let Some(sep) = s.find("://") else {
+        out.push_str(s);
+        return !out.is_empty();
+    };
+    let scheme = &s[..sep];
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+    {
+        out.push_str(s);
+        return !out.is_empty();
+    }
+    push_ascii_lower(scheme, out);
+    let scheme_lower_len = out.len();
+    out.push_str("://");
+    let rest = &s[sep + 3..];
+    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(auth_end);
+    let (userinfo, hostport) = match authority.rfind('@') {
+        Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
+        None => (None, authority),
+    };
+    let (host, port) = split_host_port(hostport);
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if let Some(ui) = userinfo {
+        out.push_str(ui);
+        out.push('@');
+    }
+    push_ascii_lower(host, out);
+    let scheme_lower = &out[..scheme_lower_len];
+    let default = default_port(scheme_lower);
+    let is_http = scheme_lower == "http" || scheme_lower == "https";
+    if let Some(p) = port {
+        if Some(p) != default && !p.is_empty() {
+            out.push(':');
+            out.push_str(p);
+        }
+    }
+    if tail.is_empty() && is_http {
+        out.push('/');
+    } else {
+        out.push_str(tail);
+    }
+    true
+}
+
+fn split_host_port(hostport: &str) -> (&str, Option<&str>) {
+    if hostport.starts_with('[') {
+        if let Some(close) = hostport.find(']') {
+            let host = &hostport[..=close];
+            let after = &hostport[close + 1..];
+            return (host, after.strip_prefix(':'));
+        }
+        return (hostport, None);
+    }
+    match hostport.rfind(':') {
+        Some(i) if hostport[i + 1..].bytes().all(|b| b.is_ascii_digit()) => {
+            (&hostport[..i], Some(&hostport[i + 1..]))
+        }
+        _ => (hostport, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> String {
+        let mut out = String::new();
+        domain(s, &mut out);
+        out
+    }
+    fn u(s: &str) -> String {
+        let mut out = String::new();
+        url(s, &mut out);
+        out
+    }
+
+    #[test]
+    fn domain_case_and_trailing_dot() {
+        assert_eq!(d("ExAmPle.COM."), "example.com");
+        assert_eq!(d("  example.com "), "example.com");
+        assert_eq!(d("bücher.example"), "bücher.example");
+        assert_eq!(
+            d("BÜCHER.example"),
+            "bÜcher.example",
+            "non-ASCII is left as given"
+        );
+        assert!(domain_is_normal("a.example.com"));
+        assert!(!domain_is_normal("A.example.com"));
+        assert!(!domain_is_normal("example.com."));
+        let mut out = String::new();
+        assert!(!domain(".", &mut out));
+    }
+
+    #[test]
+    fn url_rules() {
+        assert_eq!(
+            u("HTTP://Example.COM:80/A/B?Q=1"),
+            "http://example.com/A/B?Q=1"
+        );
+        assert_eq!(u("https://example.com:443"), "https://example.com/");
+        assert_eq!(
+            u("https://example.com:8443/x"),
+            "https://example.com:8443/x"
+        );
+        assert_eq!(
+            u("http://User:Pw@Example.com./p"),
+            "http://User:Pw@example.com/p"
+        );
+        assert_eq!(u("http://[2001:DB8::1]:80/p"), "http://[2001:db8::1]/p");
+        assert_eq!(u("ftp://Files.example.org:21"), "ftp://files.example.org");
+        assert_eq!(u("example.com/Path"), "example.com/Path");
+        assert_eq!(u("http://example.com?q"), "http://example.com?q");
+        assert_eq!(u("http://example.com#Frag"), "http://example.com#Frag");
+    }
+
+    #[test]
+    fn hash_rules() {
+        let mut out = String::new();
+        assert!(hash(
+            HashAlg::Md5,
+            "D41D8CD98F00B204E9800998ECF8427E",
+            &mut out
+        ));
+        assert_eq!(out, "d41d8cd98f00b204e9800998ecf8427e");
+        assert!(!hash(
+            HashAlg::Sha1,
+            "D41D8CD98F00B204E9800998ECF8427E",
+            &mut out
+        ));
+        assert!(!hash(
+            HashAlg::Md5,
+            "z41d8cd98f00b204e9800998ecf8427e",
+            &mut out
+        ));
+        assert_eq!(HashAlg::from_name("SHA-256"), Some(HashAlg::Sha256));
+        assert_eq!(HashAlg::from_name("sha3-512"), Some(HashAlg::Sha3_512));
+        assert_eq!(HashAlg::from_name("SSDEEP"), None);
+    }
+
+    #[test]
+    fn ip_rules() {
+        assert_eq!(ip("10.0.0.1"), Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(ip("::ffff:10.0.0.1"), Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(ip("2001:DB8:0::1"), Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(ip("fe80::1%eth0"), Some("fe80::1".parse().unwrap()));
+        assert_eq!(ip("[::1]"), Some("::1".parse().unwrap()));
+        assert_eq!(
+            ip("010.0.0.1"),
+            None,
+            "leading zeros are ambiguous (octal) and rejected"
+        );
+        assert_eq!(ip("example.com"), None);
+        assert_eq!(ip(""), None);
+    }
+
+    #[test]
+    fn cidr_rules() {
+        assert_eq!(
+            Cidr::parse("10.1.2.3/8"),
+            Ok(Cidr::V4 {
+                net: 0x0a00_0000,
+                len: 8
+            })
+        );
+        assert_eq!(Cidr::parse("0.0.0.0/0"), Ok(Cidr::V4 { net: 0, len: 0 }));
+        assert_eq!(Cidr::parse("::/0"), Ok(Cidr::V6 { net: 0, len: 0 }));
+        assert_eq!(
+            Cidr::parse("::ffff:10.0.0.0/104"),
+            Ok(Cidr::V4 {
+                net: 0x0a00_0000,
+                len: 8
+            })
+        );
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+        assert!(Cidr::parse("::/129").is_err());
+        assert!(Cidr::parse("10.0.0.0/").is_err());
+        assert!(Cidr::parse("10.0.0.0/+8").is_err());
+        assert!(Cidr::parse("1.2.3.4").unwrap().is_host());
+        assert_eq!(mask4(0), 0);
+        assert_eq!(mask4(32), u32::MAX);
+        assert_eq!(mask6(128), u128::MAX);
+    }
+
+    #[test]
+    fn email_rules() {
+        let mut out = String::new();
+        assert!(email("SOC Desk <Soc.Desk@Example.COM.>", &mut out));
+        assert_eq!(out, "Soc.Desk@example.com");
+        assert!(email("<a@b.example>", &mut out));
+        assert_eq!(out, "a@b.example");
+        assert!(!email("no-at-sign", &mut out));
+        assert!(!email("@example.com", &mut out));
+    }
+}

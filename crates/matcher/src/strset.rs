@@ -1,0 +1,217 @@
+//! An interned string set with postings: every distinct key is stored once in one byte
+//! arena, the hash table holds only 4-byte entry numbers, and each entry points at the
+//! indicators that named the key.
+//!
+//! Memory per distinct key: the key bytes, a 12-byte entry and about 4.6 bytes of table
+//! (4 bytes per slot at hashbrown's 7/8 load factor, plus one control byte), and 4 bytes
+//! per extra indicator when a key is shared.
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::hash::BuildHasher;
+
+const MULTI: u32 = 1 << 31;
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    off: u32,
+    /// Key length; the top bit says `post` indexes `ranges` rather than being the only
+    /// indicator.
+    len: u32,
+    post: u32,
+}
+
+impl Entry {
+    fn key_len(&self) -> usize {
+        (self.len & !MULTI) as usize
+    }
+}
+
+/// The shared hasher of one index: every set of an index uses it so a hash computed once
+/// can probe several sets.
+pub type Hasher = DefaultHashBuilder;
+
+/// Hashes a key with the index's hasher.
+pub fn hash_key(hasher: &Hasher, key: &[u8]) -> u64 {
+    hasher.hash_one(key)
+}
+
+/// An interned string set mapping each key to a list of indicator numbers.
+#[derive(Debug, Default)]
+pub struct StrSet {
+    arena: Vec<u8>,
+    entries: Vec<Entry>,
+    table: HashTable<u32>,
+    /// Build phase: lists for keys named by more than one indicator.
+    multi: Vec<Vec<u32>>,
+    /// Frozen: postings of shared keys, `ranges[i] = (start, len)` into `postings`.
+    ranges: Vec<(u32, u32)>,
+    postings: Vec<u32>,
+}
+
+/// The arena or an entry count passed 2^31: the index is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
+
+impl StrSet {
+    /// Number of distinct keys.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the set has no key.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn key_of<'a>(arena: &'a [u8], e: &Entry) -> &'a [u8] {
+        let start = e.off as usize;
+        &arena[start..start + e.key_len()]
+    }
+
+    /// Adds `indicator` to `key`'s postings (a repeat of the last one is ignored).
+    pub fn insert(&mut self, hasher: &Hasher, key: &[u8], indicator: u32) -> Result<(), Full> {
+        let hash = hash_key(hasher, key);
+        let arena = &self.arena;
+        let entries = &self.entries;
+        let found = self
+            .table
+            .find(hash, |&i| Self::key_of(arena, &entries[i as usize]) == key)
+            .copied();
+        match found {
+            Some(i) => {
+                let e = &mut self.entries[i as usize];
+                if e.len & MULTI == 0 {
+                    if e.post == indicator {
+                        return Ok(());
+                    }
+                    let list_no = u32::try_from(self.multi.len()).map_err(|_| Full)?;
+                    if list_no >= MULTI {
+                        return Err(Full);
+                    }
+                    self.multi.push(vec![e.post, indicator]);
+                    e.post = list_no;
+                    e.len |= MULTI;
+                } else if let Some(list) = self.multi.get_mut(e.post as usize) {
+                    if list.last() != Some(&indicator) {
+                        list.push(indicator);
+                    }
+                }
+                Ok(())
+            }
+            None => {
+                let off = u32::try_from(self.arena.len()).map_err(|_| Full)?;
+                let len = u32::try_from(key.len()).map_err(|_| Full)?;
+                let no = u32::try_from(self.entries.len()).map_err(|_| Full)?;
+                if len >= MULTI || no >= MULTI || self.arena.len() + key.len() > u32::MAX as usize {
+                    return Err(Full);
+                }
+                self.arena.extend_from_slice(key);
+                self.entries.push(Entry {
+                    off,
+                    len,
+                    post: indicator,
+                });
+                let arena = &self.arena;
+                let entries = &self.entries;
+                self.table.insert_unique(hash, no, |&i| {
+                    hash_key(hasher, Self::key_of(arena, &entries[i as usize]))
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the build phase: flattens shared postings and trims spare capacity.
+    pub fn freeze(&mut self, hasher: &Hasher) {
+        let multi = std::mem::take(&mut self.multi);
+        self.ranges = Vec::with_capacity(multi.len());
+        self.postings = Vec::with_capacity(multi.iter().map(Vec::len).sum());
+        for list in multi {
+            // Sizes were bounded by `insert`, so these conversions cannot truncate.
+            let start = self.postings.len() as u32;
+            self.ranges.push((start, list.len() as u32));
+            self.postings.extend_from_slice(&list);
+        }
+        self.arena.shrink_to_fit();
+        self.entries.shrink_to_fit();
+        let arena = &self.arena;
+        let entries = &self.entries;
+        self.table
+            .shrink_to_fit(|&i| hash_key(hasher, Self::key_of(arena, &entries[i as usize])));
+    }
+
+    /// The indicators of `key`, given its hash from [`hash_key`].
+    pub fn get_hashed(&self, hash: u64, key: &[u8]) -> Option<&[u32]> {
+        let i = *self.table.find(hash, |&i| {
+            Self::key_of(&self.arena, &self.entries[i as usize]) == key
+        })?;
+        let e = &self.entries[i as usize];
+        if e.len & MULTI == 0 {
+            Some(std::slice::from_ref(&e.post))
+        } else if let Some(list) = self.multi.get(e.post as usize) {
+            // Lookups during the build phase (tests) see the unflattened lists.
+            Some(list.as_slice())
+        } else {
+            let (start, len) = *self.ranges.get(e.post as usize)?;
+            self.postings.get(start as usize..(start + len) as usize)
+        }
+    }
+
+    /// The indicators of `key`.
+    pub fn get(&self, hasher: &Hasher, key: &[u8]) -> Option<&[u32]> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        self.get_hashed(hash_key(hasher, key), key)
+    }
+
+    /// Approximate heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.arena.capacity()
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
+            + self.ranges.capacity() * 8
+            + self.postings.capacity() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_get_shared_postings() {
+        let h = Hasher::default();
+        let mut s = StrSet::default();
+        s.insert(&h, b"example.com", 1).unwrap();
+        s.insert(&h, b"example.com", 1).unwrap();
+        s.insert(&h, b"example.org", 2).unwrap();
+        s.insert(&h, b"example.com", 3).unwrap();
+        assert_eq!(s.get(&h, b"example.com"), Some(&[1, 3][..]));
+        s.freeze(&h);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.get(&h, b"example.com"), Some(&[1, 3][..]));
+        assert_eq!(s.get(&h, b"example.org"), Some(&[2][..]));
+        assert_eq!(s.get(&h, b"example.net"), None);
+        assert_eq!(s.get(&h, b"example.co"), None);
+        assert!(s.heap_bytes() > 0);
+    }
+
+    #[test]
+    fn many_keys() {
+        let h = Hasher::default();
+        let mut s = StrSet::default();
+        for i in 0..10_000u32 {
+            s.insert(&h, format!("host{i}.example").as_bytes(), i)
+                .unwrap();
+        }
+        s.freeze(&h);
+        for i in (0..10_000u32).step_by(97) {
+            assert_eq!(
+                s.get(&h, format!("host{i}.example").as_bytes()),
+                Some(&[i][..])
+            );
+        }
+        assert_eq!(s.get(&h, b"host10000.example"), None);
+    }
+}
