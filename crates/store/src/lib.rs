@@ -14,8 +14,136 @@
 pub mod types;
 pub use types::*;
 
+mod common;
+#[doc(hidden)]
+pub mod conformance;
+mod insert;
+mod postgres;
+mod sql;
+mod sqlite;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+use std::path::Path;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use futures::stream::BoxStream;
+
+/// File name of the embedded database inside the data directory.
+pub const SQLITE_FILE_NAME: &str = "nadhir.db";
+
+/// Opens the store: a `postgres://` / `postgresql://` URL selects PostgreSQL,
+/// `sqlite://PATH` (or `sqlite:PATH`) SQLite at that path, and no URL the embedded
+/// SQLite database `nadhir.db` in `data_dir` (created, with the directory, if missing).
+/// Migrations are applied before the store is returned.
+pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Arc<dyn Store>> {
+    match database_url.map(str::trim) {
+        None | Some("") => {
+            let store = SqliteStore::open(&data_dir.join(SQLITE_FILE_NAME)).await?;
+            Ok(Arc::new(store))
+        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Arc::new(PostgresStore::connect(url).await?))
+        }
+        Some(url) => match url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            Some(path) if !path.is_empty() => {
+                let path = path.split('?').next().unwrap_or(path);
+                Ok(Arc::new(SqliteStore::open(Path::new(path)).await?))
+            }
+            _ => Err(StoreError::UnsupportedUrl(url.to_owned())),
+        },
+    }
+}
+
+/// Maps a failed write: a unique violation becomes [`StoreError::AlreadyExists`] for
+/// (`kind`, `id`), a foreign-key violation [`StoreError::NotFound`] for the referenced
+/// (`ref_kind`, `ref_id`).
+pub(crate) fn map_write_error(
+    e: sqlx::Error,
+    kind: &'static str,
+    id: String,
+    ref_kind: &'static str,
+    ref_id: &str,
+) -> StoreError {
+    if let sqlx::Error::Database(d) = &e {
+        if d.is_unique_violation() {
+            return StoreError::AlreadyExists { kind, id };
+        }
+        if d.is_foreign_key_violation() {
+            return StoreError::NotFound {
+                kind: ref_kind,
+                id: ref_id.to_owned(),
+            };
+        }
+    }
+    StoreError::Database(e)
+}
+
+/// A database count as `u64`.
+pub(crate) fn count(n: i64) -> Result<u64> {
+    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count {n}")))
+}
+
+/// Rows per chunk when [`Store::stream`] pages through a result.
+pub const STREAM_CHUNK: usize = 1000;
+
+/// [`Store::stream`] for any store: pages by cursor in chunks of [`STREAM_CHUNK`].
+pub(crate) fn paged_stream<'a, S: Store + ?Sized>(
+    store: &'a S,
+    query: Query,
+) -> BoxStream<'a, Result<StoredObject>> {
+    use futures::StreamExt;
+    struct State {
+        query: Query,
+        remaining: Option<usize>,
+        buf: std::collections::VecDeque<StoredObject>,
+        done: bool,
+    }
+    let state = State {
+        remaining: query.limit,
+        query,
+        buf: std::collections::VecDeque::new(),
+        done: false,
+    };
+    futures::stream::unfold(state, move |mut st| async move {
+        loop {
+            if let Some(o) = st.buf.pop_front() {
+                return Some((Ok(o), st));
+            }
+            if st.done {
+                return None;
+            }
+            let chunk = st.remaining.map_or(STREAM_CHUNK, |r| r.min(STREAM_CHUNK));
+            if chunk == 0 {
+                return None;
+            }
+            let mut q = st.query.clone();
+            q.limit = Some(chunk);
+            match store.query(&q).await {
+                Ok(page) => {
+                    if let Some(last) = page.objects.last() {
+                        st.query.after_cursor = Some(last.cursor);
+                    }
+                    if let Some(r) = st.remaining.as_mut() {
+                        *r = r.saturating_sub(page.objects.len());
+                    }
+                    st.done = !page.more || page.objects.is_empty();
+                    st.buf = page.objects.into();
+                }
+                Err(e) => {
+                    st.done = true;
+                    return Some((Err(e), st));
+                }
+            }
+        }
+    })
+    .boxed()
+}
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -137,7 +265,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn revoke_token(&self, token_id: &str) -> Result<()>;
     /// Sets (or replaces) an organisation's rights on a collection.
     async fn set_permission(&self, p: &Permission) -> Result<()>;
-    async fn get_permission(&self, collection: &CollectionId, org_id: &str) -> Result<Option<Permission>>;
+    async fn get_permission(
+        &self,
+        collection: &CollectionId,
+        org_id: &str,
+    ) -> Result<Option<Permission>>;
     async fn list_permissions(&self, collection: &CollectionId) -> Result<Vec<Permission>>;
 
     // ----- small durable key/value state (cursors, checkpoints) -----

@@ -79,13 +79,22 @@ pub struct VersionFilter {
 
 impl VersionFilter {
     pub fn all() -> Self {
-        VersionFilter { all: true, ..Default::default() }
+        VersionFilter {
+            all: true,
+            ..Default::default()
+        }
     }
     pub fn last() -> Self {
-        VersionFilter { last: true, ..Default::default() }
+        VersionFilter {
+            last: true,
+            ..Default::default()
+        }
     }
     pub fn first() -> Self {
-        VersionFilter { first: true, ..Default::default() }
+        VersionFilter {
+            first: true,
+            ..Default::default()
+        }
     }
     /// True when no selector is set (callers then apply their own default).
     pub fn is_empty(&self) -> bool {

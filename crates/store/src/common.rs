@@ -1,0 +1,616 @@
+//! The parts of the [`crate::Store`] implementation that are the same SQL on both
+//! backends, written once and expanded for each with `impl_store!`. A backend type
+//! provides `reader()` / `writer()` pools, `write_tx()` (a transaction in which it is
+//! the only writer), `size_bytes()`, `DIALECT`, and its [`crate::WriteTx`] type.
+
+/// Expands to the row decoders, the bind helper and `impl Store for $store`.
+macro_rules! impl_store {
+    ($store:ty, $db:ty, $row:ty, $wtx:ident, $name:literal) => {
+        fn bind_built<'q>(
+            mut q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+            args: &'q [$crate::sql::Arg],
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+            for a in args {
+                q = match a {
+                    $crate::sql::Arg::Text(s) => q.bind(s.as_str()),
+                    $crate::sql::Arg::Int(i) => q.bind(*i),
+                };
+            }
+            q
+        }
+
+        fn row_object(r: &$row) -> $crate::Result<$crate::StoredObject> {
+            use sqlx::Row;
+            Ok($crate::StoredObject {
+                cursor: r.try_get("cursor")?,
+                date_added: r.try_get("date_added")?,
+                id: r.try_get("id")?,
+                type_name: r.try_get("type")?,
+                spec_version: r.try_get("spec_version")?,
+                version_key: r.try_get("version_key")?,
+                version_text: r.try_get("version_text")?,
+                revoked: r.try_get("revoked")?,
+                json: r.try_get("json")?,
+            })
+        }
+
+        fn row_collection(r: &$row) -> $crate::Result<$crate::Collection> {
+            use sqlx::Row;
+            let id: String = r.try_get("id")?;
+            let media: String = r.try_get("media_types")?;
+            let media_types: Vec<String> = serde_json::from_str(&media).map_err(|e| {
+                $crate::StoreError::Corrupt(format!(
+                    "collection {id:?}: media_types is not a JSON array of strings: {e}"
+                ))
+            })?;
+            Ok($crate::Collection {
+                id: $crate::CollectionId(id),
+                api_root: r.try_get("api_root")?,
+                title: r.try_get("title")?,
+                description: r.try_get("description")?,
+                alias: r.try_get("alias")?,
+                media_types,
+                created: r.try_get("created")?,
+            })
+        }
+
+        fn row_org(r: &$row) -> $crate::Result<$crate::Org> {
+            use sqlx::Row;
+            Ok($crate::Org {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                kind: r.try_get("kind")?,
+                sector: r.try_get("sector")?,
+                country: r.try_get("country")?,
+                parent: r.try_get("parent")?,
+                created: r.try_get("created")?,
+            })
+        }
+
+        fn row_user(r: &$row) -> $crate::Result<$crate::User> {
+            use sqlx::Row;
+            Ok($crate::User {
+                id: r.try_get("id")?,
+                org_id: r.try_get("org_id")?,
+                username: r.try_get("username")?,
+                password_hash: r.try_get("password_hash")?,
+                role: r.try_get("role")?,
+                created: r.try_get("created")?,
+            })
+        }
+
+        fn row_token(r: &$row) -> $crate::Result<$crate::TokenRecord> {
+            use sqlx::Row;
+            Ok($crate::TokenRecord {
+                id: r.try_get("id")?,
+                org_id: r.try_get("org_id")?,
+                user_id: r.try_get("user_id")?,
+                role: r.try_get("role")?,
+                label: r.try_get("label")?,
+                sha256_hex: r.try_get("sha256_hex")?,
+                created: r.try_get("created")?,
+                revoked: r.try_get("revoked")?,
+            })
+        }
+
+        fn row_permission(r: &$row) -> $crate::Result<$crate::Permission> {
+            use sqlx::Row;
+            Ok($crate::Permission {
+                collection: $crate::CollectionId(r.try_get("collection_id")?),
+                org_id: r.try_get("org_id")?,
+                can_read: r.try_get("can_read")?,
+                can_write: r.try_get("can_write")?,
+            })
+        }
+
+        fn row_status(r: &$row) -> $crate::Result<$crate::StatusRecord> {
+            use sqlx::Row;
+            Ok($crate::StatusRecord {
+                id: r.try_get("id")?,
+                api_root: r.try_get("api_root")?,
+                owner_org: r.try_get("owner_org")?,
+                created: r.try_get("created")?,
+                json: r.try_get("json")?,
+            })
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            fn backend(&self) -> &'static str {
+                $name
+            }
+
+            async fn begin(&self) -> $crate::Result<Box<dyn $crate::WriteTx + '_>> {
+                let tx = self.write_tx().await?;
+                Ok(Box::new($wtx { tx }))
+            }
+
+            async fn query(&self, q: &$crate::Query) -> $crate::Result<$crate::Page> {
+                let fetch = q.limit.map(|l| l.saturating_add(1));
+                let built = $crate::sql::select_objects(q, &q.versions, fetch);
+                let rows = bind_built(sqlx::query(&built.sql), &built.args)
+                    .fetch_all(self.reader())
+                    .await?;
+                let mut objects = rows
+                    .iter()
+                    .map(row_object)
+                    .collect::<$crate::Result<Vec<_>>>()?;
+                let more = match q.limit {
+                    Some(l) if objects.len() > l => {
+                        objects.truncate(l);
+                        true
+                    }
+                    _ => false,
+                };
+                Ok($crate::Page { objects, more })
+            }
+
+            fn stream<'a>(
+                &'a self,
+                query: $crate::Query,
+            ) -> futures::stream::BoxStream<'a, $crate::Result<$crate::StoredObject>> {
+                $crate::paged_stream(self, query)
+            }
+
+            async fn delete_object(
+                &self,
+                collection: Option<&$crate::CollectionId>,
+                id: &str,
+                versions: &$crate::VersionFilter,
+                spec_versions: &[String],
+            ) -> $crate::Result<u64> {
+                let mut tx = self.write_tx().await?;
+                if let Some(c) = collection {
+                    let found = sqlx::query($crate::sql::COLLECTION_EXISTS)
+                        .bind(c.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if found.is_none() {
+                        return Err($crate::StoreError::NotFound {
+                            kind: "collection",
+                            id: c.0.clone(),
+                        });
+                    }
+                }
+                let q = $crate::Query {
+                    collection: collection.cloned(),
+                    ids: vec![id.to_owned()],
+                    spec_versions: spec_versions.to_vec(),
+                    with_body: false,
+                    ..Default::default()
+                };
+                let selector = if versions.is_empty() {
+                    $crate::VersionFilter::all()
+                } else {
+                    versions.clone()
+                };
+                let built = $crate::sql::select_objects(&q, &selector, None);
+                let rows = bind_built(sqlx::query(&built.sql), &built.args)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let targets = rows
+                    .iter()
+                    .map(row_object)
+                    .collect::<$crate::Result<Vec<_>>>()?;
+                let n = targets.len() as i64;
+                if n == 0 {
+                    tx.commit().await?;
+                    return Ok(0);
+                }
+                let top: i64 = sqlx::query_scalar($crate::sql::ALLOC_TOMBSTONES)
+                    .bind(n)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let now = stix::Timestamp::now_unix_micros();
+                let delete = if collection.is_some() {
+                    $crate::sql::DELETE_MEMBERSHIP
+                } else {
+                    $crate::sql::DELETE_OBJECT_VERSION
+                };
+                for (k, t) in targets.iter().enumerate() {
+                    sqlx::query(delete).bind(t.cursor).execute(&mut *tx).await?;
+                    sqlx::query($crate::sql::INSERT_TOMBSTONE)
+                        .bind(top - n + 1 + k as i64)
+                        .bind(t.id.as_str())
+                        .bind(t.version_key.as_str())
+                        .bind(collection.map(|c| c.as_str()))
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(n as u64)
+            }
+
+            async fn tombstones(
+                &self,
+                after_seq: i64,
+                limit: usize,
+            ) -> $crate::Result<Vec<$crate::Tombstone>> {
+                use sqlx::Row;
+                let rows = sqlx::query($crate::sql::SELECT_TOMBSTONES)
+                    .bind(after_seq)
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .fetch_all(self.reader())
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::Tombstone {
+                            seq: r.try_get("seq")?,
+                            id: r.try_get("id")?,
+                            version_key: r.try_get("version_key")?,
+                            collection: r
+                                .try_get::<Option<String>, _>("collection_id")?
+                                .map($crate::CollectionId),
+                            deleted_at: r.try_get("deleted_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn create_collection(&self, c: &$crate::Collection) -> $crate::Result<()> {
+                let media = serde_json::to_string(&c.media_types).map_err(|e| {
+                    $crate::StoreError::InvalidArgument(format!("media_types: {e}"))
+                })?;
+                sqlx::query($crate::sql::INSERT_COLLECTION)
+                    .bind(c.id.as_str())
+                    .bind(c.api_root.as_str())
+                    .bind(c.title.as_str())
+                    .bind(c.description.as_deref())
+                    .bind(c.alias.as_deref())
+                    .bind(media)
+                    .bind(c.created)
+                    .execute(self.writer())
+                    .await
+                    .map_err(|e| {
+                        $crate::map_write_error(
+                            e,
+                            "collection",
+                            c.alias.as_deref().map_or_else(
+                                || c.id.0.clone(),
+                                |a| format!("{} (alias {a:?})", c.id),
+                            ),
+                            "collection",
+                            "",
+                        )
+                    })?;
+                Ok(())
+            }
+
+            async fn get_collection(
+                &self,
+                id: &$crate::CollectionId,
+            ) -> $crate::Result<Option<$crate::Collection>> {
+                let row = sqlx::query($crate::sql::SELECT_COLLECTION)
+                    .bind(id.as_str())
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(row_collection).transpose()
+            }
+
+            async fn find_collection(
+                &self,
+                id_or_alias: &str,
+            ) -> $crate::Result<Option<$crate::Collection>> {
+                let row = sqlx::query($crate::sql::FIND_COLLECTION)
+                    .bind(id_or_alias)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(row_collection).transpose()
+            }
+
+            async fn list_collections(
+                &self,
+                api_root: Option<&str>,
+            ) -> $crate::Result<Vec<$crate::Collection>> {
+                let rows = match api_root {
+                    Some(root) => {
+                        sqlx::query($crate::sql::LIST_COLLECTIONS_IN_ROOT)
+                            .bind(root)
+                            .fetch_all(self.reader())
+                            .await?
+                    }
+                    None => {
+                        sqlx::query($crate::sql::LIST_COLLECTIONS)
+                            .fetch_all(self.reader())
+                            .await?
+                    }
+                };
+                rows.iter().map(row_collection).collect()
+            }
+
+            async fn delete_collection(&self, id: &$crate::CollectionId) -> $crate::Result<()> {
+                let done = sqlx::query($crate::sql::DELETE_COLLECTION)
+                    .bind(id.as_str())
+                    .execute(self.writer())
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound {
+                        kind: "collection",
+                        id: id.0.clone(),
+                    });
+                }
+                Ok(())
+            }
+
+            async fn stats(&self) -> $crate::Result<$crate::Stats> {
+                use sqlx::Row;
+                let mut stats = $crate::Stats::default();
+                for r in sqlx::query($crate::sql::STATS_BY_TYPE)
+                    .fetch_all(self.reader())
+                    .await?
+                {
+                    let n: i64 = r.try_get("n")?;
+                    stats.by_type.push((r.try_get("type")?, $crate::count(n)?));
+                }
+                for r in sqlx::query($crate::sql::STATS_BY_COLLECTION)
+                    .fetch_all(self.reader())
+                    .await?
+                {
+                    let n: i64 = r.try_get("n")?;
+                    stats.by_collection.push((
+                        $crate::CollectionId(r.try_get("id")?),
+                        r.try_get("name")?,
+                        $crate::count(n)?,
+                    ));
+                }
+                let r = sqlx::query($crate::sql::STATS_TOTALS)
+                    .fetch_one(self.reader())
+                    .await?;
+                stats.total_versions = $crate::count(r.try_get("total")?)?;
+                stats.distinct_objects = $crate::count(r.try_get("distinct_ids")?)?;
+                stats.size_bytes = self.size_bytes().await?;
+                Ok(stats)
+            }
+
+            async fn put_status(&self, s: &$crate::StatusRecord) -> $crate::Result<()> {
+                sqlx::query($crate::sql::PUT_STATUS)
+                    .bind(s.id.as_str())
+                    .bind(s.api_root.as_str())
+                    .bind(s.owner_org.as_deref())
+                    .bind(s.created)
+                    .bind(s.json.as_str())
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
+            async fn get_status(&self, id: &str) -> $crate::Result<Option<$crate::StatusRecord>> {
+                let row = sqlx::query($crate::sql::GET_STATUS)
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(row_status).transpose()
+            }
+
+            async fn expire_statuses(&self, before_unix_micros: i64) -> $crate::Result<u64> {
+                let done = sqlx::query($crate::sql::EXPIRE_STATUSES)
+                    .bind(before_unix_micros)
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn create_org(&self, org: &$crate::Org) -> $crate::Result<()> {
+                sqlx::query($crate::sql::INSERT_ORG)
+                    .bind(org.id.as_str())
+                    .bind(org.name.as_str())
+                    .bind(org.kind.as_str())
+                    .bind(org.sector.as_deref())
+                    .bind(org.country.as_deref())
+                    .bind(org.parent.as_deref())
+                    .bind(org.created)
+                    .execute(self.writer())
+                    .await
+                    .map_err(|e| {
+                        $crate::map_write_error(
+                            e,
+                            "organisation",
+                            format!("{} (name {:?})", org.id, org.name),
+                            "parent organisation",
+                            org.parent.as_deref().unwrap_or_default(),
+                        )
+                    })?;
+                Ok(())
+            }
+
+            async fn get_org(&self, id_or_name: &str) -> $crate::Result<Option<$crate::Org>> {
+                let row = sqlx::query($crate::sql::GET_ORG)
+                    .bind(id_or_name)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(row_org).transpose()
+            }
+
+            async fn list_orgs(&self) -> $crate::Result<Vec<$crate::Org>> {
+                let rows = sqlx::query($crate::sql::LIST_ORGS)
+                    .fetch_all(self.reader())
+                    .await?;
+                rows.iter().map(row_org).collect()
+            }
+
+            async fn create_user(&self, user: &$crate::User) -> $crate::Result<()> {
+                sqlx::query($crate::sql::INSERT_USER)
+                    .bind(user.id.as_str())
+                    .bind(user.org_id.as_str())
+                    .bind(user.username.as_str())
+                    .bind(user.password_hash.as_str())
+                    .bind(user.role.as_str())
+                    .bind(user.created)
+                    .execute(self.writer())
+                    .await
+                    .map_err(|e| {
+                        $crate::map_write_error(
+                            e,
+                            "user",
+                            format!("{} (username {:?})", user.id, user.username),
+                            "organisation",
+                            &user.org_id,
+                        )
+                    })?;
+                Ok(())
+            }
+
+            async fn get_user_by_name(
+                &self,
+                username: &str,
+            ) -> $crate::Result<Option<$crate::User>> {
+                let row = sqlx::query($crate::sql::GET_USER_BY_NAME)
+                    .bind(username)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(row_user).transpose()
+            }
+
+            async fn list_users(&self, org: Option<&str>) -> $crate::Result<Vec<$crate::User>> {
+                let rows = match org {
+                    Some(o) => {
+                        sqlx::query($crate::sql::LIST_USERS_OF_ORG)
+                            .bind(o)
+                            .fetch_all(self.reader())
+                            .await?
+                    }
+                    None => {
+                        sqlx::query($crate::sql::LIST_USERS)
+                            .fetch_all(self.reader())
+                            .await?
+                    }
+                };
+                rows.iter().map(row_user).collect()
+            }
+
+            async fn create_token(&self, t: &$crate::TokenRecord) -> $crate::Result<()> {
+                sqlx::query($crate::sql::INSERT_TOKEN)
+                    .bind(t.id.as_str())
+                    .bind(t.org_id.as_str())
+                    .bind(t.user_id.as_deref())
+                    .bind(t.role.as_str())
+                    .bind(t.label.as_deref())
+                    .bind(t.sha256_hex.as_str())
+                    .bind(t.created)
+                    .bind(t.revoked)
+                    .execute(self.writer())
+                    .await
+                    .map_err(|e| {
+                        $crate::map_write_error(
+                            e,
+                            "token",
+                            t.id.clone(),
+                            "organisation or user",
+                            &format!("{} / {}", t.org_id, t.user_id.as_deref().unwrap_or("-")),
+                        )
+                    })?;
+                Ok(())
+            }
+
+            async fn get_token_by_hash(
+                &self,
+                sha256_hex: &str,
+            ) -> $crate::Result<Option<$crate::TokenRecord>> {
+                let row = sqlx::query($crate::sql::GET_TOKEN_BY_HASH)
+                    .bind(sha256_hex)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(row_token).transpose()
+            }
+
+            async fn list_tokens(
+                &self,
+                org: Option<&str>,
+            ) -> $crate::Result<Vec<$crate::TokenRecord>> {
+                let rows = match org {
+                    Some(o) => {
+                        sqlx::query($crate::sql::LIST_TOKENS_OF_ORG)
+                            .bind(o)
+                            .fetch_all(self.reader())
+                            .await?
+                    }
+                    None => {
+                        sqlx::query($crate::sql::LIST_TOKENS)
+                            .fetch_all(self.reader())
+                            .await?
+                    }
+                };
+                rows.iter().map(row_token).collect()
+            }
+
+            async fn revoke_token(&self, token_id: &str) -> $crate::Result<()> {
+                let done = sqlx::query($crate::sql::REVOKE_TOKEN)
+                    .bind(token_id)
+                    .bind(true)
+                    .execute(self.writer())
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound {
+                        kind: "token",
+                        id: token_id.to_owned(),
+                    });
+                }
+                Ok(())
+            }
+
+            async fn set_permission(&self, p: &$crate::Permission) -> $crate::Result<()> {
+                sqlx::query($crate::sql::SET_PERMISSION)
+                    .bind(p.collection.as_str())
+                    .bind(p.org_id.as_str())
+                    .bind(p.can_read)
+                    .bind(p.can_write)
+                    .execute(self.writer())
+                    .await
+                    .map_err(|e| {
+                        $crate::map_write_error(
+                            e,
+                            "permission",
+                            format!("{} / {}", p.collection, p.org_id),
+                            "collection or organisation",
+                            &format!("{} / {}", p.collection, p.org_id),
+                        )
+                    })?;
+                Ok(())
+            }
+
+            async fn get_permission(
+                &self,
+                collection: &$crate::CollectionId,
+                org_id: &str,
+            ) -> $crate::Result<Option<$crate::Permission>> {
+                let row = sqlx::query($crate::sql::GET_PERMISSION)
+                    .bind(collection.as_str())
+                    .bind(org_id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(row_permission).transpose()
+            }
+
+            async fn list_permissions(
+                &self,
+                collection: &$crate::CollectionId,
+            ) -> $crate::Result<Vec<$crate::Permission>> {
+                let rows = sqlx::query($crate::sql::LIST_PERMISSIONS)
+                    .bind(collection.as_str())
+                    .fetch_all(self.reader())
+                    .await?;
+                rows.iter().map(row_permission).collect()
+            }
+
+            async fn get_state(&self, key: &str) -> $crate::Result<Option<String>> {
+                let v: Option<String> = sqlx::query_scalar($crate::sql::GET_STATE)
+                    .bind(key)
+                    .fetch_optional(self.reader())
+                    .await?;
+                Ok(v)
+            }
+
+            async fn set_state(&self, key: &str, value: &str) -> $crate::Result<()> {
+                sqlx::query($crate::sql::SET_STATE)
+                    .bind(key)
+                    .bind(value)
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

@@ -1,0 +1,254 @@
+//! The PostgreSQL store. Every write transaction that allocates cursors first takes a
+//! transaction-scoped advisory lock, so writers are serialised and allocation order is
+//! commit order: a reader paging by cursor never skips a row committed later.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Transaction};
+
+use crate::insert::{ClockTop, Existing, InsertOps, MemberRow, ObjectRow};
+use crate::sql::{self, Dialect};
+use crate::{CollectionId, InsertOutcome, NewObject, Result, StoreError, WriteTx};
+
+/// The advisory lock key every writer takes ("nadhir" in ASCII).
+const WRITER_LOCK_KEY: i64 = 0x6e61_6468_6972;
+/// Rows per UNNEST statement.
+const ROWS_PER_STATEMENT: usize = 5000;
+const MAX_CONNECTIONS: u32 = 8;
+/// How long a write may wait for a pooled connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The PostgreSQL implementation of [`crate::Store`].
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://…`) and applies the migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Open {
+            path: redact(url),
+            reason: e.to_string(),
+        })?;
+        Self::connect_with(options).await
+    }
+
+    /// Connects with explicit options and applies the migrations.
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self> {
+        let database = options.get_database().unwrap_or("").to_owned();
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Open {
+                path: format!("postgres database {database:?}"),
+                reason: e.to_string(),
+            })?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// Closes the pool (waiting for open connections to be returned).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub(crate) fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A transaction holding the writer lock until it ends.
+    pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(WRITER_LOCK_KEY)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    pub(crate) async fn size_bytes(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+            .fetch_one(&self.pool)
+            .await?;
+        crate::count(n)
+    }
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A write transaction of a [`PostgresStore`].
+pub struct PgWriteTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+impl std::fmt::Debug for PgWriteTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PgWriteTx")
+    }
+}
+
+const INSERT_OBJECTS: &str = "INSERT INTO objects (cursor, id, type, spec_version, version_key, \
+     version_text, revoked, content_hash, json, date_added) \
+     SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], \
+     $6::text[], $7::bool[], $8::text[], $9::text[], $10::int8[]) \
+     ON CONFLICT (id, version_key) DO NOTHING";
+const LOOKUP_OBJECTS: &str =
+    "SELECT id, version_key, cursor, content_hash FROM objects WHERE id = ANY($1)";
+const LOOKUP_MEMBERS: &str = "SELECT collection_id, object_cursor FROM collection_objects \
+     WHERE object_cursor = ANY($1)";
+const INSERT_MEMBERS: &str =
+    "INSERT INTO collection_objects (cursor, collection_id, object_cursor, date_added) \
+     SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[]) \
+     ON CONFLICT (collection_id, object_cursor) DO NOTHING";
+
+#[async_trait]
+impl InsertOps for PgWriteTx {
+    async fn missing_collection(&mut self, ids: &[CollectionId]) -> Result<Option<String>> {
+        for id in ids {
+            let found = sqlx::query(sql::COLLECTION_EXISTS)
+                .bind(id.as_str())
+                .fetch_optional(&mut *self.tx)
+                .await?;
+            if found.is_none() {
+                return Ok(Some(id.0.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn alloc(
+        &mut self,
+        objects: i64,
+        members: i64,
+        dates: i64,
+        now: i64,
+    ) -> Result<ClockTop> {
+        let (object_cursor, member_cursor, date_added): (i64, i64, i64) =
+            sqlx::query_as(sql::alloc_clock(Dialect::Postgres))
+                .bind(objects)
+                .bind(members)
+                .bind(now)
+                .bind(dates.max(1))
+                .fetch_one(&mut *self.tx)
+                .await?;
+        Ok(ClockTop {
+            object_cursor,
+            member_cursor,
+            date_added,
+        })
+    }
+
+    async fn insert_objects(&mut self, rows: &[ObjectRow<'_>]) -> Result<u64> {
+        fn col<'a, 'b: 'a>(
+            rows: &'a [ObjectRow<'b>],
+            f: fn(&'a ObjectRow<'b>) -> &'a str,
+        ) -> Vec<&'a str> {
+            rows.iter().map(f).collect()
+        }
+        let done = sqlx::query(INSERT_OBJECTS)
+            .bind(rows.iter().map(|r| r.cursor).collect::<Vec<i64>>())
+            .bind(col(rows, |r| r.obj.id.as_str()))
+            .bind(col(rows, |r| r.obj.type_name.as_str()))
+            .bind(col(rows, |r| r.obj.spec_version.as_str()))
+            .bind(col(rows, |r| r.obj.version_key.as_str()))
+            .bind(col(rows, |r| r.obj.version_text.as_str()))
+            .bind(rows.iter().map(|r| r.obj.revoked).collect::<Vec<bool>>())
+            .bind(col(rows, |r| r.obj.content_hash.as_str()))
+            .bind(col(rows, |r| r.obj.json.as_str()))
+            .bind(rows.iter().map(|r| r.date_added).collect::<Vec<i64>>())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn lookup_objects(&mut self, ids: &[&str]) -> Result<Vec<Existing>> {
+        let rows: Vec<(String, String, i64, String)> = sqlx::query_as(LOOKUP_OBJECTS)
+            .bind(ids)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, version_key, cursor, content_hash)| Existing {
+                id,
+                version_key,
+                cursor,
+                content_hash,
+            })
+            .collect())
+    }
+
+    async fn lookup_members(&mut self, object_cursors: &[i64]) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(LOOKUP_MEMBERS)
+            .bind(object_cursors)
+            .fetch_all(&mut *self.tx)
+            .await?)
+    }
+
+    async fn insert_members(&mut self, rows: &[MemberRow<'_>]) -> Result<u64> {
+        let done = sqlx::query(INSERT_MEMBERS)
+            .bind(rows.iter().map(|r| r.cursor).collect::<Vec<i64>>())
+            .bind(rows.iter().map(|r| r.collection).collect::<Vec<&str>>())
+            .bind(rows.iter().map(|r| r.object_cursor).collect::<Vec<i64>>())
+            .bind(rows.iter().map(|r| r.date_added).collect::<Vec<i64>>())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl WriteTx for PgWriteTx {
+    async fn insert(
+        &mut self,
+        objects: &[NewObject],
+        collections: &[CollectionId],
+    ) -> Result<Vec<InsertOutcome>> {
+        crate::insert::insert_batch(self, objects, collections, ROWS_PER_STATEMENT).await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        Ok(self.tx.commit().await?)
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<()> {
+        Ok(self.tx.rollback().await?)
+    }
+}
+
+crate::common::impl_store!(PostgresStore, Postgres, PgRow, PgWriteTx, "postgres");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_password() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

@@ -1,0 +1,347 @@
+//! SQL shared by both dialects, grouped here so the statements can be read in one
+//! place. Placeholders are written `$N`, which both PostgreSQL and SQLite (through
+//! sqlx) understand; the few dialect differences are named constants.
+
+use crate::{Query, VersionFilter};
+
+/// Which SQL dialect a statement is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A bind value of a dynamically built statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// A dynamically built statement and its bind values, in placeholder order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Built {
+    pub sql: String,
+    pub args: Vec<Arg>,
+}
+
+impl Built {
+    fn new() -> Self {
+        Built {
+            sql: String::with_capacity(512),
+            args: Vec::new(),
+        }
+    }
+
+    /// Appends a placeholder bound to `arg`.
+    fn bind(&mut self, arg: Arg) {
+        self.args.push(arg);
+        self.sql.push('$');
+        self.sql.push_str(&self.args.len().to_string());
+    }
+
+    /// Appends `(p1, p2, …)` bound to `values`.
+    fn bind_list(&mut self, values: &[String]) {
+        self.sql.push('(');
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.bind(Arg::Text(v.clone()));
+        }
+        self.sql.push(')');
+    }
+}
+
+/// Allocates cursors and `date_added` values for one write; see the migration's
+/// comment on the `clock` table. Binds: $1 object cursors, $2 membership cursors,
+/// $3 now (Unix microseconds), $4 how many `date_added` values (at least 1).
+/// Returns the last allocated value of each counter.
+pub(crate) fn alloc_clock(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "UPDATE clock SET object_cursor = object_cursor + $1, \
+             member_cursor = member_cursor + $2, \
+             date_added = MAX($3 + $4 - 1, date_added + $4) \
+             WHERE singleton = 1 \
+             RETURNING object_cursor, member_cursor, date_added"
+        }
+        Dialect::Postgres => {
+            "UPDATE clock SET object_cursor = object_cursor + $1, \
+             member_cursor = member_cursor + $2, \
+             date_added = GREATEST($3 + $4 - 1, date_added + $4) \
+             WHERE singleton = 1 \
+             RETURNING object_cursor, member_cursor, date_added"
+        }
+    }
+}
+
+/// Allocates `$1` tombstone sequence numbers; returns the last one.
+pub(crate) const ALLOC_TOMBSTONES: &str =
+    "UPDATE clock SET tombstone_seq = tombstone_seq + $1 WHERE singleton = 1 RETURNING tombstone_seq";
+
+pub(crate) const INSERT_TOMBSTONE: &str =
+    "INSERT INTO tombstones (seq, id, version_key, collection_id, deleted_at) VALUES ($1, $2, $3, $4, $5)";
+pub(crate) const SELECT_TOMBSTONES: &str =
+    "SELECT seq, id, version_key, collection_id, deleted_at \
+     FROM tombstones WHERE seq > $1 ORDER BY seq LIMIT $2";
+
+pub(crate) const DELETE_OBJECT_VERSION: &str = "DELETE FROM objects WHERE cursor = $1";
+pub(crate) const DELETE_MEMBERSHIP: &str = "DELETE FROM collection_objects WHERE cursor = $1";
+
+// ----- collections -----
+
+pub(crate) const INSERT_COLLECTION: &str = "INSERT INTO collections \
+     (id, api_root, title, description, alias, media_types, created) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub(crate) const SELECT_COLLECTION: &str =
+    "SELECT id, api_root, title, description, alias, media_types, created \
+     FROM collections WHERE id = $1";
+pub(crate) const FIND_COLLECTION: &str =
+    "SELECT id, api_root, title, description, alias, media_types, created \
+     FROM collections WHERE id = $1 OR alias = $1 \
+     ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1";
+pub(crate) const LIST_COLLECTIONS: &str =
+    "SELECT id, api_root, title, description, alias, media_types, created \
+     FROM collections ORDER BY created, id";
+pub(crate) const LIST_COLLECTIONS_IN_ROOT: &str =
+    "SELECT id, api_root, title, description, alias, media_types, created \
+     FROM collections WHERE api_root = $1 ORDER BY created, id";
+pub(crate) const DELETE_COLLECTION: &str = "DELETE FROM collections WHERE id = $1";
+pub(crate) const COLLECTION_EXISTS: &str = "SELECT 1 AS one FROM collections WHERE id = $1";
+
+// ----- statistics -----
+
+pub(crate) const STATS_BY_TYPE: &str =
+    "SELECT type, COUNT(*) AS n FROM objects GROUP BY type ORDER BY type";
+pub(crate) const STATS_BY_COLLECTION: &str = "SELECT c.id, COALESCE(c.alias, c.title) AS name, \
+     (SELECT COUNT(*) FROM collection_objects m WHERE m.collection_id = c.id) AS n \
+     FROM collections c ORDER BY c.id";
+pub(crate) const STATS_TOTALS: &str =
+    "SELECT COUNT(*) AS total, COUNT(DISTINCT id) AS distinct_ids FROM objects";
+
+// ----- statuses -----
+
+pub(crate) const PUT_STATUS: &str =
+    "INSERT INTO statuses (id, api_root, owner_org, created, json) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET api_root = excluded.api_root, \
+     owner_org = excluded.owner_org, created = excluded.created, json = excluded.json";
+pub(crate) const GET_STATUS: &str =
+    "SELECT id, api_root, owner_org, created, json FROM statuses WHERE id = $1";
+pub(crate) const EXPIRE_STATUSES: &str = "DELETE FROM statuses WHERE created < $1";
+
+// ----- organisations, users, tokens, permissions -----
+
+pub(crate) const INSERT_ORG: &str =
+    "INSERT INTO orgs (id, name, kind, sector, country, parent, created) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub(crate) const GET_ORG: &str = "SELECT id, name, kind, sector, country, parent, created \
+     FROM orgs WHERE id = $1 OR name = $1 ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1";
+pub(crate) const LIST_ORGS: &str =
+    "SELECT id, name, kind, sector, country, parent, created FROM orgs ORDER BY name";
+
+pub(crate) const INSERT_USER: &str =
+    "INSERT INTO users (id, org_id, username, password_hash, role, created) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+pub(crate) const GET_USER_BY_NAME: &str =
+    "SELECT id, org_id, username, password_hash, role, created FROM users WHERE username = $1";
+pub(crate) const LIST_USERS: &str =
+    "SELECT id, org_id, username, password_hash, role, created FROM users ORDER BY username";
+pub(crate) const LIST_USERS_OF_ORG: &str = "SELECT id, org_id, username, password_hash, role, \
+     created FROM users WHERE org_id = $1 ORDER BY username";
+
+pub(crate) const INSERT_TOKEN: &str =
+    "INSERT INTO tokens (id, org_id, user_id, role, label, sha256_hex, created, revoked) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+pub(crate) const GET_TOKEN_BY_HASH: &str = "SELECT id, org_id, user_id, role, label, sha256_hex, \
+     created, revoked FROM tokens WHERE sha256_hex = $1";
+pub(crate) const LIST_TOKENS: &str = "SELECT id, org_id, user_id, role, label, sha256_hex, \
+     created, revoked FROM tokens ORDER BY created, id";
+pub(crate) const LIST_TOKENS_OF_ORG: &str = "SELECT id, org_id, user_id, role, label, sha256_hex, \
+     created, revoked FROM tokens WHERE org_id = $1 ORDER BY created, id";
+pub(crate) const REVOKE_TOKEN: &str = "UPDATE tokens SET revoked = $2 WHERE id = $1";
+
+pub(crate) const SET_PERMISSION: &str =
+    "INSERT INTO permissions (collection_id, org_id, can_read, can_write) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (collection_id, org_id) DO UPDATE SET can_read = excluded.can_read, \
+     can_write = excluded.can_write";
+pub(crate) const GET_PERMISSION: &str = "SELECT collection_id, org_id, can_read, can_write \
+     FROM permissions WHERE collection_id = $1 AND org_id = $2";
+pub(crate) const LIST_PERMISSIONS: &str = "SELECT collection_id, org_id, can_read, can_write \
+     FROM permissions WHERE collection_id = $1 ORDER BY org_id";
+
+// ----- key/value state -----
+
+pub(crate) const GET_STATE: &str = "SELECT value FROM state WHERE key = $1";
+pub(crate) const SET_STATE: &str = "INSERT INTO state (key, value) VALUES ($1, $2) \
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+/// Builds the statement for one page of `q`. Returns the columns
+/// `cursor, date_added, id, type, spec_version, version_key, version_text, revoked, json`
+/// ordered by cursor; `fetch` caps the rows (callers ask one more than the page to
+/// learn whether more rows follow). `versions` overrides `q.versions` when given.
+pub(crate) fn select_objects(q: &Query, versions: &VersionFilter, fetch: Option<usize>) -> Built {
+    let mut b = Built::new();
+    let json = if q.with_body { "o.json" } else { "''" };
+    match &q.collection {
+        Some(c) => {
+            b.sql.push_str(
+                "SELECT m.cursor AS cursor, m.date_added AS date_added, o.id AS id, \
+                 o.type AS type, o.spec_version AS spec_version, o.version_key AS version_key, \
+                 o.version_text AS version_text, o.revoked AS revoked, ",
+            );
+            b.sql.push_str(json);
+            b.sql.push_str(
+                " AS json FROM collection_objects m JOIN objects o ON o.cursor = m.object_cursor \
+                 WHERE m.collection_id = ",
+            );
+            b.bind(Arg::Text(c.0.clone()));
+        }
+        None => {
+            b.sql.push_str(
+                "SELECT o.cursor AS cursor, o.date_added AS date_added, o.id AS id, \
+                 o.type AS type, o.spec_version AS spec_version, o.version_key AS version_key, \
+                 o.version_text AS version_text, o.revoked AS revoked, ",
+            );
+            b.sql.push_str(json);
+            b.sql.push_str(" AS json FROM objects o WHERE 1 = 1");
+        }
+    }
+    let alias = if q.collection.is_some() { "m" } else { "o" };
+    if let Some(after) = q.after_cursor {
+        b.sql.push_str(&format!(" AND {alias}.cursor > "));
+        b.bind(Arg::Int(after));
+    }
+    if let Some(after) = q.added_after {
+        b.sql.push_str(&format!(" AND {alias}.date_added > "));
+        b.bind(Arg::Int(after));
+    }
+    if let Some(until) = q.added_before_or_at {
+        b.sql.push_str(&format!(" AND {alias}.date_added <= "));
+        b.bind(Arg::Int(until));
+    }
+    if !q.ids.is_empty() {
+        b.sql.push_str(" AND o.id IN ");
+        b.bind_list(&q.ids);
+    }
+    if !q.types.is_empty() {
+        b.sql.push_str(" AND o.type IN ");
+        b.bind_list(&q.types);
+    }
+    if !q.spec_versions.is_empty() {
+        b.sql.push_str(" AND o.spec_version IN ");
+        b.bind_list(&q.spec_versions);
+    }
+    push_version_filter(&mut b, versions, q.collection.is_some());
+    b.sql.push_str(&format!(" ORDER BY {alias}.cursor"));
+    if let Some(n) = fetch {
+        b.sql.push_str(" LIMIT ");
+        b.bind(Arg::Int(i64::try_from(n).unwrap_or(i64::MAX)));
+    }
+    b
+}
+
+/// `versions` empty means `last`; `all` disables the filter.
+fn push_version_filter(b: &mut Built, versions: &VersionFilter, in_collection: bool) {
+    let last_only = VersionFilter::last();
+    let v = if versions.is_empty() {
+        &last_only
+    } else {
+        versions
+    };
+    if v.all {
+        return;
+    }
+    // The newest / oldest version of the object among the versions present in scope
+    // (the collection when one is named, else the whole store).
+    let scope = if in_collection {
+        "FROM objects v JOIN collection_objects w ON w.object_cursor = v.cursor \
+         WHERE v.id = o.id AND w.collection_id = m.collection_id"
+    } else {
+        "FROM objects v WHERE v.id = o.id"
+    };
+    let mut parts: Vec<String> = Vec::new();
+    if v.last {
+        parts.push(format!(
+            "o.version_key = (SELECT MAX(v.version_key) {scope})"
+        ));
+    }
+    if v.first {
+        parts.push(format!(
+            "o.version_key = (SELECT MIN(v.version_key) {scope})"
+        ));
+    }
+    b.sql.push_str(" AND (");
+    b.sql.push_str(&parts.join(" OR "));
+    if !v.exact.is_empty() {
+        if !parts.is_empty() {
+            b.sql.push_str(" OR ");
+        }
+        b.sql.push_str("o.version_key IN ");
+        b.bind_list(&v.exact);
+    }
+    b.sql.push(')');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CollectionId;
+
+    #[test]
+    fn default_version_filter_is_last_and_placeholders_are_numbered() {
+        let q = Query {
+            ids: vec!["a".into(), "b".into()],
+            after_cursor: Some(7),
+            with_body: true,
+            ..Default::default()
+        };
+        let b = select_objects(&q, &q.versions, Some(11));
+        assert!(b.sql.contains("o.cursor > $1"), "{}", b.sql);
+        assert!(b.sql.contains("o.id IN ($2, $3)"), "{}", b.sql);
+        assert!(b
+            .sql
+            .contains("SELECT MAX(v.version_key) FROM objects v WHERE v.id = o.id"));
+        assert!(b.sql.ends_with("ORDER BY o.cursor LIMIT $4"), "{}", b.sql);
+        assert_eq!(
+            b.args,
+            vec![
+                Arg::Int(7),
+                Arg::Text("a".into()),
+                Arg::Text("b".into()),
+                Arg::Int(11)
+            ]
+        );
+    }
+
+    #[test]
+    fn collection_scope_and_combined_selectors() {
+        let q = Query {
+            collection: Some(CollectionId("c1".into())),
+            versions: VersionFilter {
+                first: true,
+                exact: vec!["k1".into()],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let b = select_objects(&q, &q.versions, None);
+        assert!(b.sql.contains("m.collection_id = $1"), "{}", b.sql);
+        assert!(b
+            .sql
+            .contains("SELECT MIN(v.version_key) FROM objects v JOIN collection_objects"));
+        assert!(b.sql.contains(" OR o.version_key IN ($2)"), "{}", b.sql);
+        assert!(!b.sql.contains("MAX("), "{}", b.sql);
+        assert!(b.sql.contains("'' AS json"), "no body requested: {}", b.sql);
+    }
+
+    #[test]
+    fn all_versions_adds_no_filter() {
+        let q = Query {
+            versions: VersionFilter::all(),
+            ..Default::default()
+        };
+        let b = select_objects(&q, &q.versions, None);
+        assert!(!b.sql.contains("version_key ="), "{}", b.sql);
+    }
+}

@@ -1,0 +1,300 @@
+//! The embedded SQLite store: one writer connection (so allocation order is commit
+//! order) and a pool of read-only connections, in WAL mode.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+
+use crate::insert::{ClockTop, Existing, InsertOps, MemberRow, ObjectRow};
+use crate::sql::{self, Dialect};
+use crate::{CollectionId, InsertOutcome, NewObject, Result, StoreError, WriteTx};
+
+/// Rows per multi-row INSERT: 10 binds per object row keeps a statement far below
+/// SQLite's 32766 bind limit while amortising the per-statement cost.
+const ROWS_PER_STATEMENT: usize = 500;
+/// How long a connection waits for another process holding the database lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a write waits for the single writer connection (a long streamed import
+/// holds it until it commits).
+const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3600);
+const READERS: u32 = 4;
+
+/// The SQLite implementation of [`crate::Store`].
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing, with its directory) the database file at `path`
+    /// and applies the migrations.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let open_err = |reason: String| StoreError::Open {
+            path: path.display().to_string(),
+            reason,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(format!("cannot create directory {}: {e}", dir.display())))?;
+        }
+        let base = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|e| open_err(e.to_string()))?
+            .filename(path)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .pragma("temp_store", "memory");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(WRITER_ACQUIRE_TIMEOUT)
+            .connect_with(
+                base.clone()
+                    .create_if_missing(true)
+                    .pragma("cache_size", "-65536"),
+            )
+            .await
+            .map_err(|e| open_err(e.to_string()))?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(base.read_only(true).pragma("cache_size", "-16384"))
+            .await
+            .map_err(|e| open_err(e.to_string()))?;
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            writer,
+            reader,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes both pools (waiting for open connections to be returned).
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    pub(crate) fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    pub(crate) fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// A write transaction on the single writer connection, holding SQLite's write
+    /// lock from the start.
+    pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Bytes of the database file and its WAL / shared-memory files.
+    pub(crate) async fn size_bytes(&self) -> Result<u64> {
+        let mut total = 0;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.path.clone().into_os_string();
+            p.push(suffix);
+            if let Ok(meta) = tokio::fs::metadata(&p).await {
+                total += meta.len();
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// A write transaction of a [`SqliteStore`].
+pub struct SqliteWriteTx {
+    tx: Transaction<'static, Sqlite>,
+}
+
+impl std::fmt::Debug for SqliteWriteTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteWriteTx")
+    }
+}
+
+/// `(p1, p2, …)` placeholders starting after `offset` binds.
+fn placeholders(n: usize, offset: usize) -> String {
+    let mut s = String::with_capacity(n * 5 + 2);
+    s.push('(');
+    for i in 0..n {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push('$');
+        s.push_str(&(offset + i + 1).to_string());
+    }
+    s.push(')');
+    s
+}
+
+/// `VALUES (…), (…)` with `rows` tuples of `cols` placeholders.
+fn values(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 6 + 8);
+    s.push_str("VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(&placeholders(cols, r * cols));
+    }
+    s
+}
+
+#[async_trait]
+impl InsertOps for SqliteWriteTx {
+    async fn missing_collection(&mut self, ids: &[CollectionId]) -> Result<Option<String>> {
+        for id in ids {
+            let found = sqlx::query(sql::COLLECTION_EXISTS)
+                .bind(id.as_str())
+                .fetch_optional(&mut *self.tx)
+                .await?;
+            if found.is_none() {
+                return Ok(Some(id.0.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn alloc(
+        &mut self,
+        objects: i64,
+        members: i64,
+        dates: i64,
+        now: i64,
+    ) -> Result<ClockTop> {
+        let (object_cursor, member_cursor, date_added): (i64, i64, i64) =
+            sqlx::query_as(sql::alloc_clock(Dialect::Sqlite))
+                .bind(objects)
+                .bind(members)
+                .bind(now)
+                .bind(dates.max(1))
+                .fetch_one(&mut *self.tx)
+                .await?;
+        Ok(ClockTop {
+            object_cursor,
+            member_cursor,
+            date_added,
+        })
+    }
+
+    async fn insert_objects(&mut self, rows: &[ObjectRow<'_>]) -> Result<u64> {
+        let text = format!(
+            "INSERT INTO objects (cursor, id, type, spec_version, version_key, version_text, \
+             revoked, content_hash, json, date_added) {} ON CONFLICT (id, version_key) DO NOTHING",
+            values(rows.len(), 10)
+        );
+        let mut q = sqlx::query(&text);
+        for r in rows {
+            q = q
+                .bind(r.cursor)
+                .bind(r.obj.id.as_str())
+                .bind(r.obj.type_name.as_str())
+                .bind(r.obj.spec_version.as_str())
+                .bind(r.obj.version_key.as_str())
+                .bind(r.obj.version_text.as_str())
+                .bind(r.obj.revoked)
+                .bind(r.obj.content_hash.as_str())
+                .bind(r.obj.json.as_str())
+                .bind(r.date_added);
+        }
+        Ok(q.execute(&mut *self.tx).await?.rows_affected())
+    }
+
+    async fn lookup_objects(&mut self, ids: &[&str]) -> Result<Vec<Existing>> {
+        let text = format!(
+            "SELECT id, version_key, cursor, content_hash FROM objects WHERE id IN {}",
+            placeholders(ids.len(), 0)
+        );
+        let mut q = sqlx::query_as::<_, (String, String, i64, String)>(&text);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        let rows = q.fetch_all(&mut *self.tx).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, version_key, cursor, content_hash)| Existing {
+                id,
+                version_key,
+                cursor,
+                content_hash,
+            })
+            .collect())
+    }
+
+    async fn lookup_members(&mut self, object_cursors: &[i64]) -> Result<Vec<(String, i64)>> {
+        let text = format!(
+            "SELECT collection_id, object_cursor FROM collection_objects WHERE object_cursor IN {}",
+            placeholders(object_cursors.len(), 0)
+        );
+        let mut q = sqlx::query_as::<_, (String, i64)>(&text);
+        for c in object_cursors {
+            q = q.bind(*c);
+        }
+        Ok(q.fetch_all(&mut *self.tx).await?)
+    }
+
+    async fn insert_members(&mut self, rows: &[MemberRow<'_>]) -> Result<u64> {
+        let text = format!(
+            "INSERT INTO collection_objects (cursor, collection_id, object_cursor, date_added) {} \
+             ON CONFLICT (collection_id, object_cursor) DO NOTHING",
+            values(rows.len(), 4)
+        );
+        let mut q = sqlx::query(&text);
+        for r in rows {
+            q = q
+                .bind(r.cursor)
+                .bind(r.collection)
+                .bind(r.object_cursor)
+                .bind(r.date_added);
+        }
+        Ok(q.execute(&mut *self.tx).await?.rows_affected())
+    }
+}
+
+#[async_trait]
+impl WriteTx for SqliteWriteTx {
+    async fn insert(
+        &mut self,
+        objects: &[NewObject],
+        collections: &[CollectionId],
+    ) -> Result<Vec<InsertOutcome>> {
+        crate::insert::insert_batch(self, objects, collections, ROWS_PER_STATEMENT).await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        Ok(self.tx.commit().await?)
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<()> {
+        Ok(self.tx.rollback().await?)
+    }
+}
+
+crate::common::impl_store!(SqliteStore, Sqlite, SqliteRow, SqliteWriteTx, "sqlite");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_lists_are_numbered_row_by_row() {
+        assert_eq!(values(2, 3), "VALUES ($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(placeholders(2, 4), "($5, $6)");
+    }
+}
