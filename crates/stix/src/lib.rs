@@ -3,8 +3,13 @@
 //! *Boundary*: this crate does no I/O and cannot fail for reasons outside its input.
 
 pub mod jcs;
+pub mod markings;
 pub mod object;
+pub mod registry;
 pub mod timestamp;
+pub mod validate;
+pub mod vocab;
 
 pub use object::{Object, ObjectParseError, ShapeError};
 pub use timestamp::{Timestamp, TimestampError};
+pub use validate::{validate, validate_bundle, ValidationError};

@@ -76,7 +76,10 @@ impl Object {
     }
 
     fn str_prop(&self, key: &str) -> &str {
-        self.map.get(key).and_then(Value::as_str).unwrap_or_default()
+        self.map
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
 
     pub fn id(&self) -> &str {
@@ -93,10 +96,16 @@ impl Object {
         self.map.get(key)
     }
     pub fn created(&self) -> Option<Timestamp> {
-        self.map.get("created").and_then(Value::as_str).and_then(|s| Timestamp::parse(s).ok())
+        self.map
+            .get("created")
+            .and_then(Value::as_str)
+            .and_then(|s| Timestamp::parse(s).ok())
     }
     pub fn modified(&self) -> Option<Timestamp> {
-        self.map.get("modified").and_then(Value::as_str).and_then(|s| Timestamp::parse(s).ok())
+        self.map
+            .get("modified")
+            .and_then(Value::as_str)
+            .and_then(|s| Timestamp::parse(s).ok())
     }
     /// The version of this object: `modified`, else `created`; `None` for objects
     /// that are not versioned (SCOs, and marking definitions without either).

@@ -30,7 +30,10 @@ impl Timestamp {
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction]Z`. Lower-case `t`/`z` are refused, as
     /// are offsets other than `Z` (STIX 2.1 §3.2 requires UTC with `Z`).
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
-        let err = |reason| TimestampError { text: text.to_owned(), reason };
+        let err = |reason| TimestampError {
+            text: text.to_owned(),
+            reason,
+        };
         let b = text.as_bytes();
         if b.len() < 20 {
             return Err(err("too short; expected YYYY-MM-DDTHH:MM:SS[.s]Z"));
@@ -40,7 +43,8 @@ impl Timestamp {
             if !s.iter().all(u8::is_ascii_digit) {
                 return None;
             }
-            s.iter().try_fold(0u32, |acc, d| Some(acc * 10 + u32::from(d - b'0')))
+            s.iter()
+                .try_fold(0u32, |acc, d| Some(acc * 10 + u32::from(d - b'0')))
         };
         let year = num(0..4).ok_or_else(|| err("year is not four digits"))?;
         if b[4] != b'-' || b[7] != b'-' {
@@ -95,11 +99,13 @@ impl Timestamp {
             return Err(err("second out of range"));
         }
         let days = days_from_civil(i64::from(year), month, day);
-        let secs = days * 86_400
-            + i64::from(hour) * 3600
-            + i64::from(minute) * 60
-            + i64::from(second);
-        Ok(Timestamp { secs, nanos, precision })
+        let secs =
+            days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
+        Ok(Timestamp {
+            secs,
+            nanos,
+            precision,
+        })
     }
 
     /// Builds a timestamp from Unix microseconds, written with 6 fractional digits.
@@ -236,7 +242,7 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
 }
 
 fn is_leap(y: u32) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+    (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
 }
 fn days_in_month(y: u32, m: u32) -> u32 {
     match m {
@@ -320,6 +326,9 @@ mod tests {
     fn micros_conversions() {
         let t = Timestamp::parse("2020-01-02T03:04:05.678901Z").unwrap();
         assert_eq!(Timestamp::from_unix_micros(t.unix_micros()), t);
-        assert_eq!(Timestamp::from_unix_micros(t.unix_micros()).to_string(), t.to_string());
+        assert_eq!(
+            Timestamp::from_unix_micros(t.unix_micros()).to_string(),
+            t.to_string()
+        );
     }
 }
