@@ -1,1 +1,356 @@
+//! Field maps: which JSON fields of a telemetry event hold which observable.
+//!
+//! A field path is a dot-separated list of object keys. Arrays are transparent: the
+//! path `dns.answers.rdata` reaches `{"dns":{"answers":[{"rdata":"…"}]}}`, and a path
+//! whose last key holds an array of strings looks up every string. A JSON key that itself
+//! contains dots (Zeek's flat `"id.orig_h"`) is matched as its dot-separated parts, so the
+//! path `id.orig_h` reaches both `{"id.orig_h": …}` and `{"id": {"orig_h": …}}`.
+//!
+//! Built-in maps: [`FieldMap::suricata_eve`], [`FieldMap::zeek`], and their union
+//! [`FieldMap::auto`]. A user mapping file is a JSON object from field path to type:
+//!
+//! ```json
+//! {"client.address": "ip", "query.name": "domain-name", "file.sha256": "hash:SHA-256"}
+//! ```
+//!
+//! Types: `ipv4-addr`, `ipv6-addr`, `ip` (all three detect the family from the text),
+//! `domain-name`, `ip-or-domain`, `url`, `email-addr`, `hash:<ALG>` (`MD5`, `SHA-1`,
+//! `SHA-256`, `SHA-512`, `SHA3-256`, `SHA3-512`), and for building a URL from parts of an
+//! HTTP event: `http-host`, `http-path` and `http-port` (`http://host[:port]path`, port
+//! left out when it is 80).
 
+use crate::normalize::HashAlg;
+use crate::ValueKind;
+use serde_json::Value;
+
+/// The role of a mapped field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The field's value is an observable of this kind.
+    Value(ValueKind),
+    /// An HTTP host: looked up as an IP or domain, and kept to build the request's URL.
+    HttpHost,
+    /// An HTTP request target: looked up as a URL when absolute, else joined with the
+    /// host into `http://host[:port]path`.
+    HttpPath,
+    /// The server port, used only to build the request's URL.
+    HttpPort,
+}
+
+/// Errors in a user mapping.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MappingError {
+    /// The mapping is not a JSON object of strings.
+    #[error("mapping at {pointer}: {reason}")]
+    Shape { pointer: String, reason: String },
+    /// An unknown observable type.
+    #[error("mapping at {pointer}: unknown type {value:?} (expected ipv4-addr, ipv6-addr, ip, domain-name, ip-or-domain, url, email-addr, hash:<ALG>, http-host, http-path, http-port)")]
+    UnknownType { pointer: String, value: String },
+    /// An empty path or an empty key in a path.
+    #[error("mapping at {pointer}: field path {path:?} has an empty key")]
+    BadPath { pointer: String, path: String },
+}
+
+impl MappingError {
+    /// A stable code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MappingError::Shape { .. } => "matcher.mapping.shape",
+            MappingError::UnknownType { .. } => "matcher.mapping.unknown_type",
+            MappingError::BadPath { .. } => "matcher.mapping.bad_path",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Node {
+    pub(crate) children: Vec<(Box<[u8]>, u32)>,
+    pub(crate) role: Option<(Role, u16)>,
+}
+
+/// A compiled field map (a trie over keys).
+#[derive(Debug, Clone)]
+pub struct FieldMap {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) names: Vec<String>,
+    /// `"host+path"` labels for composed URLs, by (host field, path field).
+    pub(crate) composite: Vec<(u16, u16, String)>,
+}
+
+impl Default for FieldMap {
+    fn default() -> Self {
+        FieldMap {
+            nodes: vec![Node::default()],
+            names: Vec::new(),
+            composite: Vec::new(),
+        }
+    }
+}
+
+const EVE: &[(&str, &str)] = &[
+    ("src_ip", "ip"),
+    ("dest_ip", "ip"),
+    ("dns.rrname", "domain-name"),
+    ("dns.rdata", "ip-or-domain"),
+    ("dns.query.rrname", "domain-name"),
+    ("dns.queries.rrname", "domain-name"),
+    ("dns.answers.rrname", "domain-name"),
+    ("dns.answers.rdata", "ip-or-domain"),
+    ("dns.grouped.A", "ip"),
+    ("dns.grouped.AAAA", "ip"),
+    ("dns.grouped.CNAME", "domain-name"),
+    ("http.hostname", "http-host"),
+    ("http.url", "http-path"),
+    ("http.http_port", "http-port"),
+    ("http.http_refer", "url"),
+    ("tls.sni", "domain-name"),
+    ("quic.sni", "domain-name"),
+    ("fileinfo.md5", "hash:MD5"),
+    ("fileinfo.sha1", "hash:SHA-1"),
+    ("fileinfo.sha256", "hash:SHA-256"),
+    ("smtp.mail_from", "email-addr"),
+    ("smtp.rcpt_to", "email-addr"),
+    ("email.from", "email-addr"),
+    ("email.to", "email-addr"),
+    ("email.cc", "email-addr"),
+];
+
+const ZEEK: &[(&str, &str)] = &[
+    ("id.orig_h", "ip"),
+    ("id.resp_h", "ip"),
+    ("query", "domain-name"),
+    ("answers", "ip-or-domain"),
+    ("host", "http-host"),
+    ("uri", "http-path"),
+    ("id.resp_p", "http-port"),
+    ("referrer", "url"),
+    ("server_name", "domain-name"),
+    ("md5", "hash:MD5"),
+    ("sha1", "hash:SHA-1"),
+    ("sha256", "hash:SHA-256"),
+    ("tx_hosts", "ip"),
+    ("rx_hosts", "ip"),
+    ("san.dns", "domain-name"),
+    ("san.ip", "ip"),
+    ("mailfrom", "email-addr"),
+    ("rcptto", "email-addr"),
+    ("from", "email-addr"),
+    ("to", "email-addr"),
+];
+
+/// Parses a mapping type name.
+pub fn parse_role(t: &str) -> Option<Role> {
+    Some(match t {
+        "ipv4-addr" | "ipv6-addr" | "ip" => Role::Value(ValueKind::Ip),
+        "domain-name" => Role::Value(ValueKind::Domain),
+        "ip-or-domain" => Role::Value(ValueKind::IpOrDomain),
+        "url" => Role::Value(ValueKind::Url),
+        "email-addr" => Role::Value(ValueKind::Email),
+        "http-host" => Role::HttpHost,
+        "http-path" => Role::HttpPath,
+        "http-port" => Role::HttpPort,
+        _ => {
+            let alg = t
+                .strip_prefix("hash:")
+                .or_else(|| t.strip_prefix("file:hashes."))?;
+            Role::Value(ValueKind::Hash(HashAlg::from_name(alg.trim_matches('\''))?))
+        }
+    })
+}
+
+impl FieldMap {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The built-in Suricata EVE map.
+    pub fn suricata_eve() -> Self {
+        let mut m = Self::new();
+        m.add_builtin(EVE);
+        m
+    }
+
+    /// The built-in Zeek JSON map (conn, dns, http, ssl, files, x509, smtp logs).
+    pub fn zeek() -> Self {
+        let mut m = Self::new();
+        m.add_builtin(ZEEK);
+        m
+    }
+
+    /// The union of the EVE and Zeek maps (their keys do not collide).
+    pub fn auto() -> Self {
+        let mut m = Self::new();
+        m.add_builtin(EVE);
+        m.add_builtin(ZEEK);
+        m
+    }
+
+    fn add_builtin(&mut self, table: &[(&str, &str)]) {
+        for (path, t) in table {
+            if let Some(role) = parse_role(t) {
+                // Built-in paths are non-empty by construction.
+                let _ = self.add(path, role);
+            }
+        }
+    }
+
+    /// Field display names, by field number.
+    pub fn field_name(&self, no: u16) -> &str {
+        self.names.get(no as usize).map_or("", String::as_str)
+    }
+
+    /// Number of mapped fields.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether no field is mapped.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Maps `path` to `role` (replacing an earlier role for the same path).
+    pub fn add(&mut self, path: &str, role: Role) -> Result<(), String> {
+        if path.is_empty() || path.split('.').any(str::is_empty) {
+            return Err(path.to_owned());
+        }
+        let mut node = 0usize;
+        for key in path.split('.') {
+            let existing = self.nodes[node]
+                .children
+                .iter()
+                .find(|(k, _)| &**k == key.as_bytes())
+                .map(|c| c.1 as usize);
+            node = match existing {
+                Some(n) => n,
+                None => {
+                    let n = self.nodes.len();
+                    self.nodes.push(Node::default());
+                    self.nodes[node]
+                        .children
+                        .push((key.as_bytes().into(), n as u32));
+                    n
+                }
+            };
+        }
+        let no = match self.names.iter().position(|n| n == path) {
+            Some(p) => p as u16,
+            None => {
+                self.names.push(path.to_owned());
+                (self.names.len() - 1) as u16
+            }
+        };
+        self.nodes[node].role = Some((role, no));
+        self.rebuild_composites();
+        Ok(())
+    }
+
+    fn rebuild_composites(&mut self) {
+        let mut hosts = Vec::new();
+        let mut paths = Vec::new();
+        for n in &self.nodes {
+            match n.role {
+                Some((Role::HttpHost, no)) => hosts.push(no),
+                Some((Role::HttpPath, no)) => paths.push(no),
+                _ => {}
+            }
+        }
+        self.composite.clear();
+        for &h in &hosts {
+            for &p in &paths {
+                let label = format!("{}+{}", self.field_name(h), self.field_name(p));
+                self.composite.push((h, p, label));
+            }
+        }
+    }
+
+    /// The label of a URL composed from fields `host` and `path`.
+    pub(crate) fn composite_label(&self, host: u16, path: u16) -> &str {
+        self.composite
+            .iter()
+            .find(|c| c.0 == host && c.1 == path)
+            .map_or("", |c| c.2.as_str())
+    }
+
+    /// Adds the entries of a user mapping (a JSON object `{"path": "type"}`).
+    pub fn add_mapping_json(&mut self, mapping: &Value) -> Result<(), MappingError> {
+        let obj = mapping.as_object().ok_or_else(|| MappingError::Shape {
+            pointer: String::new(),
+            reason: "expected a JSON object from field path to observable type".into(),
+        })?;
+        for (path, t) in obj {
+            let pointer = format!("/{}", path.replace('~', "~0").replace('/', "~1"));
+            let t = t.as_str().ok_or_else(|| MappingError::Shape {
+                pointer: pointer.clone(),
+                reason: "expected a string naming an observable type".into(),
+            })?;
+            let role = parse_role(t).ok_or_else(|| MappingError::UnknownType {
+                pointer: pointer.clone(),
+                value: t.to_owned(),
+            })?;
+            self.add(path, role)
+                .map_err(|path| MappingError::BadPath { pointer, path })?;
+        }
+        Ok(())
+    }
+
+    /// The child of `node` reached by `key` (a JSON key, split on dots).
+    #[inline]
+    pub(crate) fn step(&self, node: u32, key: &[u8]) -> Option<u32> {
+        let mut n = node;
+        for part in key.split(|&b| b == b'.') {
+            let children = &self.nodes[n as usize].children;
+            n = children.iter().find(|(k, _)| &**k == part)?.1;
+        }
+        Some(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trie_steps_and_dotted_keys() {
+        let m = FieldMap::zeek();
+        let id = m.step(0, b"id").unwrap();
+        let a = m.step(id, b"orig_h").unwrap();
+        let b = m.step(0, b"id.orig_h").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(m.nodes[a as usize].role.map(|r| r.0), Some(Role::Value(ValueKind::Ip)));
+        assert!(m.step(0, b"id.orig_p").is_none());
+        assert!(m.step(0, b"nope").is_none());
+    }
+
+    #[test]
+    fn user_mapping_errors_name_the_pointer() {
+        let mut m = FieldMap::new();
+        let v: Value = serde_json::json!({"a.b": "domain-name", "c": "hash:SHA-256"});
+        m.add_mapping_json(&v).unwrap();
+        assert_eq!(m.len(), 2);
+        let e = m
+            .add_mapping_json(&serde_json::json!({"x/y": "host-name"}))
+            .unwrap_err();
+        assert_eq!(e.code(), "matcher.mapping.unknown_type");
+        assert!(e.to_string().contains("/x~1y"), "{e}");
+        let e = m.add_mapping_json(&serde_json::json!({"a..b": "ip"})).unwrap_err();
+        assert_eq!(e.code(), "matcher.mapping.bad_path");
+        let e = m.add_mapping_json(&serde_json::json!({"a": 1})).unwrap_err();
+        assert_eq!(e.code(), "matcher.mapping.shape");
+        let e = m.add_mapping_json(&serde_json::json!([])).unwrap_err();
+        assert_eq!(e.code(), "matcher.mapping.shape");
+    }
+
+    #[test]
+    fn roles_parse() {
+        assert_eq!(parse_role("hash:sha256"), Some(Role::Value(ValueKind::Hash(HashAlg::Sha256))));
+        assert_eq!(parse_role("file:hashes.'SHA-1'"), Some(Role::Value(ValueKind::Hash(HashAlg::Sha1))));
+        assert_eq!(parse_role("ipv6-addr"), Some(Role::Value(ValueKind::Ip)));
+        assert_eq!(parse_role("hash:crc32"), None);
+        let m = FieldMap::suricata_eve();
+        let host = m.names.iter().position(|n| n == "http.hostname").unwrap() as u16;
+        let path = m.names.iter().position(|n| n == "http.url").unwrap() as u16;
+        assert_eq!(m.composite_label(host, path), "http.hostname+http.url");
+    }
+}

@@ -1,1 +1,738 @@
+//! The event scanner: walks one JSON event's bytes, follows only the keys a
+//! [`FieldMap`] names, looks their values up in an [`Index`] and pushes [`Hit`]s to a
+//! [`Sink`].
+//!
+//! It is a purpose-built scanner, not a general JSON parser: values under keys nobody
+//! asked for are skipped (strings with `memchr`), strings are unescaped only when they
+//! contain a backslash and then into a buffer the scanner reuses, and nothing is
+//! allocated per event once the scanner's buffers are warm. It checks the structure of
+//! the whole event (balanced and matching brackets, string termination, a single
+//! top-level object, nesting at most [`MAX_DEPTH`]) and the escapes and UTF-8 of every
+//! string it extracts; it does not check the digits of numbers it skips, nor UTF-8 of
+//! strings it skips.
 
+use crate::fields::{FieldMap, Role};
+use crate::index::{LookupScratch, Match};
+use crate::{Index, KindMask, MatchVia, ObservableKind, ValueKind};
+use memchr::memchr2;
+use std::sync::Arc;
+
+/// Deepest bracket nesting accepted in an event.
+pub const MAX_DEPTH: usize = 128;
+
+/// One hit: a value in an event that matched one or more indicators.
+#[derive(Debug, Clone, Copy)]
+pub struct Hit<'a> {
+    /// The index that matched (to resolve indicator numbers).
+    pub index: &'a Index,
+    /// Numbers of the matching indicators.
+    pub indicators: &'a [u32],
+    /// The observable kind.
+    pub kind: ObservableKind,
+    /// How it matched.
+    pub via: MatchVia,
+    /// The value as it appeared in the event (unescaped).
+    pub value: &'a str,
+    /// The value after normalisation.
+    pub normalized: &'a str,
+    /// The field path it came from (a mapped path, or `host+path` for a composed URL).
+    pub field: &'a str,
+}
+
+impl<'a> Hit<'a> {
+    /// The ids of the matching indicators.
+    pub fn indicator_ids(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let index = self.index;
+        self.indicators
+            .iter()
+            .filter_map(move |&no| index.indicator_id(no))
+    }
+}
+
+/// Receives hits.
+pub trait Sink {
+    /// Called once per (value, matching structure) with every indicator that matched.
+    fn hit(&mut self, hit: &Hit<'_>);
+}
+
+impl<F: FnMut(&Hit<'_>)> Sink for F {
+    fn hit(&mut self, hit: &Hit<'_>) {
+        self(hit)
+    }
+}
+
+/// What one event held.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventSummary {
+    /// Mapped values looked up.
+    pub values: u32,
+    /// Hits pushed to the sink.
+    pub hits: u32,
+    /// Kinds of the observables seen (for [`Index::general_candidates`]).
+    pub kinds: KindMask,
+    /// Mapped string values skipped because they were not valid UTF-8.
+    pub invalid_utf8: u32,
+}
+
+/// Why an event could not be scanned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("byte {offset}: {reason}")]
+pub struct ScanError {
+    /// Byte offset in the event (0-based; add 1 for a column).
+    pub offset: usize,
+    /// What was wrong.
+    pub reason: &'static str,
+}
+
+impl ScanError {
+    /// A stable code.
+    pub fn code(&self) -> &'static str {
+        "matcher.scan"
+    }
+}
+
+fn err<T>(offset: usize, reason: &'static str) -> Result<T, ScanError> {
+    Err(ScanError { offset, reason })
+}
+
+/// Scans events against an index. Keep one per thread and reuse it: its buffers are what
+/// make the hot path allocation-free.
+#[derive(Debug)]
+pub struct Scanner {
+    map: Arc<FieldMap>,
+    unescaped: String,
+    key_buf: Vec<u8>,
+    scratch: LookupScratch,
+    host: String,
+    host_field: Option<u16>,
+    path: String,
+    path_field: Option<u16>,
+    port: Option<u16>,
+    url_buf: String,
+    summary: EventSummary,
+}
+
+struct Ctx<'s, 'i, S: Sink + ?Sized> {
+    index: &'i Index,
+    sink: &'s mut S,
+}
+
+impl Scanner {
+    /// A scanner for events described by `map`.
+    pub fn new(map: Arc<FieldMap>) -> Self {
+        Scanner {
+            map,
+            unescaped: String::with_capacity(256),
+            key_buf: Vec::with_capacity(64),
+            scratch: LookupScratch::default(),
+            host: String::with_capacity(256),
+            host_field: None,
+            path: String::with_capacity(1024),
+            path_field: None,
+            port: None,
+            url_buf: String::with_capacity(1024),
+            summary: EventSummary::default(),
+        }
+    }
+
+    /// The field map.
+    pub fn field_map(&self) -> &Arc<FieldMap> {
+        &self.map
+    }
+
+    /// Scans one event (a JSON object, surrounding whitespace allowed).
+    pub fn scan<S: Sink + ?Sized>(
+        &mut self,
+        index: &Index,
+        event: &[u8],
+        sink: &mut S,
+    ) -> Result<EventSummary, ScanError> {
+        self.summary = EventSummary::default();
+        self.host.clear();
+        self.path.clear();
+        self.host_field = None;
+        self.path_field = None;
+        self.port = None;
+        let mut ctx = Ctx { index, sink };
+        let mut i = skip_ws(event, 0);
+        if event.get(i) != Some(&b'{') {
+            return err(i, "expected a JSON object");
+        }
+        i = self.walk_object(&mut ctx, event, i, 0, 1)?;
+        i = skip_ws(event, i);
+        if i != event.len() {
+            return err(i, "unexpected data after the JSON object");
+        }
+        self.compose_url(&mut ctx);
+        Ok(self.summary)
+    }
+
+    fn compose_url<S: Sink + ?Sized>(&mut self, ctx: &mut Ctx<'_, '_, S>) {
+        let Some(pf) = self.path_field else { return };
+        let path = std::mem::take(&mut self.path);
+        let absolute = {
+            let p = path.as_bytes();
+            p.len() > 8 && (p[..7].eq_ignore_ascii_case(b"http://") || p[..8].eq_ignore_ascii_case(b"https://"))
+        };
+        if absolute {
+            self.lookup_value(ctx, ValueKind::Url, &path, FieldRef::Named(pf));
+        } else if let (Some(hf), true) = (self.host_field, path.starts_with('/')) {
+            let mut url = std::mem::take(&mut self.url_buf);
+            url.clear();
+            url.push_str("http://");
+            url.push_str(&self.host);
+            if let Some(port) = self.port {
+                if port != 80 && !self.host.contains(':') {
+                    url.push(':');
+                    push_u16(&mut url, port);
+                }
+            }
+            url.push_str(&path);
+            self.lookup_value(ctx, ValueKind::Url, &url, FieldRef::Composite(hf, pf));
+            self.url_buf = url;
+        }
+        self.path = path;
+    }
+
+    fn lookup_value<S: Sink + ?Sized>(
+        &mut self,
+        ctx: &mut Ctx<'_, '_, S>,
+        vk: ValueKind,
+        value: &str,
+        field: FieldRef,
+    ) {
+        self.summary.values += 1;
+        let map = &*self.map;
+        let field = match field {
+            FieldRef::Named(no) => map.field_name(no),
+            FieldRef::Composite(h, p) => map.composite_label(h, p),
+        };
+        let summary = &mut self.summary;
+        let index = ctx.index;
+        let sink = &mut *ctx.sink;
+        index.lookup(vk, value, &mut self.scratch, |m: Match<'_>| {
+            summary.hits += 1;
+            summary.kinds = summary.kinds.with(m.kind.bit());
+            sink.hit(&Hit {
+                index,
+                indicators: m.indicators,
+                kind: m.kind,
+                via: m.via,
+                value,
+                normalized: m.normalized,
+                field,
+            });
+        });
+        summary.kinds = summary.kinds.with(kind_bit(vk, value));
+    }
+
+    fn walk_object<S: Sink + ?Sized>(
+        &mut self,
+        ctx: &mut Ctx<'_, '_, S>,
+        b: &[u8],
+        start: usize,
+        node: u32,
+        depth: usize,
+    ) -> Result<usize, ScanError> {
+        if depth > MAX_DEPTH {
+            return err(start, "nesting deeper than the limit");
+        }
+        let mut i = skip_ws(b, start + 1);
+        if b.get(i) == Some(&b'}') {
+            return Ok(i + 1);
+        }
+        loop {
+            if b.get(i) != Some(&b'"') {
+                return err(i, "expected a string key");
+            }
+            let (ks, ke, esc) = string_end(b, i)?;
+            let child = if esc {
+                let mut kb = std::mem::take(&mut self.key_buf);
+                unescape_into(&b[ks..ke], ks, &mut kb)?;
+                let c = self.map.step(node, &kb);
+                self.key_buf = kb;
+                c
+            } else {
+                self.map.step(node, &b[ks..ke])
+            };
+            i = skip_ws(b, ke + 1);
+            if b.get(i) != Some(&b':') {
+                return err(i, "expected ':' after a key");
+            }
+            i = skip_ws(b, i + 1);
+            i = match child {
+                Some(c) => self.walk_value(ctx, b, i, c, depth)?,
+                None => skip_value(b, i, depth)?,
+            };
+            i = skip_ws(b, i);
+            match b.get(i) {
+                Some(b',') => i = skip_ws(b, i + 1),
+                Some(b'}') => return Ok(i + 1),
+                _ => return err(i, "expected ',' or '}' in an object"),
+            }
+        }
+    }
+
+    fn walk_value<S: Sink + ?Sized>(
+        &mut self,
+        ctx: &mut Ctx<'_, '_, S>,
+        b: &[u8],
+        i: usize,
+        node: u32,
+        depth: usize,
+    ) -> Result<usize, ScanError> {
+        match b.get(i) {
+            Some(b'"') => {
+                let (s, e, esc) = string_end(b, i)?;
+                if let Some((role, no)) = self.map.nodes[node as usize].role {
+                    self.string_value(ctx, &b[s..e], s, esc, role, no)?;
+                }
+                Ok(e + 1)
+            }
+            Some(b'{') => {
+                if self.map.nodes[node as usize].children.is_empty() {
+                    skip_value(b, i, depth)
+                } else {
+                    self.walk_object(ctx, b, i, node, depth + 1)
+                }
+            }
+            Some(b'[') => {
+                if depth + 1 > MAX_DEPTH {
+                    return err(i, "nesting deeper than the limit");
+                }
+                let mut j = skip_ws(b, i + 1);
+                if b.get(j) == Some(&b']') {
+                    return Ok(j + 1);
+                }
+                loop {
+                    j = self.walk_value(ctx, b, j, node, depth + 1)?;
+                    j = skip_ws(b, j);
+                    match b.get(j) {
+                        Some(b',') => j = skip_ws(b, j + 1),
+                        Some(b']') => return Ok(j + 1),
+                        _ => return err(j, "expected ',' or ']' in an array"),
+                    }
+                }
+            }
+            Some(_) => {
+                let e = scalar_end(b, i)?;
+                if let Some((Role::HttpPort, _)) = self.map.nodes[node as usize].role {
+                    self.port = parse_u16(&b[i..e]);
+                }
+                Ok(e)
+            }
+            None => err(i, "expected a value"),
+        }
+    }
+
+    fn string_value<S: Sink + ?Sized>(
+        &mut self,
+        ctx: &mut Ctx<'_, '_, S>,
+        raw: &[u8],
+        at: usize,
+        esc: bool,
+        role: Role,
+        no: u16,
+    ) -> Result<(), ScanError> {
+        let mut owned = std::mem::take(&mut self.unescaped);
+        let text: &str = if esc {
+            let mut bytes = std::mem::take(&mut owned).into_bytes();
+            bytes.clear();
+            unescape_into(raw, at, &mut bytes)?;
+            match String::from_utf8(bytes) {
+                Ok(s) => owned = s,
+                Err(e) => {
+                    let mut v = e.into_bytes();
+                    v.clear();
+                    // Keeps the buffer's capacity; an empty Vec is valid UTF-8.
+                    owned = String::from_utf8(v).unwrap_or_default();
+                    self.unescaped = owned;
+                    self.summary.invalid_utf8 += 1;
+                    return Ok(());
+                }
+            }
+            &owned
+        } else {
+            match std::str::from_utf8(raw) {
+                Ok(s) => s,
+                Err(_) => {
+                    self.unescaped = owned;
+                    self.summary.invalid_utf8 += 1;
+                    return Ok(());
+                }
+            }
+        };
+        match role {
+            Role::Value(vk) => self.lookup_value(ctx, vk, text, FieldRef::Named(no)),
+            Role::HttpHost => {
+                self.host.clear();
+                self.host.push_str(text);
+                self.host_field = Some(no);
+                self.lookup_value(ctx, ValueKind::IpOrDomain, text, FieldRef::Named(no));
+            }
+            Role::HttpPath => {
+                self.path.clear();
+                self.path.push_str(text);
+                self.path_field = Some(no);
+            }
+            Role::HttpPort => self.port = text.trim().parse().ok(),
+        }
+        self.unescaped = owned;
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum FieldRef {
+    Named(u16),
+    Composite(u16, u16),
+}
+
+fn kind_bit(vk: ValueKind, value: &str) -> KindMask {
+    match vk {
+        ValueKind::Ip | ValueKind::IpOrDomain => {
+            if value.contains(':') {
+                ObservableKind::Ipv6Addr.bit()
+            } else if value.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+                ObservableKind::Ipv4Addr.bit()
+            } else {
+                ObservableKind::DomainName.bit()
+            }
+        }
+        ValueKind::Domain => ObservableKind::DomainName.bit(),
+        ValueKind::Url => ObservableKind::Url.bit(),
+        ValueKind::Email => ObservableKind::EmailAddr.bit(),
+        ValueKind::Hash(a) => ObservableKind::FileHash(a).bit(),
+    }
+}
+
+fn push_u16(out: &mut String, mut n: u16) {
+    let mut buf = [0u8; 5];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &buf[i..] {
+        out.push(char::from(d));
+    }
+}
+
+fn parse_u16(b: &[u8]) -> Option<u16> {
+    if b.is_empty() || b.len() > 5 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for &d in b {
+        n = n * 10 + u32::from(d - b'0');
+    }
+    u16::try_from(n).ok()
+}
+
+#[inline]
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(&c) = b.get(i) {
+        if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    i
+}
+
+/// `b[i]` is the opening quote; returns (content start, closing quote index, had escapes).
+#[inline]
+fn string_end(b: &[u8], i: usize) -> Result<(usize, usize, bool), ScanError> {
+    let start = i + 1;
+    let mut j = start;
+    let mut esc = false;
+    loop {
+        match memchr2(b'"', b'\\', &b[j..]) {
+            Some(k) => {
+                let p = j + k;
+                if b[p] == b'"' {
+                    return Ok((start, p, esc));
+                }
+                esc = true;
+                j = p + 2;
+                if j > b.len() {
+                    return err(i, "unterminated string");
+                }
+            }
+            None => return err(i, "unterminated string"),
+        }
+    }
+}
+
+/// End of a number, `true`, `false` or `null` starting at `i`.
+#[inline]
+fn scalar_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
+    let mut j = i;
+    while let Some(&c) = b.get(j) {
+        if matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
+            break;
+        }
+        j += 1;
+    }
+    let tok = &b[i..j];
+    let ok = match tok.first() {
+        Some(b't') => tok == b"true",
+        Some(b'f') => tok == b"false",
+        Some(b'n') => tok == b"null",
+        Some(c) if *c == b'-' || c.is_ascii_digit() => tok
+            .iter()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E')),
+        _ => false,
+    };
+    if ok {
+        Ok(j)
+    } else {
+        err(i, "expected a value")
+    }
+}
+
+/// Skips one value starting at `b[i]`, checking bracket balance and matching without
+/// recursion.
+fn skip_value(b: &[u8], i: usize, depth: usize) -> Result<usize, ScanError> {
+    match b.get(i) {
+        Some(b'"') => Ok(string_end(b, i)?.1 + 1),
+        Some(b'{') | Some(b'[') => {
+            // A bit stack of open brackets: 1 = object, 0 = array.
+            let mut stack: u128 = 0;
+            let mut level = 0usize;
+            let mut j = i;
+            let room = MAX_DEPTH.saturating_sub(depth);
+            while j < b.len() {
+                let c = b[j];
+                match c {
+                    b'"' => {
+                        j = string_end(b, j)?.1 + 1;
+                        continue;
+                    }
+                    b'{' | b'[' => {
+                        if level >= room || level >= 128 {
+                            return err(j, "nesting deeper than the limit");
+                        }
+                        stack = (stack << 1) | u128::from(c == b'{');
+                        level += 1;
+                    }
+                    b'}' | b']' => {
+                        if level == 0 || (stack & 1 == 1) != (c == b'}') {
+                            return err(j, "mismatched bracket");
+                        }
+                        stack >>= 1;
+                        level -= 1;
+                        if level == 0 {
+                            return Ok(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            err(i, "unterminated object or array")
+        }
+        Some(_) => scalar_end(b, i),
+        None => err(i, "expected a value"),
+    }
+}
+
+/// Unescapes JSON string content `raw` (which starts at byte `at` of the event).
+fn unescape_into(raw: &[u8], at: usize, out: &mut Vec<u8>) -> Result<(), ScanError> {
+    out.clear();
+    let mut i = 0;
+    while i < raw.len() {
+        let c = raw[i];
+        if c != b'\\' {
+            if c < 0x20 {
+                return err(at + i, "control character in a string");
+            }
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let Some(&e) = raw.get(i + 1) else {
+            return err(at + i, "dangling backslash");
+        };
+        i += 2;
+        let simple = match e {
+            b'"' => Some(b'"'),
+            b'\\' => Some(b'\\'),
+            b'/' => Some(b'/'),
+            b'b' => Some(8),
+            b'f' => Some(12),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            b'u' => None,
+            _ => return err(at + i - 2, "invalid escape"),
+        };
+        if let Some(s) = simple {
+            out.push(s);
+            continue;
+        }
+        let hi = hex4(raw, i).ok_or(ScanError {
+            offset: at + i,
+            reason: "invalid \\u escape",
+        })?;
+        i += 4;
+        let cp = if (0xD800..0xDC00).contains(&hi) {
+            let lo = if raw.get(i) == Some(&b'\\') && raw.get(i + 1) == Some(&b'u') {
+                hex4(raw, i + 2)
+            } else {
+                None
+            };
+            match lo {
+                Some(lo) if (0xDC00..0xE000).contains(&lo) => {
+                    i += 6;
+                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                }
+                _ => 0xFFFD,
+            }
+        } else if (0xDC00..0xE000).contains(&hi) {
+            0xFFFD
+        } else {
+            hi
+        };
+        let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+    }
+    Ok(())
+}
+
+fn hex4(raw: &[u8], i: usize) -> Option<u32> {
+    let h = raw.get(i..i + 4)?;
+    let mut v = 0u32;
+    for &c in h {
+        v = v * 16 + char::from(c).to_digit(16)?;
+    }
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Cidr, IndexBuilder, Ioc};
+
+    fn ix() -> Index {
+        let mut b = IndexBuilder::new();
+        let a = b.add_indicator("indicator--ip").unwrap();
+        b.add_ioc(a, Ioc::Ip(Cidr::parse("203.0.113.0/24").unwrap())).unwrap();
+        let d = b.add_indicator("indicator--dom").unwrap();
+        b.add_ioc(d, Ioc::Domain("evil.example")).unwrap();
+        let u = b.add_indicator("indicator--url").unwrap();
+        b.add_ioc(u, Ioc::Url("http://evil.example:8080/x.php?a=1")).unwrap();
+        b.build().unwrap()
+    }
+
+    fn scan(map: FieldMap, ev: &str) -> Result<Vec<(String, String, String)>, ScanError> {
+        let index = ix();
+        let mut s = Scanner::new(Arc::new(map));
+        let mut out = Vec::new();
+        let mut sink = |h: &Hit<'_>| {
+            for id in h.indicator_ids() {
+                out.push((id.to_owned(), h.field.to_owned(), h.value.to_owned()));
+            }
+        };
+        s.scan(&index, ev.as_bytes(), &mut sink)?;
+        out.sort();
+        Ok(out)
+    }
+
+    #[test]
+    fn eve_dns_and_http() {
+        let ev = r#"{"timestamp":"2026-01-01T00:00:00Z","src_ip":"10.0.0.1","dest_ip":"203.0.113.5","event_type":"dns","dns":{"type":"answer","rrname":"EVIL.example.","answers":[{"rrname":"evil.example","rrtype":"A","rdata":"203.0.113.9"}]}}"#;
+        assert_eq!(
+            scan(FieldMap::suricata_eve(), ev).unwrap(),
+            vec![
+                ("indicator--dom".into(), "dns.answers.rrname".into(), "evil.example".into()),
+                ("indicator--dom".into(), "dns.rrname".into(), "EVIL.example.".into()),
+                ("indicator--ip".into(), "dest_ip".into(), "203.0.113.5".into()),
+                ("indicator--ip".into(), "dns.answers.rdata".into(), "203.0.113.9".into()),
+            ]
+        );
+        let http = r#"{"event_type":"http","http":{"hostname":"Evil.Example","http_port":8080,"url":"/x.php?a=1","status":200}}"#;
+        assert_eq!(
+            scan(FieldMap::suricata_eve(), http).unwrap(),
+            vec![
+                ("indicator--dom".into(), "http.hostname".into(), "Evil.Example".into()),
+                (
+                    "indicator--url".into(),
+                    "http.hostname+http.url".into(),
+                    "http://Evil.Example:8080/x.php?a=1".into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn zeek_flat_dotted_keys_and_escapes() {
+        let ev = r#"{"ts":1.5,"uid":"C1","id.orig_h":"10.0.0.1","id.orig_p":5353,"id.resp_h":"203.0.113.77","query":"ev\u0069l.example","answers":["203.0.113.1","x.example"],"TTLs":[1.0,2.0]}"#;
+        assert_eq!(
+            scan(FieldMap::zeek(), ev).unwrap(),
+            vec![
+                ("indicator--dom".into(), "query".into(), "evil.example".into()),
+                ("indicator--ip".into(), "answers".into(), "203.0.113.1".into()),
+                ("indicator--ip".into(), "id.resp_h".into(), "203.0.113.77".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn near_misses_do_not_hit() {
+        let ev = r#"{"src_ip":"203.0.114.1","dns":{"rrname":"evilexample.com"},"tls":{"sni":"evil.example.net"},"other":{"rrname":"evil.example"}}"#;
+        assert_eq!(scan(FieldMap::suricata_eve(), ev).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn malformed_events_are_errors_with_offsets() {
+        let m = || FieldMap::suricata_eve();
+        for (ev, off) in [
+            ("", 0),
+            ("[1]", 0),
+            ("{\"a\":1", 6),
+            ("{\"a\":[1}", 7),
+            ("{\"a\" 1}", 5),
+            ("{\"src_ip\":\"1.2.3.4}", 10),
+            ("{\"a\":tru}", 5),
+            ("{\"a\":1} x", 8),
+            ("{\"src_ip\":\"\\q\"}", 11),
+        ] {
+            let Err(e) = scan(m(), ev) else {
+                panic!("{ev:?} scanned");
+            };
+            assert_eq!(e.offset, off, "{ev:?}: {e}");
+        }
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(scan(m(), &deep).unwrap_err().reason, "nesting deeper than the limit");
+        let deep_mapped = format!("{{\"src_ip\":{}{}}}", "[".repeat(200), "]".repeat(200));
+        assert!(scan(m(), &deep_mapped).is_err());
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_mapped_value_is_counted() {
+        let index = ix();
+        let mut s = Scanner::new(Arc::new(FieldMap::suricata_eve()));
+        let mut ev = br#"{"src_ip":"203.0.113.1","dns":{"rrname":"X"}}"#.to_vec();
+        let pos = ev.iter().position(|&c| c == b'X').unwrap();
+        ev[pos] = 0xff;
+        let mut n = 0;
+        let sum = s.scan(&index, &ev, &mut |_: &Hit<'_>| n += 1).unwrap();
+        assert_eq!((sum.invalid_utf8, sum.values, n), (1, 1, 1));
+    }
+
+    #[test]
+    fn surrogate_pairs_unescape() {
+        let mut out = Vec::new();
+        unescape_into(br"a\ud83d\ude00b\u00e9", 0, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out.clone()).unwrap(), "a😀bé");
+        unescape_into(br"\ud83d", 0, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "\u{FFFD}");
+    }
+}
