@@ -503,11 +503,8 @@ mod tests {
         ]);
         assert_eq!(kinds("0123"), vec![Tok::IntPos, Tok::IntPos, Tok::Eof]);
         assert_eq!(kinds("<> <= == ="), vec![Tok::Neq, Tok::Le, Tok::Eq, Tok::Eq, Tok::Eof]);
-        assert_eq!(kinds("h'0a' h'0' b'AAA=' b'' t'2020-01-01T00:00:60.5Z'")[..3], [
-            Tok::Hex,
-            Tok::IdentNoHyphen,
-            Tok::Quote
-        ]);
+        assert_eq!(kinds("h'0a' h'0'"), vec![Tok::Hex, Tok::IdentNoHyphen, Tok::Str, Tok::Eof]);
+        assert_eq!(kinds("b''")[..2], [Tok::IdentNoHyphen, Tok::Str]);
         assert_eq!(
             kinds("b'AAA=' t'2020-01-01T00:00:60.5Z' t'2020-13-01T00:00:00Z'")[..3],
             [Tok::Binary, Tok::Timestamp, Tok::IdentNoHyphen]
