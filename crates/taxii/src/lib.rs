@@ -1,1 +1,6 @@
-//! TAXII 2.1 server and client (being built).
+//! TAXII 2.1: the server ([`server::router`]) and the client.
+//!
+//! *Boundary*: TAXII wire formats (envelopes, manifests, status resources, error
+//! messages) are explicit types here; domain types from `store` do not leak onto the wire.
+
+pub mod server;

@@ -1,0 +1,298 @@
+//! POST …/objects/ (§5.5 Add Objects): envelope checks, body limits, per-object
+//! validation and storage, and the status resource (§4.3.1).
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::Value;
+use stix::Timestamp;
+use store::{CollectionId, InsertOutcome, NewObject, StatusRecord};
+
+use super::AppState;
+use super::error::ServerError;
+use super::handlers::{Need, Result, begin, collection_for, root, taxii_response, ts};
+use super::media;
+use super::validate;
+
+/// Objects are validated and written in batches of this many.
+const BATCH: usize = 1000;
+
+/// One entry of a status resource's successes / failures / pendings.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusDetail {
+    pub id: String,
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The TAXII status resource.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusResource {
+    pub id: String,
+    pub status: &'static str,
+    pub request_timestamp: String,
+    pub total_count: u64,
+    pub success_count: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub successes: Vec<StatusDetail>,
+    pub failure_count: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<StatusDetail>,
+    pub pending_count: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pendings: Vec<StatusDetail>,
+}
+
+/// Reads the body, refusing more than `limit` bytes (declared or streamed).
+async fn read_limited(headers: &HeaderMap, body: Body, limit: u64) -> Result<Vec<u8>> {
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        if len > limit {
+            return Err(ServerError::TooLarge { limit });
+        }
+    }
+    let mut out = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ServerError::BadJson {
+            line: 0,
+            column: 0,
+            reason: format!("cannot read the request body: {e}"),
+        })?;
+        if (out.len() + chunk.len()) as u64 > limit {
+            return Err(ServerError::TooLarge { limit });
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Parses the envelope and returns its objects.
+fn parse_envelope(bytes: &[u8]) -> Result<Vec<Value>> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| ServerError::BadJson {
+        line: e.line(),
+        column: e.column(),
+        reason: e.to_string(),
+    })?;
+    let Value::Object(mut map) = v else {
+        return Err(ServerError::BadEnvelope {
+            pointer: "/".into(),
+            reason: format!("expected a JSON object, found {}", stix::object::json_kind(&v)),
+        });
+    };
+    match map.remove("objects") {
+        Some(Value::Array(objects)) if !objects.is_empty() => Ok(objects),
+        Some(Value::Array(_)) => Err(ServerError::BadEnvelope {
+            pointer: "/objects".into(),
+            reason: "the envelope holds no objects".into(),
+        }),
+        Some(other) => Err(ServerError::BadEnvelope {
+            pointer: "/objects".into(),
+            reason: format!("expected an array, found {}", stix::object::json_kind(&other)),
+        }),
+        None => Err(ServerError::BadEnvelope {
+            pointer: "/objects".into(),
+            reason: "required property 'objects' is missing".into(),
+        }),
+    }
+}
+
+fn detail_of(v: &Value, fallback_version: &str) -> StatusDetail {
+    let s = |k: &str| v.get(k).and_then(Value::as_str);
+    StatusDetail {
+        id: s("id").unwrap_or_default().to_owned(),
+        version: s("modified").or_else(|| s("created")).unwrap_or(fallback_version).to_owned(),
+        message: None,
+    }
+}
+
+/// Validates and stores objects, filling `st`; returns nothing (errors are per object).
+async fn process(state: &AppState, coll: &CollectionId, objects: Vec<Value>, st: &mut StatusResource) {
+    let mut iter = objects.into_iter();
+    loop {
+        let chunk: Vec<Value> = iter.by_ref().take(BATCH).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        let req_ts = st.request_timestamp.clone();
+        // CPU work (validation, canonical JSON, hashing) off the async threads.
+        let checked = tokio::task::spawn_blocking(move || {
+            chunk
+                .into_iter()
+                .map(|v| {
+                    let detail = detail_of(&v, &req_ts);
+                    match validate::check(v) {
+                        Ok(obj) => Ok((detail, NewObject::from_object(&obj))),
+                        Err(e) => Err(StatusDetail { message: Some(format!("invalid object: {e}")), ..detail }),
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+        let checked = match checked {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "validation task failed");
+                continue;
+            }
+        };
+        let mut good = Vec::with_capacity(checked.len());
+        let mut details = Vec::with_capacity(checked.len());
+        for c in checked {
+            match c {
+                Ok((d, n)) => {
+                    details.push(d);
+                    good.push(n);
+                }
+                Err(d) => {
+                    st.failure_count += 1;
+                    st.failures.push(d);
+                }
+            }
+        }
+        if good.is_empty() {
+            continue;
+        }
+        let result = async {
+            let mut tx = state.store.begin().await?;
+            let out = tx.insert(&good, std::slice::from_ref(coll)).await?;
+            tx.commit().await?;
+            Ok::<_, store::StoreError>(out)
+        }
+        .await;
+        match result {
+            Ok(outcomes) => {
+                for (mut d, o) in details.into_iter().zip(outcomes) {
+                    match o {
+                        InsertOutcome::Inserted { date_added, .. } => {
+                            if d.version.is_empty() || d.version == st.request_timestamp {
+                                d.version = ts(date_added);
+                            }
+                            st.success_count += 1;
+                            st.successes.push(d);
+                        }
+                        InsertOutcome::Duplicate => {
+                            d.message = Some("identical version already stored".into());
+                            st.success_count += 1;
+                            st.successes.push(d);
+                        }
+                        InsertOutcome::Conflict { existing_hash } => {
+                            d.message = Some(format!(
+                                "version conflict: this id and version are already stored with different content (sha256 {existing_hash})"
+                            ));
+                            st.failure_count += 1;
+                            st.failures.push(d);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(code = e.code(), error = %e, "storing a batch failed");
+                for mut d in details {
+                    d.message = Some(format!("storage error ({})", e.code()));
+                    st.failure_count += 1;
+                    st.failures.push(d);
+                }
+            }
+        }
+    }
+    st.pending_count = 0;
+    st.pendings.clear();
+    st.status = "complete";
+    state.metrics.observe_ingest(st.success_count, st.failure_count);
+}
+
+async fn save(state: &AppState, root: &str, org: &str, created: i64, st: &StatusResource) -> Result<String> {
+    let json = serde_json::to_string(st).map_err(|e| ServerError::Internal(e.to_string()))?;
+    let rec = StatusRecord {
+        id: st.id.clone(),
+        api_root: root.to_owned(),
+        owner_org: Some(org.to_owned()),
+        created,
+        json: json.clone(),
+    };
+    state.store.put_status(&rec).await?;
+    Ok(json)
+}
+
+/// POST …/objects/.
+pub(super) async fn add_objects(
+    State(state): State<AppState>,
+    Path((name, cid)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let p = begin(&state, &headers).await?;
+    let r = root(&state, &name)?;
+    media::check_content_type(&headers)?;
+    let (c, _) = collection_for(&state, &p, r, &cid, Need::Write).await?;
+    let bytes = read_limited(&headers, body, r.max_content_length).await?;
+    let objects = tokio::task::spawn_blocking(move || parse_envelope(&bytes))
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))??;
+    let created = Timestamp::now_unix_micros();
+    let mut st = StatusResource {
+        id: uuid::Uuid::new_v4().to_string(),
+        status: "pending",
+        request_timestamp: ts(created),
+        total_count: objects.len() as u64,
+        success_count: 0,
+        successes: Vec::new(),
+        failure_count: 0,
+        failures: Vec::new(),
+        pending_count: objects.len() as u64,
+        pendings: Vec::new(),
+    };
+    if objects.len() <= state.config.inline_ingest_max {
+        process(&state, &c.id, objects, &mut st).await;
+        let json = save(&state, &r.name, &p.org_id, created, &st).await?;
+        return Ok(taxii_response(StatusCode::ACCEPTED, json));
+    }
+    st.pendings = objects.iter().map(|v| detail_of(v, &st.request_timestamp)).collect();
+    let json = save(&state, &r.name, &p.org_id, created, &st).await?;
+    let (state2, root_name, org) = (state.clone(), r.name.clone(), p.org_id.clone());
+    tokio::spawn(async move {
+        let mut st = st;
+        st.pendings.clear();
+        process(&state2, &c.id, objects, &mut st).await;
+        if let Err(e) = save(&state2, &root_name, &org, created, &st).await {
+            tracing::error!(code = e.code(), error = %e, status = %st.id, "cannot save the final status");
+        }
+    });
+    Ok(taxii_response(StatusCode::ACCEPTED, json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_errors() {
+        assert_eq!(parse_envelope(b"{").unwrap_err().code(), "taxii.bad_json");
+        assert_eq!(parse_envelope(b"[]").unwrap_err().status(), 422);
+        assert_eq!(parse_envelope(b"{}").unwrap_err().to_string(), "request body is not a TAXII envelope at /objects: required property 'objects' is missing");
+        assert_eq!(parse_envelope(br#"{"objects":{}}"#).unwrap_err().status(), 422);
+        assert_eq!(parse_envelope(br#"{"objects":[]}"#).unwrap_err().status(), 422);
+        assert_eq!(parse_envelope(br#"{"objects":[{"a":1}]}"#).unwrap().len(), 1);
+        let e = parse_envelope(b"{\n \"objects\": [,]}").unwrap_err();
+        assert!(e.to_string().contains("line 2"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn body_limit_counts_streamed_bytes() {
+        let h = HeaderMap::new();
+        let e = read_limited(&h, Body::from(vec![b'x'; 11]), 10).await.unwrap_err();
+        assert_eq!(e.status(), 413);
+        assert_eq!(read_limited(&h, Body::from(vec![b'x'; 10]), 10).await.unwrap().len(), 10);
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_LENGTH, "999".parse().unwrap());
+        assert_eq!(read_limited(&h, Body::from("x"), 10).await.unwrap_err().status(), 413);
+    }
+}
