@@ -1,1 +1,1299 @@
-//! Conformance suite.
+//! The conformance suite every [`Store`] implementation must pass. Each case is an
+//! async function taking a fresh, empty store; `tests/conformance_sqlite.rs` and
+//! `tests/conformance_postgres.rs` run all of them through [`crate::conformance_cases!`].
+//!
+//! This is test code compiled into the library so both backends' test files share it;
+//! it panics on failure like any test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::StreamExt;
+
+use crate::{
+    Collection, CollectionId, InsertOutcome, NewObject, Org, Page, Permission, Query, StatusRecord,
+    Store, StoreError, StoredObject, TokenRecord, User, VersionFilter,
+};
+
+/// Calls `$m!(case, case, …)` with the name of every conformance case.
+#[macro_export]
+macro_rules! conformance_cases {
+    ($m:ident) => {
+        $m!(
+            insert_outcomes,
+            json_is_byte_identical,
+            version_selectors,
+            version_selectors_in_collections,
+            filters,
+            collections_crud,
+            collection_membership,
+            pagination,
+            concurrent_writers_never_skip_or_repeat,
+            streamed_transaction,
+            rollback_leaves_nothing,
+            delete_and_tombstones,
+            stats,
+            statuses,
+            orgs_users_tokens_permissions,
+            state,
+            stream_large,
+        );
+    };
+}
+
+// ----- builders -----
+
+fn id_of(kind: &str, n: u32) -> String {
+    format!("{kind}--00000000-0000-4000-8000-{n:012x}")
+}
+
+/// An indicator version `n` with `modified` and `name`.
+pub fn indicator(n: u32, modified: &str, name: &str) -> NewObject {
+    sdo("indicator", n, modified, name)
+}
+
+fn sdo(kind: &str, n: u32, modified: &str, name: &str) -> NewObject {
+    let text = format!(
+        r#"{{"type":"{kind}","spec_version":"2.1","id":"{}","created":"2024-01-01T00:00:00.000Z","modified":"{modified}","name":"{name}","pattern":"[ipv4-addr:value = '198.51.100.{}']","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z"}}"#,
+        id_of(kind, n),
+        n % 250
+    );
+    let obj = stix::Object::from_json_str(&text).expect("builder JSON parses");
+    NewObject::from_object(&obj)
+}
+
+fn sco(n: u32) -> NewObject {
+    let text = format!(
+        r#"{{"type":"ipv4-addr","spec_version":"2.1","id":"{}","value":"203.0.113.{}"}}"#,
+        id_of("ipv4-addr", n),
+        n % 250
+    );
+    NewObject::from_object(&stix::Object::from_json_str(&text).expect("builder JSON parses"))
+}
+
+fn coll(id: &str, alias: Option<&str>) -> Collection {
+    Collection {
+        id: CollectionId(id.to_owned()),
+        api_root: "api1".into(),
+        title: format!("Collection {id}"),
+        description: Some("for the conformance suite".into()),
+        alias: alias.map(str::to_owned),
+        media_types: vec!["application/stix+json;version=2.1".into()],
+        created: 1_700_000_000_000_000,
+    }
+}
+
+fn cid(s: &str) -> CollectionId {
+    CollectionId(s.to_owned())
+}
+
+fn all_versions() -> Query {
+    Query {
+        versions: VersionFilter::all(),
+        with_body: true,
+        ..Default::default()
+    }
+}
+
+async fn q(s: &dyn Store, query: Query) -> Page {
+    s.query(&query).await.expect("query")
+}
+
+/// (id, version_key) of each row, in order.
+fn keys(p: &Page) -> Vec<(String, String)> {
+    p.objects
+        .iter()
+        .map(|o| (o.id.clone(), o.version_key.clone()))
+        .collect()
+}
+
+fn key(o: &NewObject) -> (String, String) {
+    (o.id.clone(), o.version_key.clone())
+}
+
+fn assert_increasing(rows: &[StoredObject]) {
+    for w in rows.windows(2) {
+        assert!(w[0].cursor < w[1].cursor, "cursors not increasing: {w:?}");
+        assert!(
+            w[0].date_added < w[1].date_added,
+            "date_added not increasing: {w:?}"
+        );
+    }
+}
+
+fn inserted(o: &InsertOutcome) -> (i64, i64) {
+    match o {
+        InsertOutcome::Inserted { added, date_added } => (*added, *date_added),
+        other => panic!("expected Inserted, got {other:?}"),
+    }
+}
+
+// ----- cases -----
+
+/// Inserted / Duplicate / Conflict, inside and across batches.
+pub async fn insert_outcomes(s: &dyn Store) {
+    assert!(s.insert(&[], &[]).await.unwrap().is_empty());
+    let a1 = indicator(1, "2024-01-01T00:00:00.000Z", "a");
+    let b1 = indicator(2, "2024-01-01T00:00:00.000Z", "b");
+    let out = s.insert(&[a1.clone(), b1.clone()], &[]).await.unwrap();
+    let (ca, da) = inserted(&out[0]);
+    let (cb, db) = inserted(&out[1]);
+    assert!(ca < cb && da < db, "{out:?}");
+
+    assert_eq!(
+        s.insert(&[a1.clone()], &[]).await.unwrap(),
+        vec![InsertOutcome::Duplicate]
+    );
+
+    let a1_changed = indicator(1, "2024-01-01T00:00:00.000Z", "a, edited");
+    assert_ne!(a1_changed.content_hash, a1.content_hash);
+    let a2 = indicator(1, "2024-02-01T00:00:00.000Z", "a");
+    let out = s
+        .insert(&[a1_changed.clone(), a2.clone()], &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        out[0],
+        InsertOutcome::Conflict {
+            existing_hash: a1.content_hash.clone()
+        }
+    );
+    let (c2, _) = inserted(&out[1]);
+    assert!(c2 > cb, "a later commit gets a larger cursor");
+
+    // Repeats inside one batch compare with the first occurrence.
+    let c = indicator(3, "2024-01-01T00:00:00.000Z", "c");
+    let c_changed = indicator(3, "2024-01-01T00:00:00.000Z", "c, edited");
+    let out = s
+        .insert(&[c.clone(), c.clone(), c_changed.clone()], &[])
+        .await
+        .unwrap();
+    inserted(&out[0]);
+    assert_eq!(out[1], InsertOutcome::Duplicate);
+    assert_eq!(
+        out[2],
+        InsertOutcome::Conflict {
+            existing_hash: c.content_hash.clone()
+        }
+    );
+    // ... and with a stored version when there is one.
+    let out = s
+        .insert(&[a1_changed.clone(), a1.clone()], &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        vec![
+            InsertOutcome::Conflict {
+                existing_hash: a1.content_hash.clone()
+            },
+            InsertOutcome::Duplicate
+        ]
+    );
+
+    // Unversioned objects have a single version.
+    let x = sco(9);
+    assert_eq!(x.version_key, "");
+    inserted(&s.insert(&[x.clone()], &[]).await.unwrap()[0]);
+    assert_eq!(
+        s.insert(&[x.clone()], &[]).await.unwrap(),
+        vec![InsertOutcome::Duplicate]
+    );
+
+    // The stored content is the first one, never the conflicting one.
+    let page = q(
+        s,
+        Query {
+            ids: vec![a1.id.clone()],
+            ..all_versions()
+        },
+    )
+    .await;
+    assert_eq!(keys(&page), vec![key(&a1), key(&a2)]);
+    assert_eq!(page.objects[0].json, a1.json);
+
+    // Unknown collection: a clear error, nothing written.
+    let d = indicator(4, "2024-01-01T00:00:00.000Z", "d");
+    let err = s
+        .insert(&[d.clone()], &[cid("no-such-collection")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NotFound { kind: "collection", id } if id == "no-such-collection"),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "store.not_found");
+    assert!(q(
+        s,
+        Query {
+            ids: vec![d.id.clone()],
+            ..all_versions()
+        }
+    )
+    .await
+    .objects
+    .is_empty());
+
+    // Invalid input is refused.
+    let mut bad = d.clone();
+    bad.id.clear();
+    let err = s.insert(&[bad], &[]).await.unwrap_err();
+    assert_eq!(err.code(), "store.invalid_argument", "{err}");
+}
+
+/// The JSON text comes back byte for byte, whatever its spacing, order or numbers.
+pub async fn json_is_byte_identical(s: &dyn Store) {
+    let raw =
+        "{ \"type\" : \"indicator\",\"id\":\"indicator--00000000-0000-4000-8000-0000000000aa\",\
+               \"spec_version\":\"2.1\", \"modified\":\"2024-01-01T00:00:00.000Z\",\
+               \"created\":\"2024-01-01T00:00:00.000Z\",\"name\":\"نذير — \\u00e9 ✓\",\
+               \"x_big\": 1.000000000000000000000001, \"x_int\": 18446744073709551616,\
+               \"pattern\":\"[domain-name:value = 'example.com']\",\"pattern_type\":\"stix\",\
+               \"valid_from\":\"2024-01-01T00:00:00Z\" }";
+    let obj = stix::Object::from_json_str(raw).unwrap();
+    let mut o = NewObject::from_object(&obj);
+    o.json = raw.to_owned();
+    inserted(&s.insert(&[o.clone()], &[]).await.unwrap()[0]);
+    let page = q(s, all_versions()).await;
+    assert_eq!(page.objects.len(), 1);
+    assert_eq!(page.objects[0].json.as_bytes(), raw.as_bytes());
+    assert_eq!(page.objects[0].version_text, "2024-01-01T00:00:00.000Z");
+    let bare = q(
+        s,
+        Query {
+            with_body: false,
+            ..all_versions()
+        },
+    )
+    .await;
+    assert_eq!(bare.objects[0].json, "", "with_body=false returns no body");
+    assert_eq!(bare.objects[0].id, o.id);
+}
+
+/// first / last / all / exact and their combinations, store-wide.
+pub async fn version_selectors(s: &dyn Store) {
+    let v1 = indicator(1, "2024-01-01T00:00:00.000Z", "v1");
+    let v2 = indicator(1, "2024-02-01T00:00:00.000Z", "v2");
+    let v3 = indicator(1, "2024-03-01T00:00:00.123456Z", "v3");
+    let b = indicator(2, "2024-01-15T00:00:00.000Z", "b");
+    let x = sco(7);
+    // Inserted out of version order: "last" follows the version, not the insert.
+    s.insert(&[v2.clone(), v3.clone()], &[]).await.unwrap();
+    s.insert(&[b.clone(), v1.clone(), x.clone()], &[])
+        .await
+        .unwrap();
+
+    let with = |versions: VersionFilter| Query {
+        versions,
+        with_body: true,
+        ..Default::default()
+    };
+    let default = q(s, with(VersionFilter::default())).await;
+    assert_eq!(keys(&default), vec![key(&v3), key(&b), key(&x)]);
+    assert_eq!(
+        keys(&q(s, with(VersionFilter::last())).await),
+        keys(&default)
+    );
+    assert_eq!(
+        keys(&q(s, with(VersionFilter::first())).await),
+        vec![key(&b), key(&v1), key(&x)]
+    );
+    let all = q(s, with(VersionFilter::all())).await;
+    assert_eq!(
+        keys(&all),
+        vec![key(&v2), key(&v3), key(&b), key(&v1), key(&x)]
+    );
+    assert_increasing(&all.objects);
+    let exact = VersionFilter {
+        exact: vec![v2.version_key.clone()],
+        ..Default::default()
+    };
+    assert_eq!(keys(&q(s, with(exact)).await), vec![key(&v2)]);
+    let first_last = VersionFilter {
+        first: true,
+        last: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        keys(&q(s, with(first_last)).await),
+        vec![key(&v3), key(&b), key(&v1), key(&x)],
+        "an object whose first and last version coincide appears once"
+    );
+    let exact_last = VersionFilter {
+        last: true,
+        exact: vec![v2.version_key.clone()],
+        ..Default::default()
+    };
+    assert_eq!(
+        keys(&q(s, with(exact_last)).await),
+        vec![key(&v2), key(&v3), key(&b), key(&x)]
+    );
+    let exact_missing = VersionFilter {
+        exact: vec!["1999".into()],
+        ..Default::default()
+    };
+    assert!(q(s, with(exact_missing)).await.objects.is_empty());
+    // The body is the version's own.
+    let last_a = q(
+        s,
+        Query {
+            ids: vec![v1.id.clone()],
+            ..with(VersionFilter::last())
+        },
+    )
+    .await;
+    assert_eq!(last_a.objects[0].json, v3.json);
+    assert_eq!(
+        last_a.objects[0].version_text,
+        "2024-03-01T00:00:00.123456Z"
+    );
+}
+
+/// first / last are computed among the versions present in the queried collection.
+pub async fn version_selectors_in_collections(s: &dyn Store) {
+    s.create_collection(&coll("c1", None)).await.unwrap();
+    s.create_collection(&coll("c2", None)).await.unwrap();
+    let v1 = indicator(1, "2024-01-01T00:00:00.000Z", "v1");
+    let v2 = indicator(1, "2024-02-01T00:00:00.000Z", "v2");
+    let v3 = indicator(1, "2024-03-01T00:00:00.000Z", "v3");
+    s.insert(&[v1.clone(), v2.clone()], &[cid("c1")])
+        .await
+        .unwrap();
+    s.insert(&[v3.clone()], &[cid("c2")]).await.unwrap();
+    let in_c = |c: &str, versions: VersionFilter| Query {
+        collection: Some(cid(c)),
+        versions,
+        with_body: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        keys(&q(s, in_c("c1", VersionFilter::last())).await),
+        vec![key(&v2)]
+    );
+    assert_eq!(
+        keys(&q(s, in_c("c1", VersionFilter::first())).await),
+        vec![key(&v1)]
+    );
+    assert_eq!(
+        keys(&q(s, in_c("c2", VersionFilter::first())).await),
+        vec![key(&v3)]
+    );
+    assert_eq!(
+        keys(&q(s, in_c("c2", VersionFilter::default())).await),
+        vec![key(&v3)]
+    );
+    assert_eq!(
+        keys(&q(s, in_c("c1", VersionFilter::all())).await),
+        vec![key(&v1), key(&v2)]
+    );
+    // Store-wide, the last is v3.
+    assert_eq!(keys(&q(s, Query::default()).await), vec![key(&v3)]);
+}
+
+/// ids / types / spec_versions (ORed inside, ANDed across) and added_after / before.
+pub async fn filters(s: &dyn Store) {
+    let a = indicator(1, "2024-01-01T00:00:00.000Z", "a");
+    let m = sdo("malware", 2, "2024-01-01T00:00:00.000Z", "m");
+    let t = sdo("tool", 3, "2024-01-01T00:00:00.000Z", "t");
+    let mut old = indicator(4, "2024-01-01T00:00:00.000Z", "old");
+    old.spec_version = "2.0".into();
+    let out = s
+        .insert(&[a.clone(), m.clone(), t.clone(), old.clone()], &[])
+        .await
+        .unwrap();
+    let dates: Vec<i64> = out.iter().map(|o| inserted(o).1).collect();
+
+    let by_ids = Query {
+        ids: vec![m.id.clone(), t.id.clone(), id_of("x", 99)],
+        ..all_versions()
+    };
+    assert_eq!(keys(&q(s, by_ids).await), vec![key(&m), key(&t)]);
+    let by_types = Query {
+        types: vec!["indicator".into(), "tool".into()],
+        ..all_versions()
+    };
+    assert_eq!(
+        keys(&q(s, by_types).await),
+        vec![key(&a), key(&t), key(&old)]
+    );
+    let anded = Query {
+        types: vec!["indicator".into()],
+        ids: vec![m.id.clone()],
+        ..all_versions()
+    };
+    assert!(q(s, anded).await.objects.is_empty());
+    let spec = Query {
+        spec_versions: vec!["2.0".into()],
+        ..all_versions()
+    };
+    assert_eq!(keys(&q(s, spec).await), vec![key(&old)]);
+    let spec_both = Query {
+        spec_versions: vec!["2.0".into(), "2.1".into()],
+        ..all_versions()
+    };
+    assert_eq!(q(s, spec_both).await.objects.len(), 4);
+    let after = Query {
+        added_after: Some(dates[1]),
+        ..all_versions()
+    };
+    assert_eq!(keys(&q(s, after).await), vec![key(&t), key(&old)]);
+    let window = Query {
+        added_after: Some(dates[0]),
+        added_before_or_at: Some(dates[2]),
+        ..all_versions()
+    };
+    assert_eq!(keys(&q(s, window).await), vec![key(&m), key(&t)]);
+    let none = Query {
+        added_after: Some(dates[3]),
+        ..all_versions()
+    };
+    assert!(q(s, none).await.objects.is_empty());
+    let stored = q(
+        s,
+        Query {
+            ids: vec![old.id.clone()],
+            ..all_versions()
+        },
+    )
+    .await;
+    assert_eq!(stored.objects[0].spec_version, "2.0");
+    assert_eq!(stored.objects[0].type_name, "indicator");
+    assert!(!stored.objects[0].revoked);
+}
+
+/// Create / get / find / list / delete collections, with clear errors.
+pub async fn collections_crud(s: &dyn Store) {
+    let c1 = coll("11111111-1111-4111-8111-111111111111", Some("feeds"));
+    let mut c2 = coll("22222222-2222-4222-8222-222222222222", None);
+    c2.api_root = "api2".into();
+    c2.description = None;
+    c2.created += 1;
+    s.create_collection(&c1).await.unwrap();
+    s.create_collection(&c2).await.unwrap();
+    let err = s.create_collection(&c1).await.unwrap_err();
+    assert_eq!(err.code(), "store.already_exists", "{err}");
+    let mut same_alias = coll("33333333-3333-4333-8333-333333333333", Some("feeds"));
+    same_alias.created += 2;
+    let err = s.create_collection(&same_alias).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::AlreadyExists {
+                kind: "collection",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    assert_eq!(s.get_collection(&c1.id).await.unwrap().as_ref(), Some(&c1));
+    assert_eq!(s.get_collection(&c2.id).await.unwrap().as_ref(), Some(&c2));
+    assert_eq!(s.get_collection(&cid("nope")).await.unwrap(), None);
+    assert_eq!(
+        s.find_collection("feeds").await.unwrap().as_ref(),
+        Some(&c1)
+    );
+    assert_eq!(
+        s.find_collection(c2.id.as_str()).await.unwrap().as_ref(),
+        Some(&c2)
+    );
+    assert_eq!(s.find_collection("nope").await.unwrap(), None);
+    assert_eq!(
+        s.list_collections(None).await.unwrap(),
+        vec![c1.clone(), c2.clone()]
+    );
+    assert_eq!(
+        s.list_collections(Some("api2")).await.unwrap(),
+        vec![c2.clone()]
+    );
+    assert!(s.list_collections(Some("api9")).await.unwrap().is_empty());
+
+    s.insert(
+        &[indicator(1, "2024-01-01T00:00:00.000Z", "a")],
+        &[c2.id.clone()],
+    )
+    .await
+    .unwrap();
+    s.delete_collection(&c2.id).await.unwrap();
+    assert_eq!(s.get_collection(&c2.id).await.unwrap(), None);
+    let err = s.delete_collection(&c2.id).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::NotFound {
+                kind: "collection",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // The object stays in the store.
+    assert_eq!(q(s, all_versions()).await.objects.len(), 1);
+}
+
+/// An object version can be in several collections, each with its own cursor and
+/// date_added; adding it to a new collection is `Inserted`.
+pub async fn collection_membership(s: &dyn Store) {
+    for c in ["c1", "c2", "c3"] {
+        s.create_collection(&coll(c, None)).await.unwrap();
+    }
+    let a = indicator(1, "2024-01-01T00:00:00.000Z", "a");
+    let b = indicator(2, "2024-01-01T00:00:00.000Z", "b");
+    let (a_cursor, _) = inserted(
+        &s.insert(&[a.clone()], &[cid("c1"), cid("c2")])
+            .await
+            .unwrap()[0],
+    );
+    let in_c = |c: &str| Query {
+        collection: Some(cid(c)),
+        ..all_versions()
+    };
+    assert_eq!(keys(&q(s, in_c("c1")).await), vec![key(&a)]);
+    assert_eq!(keys(&q(s, in_c("c2")).await), vec![key(&a)]);
+    assert!(q(s, in_c("c3")).await.objects.is_empty());
+
+    assert_eq!(
+        s.insert(&[a.clone()], &[cid("c1")]).await.unwrap(),
+        vec![InsertOutcome::Duplicate]
+    );
+    assert_eq!(
+        s.insert(&[a.clone()], &[]).await.unwrap(),
+        vec![InsertOutcome::Duplicate]
+    );
+    let (added, _) = inserted(
+        &s.insert(&[a.clone()], &[cid("c1"), cid("c3")])
+            .await
+            .unwrap()[0],
+    );
+    assert_eq!(keys(&q(s, in_c("c3")).await), vec![key(&a)]);
+    assert_eq!(q(s, in_c("c3")).await.objects[0].cursor, added);
+    // Listing a collection twice never repeats the version.
+    assert_eq!(q(s, in_c("c1")).await.objects.len(), 1);
+    // Store-wide, the version is still stored once.
+    let store_wide = q(s, all_versions()).await;
+    assert_eq!(store_wide.objects.len(), 1);
+    assert_eq!(store_wide.objects[0].cursor, a_cursor);
+
+    // b first goes to the store only, later to c1: its c1 membership is newer than a's.
+    let (_, b_store_date) = inserted(&s.insert(&[b.clone()], &[]).await.unwrap()[0]);
+    assert!(q(
+        s,
+        Query {
+            ids: vec![b.id.clone()],
+            ..in_c("c1")
+        }
+    )
+    .await
+    .objects
+    .is_empty());
+    inserted(&s.insert(&[b.clone()], &[cid("c1")]).await.unwrap()[0]);
+    let c1 = q(s, in_c("c1")).await;
+    assert_eq!(keys(&c1), vec![key(&a), key(&b)]);
+    assert_increasing(&c1.objects);
+    assert!(
+        c1.objects[1].date_added > b_store_date,
+        "membership date is the collection's"
+    );
+    let since = q(
+        s,
+        Query {
+            added_after: Some(b_store_date),
+            ..in_c("c1")
+        },
+    )
+    .await;
+    assert_eq!(keys(&since), vec![key(&b)]);
+    let page = q(
+        s,
+        Query {
+            after_cursor: Some(c1.objects[0].cursor),
+            ..in_c("c1")
+        },
+    )
+    .await;
+    assert_eq!(keys(&page), vec![key(&b)]);
+    // A conflicting version is added nowhere.
+    let b_changed = indicator(2, "2024-01-01T00:00:00.000Z", "b, edited");
+    let out = s.insert(&[b_changed], &[cid("c2")]).await.unwrap();
+    assert!(matches!(out[0], InsertOutcome::Conflict { .. }), "{out:?}");
+    assert_eq!(keys(&q(s, in_c("c2")).await), vec![key(&a)]);
+}
+
+/// `limit` / `more` / `after_cursor` paging visits every row once, in order.
+pub async fn pagination(s: &dyn Store) {
+    let objs: Vec<NewObject> = (0..25)
+        .map(|n| indicator(n, "2024-01-01T00:00:00.000Z", "p"))
+        .collect();
+    s.insert(&objs, &[]).await.unwrap();
+    let mut seen = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = q(
+            s,
+            Query {
+                after_cursor: after,
+                limit: Some(10),
+                ..all_versions()
+            },
+        )
+        .await;
+        pages += 1;
+        assert!(page.objects.len() <= 10);
+        after = page.objects.last().map(|o| o.cursor).or(after);
+        seen.extend(page.objects.iter().cloned());
+        if !page.more {
+            assert_eq!(page.objects.len(), 5);
+            break;
+        }
+        assert_eq!(page.objects.len(), 10);
+    }
+    assert_eq!(pages, 3);
+    assert_increasing(&seen);
+    let ids: Vec<String> = seen.iter().map(|o| o.id.clone()).collect();
+    let expected: Vec<String> = objs.iter().map(|o| o.id.clone()).collect();
+    assert_eq!(ids, expected);
+    let exact = q(
+        s,
+        Query {
+            limit: Some(25),
+            ..all_versions()
+        },
+    )
+    .await;
+    assert!(
+        !exact.more,
+        "a page holding the last row says there is no more"
+    );
+    let zero = q(
+        s,
+        Query {
+            limit: Some(0),
+            ..all_versions()
+        },
+    )
+    .await;
+    assert!(zero.objects.is_empty() && zero.more);
+    // Paging by date_added sees the same rows.
+    let tenth = seen[9].date_added;
+    let rest = q(
+        s,
+        Query {
+            added_after: Some(tenth),
+            ..all_versions()
+        },
+    )
+    .await;
+    assert_eq!(rest.objects, seen[10..].to_vec());
+}
+
+/// Readers paging by cursor while writers commit batches see every committed row
+/// exactly once, in cursor order, with no gaps left behind.
+pub async fn concurrent_writers_never_skip_or_repeat(s: &dyn Store) {
+    const WRITERS: u32 = 4;
+    const BATCHES: u32 = 8;
+    const PER_BATCH: u32 = 15;
+    s.create_collection(&coll("live", None)).await.unwrap();
+    let done = AtomicBool::new(false);
+    let writers = async {
+        let one = |w: u32| async move {
+            for b in 0..BATCHES {
+                let objs: Vec<NewObject> = (0..PER_BATCH)
+                    .map(|i| {
+                        let n = (w * BATCHES + b) * PER_BATCH + i;
+                        indicator(n, "2024-01-01T00:00:00.000Z", "live")
+                    })
+                    .collect();
+                let mut tx = s.begin().await.unwrap();
+                let half = objs.len() / 2;
+                tx.insert(&objs[..half], &[cid("live")]).await.unwrap();
+                tokio::task::yield_now().await;
+                tx.insert(&objs[half..], &[cid("live")]).await.unwrap();
+                tx.commit().await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        };
+        futures::future::join_all((0..WRITERS).map(one)).await;
+        done.store(true, Ordering::SeqCst);
+    };
+    let reader = |collection: Option<CollectionId>| {
+        let done = &done;
+        async move {
+            let mut seen: Vec<StoredObject> = Vec::new();
+            let mut after = None;
+            loop {
+                let finished = done.load(Ordering::SeqCst);
+                let page = q(
+                    s,
+                    Query {
+                        collection: collection.clone(),
+                        after_cursor: after,
+                        limit: Some(7),
+                        with_body: false,
+                        ..all_versions()
+                    },
+                )
+                .await;
+                if let Some(last) = page.objects.last() {
+                    after = Some(last.cursor);
+                }
+                let empty = page.objects.is_empty();
+                seen.extend(page.objects);
+                if empty {
+                    if finished {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+            }
+            seen
+        }
+    };
+    let (_, store_wide, in_coll) = tokio::join!(writers, reader(None), reader(Some(cid("live"))));
+    let total = (WRITERS * BATCHES * PER_BATCH) as usize;
+    for seen in [&store_wide, &in_coll] {
+        assert_increasing(seen);
+        let mut ids: Vec<&str> = seen.iter().map(|o| o.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), seen.len(), "a row was seen twice");
+        assert_eq!(seen.len(), total, "a committed row was skipped");
+    }
+}
+
+/// Several batches in one transaction: invisible until commit, then all visible.
+pub async fn streamed_transaction(s: &dyn Store) {
+    let mut tx = s.begin().await.unwrap();
+    let mut all = Vec::new();
+    for b in 0..5u32 {
+        let objs: Vec<NewObject> = (0..100)
+            .map(|i| indicator(b * 100 + i, "2024-01-01T00:00:00.000Z", "tx"))
+            .collect();
+        let out = tx.insert(&objs, &[]).await.unwrap();
+        assert!(out
+            .iter()
+            .all(|o| matches!(o, InsertOutcome::Inserted { .. })));
+        all.extend(out.iter().map(inserted));
+        assert!(
+            q(s, all_versions()).await.objects.is_empty(),
+            "uncommitted rows are invisible"
+        );
+    }
+    // A repeat of an earlier batch in the same transaction is a duplicate.
+    let again = tx
+        .insert(&[indicator(0, "2024-01-01T00:00:00.000Z", "tx")], &[])
+        .await
+        .unwrap();
+    assert_eq!(again, vec![InsertOutcome::Duplicate]);
+    tx.commit().await.unwrap();
+    let page = q(s, all_versions()).await;
+    assert_eq!(page.objects.len(), 500);
+    let got: Vec<(i64, i64)> = page
+        .objects
+        .iter()
+        .map(|o| (o.cursor, o.date_added))
+        .collect();
+    assert_eq!(got, all, "outcomes report the stored cursor and date_added");
+}
+
+/// A rolled-back or dropped transaction leaves nothing behind.
+pub async fn rollback_leaves_nothing(s: &dyn Store) {
+    s.create_collection(&coll("c1", None)).await.unwrap();
+    let objs: Vec<NewObject> = (0..3)
+        .map(|n| indicator(n, "2024-01-01T00:00:00.000Z", "r"))
+        .collect();
+    let mut tx = s.begin().await.unwrap();
+    tx.insert(&objs, &[cid("c1")]).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(q(s, all_versions()).await.objects.is_empty());
+    {
+        let mut tx = s.begin().await.unwrap();
+        tx.insert(&objs, &[cid("c1")]).await.unwrap();
+        // dropped without commit
+    }
+    assert!(q(s, all_versions()).await.objects.is_empty());
+    let in_c1 = Query {
+        collection: Some(cid("c1")),
+        ..all_versions()
+    };
+    assert!(q(s, in_c1.clone()).await.objects.is_empty());
+    let out = s.insert(&objs, &[cid("c1")]).await.unwrap();
+    assert!(
+        out.iter()
+            .all(|o| matches!(o, InsertOutcome::Inserted { .. })),
+        "{out:?}"
+    );
+    assert_eq!(q(s, in_c1).await.objects.len(), 3);
+    assert_eq!(s.stats().await.unwrap().total_versions, 3);
+}
+
+/// delete_object from a collection or the store records tombstones in order.
+pub async fn delete_and_tombstones(s: &dyn Store) {
+    s.create_collection(&coll("c1", None)).await.unwrap();
+    s.create_collection(&coll("c2", None)).await.unwrap();
+    let v: Vec<NewObject> = [
+        "2024-01-01T00:00:00.000Z",
+        "2024-02-01T00:00:00.000Z",
+        "2024-03-01T00:00:00.000Z",
+    ]
+    .iter()
+    .map(|m| indicator(1, m, "d"))
+    .collect();
+    let other = indicator(2, "2024-01-01T00:00:00.000Z", "other");
+    s.insert(&v, &[cid("c1"), cid("c2")]).await.unwrap();
+    s.insert(&[other.clone()], &[cid("c1")]).await.unwrap();
+    assert!(s.tombstones(0, 10).await.unwrap().is_empty());
+
+    let n = s
+        .delete_object(Some(&cid("c1")), &v[0].id, &VersionFilter::last(), &[])
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let in_c = |c: &str| Query {
+        collection: Some(cid(c)),
+        ids: vec![v[0].id.clone()],
+        ..all_versions()
+    };
+    assert_eq!(keys(&q(s, in_c("c1")).await), vec![key(&v[0]), key(&v[1])]);
+    assert_eq!(q(s, in_c("c2")).await.objects.len(), 3);
+    let t = s.tombstones(0, 10).await.unwrap();
+    assert_eq!(t.len(), 1);
+    assert_eq!(
+        (t[0].id.as_str(), t[0].version_key.as_str()),
+        (v[0].id.as_str(), v[2].version_key.as_str())
+    );
+    assert_eq!(t[0].collection, Some(cid("c1")));
+    assert!(t[0].deleted_at > 0);
+
+    // spec_version filter that matches nothing deletes nothing.
+    let n = s
+        .delete_object(None, &v[0].id, &VersionFilter::default(), &["2.0".into()])
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    // No selector deletes every version, everywhere.
+    let n = s
+        .delete_object(None, &v[0].id, &VersionFilter::default(), &[])
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    assert!(q(
+        s,
+        Query {
+            ids: vec![v[0].id.clone()],
+            ..all_versions()
+        }
+    )
+    .await
+    .objects
+    .is_empty());
+    assert!(q(s, in_c("c2")).await.objects.is_empty());
+    assert_eq!(keys(&q(s, all_versions()).await), vec![key(&other)]);
+    let t = s.tombstones(0, 10).await.unwrap();
+    assert_eq!(t.len(), 4);
+    assert!(t.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(t[1..]
+        .iter()
+        .all(|x| x.collection.is_none() && x.id == v[0].id));
+    assert_eq!(s.tombstones(t[0].seq, 2).await.unwrap(), t[1..3].to_vec());
+    assert_eq!(
+        s.delete_object(None, &id_of("indicator", 77), &VersionFilter::all(), &[])
+            .await
+            .unwrap(),
+        0
+    );
+    let err = s
+        .delete_object(Some(&cid("nope")), &v[0].id, &VersionFilter::all(), &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::NotFound {
+                kind: "collection",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    // A deleted version can be stored again; it gets a new, larger cursor.
+    let before = q(s, all_versions()).await.objects[0].cursor;
+    let (again, _) = inserted(&s.insert(&[v[0].clone()], &[]).await.unwrap()[0]);
+    assert!(again > before);
+}
+
+/// Counts by type and collection, totals and size.
+pub async fn stats(s: &dyn Store) {
+    let empty = s.stats().await.unwrap();
+    assert_eq!((empty.total_versions, empty.distinct_objects), (0, 0));
+    assert!(empty.by_type.is_empty());
+    s.create_collection(&coll("c1", Some("main")))
+        .await
+        .unwrap();
+    s.create_collection(&coll("c2", None)).await.unwrap();
+    let objs = [
+        indicator(1, "2024-01-01T00:00:00.000Z", "a"),
+        indicator(1, "2024-02-01T00:00:00.000Z", "a"),
+        indicator(2, "2024-01-01T00:00:00.000Z", "b"),
+        sdo("malware", 3, "2024-01-01T00:00:00.000Z", "m"),
+    ];
+    s.insert(&objs, &[cid("c1")]).await.unwrap();
+    let st = s.stats().await.unwrap();
+    assert_eq!(
+        st.by_type,
+        vec![("indicator".to_owned(), 3), ("malware".to_owned(), 1)]
+    );
+    assert_eq!(st.total_versions, 4);
+    assert_eq!(st.distinct_objects, 3);
+    assert_eq!(
+        st.by_collection,
+        vec![
+            (cid("c1"), "main".to_owned(), 4),
+            (cid("c2"), "Collection c2".to_owned(), 0)
+        ]
+    );
+    assert!(st.size_bytes > 0);
+}
+
+/// TAXII status resources: put (replace), get, expire.
+pub async fn statuses(s: &dyn Store) {
+    let mut st = StatusRecord {
+        id: "2d086da7-4bdc-4f91-900e-d77486753710".into(),
+        api_root: "api1".into(),
+        owner_org: Some("org-1".into()),
+        created: 1_000,
+        json: r#"{"id":"2d086da7-4bdc-4f91-900e-d77486753710","status":"pending"}"#.into(),
+    };
+    assert_eq!(s.get_status(&st.id).await.unwrap(), None);
+    s.put_status(&st).await.unwrap();
+    assert_eq!(s.get_status(&st.id).await.unwrap().as_ref(), Some(&st));
+    st.json = r#"{"id":"2d086da7-4bdc-4f91-900e-d77486753710","status":"complete"}"#.into();
+    s.put_status(&st).await.unwrap();
+    assert_eq!(s.get_status(&st.id).await.unwrap().as_ref(), Some(&st));
+    let newer = StatusRecord {
+        id: "s2".into(),
+        owner_org: None,
+        created: 5_000,
+        ..st.clone()
+    };
+    s.put_status(&newer).await.unwrap();
+    assert_eq!(
+        s.expire_statuses(1_000).await.unwrap(),
+        0,
+        "strictly before"
+    );
+    assert_eq!(s.expire_statuses(1_001).await.unwrap(), 1);
+    assert_eq!(s.get_status(&st.id).await.unwrap(), None);
+    assert_eq!(s.get_status("s2").await.unwrap().as_ref(), Some(&newer));
+}
+
+/// Organisations, users, tokens and permissions, with their unique and reference rules.
+pub async fn orgs_users_tokens_permissions(s: &dyn Store) {
+    let ncsc = Org {
+        id: "org-ncsc".into(),
+        name: "National Centre".into(),
+        kind: "national-centre".into(),
+        sector: None,
+        country: Some("JO".into()),
+        parent: None,
+        created: 1,
+    };
+    let bank = Org {
+        id: "org-bank".into(),
+        name: "Bank".into(),
+        kind: "constituent".into(),
+        sector: Some("finance".into()),
+        country: Some("JO".into()),
+        parent: Some("org-ncsc".into()),
+        created: 2,
+    };
+    s.create_org(&ncsc).await.unwrap();
+    s.create_org(&bank).await.unwrap();
+    let err = s.create_org(&ncsc).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::AlreadyExists {
+                kind: "organisation",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = s
+        .create_org(&Org {
+            id: "org-x".into(),
+            ..ncsc.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "store.already_exists", "same name: {err}");
+    let orphan = Org {
+        id: "org-y".into(),
+        name: "Y".into(),
+        parent: Some("nope".into()),
+        ..bank.clone()
+    };
+    let err = s.create_org(&orphan).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    assert_eq!(s.get_org("org-bank").await.unwrap().as_ref(), Some(&bank));
+    assert_eq!(
+        s.get_org("National Centre").await.unwrap().as_ref(),
+        Some(&ncsc)
+    );
+    assert_eq!(s.get_org("nope").await.unwrap(), None);
+    assert_eq!(
+        s.list_orgs().await.unwrap(),
+        vec![bank.clone(), ncsc.clone()]
+    );
+
+    let analyst = User {
+        id: "u-1".into(),
+        org_id: "org-bank".into(),
+        username: "soc-analyst".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        role: "analyst".into(),
+        created: 3,
+    };
+    let admin = User {
+        id: "u-2".into(),
+        org_id: "org-ncsc".into(),
+        username: "admin".into(),
+        role: "admin".into(),
+        ..analyst.clone()
+    };
+    s.create_user(&analyst).await.unwrap();
+    s.create_user(&admin).await.unwrap();
+    let err = s
+        .create_user(&User {
+            id: "u-3".into(),
+            ..analyst.clone()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::AlreadyExists { kind: "user", .. }),
+        "{err:?}"
+    );
+    let err = s
+        .create_user(&User {
+            id: "u-4".into(),
+            username: "x".into(),
+            org_id: "nope".into(),
+            ..analyst.clone()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::NotFound {
+                kind: "organisation",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        s.get_user_by_name("soc-analyst").await.unwrap().as_ref(),
+        Some(&analyst)
+    );
+    assert_eq!(s.get_user_by_name("nobody").await.unwrap(), None);
+    assert_eq!(
+        s.list_users(None).await.unwrap(),
+        vec![admin.clone(), analyst.clone()]
+    );
+    assert_eq!(
+        s.list_users(Some("org-bank")).await.unwrap(),
+        vec![analyst.clone()]
+    );
+
+    let tok = TokenRecord {
+        id: "t-1".into(),
+        org_id: "org-bank".into(),
+        user_id: Some("u-1".into()),
+        role: "analyst".into(),
+        label: Some("siem".into()),
+        sha256_hex: "ab".repeat(32),
+        created: 10,
+        revoked: false,
+    };
+    let peer = TokenRecord {
+        id: "t-2".into(),
+        org_id: "org-ncsc".into(),
+        user_id: None,
+        label: None,
+        role: "peer".into(),
+        sha256_hex: "cd".repeat(32),
+        created: 11,
+        ..tok.clone()
+    };
+    s.create_token(&tok).await.unwrap();
+    s.create_token(&peer).await.unwrap();
+    let err = s
+        .create_token(&TokenRecord {
+            id: "t-3".into(),
+            ..tok.clone()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::AlreadyExists { kind: "token", .. }),
+        "same hash: {err:?}"
+    );
+    let err = s
+        .create_token(&TokenRecord {
+            id: "t-4".into(),
+            org_id: "nope".into(),
+            sha256_hex: "ef".repeat(32),
+            ..tok.clone()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    assert_eq!(
+        s.get_token_by_hash(&"ab".repeat(32))
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&tok)
+    );
+    assert_eq!(s.get_token_by_hash(&"00".repeat(32)).await.unwrap(), None);
+    assert_eq!(
+        s.list_tokens(None).await.unwrap(),
+        vec![tok.clone(), peer.clone()]
+    );
+    assert_eq!(
+        s.list_tokens(Some("org-ncsc")).await.unwrap(),
+        vec![peer.clone()]
+    );
+    s.revoke_token("t-1").await.unwrap();
+    assert!(
+        s.get_token_by_hash(&"ab".repeat(32))
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    let err = s.revoke_token("t-9").await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { kind: "token", .. }),
+        "{err:?}"
+    );
+
+    s.create_collection(&coll("c1", None)).await.unwrap();
+    let p = Permission {
+        collection: cid("c1"),
+        org_id: "org-bank".into(),
+        can_read: true,
+        can_write: false,
+    };
+    s.set_permission(&p).await.unwrap();
+    assert_eq!(
+        s.get_permission(&cid("c1"), "org-bank")
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&p)
+    );
+    let p2 = Permission {
+        can_write: true,
+        ..p.clone()
+    };
+    s.set_permission(&p2).await.unwrap();
+    let p3 = Permission {
+        org_id: "org-ncsc".into(),
+        can_read: false,
+        ..p.clone()
+    };
+    s.set_permission(&p3).await.unwrap();
+    assert_eq!(
+        s.list_permissions(&cid("c1")).await.unwrap(),
+        vec![p2.clone(), p3.clone()]
+    );
+    assert_eq!(s.get_permission(&cid("c1"), "org-x").await.unwrap(), None);
+    let err = s
+        .set_permission(&Permission {
+            org_id: "nope".into(),
+            ..p.clone()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    let err = s
+        .set_permission(&Permission {
+            collection: cid("nope"),
+            ..p.clone()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+}
+
+/// The small key/value state.
+pub async fn state(s: &dyn Store) {
+    assert_eq!(s.get_state("peer.a.cursor").await.unwrap(), None);
+    s.set_state("peer.a.cursor", "41").await.unwrap();
+    s.set_state("peer.b.cursor", "7").await.unwrap();
+    s.set_state("peer.a.cursor", "42").await.unwrap();
+    assert_eq!(
+        s.get_state("peer.a.cursor").await.unwrap().as_deref(),
+        Some("42")
+    );
+    assert_eq!(
+        s.get_state("peer.b.cursor").await.unwrap().as_deref(),
+        Some("7")
+    );
+}
+
+/// stream() over 10,000 rows returns them all in cursor order; `limit` caps it.
+pub async fn stream_large(s: &dyn Store) {
+    const N: u32 = 10_000;
+    let mut tx = s.begin().await.unwrap();
+    for b in 0..(N / 1000) {
+        let objs: Vec<NewObject> = (0..1000)
+            .map(|i| {
+                let n = b * 1000 + i;
+                if n % 10 == 0 {
+                    sdo("malware", n, "2024-01-01T00:00:00.000Z", "s")
+                } else {
+                    indicator(n, "2024-01-01T00:00:00.000Z", "s")
+                }
+            })
+            .collect();
+        tx.insert(&objs, &[]).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut stream = s.stream(all_versions());
+    let mut n = 0usize;
+    let mut last = i64::MIN;
+    while let Some(o) = stream.next().await {
+        let o = o.unwrap();
+        assert!(o.cursor > last, "stream order");
+        assert!(!o.json.is_empty());
+        last = o.cursor;
+        n += 1;
+    }
+    assert_eq!(n, N as usize);
+    let capped: Vec<_> = s
+        .stream(Query {
+            limit: Some(2_500),
+            ..all_versions()
+        })
+        .collect()
+        .await;
+    assert_eq!(capped.len(), 2_500);
+    let malware: Vec<_> = s
+        .stream(Query {
+            types: vec!["malware".into()],
+            with_body: false,
+            ..all_versions()
+        })
+        .collect()
+        .await;
+    assert_eq!(malware.len(), (N / 10) as usize);
+    assert!(malware.iter().all(|r| r
+        .as_ref()
+        .is_ok_and(|o| o.type_name == "malware" && o.json.is_empty())));
+}
