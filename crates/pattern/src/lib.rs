@@ -9,6 +9,7 @@
 pub mod ast;
 mod lexer;
 mod parser;
+mod printer;
 
 pub use ast::{
     CompOp, Comparison, ComparisonExpr, Constant, ObjectPath, ObservationExpr, PathStep, Pattern,
