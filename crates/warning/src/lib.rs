@@ -1,1 +1,24 @@
-//! (being built)
+//! Early warning core: the decisions between "telemetry matched an indicator" and
+//! "people are told", as pure logic (no I/O, no async).
+//!
+//! - [`aggregate`]: hits → STIX 2.1 sightings per (indicator, window), exactly once
+//!   under at-least-once delivery, with bounded state.
+//! - [`active`]: which indicators take part in matching, and their weight after false
+//!   positives.
+//! - [`alert`]: alerts with a documented severity formula and a state machine; false
+//!   positives become a shareable STIX `opinion`.
+//! - [`watchlist`]: constituents' assets (CIDRs, domains, ASNs) and the check of
+//!   incoming intelligence against them, including lookalike domains ([`lookalike`]).
+//! - [`normalize`]: observable normalisation at the telemetry boundary.
+//!
+//! See `README.md` in this crate for the rules in prose.
+
+pub mod aggregate;
+pub mod hit;
+pub mod ids;
+pub mod lookalike;
+pub mod normalize;
+pub mod punycode;
+
+pub use aggregate::{AggregatorConfig, IngestOutcome, SightingAggregator, WindowUpdate};
+pub use hit::{AssetRef, Criticality, Hit, HitError, SourceRef};

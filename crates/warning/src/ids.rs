@@ -1,0 +1,177 @@
+//! Deterministic identifiers.
+//!
+//! SCO ids follow STIX 2.1 §2.9: UUIDv5 in the namespace
+//! `00abedb4-aa42-466c-9c01-fed23315a9b7` over the RFC 8785 canonical JSON of the
+//! type's ID-contributing properties (for `hashes`, one hash chosen in the order
+//! MD5, SHA-1, SHA-256, SHA-512, else the first, as the OASIS `stix2` library does).
+//!
+//! This is a local copy of the small function the `stix` crate is to expose as
+//! `stix::sco::deterministic_id`; when that lands, this module should delegate to it
+//! (the oracle test `tests/oracle_stix2.rs` pins both to the OASIS library).
+//!
+//! Sighting, observed-data and opinion ids are UUIDv5 too, in a namespace derived
+//! from the node's identity, so the same (indicator, window) always names the same
+//! sighting — on any worker, after any restart.
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// STIX 2.1 §2.9 namespace for SCO ids.
+pub const SCO_NAMESPACE: Uuid = Uuid::from_bytes([
+    0x00, 0xab, 0xed, 0xb4, 0xaa, 0x42, 0x46, 0x6c, 0x9c, 0x01, 0xfe, 0xd2, 0x33, 0x15, 0xa9, 0xb7,
+]);
+
+/// Why no deterministic id can be computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("SCO type {0:?} has no ID-contributing properties known to this node")]
+    UnknownType(String),
+    #[error("{sco_type} has none of its ID-contributing properties ({props})")]
+    NoContributingProperty { sco_type: String, props: String },
+    #[error("'hashes' of a {0} is empty")]
+    EmptyHashes(String),
+}
+
+impl IdError {
+    /// Stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IdError::UnknownType(_) => "warning.id.unknown_sco_type",
+            IdError::NoContributingProperty { .. } => "warning.id.no_contributing_property",
+            IdError::EmptyHashes(_) => "warning.id.empty_hashes",
+        }
+    }
+}
+
+/// The ID-contributing properties of each STIX 2.1 SCO type (§6).
+pub fn contributing_properties(sco_type: &str) -> Option<&'static [&'static str]> {
+    Some(match sco_type {
+        "artifact" => &["hashes", "payload_bin"],
+        "autonomous-system" => &["number"],
+        "directory" => &["path"],
+        "domain-name" | "email-addr" | "ipv4-addr" | "ipv6-addr" | "mac-addr" | "url" => {
+            &["value"]
+        }
+        "email-message" => &["from_ref", "subject", "body"],
+        "file" => &["hashes", "name", "extensions", "parent_directory_ref"],
+        "mutex" => &["name"],
+        "network-traffic" => &[
+            "start",
+            "end",
+            "src_ref",
+            "dst_ref",
+            "src_port",
+            "dst_port",
+            "protocols",
+            "extensions",
+        ],
+        "software" => &["name", "cpe", "swid", "vendor", "version"],
+        "user-account" => &["account_type", "user_id", "account_login"],
+        "windows-registry-key" => &["key", "values"],
+        "x509-certificate" => &["hashes", "serial_number"],
+        _ => return None,
+    })
+}
+
+fn choose_one_hash(hashes: &Map<String, Value>) -> Option<Value> {
+    let pick = ["MD5", "SHA-1", "SHA-256", "SHA-512"]
+        .iter()
+        .find_map(|k| hashes.get_key_value(*k))
+        .or_else(|| hashes.iter().next())?;
+    let mut one = Map::new();
+    one.insert(pick.0.clone(), pick.1.clone());
+    Some(Value::Object(one))
+}
+
+/// The deterministic id `type--uuid5` of an SCO whose properties are `props`.
+pub fn sco_id(sco_type: &str, props: &Map<String, Value>) -> Result<String, IdError> {
+    let keys =
+        contributing_properties(sco_type).ok_or_else(|| IdError::UnknownType(sco_type.into()))?;
+    let mut contributing = Map::new();
+    for key in keys {
+        let Some(v) = props.get(*key) else { continue };
+        let v = if *key == "hashes" {
+            match v {
+                Value::Object(h) => {
+                    choose_one_hash(h).ok_or_else(|| IdError::EmptyHashes(sco_type.into()))?
+                }
+                other => other.clone(),
+            }
+        } else {
+            v.clone()
+        };
+        contributing.insert((*key).to_owned(), v);
+    }
+    if contributing.is_empty() {
+        return Err(IdError::NoContributingProperty {
+            sco_type: sco_type.into(),
+            props: keys.join(", "),
+        });
+    }
+    let canonical = stix::jcs::to_string(&Value::Object(contributing));
+    Ok(format!("{sco_type}--{}", Uuid::new_v5(&SCO_NAMESPACE, canonical.as_bytes())))
+}
+
+/// The namespace for ids this node derives (sightings, observed-data, opinions):
+/// UUIDv5 of the node's identity id in the SCO namespace, so two nodes never collide
+/// and one node is stable across restarts.
+pub fn node_namespace(identity_id: &str) -> Uuid {
+    Uuid::new_v5(&SCO_NAMESPACE, format!("nadhir-node:{identity_id}").as_bytes())
+}
+
+/// A deterministic `type--uuid5` in `namespace` over the parts (joined with NUL).
+pub fn derived_id(stix_type: &str, namespace: &Uuid, parts: &[&str]) -> String {
+    let name = parts.join("\u{0}");
+    format!("{stix_type}--{}", Uuid::new_v5(namespace, name.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn spec_example_ipv4() {
+        // Value computed by the OASIS stix2 library: IPv4Address(value="198.51.100.3").
+        assert_eq!(
+            sco_id("ipv4-addr", &map(json!({"value": "198.51.100.3"}))).unwrap(),
+            "ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4"
+        );
+    }
+
+    #[test]
+    fn hash_choice_follows_the_reference_library() {
+        let a = sco_id("file", &map(json!({"hashes": {"SHA-256": "ab", "MD5": "cd"}}))).unwrap();
+        let b = sco_id("file", &map(json!({"hashes": {"MD5": "cd"}}))).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(
+            sco_id("file", &map(json!({"hashes": {}}))).unwrap_err().code(),
+            "warning.id.empty_hashes"
+        );
+    }
+
+    #[test]
+    fn unknown_and_empty() {
+        assert_eq!(sco_id("x-thing", &Map::new()).unwrap_err().code(), "warning.id.unknown_sco_type");
+        assert!(matches!(
+            sco_id("url", &Map::new()),
+            Err(IdError::NoContributingProperty { .. })
+        ));
+    }
+
+    #[test]
+    fn derived_ids_are_stable_and_distinct() {
+        let ns = node_namespace("identity--0b9a5a4e-6b7b-4c61-9d0e-0c2c7e6a2f11");
+        let a = derived_id("sighting", &ns, &["indicator--x", "100"]);
+        assert_eq!(a, derived_id("sighting", &ns, &["indicator--x", "100"]));
+        assert_ne!(a, derived_id("sighting", &ns, &["indicator--x", "101"]));
+        assert_ne!(a, derived_id("sighting", &ns, &["indicator--x1", "00"]));
+    }
+}
