@@ -4,7 +4,12 @@
 //!
 //! This is test code compiled into the library so both backends' test files share it;
 //! it panics on failure like any test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cloned_ref_to_slice_refs
+)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

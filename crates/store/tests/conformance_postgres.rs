@@ -2,6 +2,9 @@
 //! Needs NADHIR_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test);
 //! without it the cases are skipped, unless CI is set, in which case they fail.
 
+// Test helpers outside #[test] functions: a failed setup step should panic.
+#![allow(clippy::unwrap_used)]
+
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -1,5 +1,8 @@
 //! The conformance suite on the embedded SQLite store (a fresh database per case).
 
+// Test helpers outside #[test] functions: a failed setup step should panic.
+#![allow(clippy::unwrap_used)]
+
 use store::SqliteStore;
 
 macro_rules! sqlite_cases {
