@@ -318,7 +318,10 @@ mod tests {
         let a = m.step(id, b"orig_h").unwrap();
         let b = m.step(0, b"id.orig_h").unwrap();
         assert_eq!(a, b);
-        assert_eq!(m.nodes[a as usize].role.map(|r| r.0), Some(Role::Value(ValueKind::Ip)));
+        assert_eq!(
+            m.nodes[a as usize].role.map(|r| r.0),
+            Some(Role::Value(ValueKind::Ip))
+        );
         assert!(m.step(0, b"id.orig_p").is_none());
         assert!(m.step(0, b"nope").is_none());
     }
@@ -334,9 +337,13 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code(), "matcher.mapping.unknown_type");
         assert!(e.to_string().contains("/x~1y"), "{e}");
-        let e = m.add_mapping_json(&serde_json::json!({"a..b": "ip"})).unwrap_err();
+        let e = m
+            .add_mapping_json(&serde_json::json!({"a..b": "ip"}))
+            .unwrap_err();
         assert_eq!(e.code(), "matcher.mapping.bad_path");
-        let e = m.add_mapping_json(&serde_json::json!({"a": 1})).unwrap_err();
+        let e = m
+            .add_mapping_json(&serde_json::json!({"a": 1}))
+            .unwrap_err();
         assert_eq!(e.code(), "matcher.mapping.shape");
         let e = m.add_mapping_json(&serde_json::json!([])).unwrap_err();
         assert_eq!(e.code(), "matcher.mapping.shape");
@@ -344,8 +351,14 @@ mod tests {
 
     #[test]
     fn roles_parse() {
-        assert_eq!(parse_role("hash:sha256"), Some(Role::Value(ValueKind::Hash(HashAlg::Sha256))));
-        assert_eq!(parse_role("file:hashes.'SHA-1'"), Some(Role::Value(ValueKind::Hash(HashAlg::Sha1))));
+        assert_eq!(
+            parse_role("hash:sha256"),
+            Some(Role::Value(ValueKind::Hash(HashAlg::Sha256)))
+        );
+        assert_eq!(
+            parse_role("file:hashes.'SHA-1'"),
+            Some(Role::Value(ValueKind::Hash(HashAlg::Sha1)))
+        );
         assert_eq!(parse_role("ipv6-addr"), Some(Role::Value(ValueKind::Ip)));
         assert_eq!(parse_role("hash:crc32"), None);
         let m = FieldMap::suricata_eve();

@@ -440,8 +440,8 @@ impl IndexBuilder {
 }
 
 /// A compiled, immutable indicator index. Share it behind an `Arc` (see
-/// [`crate::SharedIndex`]); lookups take `&self`.
-#[derive(Debug)]
+/// [`crate::SharedIndex`]); lookups take `&self`. The default index is empty.
+#[derive(Debug, Default)]
 pub struct Index {
     hasher: Hasher,
     ids_arena: String,
@@ -456,27 +456,6 @@ pub struct Index {
     text: [TextSet; 3],
     general: Vec<GeneralPattern>,
     generation: u64,
-}
-
-impl Default for Index {
-    fn default() -> Self {
-        // An empty builder cannot fail to build; construct the empty index directly.
-        Index {
-            hasher: Hasher::default(),
-            ids_arena: String::new(),
-            ids: Vec::new(),
-            v4: IpTable::default(),
-            v6: IpTable::default(),
-            domains: StrSet::default(),
-            suffixes: StrSet::default(),
-            urls: StrSet::default(),
-            emails: StrSet::default(),
-            hashes: Default::default(),
-            text: Default::default(),
-            general: Vec::new(),
-            generation: 0,
-        }
-    }
 }
 
 impl Index {
@@ -538,6 +517,8 @@ impl Index {
     /// [`normalize::ip`]).
     pub fn lookup_ip(&self, ip: IpAddr, shown: &str, mut f: impl FnMut(Match<'_>)) {
         match ip {
+            IpAddr::V4(_) if self.v4.is_empty() => {}
+            IpAddr::V6(_) if self.v6.is_empty() => {}
             IpAddr::V4(a) => self.v4.lookup(u32::from(a), |len, ids| {
                 f(Match {
                     kind: ObservableKind::Ipv4Addr,

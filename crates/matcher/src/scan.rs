@@ -172,7 +172,9 @@ impl Scanner {
         let path = std::mem::take(&mut self.path);
         let absolute = {
             let p = path.as_bytes();
-            p.len() > 8 && (p[..7].eq_ignore_ascii_case(b"http://") || p[..8].eq_ignore_ascii_case(b"https://"))
+            p.len() > 8
+                && (p[..7].eq_ignore_ascii_case(b"http://")
+                    || p[..8].eq_ignore_ascii_case(b"https://"))
         };
         if absolute {
             self.lookup_value(ctx, ValueKind::Url, &path, FieldRef::Named(pf));
@@ -623,11 +625,13 @@ mod tests {
     fn ix() -> Index {
         let mut b = IndexBuilder::new();
         let a = b.add_indicator("indicator--ip").unwrap();
-        b.add_ioc(a, Ioc::Ip(Cidr::parse("203.0.113.0/24").unwrap())).unwrap();
+        b.add_ioc(a, Ioc::Ip(Cidr::parse("203.0.113.0/24").unwrap()))
+            .unwrap();
         let d = b.add_indicator("indicator--dom").unwrap();
         b.add_ioc(d, Ioc::Domain("evil.example")).unwrap();
         let u = b.add_indicator("indicator--url").unwrap();
-        b.add_ioc(u, Ioc::Url("http://evil.example:8080/x.php?a=1")).unwrap();
+        b.add_ioc(u, Ioc::Url("http://evil.example:8080/x.php?a=1"))
+            .unwrap();
         b.build().unwrap()
     }
 
@@ -651,17 +655,37 @@ mod tests {
         assert_eq!(
             scan(FieldMap::suricata_eve(), ev).unwrap(),
             vec![
-                ("indicator--dom".into(), "dns.answers.rrname".into(), "evil.example".into()),
-                ("indicator--dom".into(), "dns.rrname".into(), "EVIL.example.".into()),
-                ("indicator--ip".into(), "dest_ip".into(), "203.0.113.5".into()),
-                ("indicator--ip".into(), "dns.answers.rdata".into(), "203.0.113.9".into()),
+                (
+                    "indicator--dom".into(),
+                    "dns.answers.rrname".into(),
+                    "evil.example".into()
+                ),
+                (
+                    "indicator--dom".into(),
+                    "dns.rrname".into(),
+                    "EVIL.example.".into()
+                ),
+                (
+                    "indicator--ip".into(),
+                    "dest_ip".into(),
+                    "203.0.113.5".into()
+                ),
+                (
+                    "indicator--ip".into(),
+                    "dns.answers.rdata".into(),
+                    "203.0.113.9".into()
+                ),
             ]
         );
         let http = r#"{"event_type":"http","http":{"hostname":"Evil.Example","http_port":8080,"url":"/x.php?a=1","status":200}}"#;
         assert_eq!(
             scan(FieldMap::suricata_eve(), http).unwrap(),
             vec![
-                ("indicator--dom".into(), "http.hostname".into(), "Evil.Example".into()),
+                (
+                    "indicator--dom".into(),
+                    "http.hostname".into(),
+                    "Evil.Example".into()
+                ),
                 (
                     "indicator--url".into(),
                     "http.hostname+http.url".into(),
@@ -677,9 +701,21 @@ mod tests {
         assert_eq!(
             scan(FieldMap::zeek(), ev).unwrap(),
             vec![
-                ("indicator--dom".into(), "query".into(), "evil.example".into()),
-                ("indicator--ip".into(), "answers".into(), "203.0.113.1".into()),
-                ("indicator--ip".into(), "id.resp_h".into(), "203.0.113.77".into()),
+                (
+                    "indicator--dom".into(),
+                    "query".into(),
+                    "evil.example".into()
+                ),
+                (
+                    "indicator--ip".into(),
+                    "answers".into(),
+                    "203.0.113.1".into()
+                ),
+                (
+                    "indicator--ip".into(),
+                    "id.resp_h".into(),
+                    "203.0.113.77".into()
+                ),
             ]
         );
     }
@@ -710,7 +746,10 @@ mod tests {
             assert_eq!(e.offset, off, "{ev:?}: {e}");
         }
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200));
-        assert_eq!(scan(m(), &deep).unwrap_err().reason, "nesting deeper than the limit");
+        assert_eq!(
+            scan(m(), &deep).unwrap_err().reason,
+            "nesting deeper than the limit"
+        );
         let deep_mapped = format!("{{\"src_ip\":{}{}}}", "[".repeat(200), "]".repeat(200));
         assert!(scan(m(), &deep_mapped).is_err());
     }

@@ -84,11 +84,11 @@ impl TextSetBuilder {
     pub(crate) fn add_like(&mut self, like: &str, indicator: u32) -> Result<(), RegexRejected> {
         let inner = |s: &str| !s.is_empty() && !s.contains(['%', '_']);
         let shape = if let Some(mid) = like.strip_prefix('%').and_then(|r| r.strip_suffix('%')) {
-            inner(mid).then(|| (mid, Anchor::Anywhere))
+            inner(mid).then_some((mid, Anchor::Anywhere))
         } else if let Some(head) = like.strip_suffix('%') {
-            inner(head).then(|| (head, Anchor::Start))
+            inner(head).then_some((head, Anchor::Start))
         } else if let Some(tail) = like.strip_prefix('%') {
-            inner(tail).then(|| (tail, Anchor::End))
+            inner(tail).then_some((tail, Anchor::End))
         } else {
             None
         };
@@ -168,12 +168,15 @@ fn push_unique(list: &mut Vec<u32>, id: u32) {
     }
 }
 
+/// One compiled regex set and the postings of its patterns.
+type RegexChunk = (meta::Regex, Vec<(TextMatch, Vec<u32>)>);
+
 /// A compiled text set.
 #[derive(Debug, Default)]
 pub struct TextSet {
     ac: Option<AhoCorasick>,
     literals: Vec<(Anchor, Vec<u32>)>,
-    chunks: Vec<(meta::Regex, Vec<(TextMatch, Vec<u32>)>)>,
+    chunks: Vec<RegexChunk>,
 }
 
 /// Reusable buffers for text-set searches, one per scanner.
