@@ -6,6 +6,7 @@ pub mod jcs;
 pub mod markings;
 pub mod object;
 pub mod registry;
+pub mod sco;
 pub mod timestamp;
 pub mod validate;
 pub mod vocab;
