@@ -1,0 +1,256 @@
+//! TLP and PAP marking definitions and the effective marking of a stored object.
+//!
+//! TLP 2.0 ids are the official ones of the OASIS TLP 2.0 extension
+//! (`extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d`); TLP 1.0 ids are those
+//! of the STIX 2.1 specification §7.2.1.4 and are mapped to their 2.0 equivalents.
+//! PAP ids are the official ones of the OASIS PAP extension
+//! (`extension-definition--f8d78575-edfd-406e-8e84-6162a8450f5b`, cti-stix-common-objects
+//! `extension-definition-specifications/pap-marking-definition-f8d`); its legacy
+//! `PAP:WHITE` maps to `PAP:CLEAR`.
+
+use serde_json::Value;
+
+/// The TLP 2.0 extension definition.
+pub const TLP2_EXTENSION_ID: &str = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d";
+pub const TLP2_CLEAR: &str = "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487";
+pub const TLP2_GREEN: &str = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
+pub const TLP2_AMBER: &str = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421";
+pub const TLP2_AMBER_STRICT: &str = "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003";
+pub const TLP2_RED: &str = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1";
+
+pub const TLP1_WHITE: &str = "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9";
+pub const TLP1_GREEN: &str = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
+pub const TLP1_AMBER: &str = "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82";
+pub const TLP1_RED: &str = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
+
+/// The PAP extension definition.
+pub const PAP_EXTENSION_ID: &str = "extension-definition--f8d78575-edfd-406e-8e84-6162a8450f5b";
+pub const PAP_CLEAR: &str = "marking-definition--ad15a0cd-55b6-4588-a14c-a66105329b92";
+pub const PAP_GREEN: &str = "marking-definition--c43594d1-4b11-4c59-93ab-1c9b14d53ce9";
+pub const PAP_AMBER: &str = "marking-definition--60f8932b-e51e-4458-b265-a2e8be9a80ab";
+pub const PAP_RED: &str = "marking-definition--740d36e5-7714-4c30-961a-3ae632ceee0e";
+/// Legacy `PAP:WHITE` of the same extension; read as `PAP:CLEAR`.
+pub const PAP_WHITE: &str = "marking-definition--a3bea94c-b469-41dc-9cfe-d6e7daba7730";
+
+/// A TLP 2.0 level, ordered from least to most restrictive.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tlp {
+    Clear,
+    Green,
+    Amber,
+    #[serde(rename = "amber+strict")]
+    AmberStrict,
+    Red,
+}
+
+impl Tlp {
+    pub const ALL: [Tlp; 5] = [
+        Tlp::Clear,
+        Tlp::Green,
+        Tlp::Amber,
+        Tlp::AmberStrict,
+        Tlp::Red,
+    ];
+
+    /// `TLP:CLEAR`, `TLP:AMBER+STRICT`, …
+    pub fn label(self) -> &'static str {
+        match self {
+            Tlp::Clear => "TLP:CLEAR",
+            Tlp::Green => "TLP:GREEN",
+            Tlp::Amber => "TLP:AMBER",
+            Tlp::AmberStrict => "TLP:AMBER+STRICT",
+            Tlp::Red => "TLP:RED",
+        }
+    }
+
+    /// The official TLP 2.0 marking-definition id.
+    pub fn marking_id(self) -> &'static str {
+        match self {
+            Tlp::Clear => TLP2_CLEAR,
+            Tlp::Green => TLP2_GREEN,
+            Tlp::Amber => TLP2_AMBER,
+            Tlp::AmberStrict => TLP2_AMBER_STRICT,
+            Tlp::Red => TLP2_RED,
+        }
+    }
+
+    /// The TLP level a marking-definition id stands for: TLP 2.0 ids as is, TLP 1.0 ids
+    /// mapped (WHITE→CLEAR, GREEN→GREEN, AMBER→AMBER, RED→RED); `None` for other ids.
+    pub fn from_marking_id(id: &str) -> Option<Tlp> {
+        Some(match id {
+            TLP2_CLEAR | TLP1_WHITE => Tlp::Clear,
+            TLP2_GREEN | TLP1_GREEN => Tlp::Green,
+            TLP2_AMBER | TLP1_AMBER => Tlp::Amber,
+            TLP2_AMBER_STRICT => Tlp::AmberStrict,
+            TLP2_RED | TLP1_RED => Tlp::Red,
+            _ => return None,
+        })
+    }
+}
+
+/// A PAP level (Permissible Actions Protocol), ordered from least to most restrictive.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pap {
+    Clear,
+    Green,
+    Amber,
+    Red,
+}
+
+impl Pap {
+    pub const ALL: [Pap; 4] = [Pap::Clear, Pap::Green, Pap::Amber, Pap::Red];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Pap::Clear => "PAP:CLEAR",
+            Pap::Green => "PAP:GREEN",
+            Pap::Amber => "PAP:AMBER",
+            Pap::Red => "PAP:RED",
+        }
+    }
+
+    /// The official marking-definition id of the OASIS PAP extension.
+    pub fn marking_id(self) -> &'static str {
+        match self {
+            Pap::Clear => PAP_CLEAR,
+            Pap::Green => PAP_GREEN,
+            Pap::Amber => PAP_AMBER,
+            Pap::Red => PAP_RED,
+        }
+    }
+
+    /// The PAP level a marking-definition id stands for (`PAP:WHITE` reads as CLEAR).
+    pub fn from_marking_id(id: &str) -> Option<Pap> {
+        Some(match id {
+            PAP_CLEAR | PAP_WHITE => Pap::Clear,
+            PAP_GREEN => Pap::Green,
+            PAP_AMBER => Pap::Amber,
+            PAP_RED => Pap::Red,
+            _ => return None,
+        })
+    }
+}
+
+/// The object-level marking of an object as the policy sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EffectiveMarking {
+    /// The most restrictive TLP among `object_marking_refs`, or the node default.
+    pub tlp: Tlp,
+    /// `true` when the TLP came from the node default (no TLP marking on the object).
+    pub tlp_defaulted: bool,
+    /// The most restrictive PAP among `object_marking_refs`, if any.
+    pub pap: Option<Pap>,
+}
+
+/// The marking ids listed in `object_marking_refs` (non-strings are ignored here; the
+/// `stix` validator reports them).
+pub fn object_marking_refs(object: &stix::Object) -> impl Iterator<Item = &str> {
+    object
+        .get("object_marking_refs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
+/// The most restrictive TLP in a list of marking ids, if any is a TLP marking.
+pub fn max_tlp<'a>(ids: impl IntoIterator<Item = &'a str>) -> Option<Tlp> {
+    ids.into_iter().filter_map(Tlp::from_marking_id).max()
+}
+
+/// The most restrictive PAP in a list of marking ids, if any is a PAP marking.
+pub fn max_pap<'a>(ids: impl IntoIterator<Item = &'a str>) -> Option<Pap> {
+    ids.into_iter().filter_map(Pap::from_marking_id).max()
+}
+
+/// The effective object-level marking: the most restrictive TLP among the object's
+/// `object_marking_refs` (1.0 ids mapped to 2.0), or `default_tlp` when it has none;
+/// and the most restrictive PAP, if any.
+///
+/// A `marking-definition` that is itself a TLP or PAP definition is always CLEAR: the
+/// definitions are public by nature (everyone must be able to resolve the refs).
+pub fn effective_marking(object: &stix::Object, default_tlp: Tlp) -> EffectiveMarking {
+    if object.type_name() == "marking-definition"
+        && (Tlp::from_marking_id(object.id()).is_some()
+            || Pap::from_marking_id(object.id()).is_some())
+    {
+        return EffectiveMarking {
+            tlp: Tlp::Clear,
+            tlp_defaulted: false,
+            pap: None,
+        };
+    }
+    let tlp = max_tlp(object_marking_refs(object));
+    EffectiveMarking {
+        tlp: tlp.unwrap_or(default_tlp),
+        tlp_defaulted: tlp.is_none(),
+        pap: max_pap(object_marking_refs(object)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(refs: &[&str]) -> stix::Object {
+        stix::Object::from_value(json!({
+            "type": "indicator", "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+            "object_marking_refs": refs,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn tlp1_ids_map_to_tlp2() {
+        assert_eq!(Tlp::from_marking_id(TLP1_WHITE), Some(Tlp::Clear));
+        assert_eq!(Tlp::from_marking_id(TLP1_GREEN), Some(Tlp::Green));
+        assert_eq!(Tlp::from_marking_id(TLP1_AMBER), Some(Tlp::Amber));
+        assert_eq!(Tlp::from_marking_id(TLP1_RED), Some(Tlp::Red));
+        for t in Tlp::ALL {
+            assert_eq!(Tlp::from_marking_id(t.marking_id()), Some(t));
+        }
+        assert_eq!(Tlp::from_marking_id(PAP_RED), None);
+    }
+
+    #[test]
+    fn most_restrictive_wins_and_default_applies() {
+        let m = effective_marking(&obj(&[TLP2_GREEN, TLP1_RED, TLP2_AMBER]), Tlp::Amber);
+        assert_eq!(m.tlp, Tlp::Red);
+        assert!(!m.tlp_defaulted);
+        let m = effective_marking(&obj(&[TLP1_WHITE]), Tlp::Amber);
+        assert_eq!(m.tlp, Tlp::Clear);
+        let m = effective_marking(&obj(&[]), Tlp::Amber);
+        assert_eq!((m.tlp, m.tlp_defaulted), (Tlp::Amber, true));
+        let m = effective_marking(&obj(&[PAP_RED]), Tlp::Green);
+        assert_eq!((m.tlp, m.pap), (Tlp::Green, Some(Pap::Red)));
+        let m = effective_marking(&obj(&[PAP_WHITE, PAP_AMBER, TLP2_CLEAR]), Tlp::Red);
+        assert_eq!((m.tlp, m.pap), (Tlp::Clear, Some(Pap::Amber)));
+    }
+
+    #[test]
+    fn tlp_definitions_are_public() {
+        let def = stix::Object::from_value(json!({
+            "type": "marking-definition", "id": TLP2_RED, "name": "TLP:RED"
+        }))
+        .unwrap();
+        assert_eq!(effective_marking(&def, Tlp::Red).tlp, Tlp::Clear);
+    }
+
+    #[test]
+    fn order_is_restrictiveness() {
+        assert!(Tlp::Clear < Tlp::Green && Tlp::Green < Tlp::Amber);
+        assert!(Tlp::Amber < Tlp::AmberStrict && Tlp::AmberStrict < Tlp::Red);
+        assert!(Pap::Amber < Pap::Red);
+        assert_eq!(
+            serde_json::to_string(&Tlp::AmberStrict).unwrap(),
+            "\"amber+strict\""
+        );
+    }
+}
