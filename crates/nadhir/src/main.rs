@@ -29,6 +29,10 @@ enum Command {
     Validate(cmd::validate::ValidateArgs),
     /// Show object counts by type and collection, and the store's size.
     Stats(cmd::stats::StatsArgs),
+    /// Serve TAXII 2.1 (discovery, API roots, collections, objects, manifest, status) over the store.
+    Serve(cmd::serve::ServeArgs),
+    /// Manage organisations, users, API tokens, collections and grants (non-interactive).
+    Admin(cmd::admin::AdminArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +43,8 @@ fn main() -> ExitCode {
         Command::Export(args) => cmd::export::run(&cli.global, args),
         Command::Validate(args) => cmd::validate::run(&cli.global, args),
         Command::Stats(args) => cmd::stats::run(&cli.global, args),
+        Command::Serve(args) => cmd::serve::run(&cli.global, args),
+        Command::Admin(args) => cmd::admin::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

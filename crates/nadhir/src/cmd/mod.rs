@@ -1,9 +1,11 @@
 //! Subcommands. Each module exposes a clap `Args` struct and a `run` function.
 
+pub mod admin;
 pub mod export;
 pub mod import;
 pub mod input;
 pub mod sample;
+pub mod serve;
 pub mod stats;
 pub mod validate;
 

@@ -1,0 +1,141 @@
+//! `nadhir serve`: the TAXII 2.1 server over the node's store.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use taxii::server::{ApiRootConfig, AppState, ServerConfig};
+
+use super::GlobalArgs;
+
+/// Options of `nadhir serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the URL is printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:9500")]
+    pub listen: SocketAddr,
+    /// PEM certificate chain: serve HTTPS (needs --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// API root to serve (repeatable; the first is the default). Default: `api`.
+    #[arg(long = "api-root", value_name = "NAME")]
+    pub api_roots: Vec<String>,
+    /// Largest accepted request body in bytes (each API root's max_content_length).
+    #[arg(long, default_value_t = 100 * 1024 * 1024)]
+    pub max_content_length: u64,
+    /// Seconds a request may take before it fails with 503.
+    #[arg(long, default_value_t = 120)]
+    pub request_timeout: u64,
+    /// Page size when a request gives no `limit`.
+    #[arg(long, default_value_t = 1000)]
+    pub default_page_size: usize,
+    /// Largest page served, whatever `limit` asks.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_page_size: usize,
+    /// Title shown by discovery.
+    #[arg(long, default_value = "Nadhir TAXII 2.1 server")]
+    pub title: String,
+    /// Contact shown by discovery.
+    #[arg(long)]
+    pub contact: Option<String>,
+}
+
+fn config(args: &ServeArgs) -> ServerConfig {
+    let names: Vec<String> = if args.api_roots.is_empty() { vec!["api".to_owned()] } else { args.api_roots.clone() };
+    let mut c = ServerConfig::with_roots(names).with_max_content_length(args.max_content_length);
+    c.title = args.title.clone();
+    c.contact = args.contact.clone();
+    c.tls = args.tls_cert.is_some();
+    c.request_timeout = Duration::from_secs(args.request_timeout.max(1));
+    c.default_page_size = args.default_page_size.max(1);
+    c.max_page_size = args.max_page_size.max(1);
+    c.api_roots = c
+        .api_roots
+        .into_iter()
+        .map(|r| ApiRootConfig { title: format!("Nadhir API root {}", r.name), ..r })
+        .collect();
+    c
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let rt = super::runtime()?;
+    rt.block_on(async move {
+        let store = super::open_store(g).await?;
+        let cfg = config(&args);
+        let default_root = cfg.default_root.clone().unwrap_or_default();
+        let state = AppState::new(store, cfg).await.context("cannot start the TAXII server")?;
+        let expiry = taxii::server::spawn_status_expiry(state.clone(), Duration::from_secs(600));
+        let app = taxii::server::router(state);
+        let scheme = if args.tls_cert.is_some() { "https" } else { "http" };
+        match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .with_context(|| format!("cannot load TLS certificate {} / key {}", cert.display(), key.display()))?;
+                let handle = axum_server::Handle::new();
+                let h2 = handle.clone();
+                tokio::spawn(async move {
+                    shutdown_signal().await;
+                    h2.graceful_shutdown(Some(Duration::from_secs(30)));
+                });
+                let server = axum_server::bind_rustls(args.listen, tls).handle(handle.clone());
+                let serving = tokio::spawn(server.serve(app.into_make_service()));
+                let addr = handle.listening().await.context("the TLS listener did not start")?;
+                announce(scheme, addr, &default_root);
+                serving.await.context("server task failed")?.context("server failed")?;
+            }
+            _ => {
+                let listener = tokio::net::TcpListener::bind(args.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {}", args.listen))?;
+                let addr = listener.local_addr()?;
+                announce(scheme, addr, &default_root);
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+                    .context("server failed")?;
+            }
+        }
+        expiry.abort();
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Prints the discovery and default API root URLs on stdout (scripts read the first line).
+fn announce(scheme: &str, addr: SocketAddr, default_root: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{scheme}://{addr}/taxii2/");
+    let _ = writeln!(out, "default API root: {scheme}://{addr}/{default_root}/");
+    let _ = out.flush();
+    tracing::info!(%addr, scheme, "TAXII server listening");
+}
