@@ -29,6 +29,7 @@
 
 mod error;
 mod query;
+pub mod sync;
 mod types;
 
 pub use error::ClientError;

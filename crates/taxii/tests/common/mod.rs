@@ -1,0 +1,2 @@
+//! Helpers shared by the client test files.
+pub mod medallion;
