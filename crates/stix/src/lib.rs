@@ -9,6 +9,7 @@ pub mod registry;
 pub mod sco;
 pub mod timestamp;
 pub mod validate;
+pub mod versioning;
 pub mod vocab;
 
 pub use object::{Object, ObjectParseError, ShapeError};
