@@ -7,6 +7,7 @@
 //! by [`Limits`].
 
 pub mod ast;
+pub mod eval;
 mod lexer;
 mod parser;
 mod printer;
@@ -16,3 +17,27 @@ pub use ast::{
     Qualifier,
 };
 pub use parser::{parse, parse_with_limits, Limits, ParseError, ParseErrorKind};
+pub use eval::{
+    match_pattern, CompiledPattern, EvalError, EvalOptions, MatchResult, Observations,
+};
+
+/// Either a parse error or an evaluation error (for [`match_pattern`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MatchError {
+    /// The pattern is not valid STIX 2.1 patterning.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// The pattern could not be evaluated on this data.
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+}
+
+impl MatchError {
+    /// A stable code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MatchError::Parse(e) => e.code(),
+            MatchError::Eval(e) => e.code(),
+        }
+    }
+}
