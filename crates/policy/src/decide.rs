@@ -291,3 +291,540 @@ fn decide_inner(
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::marking::*;
+    use crate::model::{Community, Org, OrgKind};
+    use crate::pii::RedactionRules;
+    use indexmap::IndexSet;
+    use serde_json::json;
+
+    const NODE_A: &str = "identity--00000000-0000-4000-8000-00000000000a";
+    const NODE_B: &str = "identity--00000000-0000-4000-8000-00000000000b";
+    const NODE_H: &str = "identity--00000000-0000-4000-8000-0000000000f0";
+
+    fn ctx() -> Context {
+        let mut c = Context::new(NodeId::new(NODE_A));
+        for (id, kind, parent) in [
+            ("ncA", OrgKind::NationalCentre, None),
+            ("bankA1", OrgKind::Constituent, Some("ncA")),
+            ("ncB", OrgKind::NationalCentre, None),
+            ("bankB1", OrgKind::Constituent, Some("ncB")),
+            ("hub", OrgKind::RegionalHub, None),
+        ] {
+            c.add_org(Org {
+                id: id.into(),
+                kind,
+                sector: "finance".into(),
+                country: "XX".into(),
+                parent: parent.map(OrgId::from),
+            });
+        }
+        c.add_community(Community {
+            id: "gulf-fin".into(),
+            members: IndexSet::from(["ncA".into(), "ncB".into()]),
+        });
+        c
+    }
+
+    fn user(org: &str, user: &str, role: Role, communities: &[&str]) -> Requester {
+        Requester {
+            org: org.into(),
+            user_id: user.into(),
+            role,
+            anonymous: false,
+            communities: communities.iter().map(|c| CommunityId::from(*c)).collect(),
+        }
+    }
+
+    fn indicator(markings: &[&str]) -> stix::Object {
+        let mut v = json!({
+            "type": "indicator", "spec_version": "2.1",
+            "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+            "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+            "name": "C2 domain", "pattern": "[domain-name:value = 'evil.example']",
+            "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z",
+        });
+        if !markings.is_empty() {
+            v["object_marking_refs"] = json!(markings);
+        }
+        stix::Object::from_value(v).unwrap()
+    }
+
+    fn meta() -> ObjectMeta {
+        ObjectMeta {
+            owner: "ncA".into(),
+            recipients: vec!["ncB".into()],
+            communities: vec!["gulf-fin".into()],
+            named_individuals: vec!["alice-at-ncB".into()],
+            ..ObjectMeta::default()
+        }
+    }
+
+    fn agreement(partner_node: &str, partner_org: &str, max: Tlp) -> Agreement {
+        Agreement {
+            id: "agr-1".into(),
+            version: 1,
+            partner_node: partner_node.into(),
+            partner_org: partner_org.into(),
+            max_tlp: max,
+            allowed_types: vec![],
+            allowed_sectors: vec![],
+            allowed_collections: vec![],
+            sightings_back: true,
+            may_reshare: false,
+            retention_days: 90,
+            purpose: "early warning".into(),
+            active: true,
+            anonymise_sightings: true,
+            redaction: RedactionRules::redact_all(),
+        }
+    }
+
+    fn allowed(d: &Decision) -> bool {
+        d.object().is_some()
+    }
+
+    fn code(d: &Decision) -> &'static str {
+        match d {
+            Decision::Deny(r) => r.code(),
+            _ => "allowed",
+        }
+    }
+
+    #[test]
+    fn clear_is_for_everyone_and_anonymous_only_when_enabled() {
+        let mut c = ctx();
+        let o = indicator(&[TLP2_CLEAR]);
+        let anon = Requester::anonymous();
+        let d = decide(&c, &anon, &o, &meta(), ReadPurpose::Read);
+        assert_eq!(code(&d), "policy.anonymous");
+        c.config.allow_anonymous_clear = true;
+        assert!(matches!(
+            decide(&c, &anon, &o, &meta(), ReadPurpose::Read),
+            Decision::Allow(_)
+        ));
+        // Anonymous never sees more than CLEAR, even if allowed.
+        let g = indicator(&[TLP2_GREEN]);
+        assert_eq!(
+            code(&decide(&c, &anon, &g, &meta(), ReadPurpose::Read)),
+            "policy.anonymous"
+        );
+        let stranger = user("unknown-org", "u", Role::Reader, &[]);
+        assert!(allowed(&decide(
+            &c,
+            &stranger,
+            &o,
+            &meta(),
+            ReadPurpose::Stream
+        )));
+    }
+
+    #[test]
+    fn green_is_for_confirmed_community_members() {
+        let c = ctx();
+        let o = indicator(&[TLP2_GREEN]);
+        let member = user("ncB", "u", Role::Reader, &["gulf-fin"]);
+        assert!(allowed(&decide(
+            &c,
+            &member,
+            &o,
+            &meta(),
+            ReadPurpose::Read
+        )));
+        // The claim must be confirmed by the directory: the hub is not a member.
+        let claimant = user("hub", "u", Role::Reader, &["gulf-fin"]);
+        assert_eq!(
+            code(&decide(&c, &claimant, &o, &meta(), ReadPurpose::Read)),
+            "policy.tlp_audience"
+        );
+        // A member of the community who does not claim it in this session.
+        let no_claim = user("ncB", "u", Role::Reader, &[]);
+        // ... is still a recipient (ncB is in recipients) so sees GREEN via AMBER audience.
+        assert!(allowed(&decide(
+            &c,
+            &no_claim,
+            &o,
+            &meta(),
+            ReadPurpose::Read
+        )));
+        let mut m = meta();
+        m.recipients.clear();
+        assert!(!allowed(&decide(&c, &no_claim, &o, &m, ReadPurpose::Read)));
+        // An object shared into no community is not GREEN-visible to community members.
+        m.communities.clear();
+        assert!(!allowed(&decide(&c, &member, &o, &m, ReadPurpose::Read)));
+    }
+
+    #[test]
+    fn amber_is_recipient_and_clients_strict_is_recipient_only() {
+        let c = ctx();
+        let amber = indicator(&[TLP2_AMBER]);
+        let strict = indicator(&[TLP2_AMBER_STRICT]);
+        let nc_b = user("ncB", "u", Role::Analyst, &[]);
+        let bank_b1 = user("bankB1", "u", Role::Analyst, &[]);
+        let bank_a1 = user("bankA1", "u", Role::Analyst, &[]);
+        let hub = user("hub", "u", Role::Analyst, &["gulf-fin"]);
+        let m = meta();
+        assert!(allowed(&decide(&c, &nc_b, &amber, &m, ReadPurpose::Read)));
+        assert!(allowed(&decide(
+            &c,
+            &bank_b1,
+            &amber,
+            &m,
+            ReadPurpose::Read
+        )));
+        // The owner's clients too.
+        assert!(allowed(&decide(
+            &c,
+            &bank_a1,
+            &amber,
+            &m,
+            ReadPurpose::Read
+        )));
+        assert!(!allowed(&decide(&c, &hub, &amber, &m, ReadPurpose::Read)));
+        assert!(allowed(&decide(&c, &nc_b, &strict, &m, ReadPurpose::Read)));
+        assert_eq!(
+            code(&decide(&c, &bank_b1, &strict, &m, ReadPurpose::Read)),
+            "policy.tlp_audience"
+        );
+        assert!(!allowed(&decide(
+            &c,
+            &bank_a1,
+            &strict,
+            &m,
+            ReadPurpose::Read
+        )));
+        // TLP 1.0 AMBER behaves as 2.0 AMBER.
+        assert!(allowed(&decide(
+            &c,
+            &bank_b1,
+            &indicator(&[TLP1_AMBER]),
+            &m,
+            ReadPurpose::Read
+        )));
+    }
+
+    #[test]
+    fn unmarked_gets_the_node_default() {
+        let mut c = ctx();
+        let o = indicator(&[]);
+        let bank_b1 = user("bankB1", "u", Role::Reader, &[]);
+        let member = user("ncB", "u", Role::Reader, &["gulf-fin"]);
+        let mut m = meta();
+        m.recipients.clear();
+        // Default AMBER: the community member who is no recipient is out.
+        assert!(!allowed(&decide(&c, &member, &o, &m, ReadPurpose::Read)));
+        c.config.default_tlp = Tlp::Green;
+        assert!(allowed(&decide(&c, &member, &o, &m, ReadPurpose::Read)));
+        assert!(!allowed(&decide(&c, &bank_b1, &o, &m, ReadPurpose::Read)));
+    }
+
+    #[test]
+    fn red_is_named_individuals_only_and_never_synced() {
+        let c = ctx();
+        let o = indicator(&[TLP2_RED]);
+        let alice = user("ncB", "alice-at-ncB", Role::Analyst, &[]);
+        let colleague = user("ncB", "bob-at-ncB", Role::Admin, &[]);
+        let owner_admin = user("ncA", "root", Role::Admin, &[]);
+        assert!(allowed(&decide(&c, &alice, &o, &meta(), ReadPurpose::Read)));
+        assert!(!allowed(&decide(
+            &c,
+            &colleague,
+            &o,
+            &meta(),
+            ReadPurpose::Read
+        )));
+        assert!(!allowed(&decide(
+            &c,
+            &owner_admin,
+            &o,
+            &meta(),
+            ReadPurpose::Export { blocking: false }
+        )));
+        let a = agreement(NODE_B, "ncB", Tlp::Red);
+        let peer = user("ncB", "alice-at-ncB", Role::Peer, &[]);
+        assert_eq!(
+            code(&decide(&c, &peer, &o, &meta(), ReadPurpose::Sync(&a))),
+            "policy.red_over_sync"
+        );
+        // TLP 1.0 RED too.
+        let o1 = indicator(&[TLP1_RED]);
+        assert_eq!(
+            code(&decide(&c, &peer, &o1, &meta(), ReadPurpose::Sync(&a))),
+            "policy.red_over_sync"
+        );
+    }
+
+    #[test]
+    fn roles_and_purposes() {
+        let c = ctx();
+        let o = indicator(&[TLP2_CLEAR]);
+        let a = agreement(NODE_B, "ncB", Tlp::Amber);
+        let peer = user("ncB", "p", Role::Peer, &[]);
+        let analyst = user("ncB", "u", Role::Analyst, &[]);
+        assert_eq!(
+            code(&decide(&c, &peer, &o, &meta(), ReadPurpose::Read)),
+            "policy.peer_outside_sync"
+        );
+        assert_eq!(
+            code(&decide(&c, &analyst, &o, &meta(), ReadPurpose::Sync(&a))),
+            "policy.sync_requires_peer"
+        );
+        let other_peer = user("hub", "p", Role::Peer, &[]);
+        assert_eq!(
+            code(&decide(&c, &other_peer, &o, &meta(), ReadPurpose::Sync(&a))),
+            "agreement.partner_mismatch"
+        );
+        assert!(allowed(&decide(
+            &c,
+            &peer,
+            &o,
+            &meta(),
+            ReadPurpose::Sync(&a)
+        )));
+        for p in [
+            ReadPurpose::Stream,
+            ReadPurpose::Webhook,
+            ReadPurpose::Export { blocking: true },
+        ] {
+            assert!(allowed(&decide(&c, &analyst, &o, &meta(), p)));
+        }
+    }
+
+    #[test]
+    fn pap_red_never_in_blocking_exports() {
+        let c = ctx();
+        let o = indicator(&[TLP2_AMBER, PAP_RED]);
+        let r = user("ncB", "u", Role::Analyst, &[]);
+        assert_eq!(
+            code(&decide(
+                &c,
+                &r,
+                &o,
+                &meta(),
+                ReadPurpose::Export { blocking: true }
+            )),
+            "policy.pap_red_blocking_export"
+        );
+        assert!(allowed(&decide(
+            &c,
+            &r,
+            &o,
+            &meta(),
+            ReadPurpose::Export { blocking: false }
+        )));
+        assert!(allowed(&decide(&c, &r, &o, &meta(), ReadPurpose::Read)));
+        let amber_pap = indicator(&[TLP2_AMBER, PAP_AMBER]);
+        assert!(allowed(&decide(
+            &c,
+            &r,
+            &amber_pap,
+            &meta(),
+            ReadPurpose::Export { blocking: true }
+        )));
+        // Granular PAP:RED on a property: removed from blocking exports only.
+        let mut g = indicator(&[TLP2_GREEN]);
+        g.as_map_mut()
+            .insert("description".into(), json!("internal sinkhole"));
+        g.as_map_mut().insert(
+            "granular_markings".into(),
+            json!([{"marking_ref": PAP_RED, "selectors": ["description"]}]),
+        );
+        match decide(&c, &r, &g, &meta(), ReadPurpose::Export { blocking: true }) {
+            Decision::Redacted(red) => {
+                assert!(red.object.get("description").is_none());
+                assert!(red.object.get("granular_markings").is_none());
+                assert_eq!(red.removed, vec!["description"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            decide(&c, &r, &g, &meta(), ReadPurpose::Read),
+            Decision::Allow(_)
+        ));
+    }
+
+    #[test]
+    fn granular_markings_remove_or_withhold() {
+        let c = ctx();
+        let mut o = indicator(&[TLP2_GREEN]);
+        let m = o.as_map_mut();
+        m.insert(
+            "description".into(),
+            json!("seen at the central bank's SWIFT gateway"),
+        );
+        m.insert(
+            "external_references".into(),
+            json!([{"source_name": "ncA", "url": "https://portal.ncA.example/case/77"}]),
+        );
+        m.insert(
+            "granular_markings".into(),
+            json!([
+                {"marking_ref": TLP2_AMBER_STRICT, "selectors": ["description"]},
+                {"marking_ref": TLP2_AMBER, "selectors": ["external_references.[0].url"]},
+                {"marking_ref": TLP2_CLEAR, "selectors": ["name"]}
+            ]),
+        );
+        let member_only = ObjectMeta {
+            recipients: vec![],
+            ..meta()
+        };
+        let hub_member = {
+            let mut c2 = c.clone();
+            c2.communities
+                .get_mut(&CommunityId::from("gulf-fin"))
+                .unwrap()
+                .members
+                .insert("hub".into());
+            c2
+        };
+        let hub = user("hub", "u", Role::Reader, &["gulf-fin"]);
+        match decide(&hub_member, &hub, &o, &member_only, ReadPurpose::Read) {
+            Decision::Redacted(r) => {
+                assert_eq!(
+                    r.removed,
+                    vec!["description", "external_references.[0].url"]
+                );
+                assert_eq!(
+                    r.object.get("external_references"),
+                    Some(&json!([{"source_name": "ncA"}]))
+                );
+                assert_eq!(
+                    r.object.get("granular_markings"),
+                    Some(&json!([{"marking_ref": TLP2_CLEAR, "selectors": ["name"]}]))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // A client of a recipient sees AMBER but not AMBER+STRICT.
+        let bank_b1 = user("bankB1", "u", Role::Reader, &[]);
+        match decide(&c, &bank_b1, &o, &meta(), ReadPurpose::Read) {
+            Decision::Redacted(r) => assert_eq!(r.removed, vec!["description"]),
+            other => panic!("{other:?}"),
+        }
+        // The recipient sees everything.
+        let nc_b = user("ncB", "u", Role::Reader, &[]);
+        assert_eq!(
+            decide(&c, &nc_b, &o, &meta(), ReadPurpose::Read),
+            Decision::Allow(o.clone())
+        );
+        // A required property marked beyond reach withholds the object.
+        let mut p = indicator(&[TLP2_GREEN]);
+        p.as_map_mut().insert(
+            "granular_markings".into(),
+            json!([{"marking_ref": TLP2_RED, "selectors": ["pattern"]}]),
+        );
+        assert_eq!(
+            code(&decide(&c, &nc_b, &p, &meta(), ReadPurpose::Read)),
+            "policy.required_property_withheld"
+        );
+        // A malformed selector on a restrictive marking withholds too.
+        let mut q = indicator(&[TLP2_GREEN]);
+        q.as_map_mut().insert(
+            "granular_markings".into(),
+            json!([{"marking_ref": TLP2_RED, "selectors": ["description.[x]"]}]),
+        );
+        assert_eq!(
+            code(&decide(&c, &nc_b, &q, &meta(), ReadPurpose::Read)),
+            "policy.required_property_withheld"
+        );
+    }
+
+    #[test]
+    fn sync_applies_agreement_redaction_and_stamps_the_extension() {
+        let c = ctx();
+        let mut o = indicator(&[TLP2_AMBER]);
+        o.as_map_mut().insert(
+            "description".into(),
+            json!("Reported by Dr. Layla Haddad (layla@bank.example) +966 50 123 4567"),
+        );
+        let a = agreement(NODE_B, "ncB", Tlp::Amber);
+        let peer = user("ncB", "p", Role::Peer, &[]);
+        match decide(&c, &peer, &o, &meta(), ReadPurpose::Sync(&a)) {
+            Decision::Redacted(r) => {
+                assert_eq!(
+                    r.object.get("description"),
+                    Some(&json!(
+                        "Reported by Dr. [REDACTED:person] ([REDACTED:email]) [REDACTED:phone]"
+                    ))
+                );
+                assert_eq!(r.pii.len(), 3);
+                assert!(r.pii.iter().all(|f| f.pointer == "/description"));
+                let info = crate::sharing::read_sharing(&r.object).unwrap().unwrap();
+                assert_eq!(info.originator, NodeId::new(NODE_A));
+                assert!(!info.may_relay);
+                // Nothing else changed.
+                assert_eq!(r.object.get("pattern"), o.get("pattern"));
+                assert_eq!(r.object.id(), o.id());
+            }
+            other => panic!("{other:?}"),
+        }
+        // Over max_tlp: denied.
+        let green_only = agreement(NODE_B, "ncB", Tlp::Green);
+        assert_eq!(
+            code(&decide(
+                &c,
+                &peer,
+                &o,
+                &meta(),
+                ReadPurpose::Sync(&green_only)
+            )),
+            "agreement.tlp_exceeded"
+        );
+    }
+
+    #[test]
+    fn relays_need_the_originators_permission() {
+        let mut c = ctx();
+        c.local_node = NodeId::new(NODE_H);
+        let a = agreement(NODE_B, "ncB", Tlp::Amber);
+        let peer = user("ncB", "p", Role::Peer, &[]);
+        let received = ObjectMeta {
+            originator: Some(NODE_A.into()),
+            provenance: vec![NODE_A.into()],
+            ..meta()
+        };
+        let mut o = indicator(&[TLP2_GREEN]);
+        // No extension: not relayed.
+        assert_eq!(
+            code(&decide(&c, &peer, &o, &received, ReadPurpose::Sync(&a))),
+            "sharing.relay_without_extension"
+        );
+        let deny = SharingInfo::outgoing(None, &NodeId::new(NODE_A), false);
+        stamp(&mut o, &deny);
+        assert_eq!(
+            code(&decide(&c, &peer, &o, &received, ReadPurpose::Sync(&a))),
+            "sharing.relay_not_permitted"
+        );
+        let allow = SharingInfo::outgoing(None, &NodeId::new(NODE_A), true);
+        stamp(&mut o, &allow);
+        let d = decide(&c, &peer, &o, &received, ReadPurpose::Sync(&a));
+        let info = crate::sharing::read_sharing(d.object().unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            info.provenance,
+            vec![NodeId::new(NODE_A), NodeId::new(NODE_H)]
+        );
+        assert!(
+            !info.may_relay,
+            "B's agreement with H does not allow re-sharing"
+        );
+        // Never back to the originator.
+        let back = agreement(NODE_A, "ncA", Tlp::Amber);
+        let peer_a = user("ncA", "p", Role::Peer, &[]);
+        assert_eq!(
+            code(&decide(
+                &c,
+                &peer_a,
+                &o,
+                &received,
+                ReadPurpose::Sync(&back)
+            )),
+            "sharing.loop"
+        );
+    }
+}
