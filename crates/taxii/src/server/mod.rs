@@ -217,6 +217,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(h::metrics))
         .route("/{api_root}/", get(h::api_root))
         .route("/{api_root}/status/{status_id}/", get(h::status))
+        // taxii2-client builds status URLs without the trailing slash.
+        .route("/{api_root}/status/{status_id}", get(h::status))
         .route("/{api_root}/collections/", get(h::collections))
         .route("/{api_root}/collections/{collection}/", get(h::collection))
         .route(
