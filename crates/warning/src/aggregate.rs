@@ -235,17 +235,26 @@ impl SightingAggregator {
 
     /// The window start (Unix seconds) of an event time.
     pub fn window_start(&self, t: Timestamp) -> i64 {
-        t.unix_seconds().div_euclid(i64::from(self.config.window_secs))
+        t.unix_seconds()
+            .div_euclid(i64::from(self.config.window_secs))
             * i64::from(self.config.window_secs)
     }
 
     /// The deterministic sighting id of (indicator, window start).
     pub fn sighting_id(&self, indicator_id: &str, window_start: i64) -> String {
-        ids::derived_id("sighting", &self.namespace, &[indicator_id, &window_start.to_string()])
+        ids::derived_id(
+            "sighting",
+            &self.namespace,
+            &[indicator_id, &window_start.to_string()],
+        )
     }
 
     fn observed_data_id(&self, indicator_id: &str, window_start: i64) -> String {
-        ids::derived_id("observed-data", &self.namespace, &[indicator_id, &window_start.to_string()])
+        ids::derived_id(
+            "observed-data",
+            &self.namespace,
+            &[indicator_id, &window_start.to_string()],
+        )
     }
 
     fn is_closed(&self, start: i64) -> bool {
@@ -267,7 +276,9 @@ impl SightingAggregator {
             });
         }
         if hit.event_id.is_empty() {
-            return Err(HitError::EmptyEventId { event_id: String::new() });
+            return Err(HitError::EmptyEventId {
+                event_id: String::new(),
+            });
         }
         let sco = sco_for(hit)?;
         let start = self.window_start(hit.observed_at);
@@ -291,7 +302,9 @@ impl SightingAggregator {
             Some(w) => {
                 if w.seen_events.contains(&ev) {
                     self.stats.duplicates += 1;
-                    return Ok(IngestOutcome::Duplicate { sighting_id: w.sighting_id.clone() });
+                    return Ok(IngestOutcome::Duplicate {
+                        sighting_id: w.sighting_id.clone(),
+                    });
                 }
                 let verified = w.seen_events.len() < self.config.max_events_per_window;
                 if verified {
@@ -302,7 +315,10 @@ impl SightingAggregator {
                 w.count = w.count.saturating_add(1);
                 w.first_seen = w.first_seen.min(hit.observed_at);
                 w.last_seen = w.last_seen.max(hit.observed_at);
-                IngestOutcome::Counted { sighting_id: w.sighting_id.clone(), verified }
+                IngestOutcome::Counted {
+                    sighting_id: w.sighting_id.clone(),
+                    verified,
+                }
             }
             None => {
                 let sighting_id = self.sighting_id(&hit.indicator_id, start);
@@ -365,7 +381,8 @@ impl SightingAggregator {
 
     fn close_expired(&mut self) {
         let Some(w) = self.watermark else { return };
-        let span = i64::from(self.config.window_secs) + i64::from(self.config.allowed_lateness_secs);
+        let span =
+            i64::from(self.config.window_secs) + i64::from(self.config.allowed_lateness_secs);
         // windows with start + span <= w are closed: start <= w - span
         self.close_before(w - span + 1, false);
     }
@@ -399,8 +416,12 @@ impl SightingAggregator {
                 out.push(self.version(&mut w, now, true));
             }
         }
-        let keys: Vec<(i64, String)> =
-            self.open.iter().filter(|(_, w)| w.dirty).map(|(k, _)| k.clone()).collect();
+        let keys: Vec<(i64, String)> = self
+            .open
+            .iter()
+            .filter(|(_, w)| w.dirty)
+            .map(|(k, _)| k.clone())
+            .collect();
         for k in keys {
             if let Some(mut w) = self.open.remove(&k) {
                 out.push(self.version(&mut w, now, false));
@@ -426,8 +447,14 @@ impl SightingAggregator {
         od.insert("created_by_ref".into(), identity.clone());
         od.insert("created".into(), Value::String(created.to_string()));
         od.insert("modified".into(), Value::String(modified.to_string()));
-        od.insert("first_observed".into(), Value::String(w.first_seen.to_string()));
-        od.insert("last_observed".into(), Value::String(w.last_seen.to_string()));
+        od.insert(
+            "first_observed".into(),
+            Value::String(w.first_seen.to_string()),
+        );
+        od.insert(
+            "last_observed".into(),
+            Value::String(w.last_seen.to_string()),
+        );
         od.insert("number_observed".into(), Value::from(count));
         od.insert(
             "object_refs".into(),
@@ -444,7 +471,10 @@ impl SightingAggregator {
         s.insert("first_seen".into(), Value::String(w.first_seen.to_string()));
         s.insert("last_seen".into(), Value::String(w.last_seen.to_string()));
         s.insert("count".into(), Value::from(count));
-        s.insert("sighting_of_ref".into(), Value::String(w.indicator_id.clone()));
+        s.insert(
+            "sighting_of_ref".into(),
+            Value::String(w.indicator_id.clone()),
+        );
         s.insert(
             "observed_data_refs".into(),
             Value::Array(vec![Value::String(w.observed_data_id.clone())]),
@@ -491,9 +521,25 @@ mod tests {
     #[test]
     fn repeated_hits_update_one_sighting() {
         let mut a = agg();
-        let o1 = a.ingest(&hit("e1", IND, "2026-03-01T10:05:00Z", "ipv4-addr", "203.0.113.9")).unwrap();
+        let o1 = a
+            .ingest(&hit(
+                "e1",
+                IND,
+                "2026-03-01T10:05:00Z",
+                "ipv4-addr",
+                "203.0.113.9",
+            ))
+            .unwrap();
         assert!(matches!(o1, IngestOutcome::NewWindow { .. }));
-        let o2 = a.ingest(&hit("e2", IND, "2026-03-01T10:59:59Z", "ipv4-addr", "203.0.113.9")).unwrap();
+        let o2 = a
+            .ingest(&hit(
+                "e2",
+                IND,
+                "2026-03-01T10:59:59Z",
+                "ipv4-addr",
+                "203.0.113.9",
+            ))
+            .unwrap();
         assert!(matches!(o2, IngestOutcome::Counted { verified: true, .. }));
         let out = a.drain(now("2026-03-01T11:00:00.5Z"));
         assert_eq!(out.len(), 1);
@@ -506,7 +552,14 @@ mod tests {
         let first_id = s.id().to_owned();
         let first_modified = s.modified().unwrap();
 
-        a.ingest(&hit("e3", IND, "2026-03-01T10:30:00Z", "ipv4-addr", "203.0.113.10")).unwrap();
+        a.ingest(&hit(
+            "e3",
+            IND,
+            "2026-03-01T10:30:00Z",
+            "ipv4-addr",
+            "203.0.113.10",
+        ))
+        .unwrap();
         // the same processing time again: modified still increases
         let out = a.drain(now("2026-03-01T11:00:00.5Z"));
         assert_eq!(out.len(), 1);
@@ -516,7 +569,16 @@ mod tests {
         assert_eq!(out[0].sighting.created(), Some(first_modified));
         assert!(!out[0].first_version);
         assert_eq!(out[0].new_scos.len(), 1);
-        assert_eq!(out[0].observed_data.get("object_refs").unwrap().as_array().unwrap().len(), 2);
+        assert_eq!(
+            out[0]
+                .observed_data
+                .get("object_refs")
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
         // nothing changed: nothing written
         assert!(a.drain(now("2026-03-01T11:00:01Z")).is_empty());
     }
@@ -524,9 +586,30 @@ mod tests {
     #[test]
     fn windows_are_aligned_and_separate_per_indicator() {
         let mut a = agg();
-        a.ingest(&hit("e1", IND, "2026-03-01T10:59:59.999Z", "domain-name", "evil.example")).unwrap();
-        a.ingest(&hit("e2", IND, "2026-03-01T11:00:00Z", "domain-name", "evil.example")).unwrap();
-        a.ingest(&hit("e3", IND2, "2026-03-01T11:00:01Z", "domain-name", "evil.example")).unwrap();
+        a.ingest(&hit(
+            "e1",
+            IND,
+            "2026-03-01T10:59:59.999Z",
+            "domain-name",
+            "evil.example",
+        ))
+        .unwrap();
+        a.ingest(&hit(
+            "e2",
+            IND,
+            "2026-03-01T11:00:00Z",
+            "domain-name",
+            "evil.example",
+        ))
+        .unwrap();
+        a.ingest(&hit(
+            "e3",
+            IND2,
+            "2026-03-01T11:00:01Z",
+            "domain-name",
+            "evil.example",
+        ))
+        .unwrap();
         let out = a.drain(now("2026-03-01T11:00:02Z"));
         assert_eq!(out.len(), 3);
         let ids: hashbrown::HashSet<&str> = out.iter().map(|u| u.sighting.id()).collect();
@@ -534,17 +617,39 @@ mod tests {
         let want = a.sighting_id(IND, a.window_start(now("2026-03-01T11:30:00Z")));
         let found = out.iter().find(|u| u.sighting.id() == want).unwrap();
         assert_eq!(found.window_start, now("2026-03-01T11:00:00Z"));
-        assert_eq!(found.sighting.get("first_seen").unwrap(), "2026-03-01T11:00:00Z");
+        assert_eq!(
+            found.sighting.get("first_seen").unwrap(),
+            "2026-03-01T11:00:00Z"
+        );
     }
 
     #[test]
     fn redelivered_events_are_not_counted_twice() {
         let mut a = agg();
-        let h = hit("nats:EVE:41", IND, "2026-03-01T10:05:00Z", "ipv4-addr", "203.0.113.9");
+        let h = hit(
+            "nats:EVE:41",
+            IND,
+            "2026-03-01T10:05:00Z",
+            "ipv4-addr",
+            "203.0.113.9",
+        );
         a.ingest(&h).unwrap();
-        assert!(matches!(a.ingest(&h).unwrap(), IngestOutcome::Duplicate { .. }));
-        a.ingest(&hit("nats:EVE:42", IND, "2026-03-01T10:06:00Z", "ipv4-addr", "203.0.113.9")).unwrap();
-        assert!(matches!(a.ingest(&h).unwrap(), IngestOutcome::Duplicate { .. }));
+        assert!(matches!(
+            a.ingest(&h).unwrap(),
+            IngestOutcome::Duplicate { .. }
+        ));
+        a.ingest(&hit(
+            "nats:EVE:42",
+            IND,
+            "2026-03-01T10:06:00Z",
+            "ipv4-addr",
+            "203.0.113.9",
+        ))
+        .unwrap();
+        assert!(matches!(
+            a.ingest(&h).unwrap(),
+            IngestOutcome::Duplicate { .. }
+        ));
         let out = a.drain(now("2026-03-01T10:10:00Z"));
         assert_eq!(out[0].sighting.get("count").unwrap(), 2);
         assert_eq!(a.stats().duplicates, 2);
@@ -553,11 +658,32 @@ mod tests {
     #[test]
     fn closed_windows_refuse_late_hits_and_drop_state() {
         let mut a = agg();
-        a.ingest(&hit("e1", IND, "2026-03-01T10:05:00Z", "ipv4-addr", "203.0.113.9")).unwrap();
+        a.ingest(&hit(
+            "e1",
+            IND,
+            "2026-03-01T10:05:00Z",
+            "ipv4-addr",
+            "203.0.113.9",
+        ))
+        .unwrap();
         a.drain(now("2026-03-01T10:05:01Z"));
-        a.ingest(&hit("e1b", IND, "2026-03-01T10:20:00Z", "ipv4-addr", "203.0.113.9")).unwrap();
+        a.ingest(&hit(
+            "e1b",
+            IND,
+            "2026-03-01T10:20:00Z",
+            "ipv4-addr",
+            "203.0.113.9",
+        ))
+        .unwrap();
         // 11:05:00 = end (11:00) + lateness (5 min): the 10:00 window closes
-        a.ingest(&hit("e2", IND2, "2026-03-01T11:05:00Z", "ipv4-addr", "203.0.113.9")).unwrap();
+        a.ingest(&hit(
+            "e2",
+            IND2,
+            "2026-03-01T11:05:00Z",
+            "ipv4-addr",
+            "203.0.113.9",
+        ))
+        .unwrap();
         assert_eq!(a.open_windows(), 1);
         let out = a.drain(now("2026-03-01T11:05:01Z"));
         assert_eq!(out.len(), 2);
@@ -567,14 +693,35 @@ mod tests {
         // a closed window with nothing new is not written again
         assert!(a.drain(now("2026-03-01T11:05:02Z")).is_empty());
         assert_eq!(
-            a.ingest(&hit("e1", IND, "2026-03-01T10:05:00Z", "ipv4-addr", "203.0.113.9")).unwrap(),
+            a.ingest(&hit(
+                "e1",
+                IND,
+                "2026-03-01T10:05:00Z",
+                "ipv4-addr",
+                "203.0.113.9"
+            ))
+            .unwrap(),
             IngestOutcome::Late
         );
         // within lateness: still accepted
         let mut b = agg();
-        b.ingest(&hit("e1", IND, "2026-03-01T11:04:59Z", "ipv4-addr", "203.0.113.9")).unwrap();
+        b.ingest(&hit(
+            "e1",
+            IND,
+            "2026-03-01T11:04:59Z",
+            "ipv4-addr",
+            "203.0.113.9",
+        ))
+        .unwrap();
         assert!(matches!(
-            b.ingest(&hit("e2", IND, "2026-03-01T10:59:00Z", "ipv4-addr", "203.0.113.9")).unwrap(),
+            b.ingest(&hit(
+                "e2",
+                IND,
+                "2026-03-01T10:59:00Z",
+                "ipv4-addr",
+                "203.0.113.9"
+            ))
+            .unwrap(),
             IngestOutcome::NewWindow { .. }
         ));
     }
@@ -585,22 +732,57 @@ mod tests {
         cfg.max_open_windows = 2;
         cfg.allowed_lateness_secs = 100_000;
         let mut a = SightingAggregator::new(cfg).unwrap();
-        a.ingest(&hit("e1", IND, "2026-03-01T08:00:00Z", "ipv4-addr", "203.0.113.9")).unwrap();
-        a.ingest(&hit("e2", IND, "2026-03-01T09:00:00Z", "ipv4-addr", "203.0.113.9")).unwrap();
+        a.ingest(&hit(
+            "e1",
+            IND,
+            "2026-03-01T08:00:00Z",
+            "ipv4-addr",
+            "203.0.113.9",
+        ))
+        .unwrap();
+        a.ingest(&hit(
+            "e2",
+            IND,
+            "2026-03-01T09:00:00Z",
+            "ipv4-addr",
+            "203.0.113.9",
+        ))
+        .unwrap();
         // a third window: the 08:00 one is closed early
         assert!(matches!(
-            a.ingest(&hit("e3", IND2, "2026-03-01T09:10:00Z", "ipv4-addr", "203.0.113.9")).unwrap(),
+            a.ingest(&hit(
+                "e3",
+                IND2,
+                "2026-03-01T09:10:00Z",
+                "ipv4-addr",
+                "203.0.113.9"
+            ))
+            .unwrap(),
             IngestOutcome::NewWindow { .. }
         ));
         assert_eq!(a.stats().windows_closed_early, 1);
         assert_eq!(
-            a.ingest(&hit("e4", IND, "2026-03-01T08:30:00Z", "ipv4-addr", "203.0.113.9")).unwrap(),
+            a.ingest(&hit(
+                "e4",
+                IND,
+                "2026-03-01T08:30:00Z",
+                "ipv4-addr",
+                "203.0.113.9"
+            ))
+            .unwrap(),
             IngestOutcome::Late
         );
         // both open windows start at 09:00; a third at 09:00 cannot be opened
         let ind3 = "indicator--2f2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
         assert_eq!(
-            a.ingest(&hit("e5", ind3, "2026-03-01T09:20:00Z", "ipv4-addr", "203.0.113.9")).unwrap(),
+            a.ingest(&hit(
+                "e5",
+                ind3,
+                "2026-03-01T09:20:00Z",
+                "ipv4-addr",
+                "203.0.113.9"
+            ))
+            .unwrap(),
             IngestOutcome::Overloaded
         );
         assert_eq!(a.open_windows(), 2);
@@ -614,12 +796,28 @@ mod tests {
         cfg.max_events_per_window = 2;
         let mut a = SightingAggregator::new(cfg).unwrap();
         for i in 0..2 {
-            a.ingest(&hit(&format!("e{i}"), IND, "2026-03-01T10:00:00Z", "ipv4-addr", "203.0.113.9"))
-                .unwrap();
+            a.ingest(&hit(
+                &format!("e{i}"),
+                IND,
+                "2026-03-01T10:00:00Z",
+                "ipv4-addr",
+                "203.0.113.9",
+            ))
+            .unwrap();
         }
         assert!(matches!(
-            a.ingest(&hit("e9", IND, "2026-03-01T10:00:00Z", "ipv4-addr", "203.0.113.9")).unwrap(),
-            IngestOutcome::Counted { verified: false, .. }
+            a.ingest(&hit(
+                "e9",
+                IND,
+                "2026-03-01T10:00:00Z",
+                "ipv4-addr",
+                "203.0.113.9"
+            ))
+            .unwrap(),
+            IngestOutcome::Counted {
+                verified: false,
+                ..
+            }
         ));
         assert_eq!(a.stats().unverified, 1);
     }
@@ -629,33 +827,73 @@ mod tests {
         let mut cfg = AggregatorConfig::new(ID);
         cfg.max_scos_per_window = 1;
         let mut a = SightingAggregator::new(cfg).unwrap();
-        a.ingest(&hit("e1", IND, "2026-03-01T10:00:00Z", "ipv4-addr", "203.0.113.9")).unwrap();
-        a.ingest(&hit("e2", IND, "2026-03-01T10:00:00Z", "ipv4-addr", "203.0.113.8")).unwrap();
+        a.ingest(&hit(
+            "e1",
+            IND,
+            "2026-03-01T10:00:00Z",
+            "ipv4-addr",
+            "203.0.113.9",
+        ))
+        .unwrap();
+        a.ingest(&hit(
+            "e2",
+            IND,
+            "2026-03-01T10:00:00Z",
+            "ipv4-addr",
+            "203.0.113.8",
+        ))
+        .unwrap();
         let out = a.drain(now("2026-03-01T10:00:01Z"));
         assert_eq!(out[0].observed_data.get("number_observed").unwrap(), 2);
-        assert_eq!(out[0].observed_data.get("object_refs").unwrap().as_array().unwrap().len(), 1);
+        assert_eq!(
+            out[0]
+                .observed_data
+                .get("object_refs")
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(a.stats().scos_not_referenced, 1);
     }
 
     #[test]
     fn bad_input_is_refused_without_state_change() {
         let mut a = agg();
-        let mut h = hit("e1", "malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "2026-03-01T10:00:00Z", "ipv4-addr", "203.0.113.9");
-        assert_eq!(a.ingest(&h).unwrap_err().code(), "warning.hit.bad_indicator_id");
+        let mut h = hit(
+            "e1",
+            "malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+            "2026-03-01T10:00:00Z",
+            "ipv4-addr",
+            "203.0.113.9",
+        );
+        assert_eq!(
+            a.ingest(&h).unwrap_err().code(),
+            "warning.hit.bad_indicator_id"
+        );
         h.indicator_id = IND.into();
         h.event_id.clear();
-        assert_eq!(a.ingest(&h).unwrap_err().code(), "warning.hit.empty_event_id");
+        assert_eq!(
+            a.ingest(&h).unwrap_err().code(),
+            "warning.hit.empty_event_id"
+        );
         h.event_id = "e1".into();
         h.value = "not-an-ip".into();
         assert_eq!(a.ingest(&h).unwrap_err().code(), "warning.hit.bad_value");
         assert_eq!(a.open_windows(), 0);
         assert_eq!(
-            SightingAggregator::new(AggregatorConfig::new("identity--x")).unwrap_err().code(),
+            SightingAggregator::new(AggregatorConfig::new("identity--x"))
+                .unwrap_err()
+                .code(),
             "warning.config.bad_identity"
         );
         let mut cfg = AggregatorConfig::new(ID);
         cfg.window_secs = 0;
-        assert_eq!(SightingAggregator::new(cfg).unwrap_err().code(), "warning.config.zero_bound");
+        assert_eq!(
+            SightingAggregator::new(cfg).unwrap_err().code(),
+            "warning.config.zero_bound"
+        );
     }
 
     proptest::proptest! {

@@ -73,7 +73,10 @@ pub enum HitError {
     #[error("hit for event {event_id:?}: empty event id")]
     EmptyEventId { event_id: String },
     #[error("hit for event {event_id:?}: observable type {observable_type:?} is not supported")]
-    UnsupportedObservable { event_id: String, observable_type: String },
+    UnsupportedObservable {
+        event_id: String,
+        observable_type: String,
+    },
     #[error("hit for event {event_id:?}: {source}")]
     BadValue {
         event_id: String,
@@ -81,7 +84,10 @@ pub enum HitError {
         source: normalize::NormalizeError,
     },
     #[error("hit for event {event_id:?}: {reason}")]
-    BadFile { event_id: String, reason: &'static str },
+    BadFile {
+        event_id: String,
+        reason: &'static str,
+    },
     #[error("hit for event {event_id:?}: {source}")]
     Id {
         event_id: String,
@@ -120,8 +126,12 @@ pub fn sco_for(hit: &Hit) -> Result<stix::Object, HitError> {
     let mut body = Map::new();
     match hit.observable_type.as_str() {
         "ipv4-addr" | "ipv6-addr" | "domain-name" | "url" | "email-addr" | "mac-addr" => {
-            let v = normalize::observable(&hit.observable_type, &hit.value)
-                .map_err(|source| HitError::BadValue { event_id: event_id(), source })?;
+            let v = normalize::observable(&hit.observable_type, &hit.value).map_err(|source| {
+                HitError::BadValue {
+                    event_id: event_id(),
+                    source,
+                }
+            })?;
             body.insert("value".into(), Value::String(v));
         }
         "autonomous-system" => {
@@ -176,8 +186,10 @@ pub fn sco_for(hit: &Hit) -> Result<stix::Object, HitError> {
             })
         }
     }
-    let id = ids::sco_id(&hit.observable_type, &body)
-        .map_err(|source| HitError::Id { event_id: event_id(), source })?;
+    let id = ids::sco_id(&hit.observable_type, &body).map_err(|source| HitError::Id {
+        event_id: event_id(),
+        source,
+    })?;
     props.insert("id".into(), Value::String(id));
     props.extend(body);
     stix::Object::from_map(props).map_err(|_| HitError::UnsupportedObservable {
@@ -197,15 +209,30 @@ pub(crate) mod tests {
             observable_type: ty.into(),
             value: value.into(),
             observed_at: Timestamp::parse(t).unwrap(),
-            source: SourceRef { kind: "suricata-eve".into(), name: "/var/log/eve.json".into() },
+            source: SourceRef {
+                kind: "suricata-eve".into(),
+                name: "/var/log/eve.json".into(),
+            },
             asset: None,
         }
     }
 
     #[test]
     fn sco_values_are_normalised_before_the_id_is_computed() {
-        let a = hit("e1", "indicator--x", "2026-01-01T00:00:00Z", "domain-name", "EvIl.Example.");
-        let b = hit("e2", "indicator--x", "2026-01-01T00:00:00Z", "domain-name", "evil.example");
+        let a = hit(
+            "e1",
+            "indicator--x",
+            "2026-01-01T00:00:00Z",
+            "domain-name",
+            "EvIl.Example.",
+        );
+        let b = hit(
+            "e2",
+            "indicator--x",
+            "2026-01-01T00:00:00Z",
+            "domain-name",
+            "evil.example",
+        );
         let (sa, sb) = (sco_for(&a).unwrap(), sco_for(&b).unwrap());
         assert_eq!(sa.id(), sb.id());
         assert_eq!(sa.get("value").unwrap(), "evil.example");
@@ -214,28 +241,67 @@ pub(crate) mod tests {
     #[test]
     fn unsupported_and_bad_values_are_typed_errors() {
         let h = hit("e1", "indicator--x", "2026-01-01T00:00:00Z", "process", "1");
-        assert_eq!(sco_for(&h).unwrap_err().code(), "warning.hit.unsupported_observable");
-        let h = hit("e1", "indicator--x", "2026-01-01T00:00:00Z", "ipv4-addr", "1.2.3");
+        assert_eq!(
+            sco_for(&h).unwrap_err().code(),
+            "warning.hit.unsupported_observable"
+        );
+        let h = hit(
+            "e1",
+            "indicator--x",
+            "2026-01-01T00:00:00Z",
+            "ipv4-addr",
+            "1.2.3",
+        );
         assert_eq!(sco_for(&h).unwrap_err().code(), "warning.hit.bad_value");
-        let h = hit("e1", "indicator--x", "2026-01-01T00:00:00Z", "file", "SHA-256:zz");
+        let h = hit(
+            "e1",
+            "indicator--x",
+            "2026-01-01T00:00:00Z",
+            "file",
+            "SHA-256:zz",
+        );
         assert_eq!(sco_for(&h).unwrap_err().code(), "warning.hit.bad_file_hash");
-        let h = hit("e1", "indicator--x", "2026-01-01T00:00:00Z", "autonomous-system", "ASx");
+        let h = hit(
+            "e1",
+            "indicator--x",
+            "2026-01-01T00:00:00Z",
+            "autonomous-system",
+            "ASx",
+        );
         assert_eq!(sco_for(&h).unwrap_err().code(), "warning.hit.bad_value");
     }
 
     #[test]
     fn file_and_as() {
-        let h = hit("e", "i", "2026-01-01T00:00:00Z", "file", &format!("sha256:{}", "AB".repeat(32)));
+        let h = hit(
+            "e",
+            "i",
+            "2026-01-01T00:00:00Z",
+            "file",
+            &format!("sha256:{}", "AB".repeat(32)),
+        );
         let o = sco_for(&h).unwrap();
         assert_eq!(o.get("hashes").unwrap()["SHA-256"], "ab".repeat(32));
-        let h = hit("e", "i", "2026-01-01T00:00:00Z", "autonomous-system", "AS64500");
+        let h = hit(
+            "e",
+            "i",
+            "2026-01-01T00:00:00Z",
+            "autonomous-system",
+            "AS64500",
+        );
         assert_eq!(sco_for(&h).unwrap().get("number").unwrap(), 64500);
     }
 
     #[test]
     fn stix_id_shape() {
-        assert!(is_stix_id("indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "indicator"));
+        assert!(is_stix_id(
+            "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+            "indicator"
+        ));
         assert!(!is_stix_id("indicator--nope", "indicator"));
-        assert!(!is_stix_id("malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "indicator"));
+        assert!(!is_stix_id(
+            "malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+            "indicator"
+        ));
     }
 }

@@ -49,9 +49,7 @@ pub fn contributing_properties(sco_type: &str) -> Option<&'static [&'static str]
         "artifact" => &["hashes", "payload_bin"],
         "autonomous-system" => &["number"],
         "directory" => &["path"],
-        "domain-name" | "email-addr" | "ipv4-addr" | "ipv6-addr" | "mac-addr" | "url" => {
-            &["value"]
-        }
+        "domain-name" | "email-addr" | "ipv4-addr" | "ipv6-addr" | "mac-addr" | "url" => &["value"],
         "email-message" => &["from_ref", "subject", "body"],
         "file" => &["hashes", "name", "extensions", "parent_directory_ref"],
         "mutex" => &["name"],
@@ -109,14 +107,20 @@ pub fn sco_id(sco_type: &str, props: &Map<String, Value>) -> Result<String, IdEr
         });
     }
     let canonical = stix::jcs::to_string(&Value::Object(contributing));
-    Ok(format!("{sco_type}--{}", Uuid::new_v5(&SCO_NAMESPACE, canonical.as_bytes())))
+    Ok(format!(
+        "{sco_type}--{}",
+        Uuid::new_v5(&SCO_NAMESPACE, canonical.as_bytes())
+    ))
 }
 
 /// The namespace for ids this node derives (sightings, observed-data, opinions):
 /// UUIDv5 of the node's identity id in the SCO namespace, so two nodes never collide
 /// and one node is stable across restarts.
 pub fn node_namespace(identity_id: &str) -> Uuid {
-    Uuid::new_v5(&SCO_NAMESPACE, format!("nadhir-node:{identity_id}").as_bytes())
+    Uuid::new_v5(
+        &SCO_NAMESPACE,
+        format!("nadhir-node:{identity_id}").as_bytes(),
+    )
 }
 
 /// A deterministic `type--uuid5` in `namespace` over the parts (joined with NUL).
@@ -148,18 +152,27 @@ mod tests {
 
     #[test]
     fn hash_choice_follows_the_reference_library() {
-        let a = sco_id("file", &map(json!({"hashes": {"SHA-256": "ab", "MD5": "cd"}}))).unwrap();
+        let a = sco_id(
+            "file",
+            &map(json!({"hashes": {"SHA-256": "ab", "MD5": "cd"}})),
+        )
+        .unwrap();
         let b = sco_id("file", &map(json!({"hashes": {"MD5": "cd"}}))).unwrap();
         assert_eq!(a, b);
         assert_eq!(
-            sco_id("file", &map(json!({"hashes": {}}))).unwrap_err().code(),
+            sco_id("file", &map(json!({"hashes": {}})))
+                .unwrap_err()
+                .code(),
             "warning.id.empty_hashes"
         );
     }
 
     #[test]
     fn unknown_and_empty() {
-        assert_eq!(sco_id("x-thing", &Map::new()).unwrap_err().code(), "warning.id.unknown_sco_type");
+        assert_eq!(
+            sco_id("x-thing", &Map::new()).unwrap_err().code(),
+            "warning.id.unknown_sco_type"
+        );
         assert!(matches!(
             sco_id("url", &Map::new()),
             Err(IdError::NoContributingProperty { .. })

@@ -22,3 +22,10 @@ pub mod punycode;
 
 pub use aggregate::{AggregatorConfig, IngestOutcome, SightingAggregator, WindowUpdate};
 pub use hit::{AssetRef, Criticality, Hit, HitError, SourceRef};
+pub mod active;
+pub mod alert;
+pub mod watchlist;
+
+pub use active::{activity, is_active, ActivePolicy, Activity, WeightBook};
+pub use alert::{Alert, AlertState, Severity};
+pub use watchlist::{CheckReport, WatchMatch, Watchlist};

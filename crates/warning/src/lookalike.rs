@@ -78,15 +78,46 @@ pub struct Lookalike {
 
 /// Words phishing domains put beside a brand.
 pub const LURE_WORDS: &[&str] = &[
-    "login", "log-in", "signin", "sign-in", "secure", "security", "account", "accounts",
-    "verify", "verification", "update", "online", "portal", "support", "auth", "mobile",
-    "banking", "bank", "pay", "payment", "service", "services", "customer", "help", "web",
-    "mail", "app", "my", "id", "access", "confirm", "alert", "wallet", "card", "otp",
+    "login",
+    "log-in",
+    "signin",
+    "sign-in",
+    "secure",
+    "security",
+    "account",
+    "accounts",
+    "verify",
+    "verification",
+    "update",
+    "online",
+    "portal",
+    "support",
+    "auth",
+    "mobile",
+    "banking",
+    "bank",
+    "pay",
+    "payment",
+    "service",
+    "services",
+    "customer",
+    "help",
+    "web",
+    "mail",
+    "app",
+    "my",
+    "id",
+    "access",
+    "confirm",
+    "alert",
+    "wallet",
+    "card",
+    "otp",
 ];
 
 const SECOND_LEVEL: &[&str] = &[
-    "com", "co", "net", "org", "gov", "edu", "ac", "gob", "mil", "nic", "sch", "ltd", "plc",
-    "or", "ne", "go", "info", "biz", "med",
+    "com", "co", "net", "org", "gov", "edu", "ac", "gob", "mil", "nic", "sch", "ltd", "plc", "or",
+    "ne", "go", "info", "biz", "med",
 ];
 
 /// A domain split into subdomain labels, registrable label and public suffix.
@@ -278,7 +309,12 @@ impl PreparedDomain {
             .unwrap_or_else(|_| normalized.clone());
         let parts = DomainParts::split(&displayed);
         let registrable_skeleton = skeleton(&parts.registrable);
-        Some(PreparedDomain { normalized, displayed, parts, registrable_skeleton })
+        Some(PreparedDomain {
+            normalized,
+            displayed,
+            parts,
+            registrable_skeleton,
+        })
     }
 
     /// Is `self` equal to `owned` or one of its subdomains?
@@ -300,7 +336,11 @@ pub fn check(candidate: &PreparedDomain, owned: &PreparedDomain) -> Option<Looka
     let c = &candidate.parts;
     let o = &owned.parts;
     let found = |method: LookalikeMethod, explanation: String| {
-        Some(Lookalike { method, displayed: candidate.displayed.clone(), explanation })
+        Some(Lookalike {
+            method,
+            displayed: candidate.displayed.clone(),
+            explanation,
+        })
     };
     let owned_len = o.registrable.chars().count();
 
@@ -315,7 +355,8 @@ pub fn check(candidate: &PreparedDomain, owned: &PreparedDomain) -> Option<Looka
         );
     }
     // 2. confusable skeletons
-    if c.registrable != o.registrable && candidate.registrable_skeleton == owned.registrable_skeleton
+    if c.registrable != o.registrable
+        && candidate.registrable_skeleton == owned.registrable_skeleton
     {
         let diffs: Vec<String> = c
             .registrable
@@ -324,10 +365,16 @@ pub fn check(candidate: &PreparedDomain, owned: &PreparedDomain) -> Option<Looka
             .map(|ch| format!("{ch:?} (U+{:04X})", u32::from(ch)))
             .collect();
         let ascii = c.registrable.is_ascii() && candidate.normalized == candidate.displayed;
-        let method =
-            if ascii { LookalikeMethod::DigitSubstitution } else { LookalikeMethod::Homoglyph };
+        let method = if ascii {
+            LookalikeMethod::DigitSubstitution
+        } else {
+            LookalikeMethod::Homoglyph
+        };
         let idn = if candidate.normalized != candidate.displayed {
-            format!(" (IDN {:?} decodes to {:?})", candidate.normalized, candidate.displayed)
+            format!(
+                " (IDN {:?} decodes to {:?})",
+                candidate.normalized, candidate.displayed
+            )
         } else {
             String::new()
         };
@@ -346,7 +393,10 @@ pub fn check(candidate: &PreparedDomain, owned: &PreparedDomain) -> Option<Looka
     if c.registrable.contains('-') && c.registrable.replace('-', "") == o.registrable {
         return found(
             LookalikeMethod::Hyphenation,
-            format!("{:?} is {:?} with hyphens added", c.registrable, o.registrable),
+            format!(
+                "{:?} is {:?} with hyphens added",
+                c.registrable, o.registrable
+            ),
         );
     }
     // 4. edit distance on skeletons
@@ -368,7 +418,11 @@ pub fn check(candidate: &PreparedDomain, owned: &PreparedDomain) -> Option<Looka
     }
     // 5. brand + lure tokens
     let tokens: Vec<&str> = c.registrable.split('-').filter(|t| !t.is_empty()).collect();
-    if tokens.len() > 1 && tokens.iter().any(|t| skeleton(t) == owned.registrable_skeleton) {
+    if tokens.len() > 1
+        && tokens
+            .iter()
+            .any(|t| skeleton(t) == owned.registrable_skeleton)
+    {
         return found(
             LookalikeMethod::Combosquatting,
             format!(
@@ -377,8 +431,14 @@ pub fn check(candidate: &PreparedDomain, owned: &PreparedDomain) -> Option<Looka
             ),
         );
     }
-    if owned_len >= 6 && candidate.registrable_skeleton.contains(&owned.registrable_skeleton) {
-        let rest = candidate.registrable_skeleton.replacen(&owned.registrable_skeleton, "", 1);
+    if owned_len >= 6
+        && candidate
+            .registrable_skeleton
+            .contains(&owned.registrable_skeleton)
+    {
+        let rest = candidate
+            .registrable_skeleton
+            .replacen(&owned.registrable_skeleton, "", 1);
         let rest = rest.trim_matches('-');
         if LURE_WORDS.iter().any(|w| skeleton(w) == rest) {
             return found(
@@ -395,9 +455,11 @@ pub fn check(candidate: &PreparedDomain, owned: &PreparedDomain) -> Option<Looka
     for (i, label) in c.subdomains.iter().enumerate() {
         let embeds_label = skeleton(label) == owned.registrable_skeleton;
         let embeds_dashed = label == &dashed
-            || label.split('-').collect::<Vec<_>>().windows(2).any(|w| {
-                format!("{}-{}", w[0], w[1]) == dashed
-            });
+            || label
+                .split('-')
+                .collect::<Vec<_>>()
+                .windows(2)
+                .any(|w| format!("{}-{}", w[0], w[1]) == dashed);
         if embeds_label || embeds_dashed {
             return found(
                 LookalikeMethod::SubdomainEmbedding,
@@ -440,9 +502,15 @@ mod tests {
         assert_eq!(p.registrable, "examplebank");
         assert_eq!(p.suffix, "com.sa");
         let p = DomainParts::split("examplebank.sa");
-        assert_eq!((p.registrable.as_str(), p.suffix.as_str()), ("examplebank", "sa"));
+        assert_eq!(
+            (p.registrable.as_str(), p.suffix.as_str()),
+            ("examplebank", "sa")
+        );
         let p = DomainParts::split("localhost");
-        assert_eq!((p.registrable.as_str(), p.suffix.as_str()), ("localhost", ""));
+        assert_eq!(
+            (p.registrable.as_str(), p.suffix.as_str()),
+            ("localhost", "")
+        );
     }
 
     #[test]
@@ -458,17 +526,47 @@ mod tests {
     #[test]
     fn each_method_fires_on_a_realistic_case() {
         let owned = "examplebank.com";
-        assert_eq!(run("examplebank.net", owned), Some(LookalikeMethod::TldSwap));
-        assert_eq!(run("examp1ebank.com", owned), Some(LookalikeMethod::DigitSubstitution));
+        assert_eq!(
+            run("examplebank.net", owned),
+            Some(LookalikeMethod::TldSwap)
+        );
+        assert_eq!(
+            run("examp1ebank.com", owned),
+            Some(LookalikeMethod::DigitSubstitution)
+        );
         assert_eq!(run("examplebank.co", owned), Some(LookalikeMethod::TldSwap));
-        assert_eq!(run("exаmplebank.com", owned), Some(LookalikeMethod::Homoglyph));
-        assert_eq!(run("exarnplebank.com", owned), Some(LookalikeMethod::DigitSubstitution));
-        assert_eq!(run("example-bank.com", owned), Some(LookalikeMethod::Hyphenation));
-        assert_eq!(run("exmaplebank.com", owned), Some(LookalikeMethod::EditDistance));
-        assert_eq!(run("examplbank.com", owned), Some(LookalikeMethod::EditDistance));
-        assert_eq!(run("examplebank-login.com", owned), Some(LookalikeMethod::Combosquatting));
-        assert_eq!(run("secure-examplebank.info", owned), Some(LookalikeMethod::Combosquatting));
-        assert_eq!(run("examplebanklogin.com", owned), Some(LookalikeMethod::Combosquatting));
+        assert_eq!(
+            run("exаmplebank.com", owned),
+            Some(LookalikeMethod::Homoglyph)
+        );
+        assert_eq!(
+            run("exarnplebank.com", owned),
+            Some(LookalikeMethod::DigitSubstitution)
+        );
+        assert_eq!(
+            run("example-bank.com", owned),
+            Some(LookalikeMethod::Hyphenation)
+        );
+        assert_eq!(
+            run("exmaplebank.com", owned),
+            Some(LookalikeMethod::EditDistance)
+        );
+        assert_eq!(
+            run("examplbank.com", owned),
+            Some(LookalikeMethod::EditDistance)
+        );
+        assert_eq!(
+            run("examplebank-login.com", owned),
+            Some(LookalikeMethod::Combosquatting)
+        );
+        assert_eq!(
+            run("secure-examplebank.info", owned),
+            Some(LookalikeMethod::Combosquatting)
+        );
+        assert_eq!(
+            run("examplebanklogin.com", owned),
+            Some(LookalikeMethod::Combosquatting)
+        );
         assert_eq!(
             run("examplebank.com.verify-account.net", owned),
             Some(LookalikeMethod::SubdomainEmbedding)
@@ -486,14 +584,21 @@ mod tests {
         let o = PreparedDomain::new("apple.com").unwrap();
         let l = check(&c, &o).unwrap();
         assert_eq!(l.method, LookalikeMethod::Homoglyph);
-        assert!(l.explanation.contains("xn--80ak6aa92e.com"), "{}", l.explanation);
+        assert!(
+            l.explanation.contains("xn--80ak6aa92e.com"),
+            "{}",
+            l.explanation
+        );
         assert_eq!(l.displayed, "аррӏе.com");
     }
 
     #[test]
     fn arabic_indic_digits() {
         // ١ (ARABIC-INDIC DIGIT ONE) for l
-        assert_eq!(run("examp\u{0661}ebank.com", "examplebank.com"), Some(LookalikeMethod::Homoglyph));
+        assert_eq!(
+            run("examp\u{0661}ebank.com", "examplebank.com"),
+            Some(LookalikeMethod::Homoglyph)
+        );
     }
 
     #[test]
@@ -513,12 +618,19 @@ mod tests {
             "example.bank",
             "cdn.example-cdn.net",
         ] {
-            assert_eq!(run(innocent, owned), None, "{innocent} must not be a lookalike");
+            assert_eq!(
+                run(innocent, owned),
+                None,
+                "{innocent} must not be a lookalike"
+            );
         }
         // short brands: edit distance is off, so neighbours do not fire
         assert_eq!(run("visa.com", "vise.com"), None);
         assert_eq!(run("qnb.com", "qnx.com"), None);
-        assert_eq!(run("qnb-login.com", "qnb.com"), Some(LookalikeMethod::Combosquatting));
+        assert_eq!(
+            run("qnb-login.com", "qnb.com"),
+            Some(LookalikeMethod::Combosquatting)
+        );
     }
 
     proptest::proptest! {

@@ -78,7 +78,10 @@ pub fn domain(value: &str) -> Result<String, NormalizeError> {
         if label.len() > 63 {
             return Err(err("a label is longer than 63 octets"));
         }
-        if label.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '@') {
+        if label
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '@')
+        {
             return Err(err("contains whitespace, a control character, '/' or '@'"));
         }
         if i > 0 {
@@ -97,7 +100,9 @@ pub fn domain(value: &str) -> Result<String, NormalizeError> {
 pub fn ipv4(value: &str) -> Result<String, NormalizeError> {
     let err = |reason| NormalizeError::new("ipv4-addr", value, reason);
     let (addr, prefix) = split_prefix(value, 32).map_err(err)?;
-    let ip: Ipv4Addr = addr.parse().map_err(|_| err("not a dotted-quad IPv4 address"))?;
+    let ip: Ipv4Addr = addr
+        .parse()
+        .map_err(|_| err("not a dotted-quad IPv4 address"))?;
     match prefix {
         None | Some(32) => Ok(ip.to_string()),
         Some(p) => Ok(format!("{ip}/{p}")),
@@ -108,7 +113,10 @@ pub fn ipv4(value: &str) -> Result<String, NormalizeError> {
 pub fn ipv6(value: &str) -> Result<String, NormalizeError> {
     let err = |reason| NormalizeError::new("ipv6-addr", value, reason);
     let (addr, prefix) = split_prefix(value, 128).map_err(err)?;
-    let addr = addr.strip_prefix('[').and_then(|a| a.strip_suffix(']')).unwrap_or(addr);
+    let addr = addr
+        .strip_prefix('[')
+        .and_then(|a| a.strip_suffix(']'))
+        .unwrap_or(addr);
     let ip: Ipv6Addr = addr.parse().map_err(|_| err("not an IPv6 address"))?;
     match prefix {
         None | Some(128) => Ok(ip.to_string()),
@@ -123,7 +131,9 @@ fn split_prefix(value: &str, max: u8) -> Result<(&str, Option<u8>), &'static str
             if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
                 return Err("the CIDR prefix length is not a number");
             }
-            let n: u8 = p.parse().map_err(|_| "the CIDR prefix length is not a number")?;
+            let n: u8 = p
+                .parse()
+                .map_err(|_| "the CIDR prefix length is not a number")?;
             if n > max {
                 return Err("the CIDR prefix length is too large");
             }
@@ -147,7 +157,10 @@ pub fn email(value: &str) -> Result<String, NormalizeError> {
 /// Normalises a MAC address to lowercase colon-separated octets.
 pub fn mac(value: &str) -> Result<String, NormalizeError> {
     let err = || NormalizeError::new("mac-addr", value, "expected six hex octets");
-    let hex: String = value.chars().filter(|c| !matches!(c, ':' | '-' | '.')).collect();
+    let hex: String = value
+        .chars()
+        .filter(|c| !matches!(c, ':' | '-' | '.'))
+        .collect();
     if hex.len() != 12 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(err());
     }
@@ -180,10 +193,14 @@ pub struct UrlParts<'a> {
 /// Splits an absolute URL `scheme://authority/rest`.
 pub fn split_url(value: &str) -> Result<UrlParts<'_>, NormalizeError> {
     let err = |reason| NormalizeError::new("url", value, reason);
-    let (scheme, after) = value.split_once("://").ok_or_else(|| err("no '://' after a scheme"))?;
+    let (scheme, after) = value
+        .split_once("://")
+        .ok_or_else(|| err("no '://' after a scheme"))?;
     if scheme.is_empty()
         || !scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
     {
         return Err(err("invalid scheme"));
     }
@@ -194,7 +211,9 @@ pub fn split_url(value: &str) -> Result<UrlParts<'_>, NormalizeError> {
         None => ("", authority),
     };
     let (host, port) = if hostport.starts_with('[') {
-        let close = hostport.find(']').ok_or_else(|| err("unclosed '[' in an IPv6 host"))?;
+        let close = hostport
+            .find(']')
+            .ok_or_else(|| err("unclosed '[' in an IPv6 host"))?;
         hostport.split_at(close + 1)
     } else {
         match hostport.rfind(':') {
@@ -210,7 +229,13 @@ pub fn split_url(value: &str) -> Result<UrlParts<'_>, NormalizeError> {
     if host.is_empty() {
         return Err(err("empty host"));
     }
-    Ok(UrlParts { scheme, userinfo, host, port, rest })
+    Ok(UrlParts {
+        scheme,
+        userinfo,
+        host,
+        port,
+        rest,
+    })
 }
 
 /// Normalises a URL: scheme and host lowercased, host normalised as a DNS name or IP
@@ -218,7 +243,10 @@ pub fn split_url(value: &str) -> Result<UrlParts<'_>, NormalizeError> {
 pub fn url(value: &str) -> Result<String, NormalizeError> {
     let parts = split_url(value)?;
     let host = if parts.host.starts_with('[') {
-        format!("[{}]", ipv6(parts.host).map_err(|e| NormalizeError::new("url", value, e.reason))?)
+        format!(
+            "[{}]",
+            ipv6(parts.host).map_err(|e| NormalizeError::new("url", value, e.reason))?
+        )
     } else {
         domain(parts.host).map_err(|e| NormalizeError::new("url", value, e.reason))?
     };
@@ -249,21 +277,33 @@ mod tests {
     #[test]
     fn dns_0x20_randomisation_does_not_hide_a_name() {
         assert_eq!(domain("eXaMpLe.CoM.").unwrap(), "example.com");
-        assert_eq!(domain("EXAMPLE.com").unwrap(), domain("example.COM").unwrap());
+        assert_eq!(
+            domain("EXAMPLE.com").unwrap(),
+            domain("example.COM").unwrap()
+        );
     }
 
     #[test]
     fn bad_domains_are_refused_with_a_reason() {
-        assert_eq!(domain("a..b").unwrap_err().reason, "empty label (two dots in a row or a leading dot)");
+        assert_eq!(
+            domain("a..b").unwrap_err().reason,
+            "empty label (two dots in a row or a leading dot)"
+        );
         assert!(domain(".").is_err());
         assert!(domain(&"a".repeat(64)).is_err());
         assert!(domain("a b.com").is_err());
-        assert_eq!(domain("a..b").unwrap_err().code(), "warning.normalize.invalid_value");
+        assert_eq!(
+            domain("a..b").unwrap_err().code(),
+            "warning.normalize.invalid_value"
+        );
     }
 
     #[test]
     fn ipv6_is_canonical_per_rfc_5952() {
-        assert_eq!(ipv6("2001:0DB8:0000:0000:0000:0000:0000:0001").unwrap(), "2001:db8::1");
+        assert_eq!(
+            ipv6("2001:0DB8:0000:0000:0000:0000:0000:0001").unwrap(),
+            "2001:db8::1"
+        );
         assert_eq!(ipv6("2001:db8:0:0:1:0:0:1").unwrap(), "2001:db8::1:0:0:1");
         assert_eq!(ipv6("2001:db8::1/128").unwrap(), "2001:db8::1");
         assert_eq!(ipv6("2001:db8::/32").unwrap(), "2001:db8::/32");
@@ -286,7 +326,10 @@ mod tests {
             url("HTTPS://User@Login.ExampleBank.COM.:8443/Path/A?Q=X#F").unwrap(),
             "https://User@login.examplebank.com:8443/Path/A?Q=X#F"
         );
-        assert_eq!(url("http://[2001:DB8::0001]:80/x").unwrap(), "http://[2001:db8::1]:80/x");
+        assert_eq!(
+            url("http://[2001:DB8::0001]:80/x").unwrap(),
+            "http://[2001:db8::1]:80/x"
+        );
         assert_eq!(url_host("http://[2001:DB8::0001]/").unwrap(), "2001:db8::1");
         assert!(url("no-scheme.example").is_err());
         assert!(url("http://host:port/").is_err());
@@ -295,7 +338,10 @@ mod tests {
 
     #[test]
     fn email_and_mac() {
-        assert_eq!(email("Alice.Ops@Mail.Example.ORG").unwrap(), "Alice.Ops@mail.example.org");
+        assert_eq!(
+            email("Alice.Ops@Mail.Example.ORG").unwrap(),
+            "Alice.Ops@mail.example.org"
+        );
         assert!(email("nobody").is_err());
         assert_eq!(mac("00-1A-2B-3C-4D-5E").unwrap(), "00:1a:2b:3c:4d:5e");
         assert!(mac("00:1a:2b").is_err());

@@ -49,7 +49,11 @@ fn digit(b: u8) -> Option<u32> {
 
 /// Decodes a Punycode string (without the `xn--` prefix), RFC 3492 §6.2.
 pub fn decode(input: &str) -> Result<String, PunycodeError> {
-    let err = |position, reason| PunycodeError { input: input.chars().take(256).collect(), position, reason };
+    let err = |position, reason| PunycodeError {
+        input: input.chars().take(256).collect(),
+        position,
+        reason,
+    };
     let bytes = input.as_bytes();
     if !input.is_ascii() {
         return Err(err(0, "non-ASCII input"));
@@ -68,7 +72,9 @@ pub fn decode(input: &str) -> Result<String, PunycodeError> {
         let mut w: u32 = 1;
         let mut k = BASE;
         loop {
-            let b = *bytes.get(pos).ok_or_else(|| err(pos, "truncated variable-length integer"))?;
+            let b = *bytes
+                .get(pos)
+                .ok_or_else(|| err(pos, "truncated variable-length integer"))?;
             let d = digit(b).ok_or_else(|| err(pos, "not a base-36 digit"))?;
             pos += 1;
             i = d
@@ -85,7 +91,9 @@ pub fn decode(input: &str) -> Result<String, PunycodeError> {
             if d < t {
                 break;
             }
-            w = w.checked_mul(BASE - t).ok_or_else(|| err(pos, "overflow"))?;
+            w = w
+                .checked_mul(BASE - t)
+                .ok_or_else(|| err(pos, "overflow"))?;
             k += BASE;
         }
         let len = u32::try_from(output.len() + 1).map_err(|_| err(pos, "too long"))?;
@@ -130,9 +138,15 @@ mod tests {
             "\u{644}\u{64A}\u{647}\u{645}\u{627}\u{628}\u{62A}\u{643}\u{644}\u{645}\u{648}\u{634}\u{639}\u{631}\u{628}\u{64A}\u{61F}"
         );
         // 7.1 (B) Chinese (simplified)
-        assert_eq!(decode("ihqwcrb4cv8a8dqg056pqjye").unwrap(), "他们为什么不说中文");
+        assert_eq!(
+            decode("ihqwcrb4cv8a8dqg056pqjye").unwrap(),
+            "他们为什么不说中文"
+        );
         // 7.1 (L) 3<nen>B<gumi><kinpachi><sensei>
-        assert_eq!(decode("3B-ww4c5e180e575a65lsy2b").unwrap(), "3年B組金八先生");
+        assert_eq!(
+            decode("3B-ww4c5e180e575a65lsy2b").unwrap(),
+            "3年B組金八先生"
+        );
         // 7.1 (S) -> $1.00 <-
         assert_eq!(decode("-> $1.00 <--").unwrap(), "-> $1.00 <-");
     }
