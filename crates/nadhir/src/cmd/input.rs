@@ -122,15 +122,14 @@ fn read_lines<R: Read>(
     loop {
         line.clear();
         line_no += 1;
-        let (read, overflow) = read_bounded_line(&mut reader, &mut line, max)?;
-        if read == 0 {
+        let Some((len, overflow)) = read_bounded_line(&mut reader, &mut line, max)? else {
             break;
-        }
+        };
         let loc = Location { index, line: Some(line_no) };
         if overflow {
             sink(Item::Bad(
                 loc,
-                format!("the line is {read} bytes long, over the limit of {max} bytes; skipped"),
+                format!("the line is {len} bytes long, over the limit of {max} bytes; skipped"),
             ))?;
             index += 1;
             continue;
@@ -182,21 +181,23 @@ fn trim_ascii(b: &[u8]) -> &[u8] {
     &b[start..end]
 }
 
-/// Reads one line into `out`, keeping at most `max` bytes. Returns the line's full
-/// length (excluding the newline) plus one if a newline ended it, 0 at end of input,
-/// and whether the line was longer than `max` (then `out` holds only its head).
+/// Reads one line into `out`, keeping at most `max` bytes. Returns `None` at the end of
+/// the input, else the line's full length (without the newline) and whether it was
+/// longer than `max` (then `out` is empty: the line was skipped, never buffered).
 fn read_bounded_line<R: BufRead>(
     reader: &mut R,
     out: &mut Vec<u8>,
     max: u64,
-) -> io::Result<(u64, bool)> {
+) -> io::Result<Option<(u64, bool)>> {
     let mut total = 0u64;
     let mut overflow = false;
+    let mut any = false;
     loop {
         let buf = reader.fill_buf()?;
         if buf.is_empty() {
-            return Ok((total, overflow));
+            return Ok(any.then_some((total, overflow)));
         }
+        any = true;
         let (chunk, done) = match memchr_newline(buf) {
             Some(i) => (&buf[..i], Some(i + 1)),
             None => (buf, None),
@@ -213,7 +214,7 @@ fn read_bounded_line<R: BufRead>(
         match done {
             Some(consumed) => {
                 reader.consume(consumed);
-                return Ok((total + 1, overflow));
+                return Ok(Some((total, overflow)));
             }
             None => {
                 let n = chunk.len();
@@ -462,7 +463,7 @@ mod tests {
         let (items, r) = collect(&input);
         assert_eq!(items[0], "line 1, object #0: a");
         assert!(items[1].starts_with("line 2, object #1: BAD not JSON"), "{}", items[1]);
-        assert!(items[2].contains("line 4, object #2: BAD the line is 2010 bytes long"), "{}", items[2]);
+        assert!(items[2].contains("line 4, object #2: BAD the line is 2009 bytes long"), "{}", items[2]);
         assert_eq!(items[3], "line 5, object #3: c");
         assert_eq!(r, Ok(4));
     }

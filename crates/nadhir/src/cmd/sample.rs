@@ -53,6 +53,7 @@ pub fn upgrade_stix20(value: &mut Value) {
             }
         }
     }
+    repair_external_references(&mut out);
     match type_name.as_str() {
         "malware" => {
             if !out.contains_key("is_family") {
@@ -69,6 +70,34 @@ pub fn upgrade_stix20(value: &mut Value) {
         _ => {}
     }
     *map = out;
+}
+
+/// Legacy content often has citation text in an external reference's `url`, or a URL
+/// with stray whitespace; STIX 2.1 requires a URI there. Whitespace is trimmed; text that
+/// is not a URL moves to `description` (when that is free) instead of being lost.
+fn repair_external_references(map: &mut Map<String, Value>) {
+    let Some(Value::Array(refs)) = map.get_mut("external_references") else { return };
+    for r in refs.iter_mut() {
+        let Value::Object(r) = r else { continue };
+        let Some(Value::String(url)) = r.get("url") else { continue };
+        let trimmed = url.trim();
+        let looks_like_url = trimmed
+            .split_once("://")
+            .is_some_and(|(scheme, rest)| !scheme.is_empty() && !rest.is_empty())
+            && !trimmed.contains(char::is_whitespace);
+        if looks_like_url {
+            if trimmed.len() != url.len() {
+                let t = trimmed.to_owned();
+                r.insert("url".into(), Value::String(t));
+            }
+        } else {
+            let text = trimmed.to_owned();
+            r.remove("url");
+            if !r.contains_key("description") {
+                r.insert("description".into(), Value::String(text));
+            }
+        }
+    }
 }
 
 /// Copies 2.0 `labels` that are 2.1 vocabulary values into `target` (when absent).
@@ -104,6 +133,20 @@ mod tests {
         assert_eq!(v["modified"], "2020-01-02T00:14:20.652Z");
         assert_eq!(v["is_family"], true);
         assert_eq!(v["malware_types"], json!(["worm"]));
+    }
+
+    #[test]
+    fn repairs_citation_text_in_urls() {
+        let mut v = json!({"type": "relationship", "id": "relationship--f65a8ce8-90fa-4d92-a0dc-3ee544c541fe",
+            "external_references": [
+                {"source_name": "a", "url": "Dragos. (n.d.). Chrysene. Retrieved October 27, 2019."},
+                {"source_name": "b", "url": "https://example.com/x "},
+                {"source_name": "c", "url": "https://example.com/y", "description": "kept"}]});
+        upgrade_stix20(&mut v);
+        let refs = &v["external_references"];
+        assert_eq!(refs[0], json!({"source_name": "a", "description": "Dragos. (n.d.). Chrysene. Retrieved October 27, 2019."}));
+        assert_eq!(refs[1]["url"], "https://example.com/x");
+        assert_eq!(refs[2]["url"], "https://example.com/y");
     }
 
     #[test]
