@@ -468,10 +468,12 @@ fn py_eq(v: &DVal<'_, '_>, lit: &Lit) -> bool {
     }
 }
 
-/// `_COMPARE_ORDER_FUNCS`: `None` when the types are not comparable (or a string is not
-/// binary-convertible), which the reference turns into `false`.
-fn py_cmp(v: &DVal<'_, '_>, lit: &Lit) -> Option<Ordering> {
-    Some(match (v, lit) {
+/// `_COMPARE_ORDER_FUNCS`: `Err(true)` when no comparison function exists for the types
+/// (the reference then answers `false` *without* applying `NOT`), `Err(false)` when a string
+/// is not binary-convertible (answer `false`, and `NOT` applies).
+fn py_cmp(v: &DVal<'_, '_>, lit: &Lit) -> Result<Ordering, bool> {
+    let latin1 = |s: &str| latin1(s).ok_or(false);
+    Ok(match (v, lit) {
         (DVal::Num(a), Lit::Int(b)) => cmp_num(*a, Num::I(*b)),
         (DVal::Num(a), Lit::Float(b)) => cmp_num(*a, Num::F(*b)),
         (DVal::Str(a), Lit::Str(b)) => (*a).cmp(b.as_str()),
@@ -479,7 +481,7 @@ fn py_cmp(v: &DVal<'_, '_>, lit: &Lit) -> Option<Ordering> {
         (DVal::Bytes(a), Lit::Str(s)) => (*a).cmp(latin1(s)?.as_slice()),
         (DVal::Str(s), Lit::Bytes(b)) => latin1(s)?.as_slice().cmp(b.as_slice()),
         (DVal::Time(a), Lit::Time(b)) => a.cmp(b),
-        _ => return None,
+        _ => return Err(true),
     })
 }
 
@@ -1259,7 +1261,7 @@ impl<'a> Ctx<'_, 'a> {
             let mut passed = Vec::new();
             for (ri, vals) in roots {
                 for v in &vals {
-                    if pred(&t.pred, v)? != t.negated {
+                    if pred(&t.pred, v)?.is_some_and(|r| r != t.negated) {
                         passed.push(ri);
                         break;
                     }
@@ -1309,9 +1311,10 @@ fn py_b64decode(s: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(clean).ok()
 }
 
-/// One property test on one value, before `NOT`.
-fn pred(p: &Pred, v: &Val<'_>) -> Result<bool, EvalError> {
-    Ok(match p {
+/// One property test on one value, before `NOT`; `None` means "false, whatever `NOT`
+/// says" (the reference's early return for incomparable types in order tests).
+fn pred(p: &Pred, v: &Val<'_>) -> Result<Option<bool>, EvalError> {
+    Ok(Some(match p {
         Pred::Eq { lit, ne } => {
             let d = dval(v, matches!(lit, Lit::Time(_)))?;
             py_eq(&d, lit) != *ne
@@ -1319,8 +1322,9 @@ fn pred(p: &Pred, v: &Val<'_>) -> Result<bool, EvalError> {
         Pred::Order { lit, op } => {
             let d = dval(v, matches!(lit, Lit::Time(_)))?;
             match py_cmp(&d, lit) {
-                None => false,
-                Some(o) => match op {
+                Err(true) => return Ok(None),
+                Err(false) => false,
+                Ok(o) => match op {
                     CompOp::Lt => o == Ordering::Less,
                     CompOp::Gt => o == Ordering::Greater,
                     CompOp::Le => o != Ordering::Greater,
@@ -1341,7 +1345,7 @@ fn pred(p: &Pred, v: &Val<'_>) -> Result<bool, EvalError> {
                     &owned
                 }
                 Val::J(Value::String(s)) => s,
-                _ => return Ok(false),
+                _ => return Ok(Some(false)),
             };
             let n: String = s.nfc().collect();
             re.is_match(&n)
@@ -1362,7 +1366,7 @@ fn pred(p: &Pred, v: &Val<'_>) -> Result<bool, EvalError> {
             Val::J(Value::String(s)) => in_subnet(containee, s)?,
             _ => false,
         },
-    })
+    }))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -186,3 +186,5 @@ pub fn mutate(r: &mut Rng, p: &str) -> String {
         _ => format!("{p} {}", gen_qualifier(r)),
     }
 }
+
+pub mod evalgen;
