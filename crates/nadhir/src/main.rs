@@ -33,6 +33,9 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Manage organisations, users, API tokens, collections and grants (non-interactive).
     Admin(cmd::admin::AdminArgs),
+    /// TAXII 2.1 client: pull a remote collection into the store (resuming from a
+    /// remembered cursor), push local objects to a remote collection, list collections.
+    Taxii(cmd::taxii_cmd::TaxiiArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         Command::Stats(args) => cmd::stats::run(&cli.global, args),
         Command::Serve(args) => cmd::serve::run(&cli.global, args),
         Command::Admin(args) => cmd::admin::run(&cli.global, args),
+        Command::Taxii(args) => cmd::taxii_cmd::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

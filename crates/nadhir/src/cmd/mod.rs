@@ -7,6 +7,7 @@ pub mod input;
 pub mod sample;
 pub mod serve;
 pub mod stats;
+pub mod taxii_cmd;
 pub mod validate;
 
 use anyhow::Context;

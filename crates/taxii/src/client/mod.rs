@@ -40,9 +40,11 @@ pub use types::{
 };
 
 use futures::Stream;
+/// URLs as the client takes them.
+pub use reqwest::Url;
 use query::Endpoint;
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use std::time::{Duration, Instant};
