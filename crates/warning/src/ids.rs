@@ -9,11 +9,12 @@
 //! `stix::sco::deterministic_id`; when that lands, this module should delegate to it
 //! (the oracle test `tests/oracle_stix2.rs` pins both to the OASIS library).
 //!
-//! Sighting, observed-data and opinion ids are UUIDv5 too, in a namespace derived
-//! from the node's identity, so the same (indicator, window) always names the same
-//! sighting — on any worker, after any restart.
+//! Sighting, observed-data and opinion ids are derived from a namespace of the node's
+//! identity and the (indicator, window), formatted as UUIDv4 ([`derived_id`]), so the
+//! same window always names the same sighting — on any worker, after any restart.
 
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 /// STIX 2.1 §2.9 namespace for SCO ids.
@@ -123,10 +124,27 @@ pub fn node_namespace(identity_id: &str) -> Uuid {
     )
 }
 
-/// A deterministic `type--uuid5` in `namespace` over the parts (joined with NUL).
+/// A deterministic id `type--<uuid>` for (namespace, parts).
+///
+/// STIX 2.1 §2.9 says ids of SDOs and SROs SHOULD be UUIDv4 (the OASIS validator warns
+/// otherwise), while the aggregator needs the same window to get the same id on every
+/// worker. So the id is *formatted* as UUIDv4 (version nibble 4, RFC 4122 variant)
+/// with its 122 free bits taken from SHA-256 over the namespace and the NUL-joined
+/// parts: as unique and as opaque as a random v4, yet reproducible.
 pub fn derived_id(stix_type: &str, namespace: &Uuid, parts: &[&str]) -> String {
-    let name = parts.join("\u{0}");
-    format!("{stix_type}--{}", Uuid::new_v5(namespace, name.as_bytes()))
+    let mut h = Sha256::new();
+    h.update(namespace.as_bytes());
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    format!(
+        "{stix_type}--{}",
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    )
 }
 
 #[cfg(test)]
@@ -186,5 +204,8 @@ mod tests {
         assert_eq!(a, derived_id("sighting", &ns, &["indicator--x", "100"]));
         assert_ne!(a, derived_id("sighting", &ns, &["indicator--x", "101"]));
         assert_ne!(a, derived_id("sighting", &ns, &["indicator--x1", "00"]));
+        let u = uuid::Uuid::parse_str(a.strip_prefix("sighting--").unwrap()).unwrap();
+        assert_eq!(u.get_version_num(), 4);
+        assert_eq!(u.get_variant(), uuid::Variant::RFC4122);
     }
 }
