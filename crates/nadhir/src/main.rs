@@ -36,6 +36,9 @@ enum Command {
     /// TAXII 2.1 client: pull a remote collection into the store (resuming from a
     /// remembered cursor), push local objects to a remote collection, list collections.
     Taxii(cmd::taxii_cmd::TaxiiArgs),
+    /// STIX 2.1 patterns: check one (`pattern check`) or match patterns against observed
+    /// data (`pattern match --patterns FILE --observed FILE`).
+    Pattern(cmd::pattern::PatternArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(&cli.global, args),
         Command::Admin(args) => cmd::admin::run(&cli.global, args),
         Command::Taxii(args) => cmd::taxii_cmd::run(&cli.global, args),
+        Command::Pattern(args) => cmd::pattern::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -438,7 +438,8 @@ fn dval<'a, 'v>(v: &'v Val<'a>, want_time: bool) -> Result<DVal<'a, 'v>, EvalErr
     Ok(match v {
         Val::J(Value::Number(n)) => DVal::Num(json_num(n)),
         Val::J(Value::String(s)) if want_time => DVal::Time(
-            py_datetime(s).ok_or_else(|| EvalError::Value(format!("Invalid timestamp in JSON: {s}")))?,
+            py_datetime(s)
+                .ok_or_else(|| EvalError::Value(format!("Invalid timestamp in JSON: {s}")))?,
         ),
         Val::J(Value::String(s)) => DVal::Str(s),
         Val::J(Value::Bool(b)) => DVal::Bool(*b),
@@ -448,9 +449,7 @@ fn dval<'a, 'v>(v: &'v Val<'a>, want_time: bool) -> Result<DVal<'a, 'v>, EvalErr
 }
 
 fn latin1(s: &str) -> Option<Vec<u8>> {
-    s.chars()
-        .map(|c| u8::try_from(u32::from(c)).ok())
-        .collect()
+    s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
 }
 
 /// `_COMPARE_EQ_FUNCS` through `_get_table_symmetric`.
@@ -585,7 +584,9 @@ fn inet_aton(s: &str) -> Option<u32> {
 
 fn ip4(s: &str) -> Result<u32, EvalError> {
     if s.contains('\0') {
-        return Err(EvalError::Value("embedded null character in IP address".into()));
+        return Err(EvalError::Value(
+            "embedded null character in IP address".into(),
+        ));
     }
     inet_aton(s).ok_or_else(|| EvalError::Value(format!("Invalid IPv4 address: {s}")))
 }
@@ -768,11 +769,26 @@ fn build_bytes_regex(src: &str, opts: &EvalOptions) -> Result<regex::bytes::Rege
 
 #[derive(Debug)]
 enum Pred {
-    Eq { lit: Lit, ne: bool },
-    Order { lit: Lit, op: CompOp },
-    In { set: Vec<Lit>, times: bool },
-    Like { re: regex::Regex, binary_ok: bool },
-    Matches { re: regex::Regex, bin: Option<regex::bytes::Regex> },
+    Eq {
+        lit: Lit,
+        ne: bool,
+    },
+    Order {
+        lit: Lit,
+        op: CompOp,
+    },
+    In {
+        set: Vec<Lit>,
+        times: bool,
+    },
+    Like {
+        re: regex::Regex,
+        binary_ok: bool,
+    },
+    Matches {
+        re: regex::Regex,
+        bin: Option<regex::bytes::Regex>,
+    },
     Subset(String),
     Superset(String),
 }
@@ -846,7 +862,8 @@ fn lit(c: &Constant) -> Result<Lit, EvalError> {
         Constant::Bool(b) => Lit::Bool(*b),
         Constant::Binary(b) | Constant::Hex(b) => Lit::Bytes(b.clone()),
         Constant::Timestamp(t) => Lit::Time(
-            py_datetime(t).ok_or_else(|| EvalError::Literal(format!("Invalid TimestampLiteral: t'{t}'")))?,
+            py_datetime(t)
+                .ok_or_else(|| EvalError::Literal(format!("Invalid TimestampLiteral: t'{t}'")))?,
         ),
         Constant::Set(_) => return Err(EvalError::Literal("a set is not a single literal".into())),
     })
@@ -864,7 +881,11 @@ impl CompiledPattern {
     }
 
     fn obs(e: &ObservationExpr, opts: &EvalOptions) -> Result<OExpr, EvalError> {
-        let many = |v: &[ObservationExpr]| v.iter().map(|e| Self::obs(e, opts)).collect::<Result<Vec<_>, _>>();
+        let many = |v: &[ObservationExpr]| {
+            v.iter()
+                .map(|e| Self::obs(e, opts))
+                .collect::<Result<Vec<_>, _>>()
+        };
         Ok(match e {
             ObservationExpr::Comparison(c) => OExpr::Simple(Self::cmp(c, opts)?),
             ObservationExpr::And(v) => OExpr::And(many(v)?),
@@ -909,7 +930,11 @@ impl CompiledPattern {
     }
 
     fn cmp(c: &ComparisonExpr, opts: &EvalOptions) -> Result<CExpr, EvalError> {
-        let many = |v: &[ComparisonExpr]| v.iter().map(|e| Self::cmp(e, opts)).collect::<Result<Vec<_>, _>>();
+        let many = |v: &[ComparisonExpr]| {
+            v.iter()
+                .map(|e| Self::cmp(e, opts))
+                .collect::<Result<Vec<_>, _>>()
+        };
         Ok(match c {
             ComparisonExpr::And(v) => CExpr::And(many(v)?),
             ComparisonExpr::Or(v) => CExpr::Or(many(v)?),
@@ -917,7 +942,9 @@ impl CompiledPattern {
             ComparisonExpr::Test(t) => {
                 let s = |v: &Constant| match v {
                     Constant::Str(s) => Ok(s.clone()),
-                    other => Err(EvalError::Literal(format!("expected a string, got {other}"))),
+                    other => Err(EvalError::Literal(format!(
+                        "expected a string, got {other}"
+                    ))),
                 };
                 let pred = match t.op {
                     CompOp::Eq | CompOp::Ne => Pred::Eq {
@@ -937,7 +964,10 @@ impl CompiledPattern {
                         let homogeneous = set.iter().all(|l| Some(l.py_type()) == first);
                         let numbers = set.iter().all(|l| matches!(l, Lit::Int(_) | Lit::Float(_)));
                         if !homogeneous && !numbers {
-                            return Err(EvalError::Literal(format!("Nonhomogenous set: {}", t.value)));
+                            return Err(EvalError::Literal(format!(
+                                "Nonhomogenous set: {}",
+                                t.value
+                            )));
                         }
                         Pred::In {
                             times: first == Some(PyType::Datetime),
@@ -1079,8 +1109,14 @@ impl<'a> Ctx<'_, 'a> {
     fn checked_interval(&self, i: &Inst) -> Option<(Micros, Micros)> {
         let (f, l) = self.interval(i);
         if f > l {
-            let id = self.data.obs[i.0 as usize].sdo.get("id").and_then(Value::as_str).unwrap_or("?");
-            self.fail(EvalError::Input(format!("{id}: first_observed is after last_observed")));
+            let id = self.data.obs[i.0 as usize]
+                .sdo
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            self.fail(EvalError::Input(format!(
+                "{id}: first_observed is after last_observed"
+            )));
             return None;
         }
         Some((f, l))
@@ -1190,12 +1226,10 @@ impl<'a> Ctx<'_, 'a> {
                 let items: Vec<Val<'a>> = match list {
                     Val::J(Value::Array(a)) => a.iter().map(Val::J).collect(),
                     Val::List(l) => l.to_vec(),
-                    other => {
-                        return Err(EvalError::Value(format!(
-                            "The value of reference list property '{prop}' was not a list (got a {})",
-                            type_name(other)
-                        )))
-                    }
+                    other => return Err(EvalError::Value(format!(
+                        "The value of reference list property '{prop}' was not a list (got a {})",
+                        type_name(other)
+                    ))),
                 };
                 let mut objs = Vec::new();
                 for r in &items {
@@ -1392,11 +1426,17 @@ impl<'d, 'a> Ctx<'d, 'a> {
     }
 
     fn latest_first(&self, b: &[Inst]) -> Micros {
-        b.iter().map(|i| self.interval(i).0).max().unwrap_or(Micros::MIN)
+        b.iter()
+            .map(|i| self.interval(i).0)
+            .max()
+            .unwrap_or(Micros::MIN)
     }
 
     fn earliest_last(&self, b: &[Inst]) -> Micros {
-        b.iter().map(|i| self.interval(i).1).min().unwrap_or(Micros::MAX)
+        b.iter()
+            .map(|i| self.interval(i).1)
+            .min()
+            .unwrap_or(Micros::MAX)
     }
 
     fn observe<'c>(&'c self, e: &'c OExpr) -> Result<Bindings<'c>, EvalError> {
@@ -1404,10 +1444,17 @@ impl<'d, 'a> Ctx<'d, 'a> {
             OExpr::Simple(c) => {
                 let passed = self.comparison(c)?;
                 let data = self.data;
-                Box::new(passed.into_keys().flat_map(move |oi| {
-                    let n = data.obs[oi].number;
-                    (0..n).map(move |k| -> Binding { Rc::from([(oi as u32, k as u32)].as_slice()) })
-                }).take_while(move |_| self.charge(1)))
+                Box::new(
+                    passed
+                        .into_keys()
+                        .flat_map(move |oi| {
+                            let n = data.obs[oi].number;
+                            (0..n).map(move |k| -> Binding {
+                                Rc::from([(oi as u32, k as u32)].as_slice())
+                            })
+                        })
+                        .take_while(move |_| self.charge(1)),
+                )
             }
             OExpr::And(v) | OExpr::FollowedBy(v) => {
                 let fb = matches!(e, OExpr::FollowedBy(_));
@@ -1451,7 +1498,9 @@ impl<'d, 'a> Ctx<'d, 'a> {
                     let earliest_last = self.earliest_last(b);
                     let end = earliest_last.saturating_add(d);
                     if end > MAX_MICROS {
-                        self.fail(EvalError::Value("WITHIN window ends after year 9999".into()));
+                        self.fail(EvalError::Value(
+                            "WITHIN window ends after year 9999".into(),
+                        ));
                         return false;
                     }
                     b.iter().all(|i| match self.checked_interval(i) {
@@ -1653,7 +1702,8 @@ impl Iterator for Repeats<'_, '_, '_> {
             if let Some((next_value, sub)) = &mut self.current {
                 match sub.next() {
                     Some(Ok(combo)) => {
-                        let mut flat: Vec<Inst> = combo.iter().flat_map(|b| b.iter().copied()).collect();
+                        let mut flat: Vec<Inst> =
+                            combo.iter().flat_map(|b| b.iter().copied()).collect();
                         flat.extend(next_value.iter().copied());
                         return Some(flat.into());
                     }
@@ -1696,11 +1746,18 @@ fn bound_largest_combination(values: &[Binding]) -> usize {
     let mut consumed: Vec<Inst> = Vec::new();
     let mut size = 0;
     for (i, idx) in by_size.iter().enumerate().take(max_size).skip(1) {
-        let avail: Vec<Inst> = idx.iter().filter(|x| !consumed.contains(x)).copied().collect();
+        let avail: Vec<Inst> = idx
+            .iter()
+            .filter(|x| !consumed.contains(x))
+            .copied()
+            .collect();
         size += avail.len().div_ceil(i);
         consumed.extend(avail);
     }
-    let avail = by_size[max_size].iter().filter(|x| !consumed.contains(x)).count();
+    let avail = by_size[max_size]
+        .iter()
+        .filter(|x| !consumed.contains(x))
+        .count();
     size + avail / max_size.max(1)
 }
 

@@ -157,12 +157,8 @@ pub(crate) fn is_ws(c: char) -> bool {
             | '\u{0085}'
             | '\u{00a0}'
             | '\u{1680}'
-            | '\u{2000}'..='\u{200a}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202f}'
-            | '\u{205f}'
-            | '\u{3000}'
+            | '\u{2000}'
+            ..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
     )
 }
 
@@ -289,7 +285,9 @@ impl Cursor<'_> {
             return None;
         }
         j += 1;
-        if !self.two(j, |a, b| (a == '0' && ('1'..='9').contains(&b)) || (a == '1' && "012".contains(b))) {
+        if !self.two(j, |a, b| {
+            (a == '0' && ('1'..='9').contains(&b)) || (a == '1' && "012".contains(b))
+        }) {
             return None;
         }
         j += 2;
@@ -309,7 +307,9 @@ impl Cursor<'_> {
             return None;
         }
         j += 1;
-        if !self.two(j, |a, b| ((a == '0' || a == '1') && d(b)) || (a == '2' && "0123".contains(b))) {
+        if !self.two(j, |a, b| {
+            ((a == '0' || a == '1') && d(b)) || (a == '2' && "0123".contains(b))
+        }) {
             return None;
         }
         j += 2;
@@ -325,7 +325,9 @@ impl Cursor<'_> {
             return None;
         }
         j += 1;
-        if !self.two(j, |a, b| (('0'..='5').contains(&a) && d(b)) || (a == '6' && b == '0')) {
+        if !self.two(j, |a, b| {
+            (('0'..='5').contains(&a) && d(b)) || (a == '6' && b == '0')
+        }) {
             return None;
         }
         j += 2;
@@ -408,7 +410,11 @@ pub(crate) fn lex(chars: &[char]) -> Vec<Token> {
         let after_plus = if c == '+' { i + 1 } else { i };
         offer(cur.int_body(after_plus), Tok::IntPos);
         offer(
-            if c == '-' { cur.float_body(i + 1) } else { None },
+            if c == '-' {
+                cur.float_body(i + 1)
+            } else {
+                None
+            },
             Tok::FloatNeg,
         );
         offer(cur.float_body(after_plus), Tok::FloatPos);
@@ -436,7 +442,11 @@ pub(crate) fn lex(chars: &[char]) -> Vec<Token> {
         offer(word_end, Tok::IdentNoHyphen);
         offer(cur.ident(i, true), Tok::IdentHyphen);
         let punct = match c {
-            '=' => Some(if cur.is(i + 1, '=') { (2, Tok::Eq) } else { (1, Tok::Eq) }),
+            '=' => Some(if cur.is(i + 1, '=') {
+                (2, Tok::Eq)
+            } else {
+                (1, Tok::Eq)
+            }),
             '!' if cur.is(i + 1, '=') => Some((2, Tok::Neq)),
             '<' if cur.is(i + 1, '>') => Some((2, Tok::Neq)),
             '<' if cur.is(i + 1, '=') => Some((2, Tok::Le)),
@@ -493,17 +503,26 @@ mod tests {
         assert_eq!(kinds("ANDx"), vec![Tok::IdentNoHyphen, Tok::Eof]);
         assert_eq!(kinds("true"), vec![Tok::Bool, Tok::Eof]);
         assert_eq!(kinds("ipv4-addr"), vec![Tok::IdentHyphen, Tok::Eof]);
-        assert_eq!(kinds("-5 +5 5.5 .5 -.5"), vec![
-            Tok::IntNeg,
-            Tok::IntPos,
-            Tok::FloatPos,
-            Tok::FloatPos,
-            Tok::FloatNeg,
-            Tok::Eof
-        ]);
+        assert_eq!(
+            kinds("-5 +5 5.5 .5 -.5"),
+            vec![
+                Tok::IntNeg,
+                Tok::IntPos,
+                Tok::FloatPos,
+                Tok::FloatPos,
+                Tok::FloatNeg,
+                Tok::Eof
+            ]
+        );
         assert_eq!(kinds("0123"), vec![Tok::IntPos, Tok::IntPos, Tok::Eof]);
-        assert_eq!(kinds("<> <= == ="), vec![Tok::Neq, Tok::Le, Tok::Eq, Tok::Eq, Tok::Eof]);
-        assert_eq!(kinds("h'0a' h'0'"), vec![Tok::Hex, Tok::IdentNoHyphen, Tok::Str, Tok::Eof]);
+        assert_eq!(
+            kinds("<> <= == ="),
+            vec![Tok::Neq, Tok::Le, Tok::Eq, Tok::Eq, Tok::Eof]
+        );
+        assert_eq!(
+            kinds("h'0a' h'0'"),
+            vec![Tok::Hex, Tok::IdentNoHyphen, Tok::Str, Tok::Eof]
+        );
         assert_eq!(kinds("b''")[..2], [Tok::IdentNoHyphen, Tok::Str]);
         assert_eq!(
             kinds("b'AAA=' t'2020-01-01T00:00:60.5Z' t'2020-13-01T00:00:00Z'")[..3],
@@ -511,6 +530,9 @@ mod tests {
         );
         assert_eq!(kinds("'a\\'b' /* c */ // d"), vec![Tok::Str, Tok::Eof]);
         assert_eq!(kinds("'a\\b'")[0], Tok::Quote);
-        assert_eq!(kinds("/* x"), vec![Tok::Divide, Tok::Asterisk, Tok::IdentNoHyphen, Tok::Eof]);
+        assert_eq!(
+            kinds("/* x"),
+            vec![Tok::Divide, Tok::Asterisk, Tok::IdentNoHyphen, Tok::Eof]
+        );
     }
 }

@@ -16,10 +16,8 @@ pub use ast::{
     CompOp, Comparison, ComparisonExpr, Constant, ObjectPath, ObservationExpr, PathStep, Pattern,
     Qualifier,
 };
+pub use eval::{match_pattern, CompiledPattern, EvalError, EvalOptions, MatchResult, Observations};
 pub use parser::{parse, parse_with_limits, Limits, ParseError, ParseErrorKind};
-pub use eval::{
-    match_pattern, CompiledPattern, EvalError, EvalOptions, MatchResult, Observations,
-};
 
 /// Either a parse error or an evaluation error (for [`match_pattern`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -153,7 +153,10 @@ pub fn parse_with_limits(input: &str, limits: &Limits) -> Result<Pattern, ParseE
         limits,
     };
     let root = p.observation_exprs()?;
-    p.expect(Tok::Eof, "AND, OR, FOLLOWEDBY, a qualifier or end of pattern")?;
+    p.expect(
+        Tok::Eof,
+        "AND, OR, FOLLOWEDBY, a qualifier or end of pattern",
+    )?;
     // The reference validator's bracket check runs on the raw text; report it after the
     // grammar so a syntax error keeps its more precise position.
     if !brackets_check(&chars) {
@@ -579,9 +582,9 @@ impl Parser<'_> {
             }
             Tok::Str => Constant::Str(self.unescape(t)),
             Tok::Bool if allow_bool => Constant::Bool(text == "true"),
-            Tok::Hex => Constant::Hex(
-                hex::decode(&text[2..text.len() - 1]).map_err(|_| out_of_range())?,
-            ),
+            Tok::Hex => {
+                Constant::Hex(hex::decode(&text[2..text.len() - 1]).map_err(|_| out_of_range())?)
+            }
             Tok::Binary => Constant::Binary(
                 base64::engine::general_purpose::STANDARD
                     .decode(&text[2..text.len() - 1])
@@ -714,7 +717,10 @@ mod tests {
             parse("[file:hashes.MD5 = 'abc']").unwrap_err().code(),
             "pattern.invalid_hash"
         );
-        assert_eq!(parse("[a:b[-1] = 1]").unwrap_err().code(), "pattern.bad_index");
+        assert_eq!(
+            parse("[a:b[-1] = 1]").unwrap_err().code(),
+            "pattern.bad_index"
+        );
     }
 
     #[test]

@@ -101,8 +101,8 @@ impl Display for ObservationExpr {
                     Qualifier::Repeats { .. } => 1,
                     Qualifier::StartStop { .. } => 2,
                 };
-                let dup = (0..quals.len())
-                    .any(|i| quals[..i].iter().any(|p| kind(p) == kind(quals[i])));
+                let dup =
+                    (0..quals.len()).any(|i| quals[..i].iter().any(|p| kind(p) == kind(quals[i])));
                 if is_nary(base) || dup {
                     write!(f, "({base})")?;
                 } else {
@@ -241,15 +241,26 @@ mod tests {
         let cases = [
             ("[a:b == 1]", "[a:b = 1]"),
             ("[a:b <> 1.0]", "[a:b != 1.0]"),
-            ("[a:'b c'.'x'[*][+2] NOT IN ('q\\'', -1, true, h'AB', b'AAA=')]",
-             "[a:'b c'.x[*][2] NOT IN ('q\\'', -1, true, h'ab', b'AAA=')]"),
-            ("[a:b = 1 OR (c:d = 2 OR e:f = 3) AND g:h = 4]",
-             "[a:b = 1 OR (c:d = 2 OR e:f = 3) AND g:h = 4]"),
-            ("([a:b = 1]) WITHIN 5 SECONDS WITHIN 1 SECONDS",
-             "([a:b = 1]) WITHIN 5.0 SECONDS WITHIN 1.0 SECONDS"),
-            ("(([a:b=1] AND [c:d=1]) OR [e:f=1]) REPEATS 2 TIMES",
-             "(([a:b = 1] AND [c:d = 1]) OR [e:f = 1]) REPEATS 2 TIMES"),
-            ("[a:'true' = 'x'] FOLLOWEDBY [a:'AND' = 1]", "[a:'true' = 'x'] FOLLOWEDBY [a:'AND' = 1]"),
+            (
+                "[a:'b c'.'x'[*][+2] NOT IN ('q\\'', -1, true, h'AB', b'AAA=')]",
+                "[a:'b c'.x[*][2] NOT IN ('q\\'', -1, true, h'ab', b'AAA=')]",
+            ),
+            (
+                "[a:b = 1 OR (c:d = 2 OR e:f = 3) AND g:h = 4]",
+                "[a:b = 1 OR (c:d = 2 OR e:f = 3) AND g:h = 4]",
+            ),
+            (
+                "([a:b = 1]) WITHIN 5 SECONDS WITHIN 1 SECONDS",
+                "([a:b = 1]) WITHIN 5.0 SECONDS WITHIN 1.0 SECONDS",
+            ),
+            (
+                "(([a:b=1] AND [c:d=1]) OR [e:f=1]) REPEATS 2 TIMES",
+                "(([a:b = 1] AND [c:d = 1]) OR [e:f = 1]) REPEATS 2 TIMES",
+            ),
+            (
+                "[a:'true' = 'x'] FOLLOWEDBY [a:'AND' = 1]",
+                "[a:'true' = 'x'] FOLLOWEDBY [a:'AND' = 1]",
+            ),
         ];
         for (input, want) in cases {
             let ast = parse(input).unwrap();

@@ -6,7 +6,9 @@ mod common;
 use pattern::{parse, CompiledPattern, EvalOptions, Observations};
 
 fn outcome(pattern: &str, observed: &[serde_json::Value]) -> (String, Vec<String>) {
-    let Ok(p) = parse(pattern) else { return ("parse_error".into(), vec![]) };
+    let Ok(p) = parse(pattern) else {
+        return ("parse_error".into(), vec![]);
+    };
     let res = CompiledPattern::new(&p, EvalOptions::default())
         .and_then(|c| c.matches(&Observations::new(observed)?));
     match res {
@@ -44,17 +46,39 @@ fn generated_patterns_and_observations_agree_with_stix2_matcher() {
         *counts.entry(want.to_string()).or_insert(0) += 1;
         let want_refs: Vec<String> = v["observed_data_refs"]
             .as_array()
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default();
         let (got, refs) = outcome(pattern, observed);
         if got != want || refs != want_refs {
-            bad.push(format!("{pattern:?} on {}: reference {want} {want_refs:?} ({}), nadhir {got} {refs:?}",
-                serde_json::to_string(observed).unwrap_or_default().chars().take(3000).collect::<String>(),
-                v["error"]));
+            bad.push(format!(
+                "{pattern:?} on {}: reference {want} {want_refs:?} ({}), nadhir {got} {refs:?}",
+                serde_json::to_string(observed)
+                    .unwrap_or_default()
+                    .chars()
+                    .take(3000)
+                    .collect::<String>(),
+                v["error"]
+            ));
         }
     }
     eprintln!("reference verdicts: {counts:?}");
-    assert!(counts.get("match").copied().unwrap_or(0) > 200, "too few matches: {counts:?}");
-    assert!(counts.get("nomatch").copied().unwrap_or(0) > 200, "too few non-matches: {counts:?}");
-    assert!(bad.is_empty(), "{} of {} disagree:\n{}", bad.len(), cases.len(), bad.iter().take(10).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        counts.get("match").copied().unwrap_or(0) > 200,
+        "too few matches: {counts:?}"
+    );
+    assert!(
+        counts.get("nomatch").copied().unwrap_or(0) > 200,
+        "too few non-matches: {counts:?}"
+    );
+    assert!(
+        bad.is_empty(),
+        "{} of {} disagree:\n{}",
+        bad.len(),
+        cases.len(),
+        bad.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
+    );
 }

@@ -38,7 +38,10 @@ const EXCLUDED: [(&str, &str); 2] = [
 
 #[test]
 fn stix2_matcher_v21_suite_agrees() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/matcher_cases.jsonl");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/matcher_cases.jsonl"
+    );
     let file = std::fs::File::open(path).expect("matcher_cases.jsonl");
     let mut n = 0;
     let mut bad = Vec::new();
@@ -61,7 +64,11 @@ fn stix2_matcher_v21_suite_agrees() {
         }
         let want_refs: Vec<String> = case["observed_data_refs"]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default();
         if got != want || (want == "match" && refs != want_refs) {
             bad.push(format!(
@@ -71,5 +78,10 @@ fn stix2_matcher_v21_suite_agrees() {
         }
     }
     assert!(n > 400, "only {n} cases");
-    assert!(bad.is_empty(), "{} of {n} disagree:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} of {n} disagree:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }

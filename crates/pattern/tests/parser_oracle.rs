@@ -24,12 +24,18 @@ fn shipped_test_suites_and_spec_examples_agree() {
         if got.is_ok() != expected {
             disagreements.push(format!(
                 "{}: {pattern:?} reference valid={expected}, nadhir={:?}",
-                case["source"], got.err().map(|e| e.to_string())
+                case["source"],
+                got.err().map(|e| e.to_string())
             ));
         }
     }
     assert!(n > 400, "only {n} cases");
-    assert!(disagreements.is_empty(), "{} disagreements:\n{}", disagreements.len(), disagreements.join("\n"));
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
 }
 
 #[test]
@@ -49,7 +55,10 @@ fn generated_corpus_agrees_with_stix2patterns() {
             patterns.push(p);
         }
     }
-    let input: Vec<serde_json::Value> = patterns.iter().map(|p| serde_json::json!({ "pattern": p })).collect();
+    let input: Vec<serde_json::Value> = patterns
+        .iter()
+        .map(|p| serde_json::json!({ "pattern": p }))
+        .collect();
     let verdicts = common::run_oracle(&py, "validate.py", &input);
     assert_eq!(verdicts.len(), patterns.len());
     let mut valid = 0;
@@ -59,10 +68,24 @@ fn generated_corpus_agrees_with_stix2patterns() {
         valid += usize::from(expected);
         let got = pattern::parse(p);
         if got.is_ok() != expected {
-            disagreements.push(format!("{p:?} reference valid={expected}, nadhir={:?}", got.err().map(|e| e.to_string())));
+            disagreements.push(format!(
+                "{p:?} reference valid={expected}, nadhir={:?}",
+                got.err().map(|e| e.to_string())
+            ));
         }
     }
-    eprintln!("generated corpus: {} patterns, {valid} valid per the reference", patterns.len());
-    assert!(valid > 400 && valid < 1800, "corpus not mixed enough: {valid} valid");
-    assert!(disagreements.is_empty(), "{} disagreements:\n{}", disagreements.len(), disagreements.join("\n"));
+    eprintln!(
+        "generated corpus: {} patterns, {valid} valid per the reference",
+        patterns.len()
+    );
+    assert!(
+        valid > 400 && valid < 1800,
+        "corpus not mixed enough: {valid} valid"
+    );
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
 }

@@ -12,8 +12,13 @@ fn object_type() -> impl Strategy<Value = String> {
 }
 
 fn key() -> impl Strategy<Value = String> {
-    prop_oneof![ident(), any::<String>(), Just("AND".to_string()), Just("true".to_string())]
-        .prop_filter("no hashes paths (validated separately)", |s| s != "hashes")
+    prop_oneof![
+        ident(),
+        any::<String>(),
+        Just("AND".to_string()),
+        Just("true".to_string())
+    ]
+    .prop_filter("no hashes paths (validated separately)", |s| s != "hashes")
 }
 
 fn path() -> impl Strategy<Value = ObjectPath> {
@@ -37,23 +42,32 @@ fn path() -> impl Strategy<Value = ObjectPath> {
 }
 
 fn timestamp() -> impl Strategy<Value = String> {
-    (1000u32..9999, 1u32..=12, 1u32..=31, 0u32..24, 0u32..60, 0u32..=60, prop::option::of(0u32..1_000_000)).prop_map(
-        |(y, mo, d, h, mi, s, frac)| {
+    (
+        1000u32..9999,
+        1u32..=12,
+        1u32..=31,
+        0u32..24,
+        0u32..60,
+        0u32..=60,
+        prop::option::of(0u32..1_000_000),
+    )
+        .prop_map(|(y, mo, d, h, mi, s, frac)| {
             let mut t = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}");
             if let Some(fr) = frac {
                 t.push_str(&format!(".{fr}"));
             }
             t.push('Z');
             t
-        },
-    )
+        })
 }
 
 fn scalar(allow_bool: bool) -> BoxedStrategy<Constant> {
     let base = prop_oneof![
         any::<String>().prop_map(Constant::Str),
         any::<i64>().prop_map(|n| Constant::Int(n.into())),
-        any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(Constant::Float),
+        any::<f64>()
+            .prop_filter("finite", |x| x.is_finite())
+            .prop_map(Constant::Float),
         prop::collection::vec(any::<u8>(), 1..20).prop_map(Constant::Binary),
         prop::collection::vec(any::<u8>(), 0..20).prop_map(Constant::Hex),
         timestamp().prop_map(Constant::Timestamp),
@@ -79,7 +93,15 @@ fn comparison() -> impl Strategy<Value = ComparisonExpr> {
         Just(CompOp::IsSubset),
         Just(CompOp::IsSuperset)
     ];
-    let test = (path(), ops, any::<bool>(), scalar(true), scalar(false), prop::collection::vec(scalar(true), 0..4), any::<String>())
+    let test = (
+        path(),
+        ops,
+        any::<bool>(),
+        scalar(true),
+        scalar(false),
+        prop::collection::vec(scalar(true), 0..4),
+        any::<String>(),
+    )
         .prop_map(|(path, op, negated, prim, ord, set, s)| {
             let value = match op {
                 CompOp::Eq | CompOp::Ne => prim,
@@ -87,7 +109,12 @@ fn comparison() -> impl Strategy<Value = ComparisonExpr> {
                 CompOp::In => Constant::Set(set),
                 _ => Constant::Str(s),
             };
-            ComparisonExpr::Test(Comparison { path, op, negated, value })
+            ComparisonExpr::Test(Comparison {
+                path,
+                op,
+                negated,
+                value,
+            })
         });
     let leaf = prop_oneof![4 => test, 1 => path().prop_map(ComparisonExpr::Exists)];
     leaf.prop_recursive(3, 12, 3, |inner| {
@@ -113,7 +140,10 @@ fn observation() -> impl Strategy<Value = ObservationExpr> {
             prop::collection::vec(inner.clone(), 2..4).prop_map(ObservationExpr::And),
             prop::collection::vec(inner.clone(), 2..4).prop_map(ObservationExpr::Or),
             prop::collection::vec(inner.clone(), 2..4).prop_map(ObservationExpr::FollowedBy),
-            (inner, qualifier()).prop_map(|(e, q)| ObservationExpr::Qualified { expr: Box::new(e), qualifier: q }),
+            (inner, qualifier()).prop_map(|(e, q)| ObservationExpr::Qualified {
+                expr: Box::new(e),
+                qualifier: q
+            }),
         ]
     })
 }

@@ -16,7 +16,10 @@ pub fn python() -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
-    let why = format!("oracle interpreter {} not found (set NADHIR_PYTHON)", path.display());
+    let why = format!(
+        "oracle interpreter {} not found (set NADHIR_PYTHON)",
+        path.display()
+    );
     if std::env::var_os("CI").is_some() {
         panic!("{why}");
     }
@@ -25,8 +28,14 @@ pub fn python() -> Option<PathBuf> {
 }
 
 /// Runs an oracle script (in tests/oracle/) feeding it JSON lines, returning its JSON lines.
-pub fn run_oracle(python: &PathBuf, script: &str, input: &[serde_json::Value]) -> Vec<serde_json::Value> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oracle").join(script);
+pub fn run_oracle(
+    python: &PathBuf,
+    script: &str,
+    input: &[serde_json::Value],
+) -> Vec<serde_json::Value> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/oracle")
+        .join(script);
     let mut child = Command::new(python)
         .arg(&script)
         .stdin(Stdio::piped())
@@ -36,7 +45,9 @@ pub fn run_oracle(python: &PathBuf, script: &str, input: &[serde_json::Value]) -
     let mut stdin = child.stdin.take().expect("stdin");
     let body: String = input.iter().map(|v| format!("{v}\n")).collect();
     let writer = std::thread::spawn(move || {
-        stdin.write_all(body.as_bytes()).expect("write oracle input");
+        stdin
+            .write_all(body.as_bytes())
+            .expect("write oracle input");
     });
     let out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut res = Vec::new();
@@ -47,7 +58,11 @@ pub fn run_oracle(python: &PathBuf, script: &str, input: &[serde_json::Value]) -
         }
     }
     writer.join().expect("writer");
-    assert!(child.wait().expect("wait").success(), "oracle {} failed", script.display());
+    assert!(
+        child.wait().expect("wait").success(),
+        "oracle {} failed",
+        script.display()
+    );
     res
 }
 
@@ -77,9 +92,40 @@ impl Rng {
     }
 }
 
-const TYPES: &[&str] = &["file", "ipv4-addr", "ipv6-addr", "domain-name", "url", "x-custom", "network-traffic", "email-message", "_t"];
-const PROPS: &[&str] = &["name", "value", "size", "hashes", "src_ref", "dst_refs", "extensions", "x", "resolves_to_refs", "protocols"];
-const SUBPROPS: &[&str] = &["MD5", "'SHA-256'", "value", "'a b'", "name", "SHA1", "'x\\'y'", "ssdeep", "md6"];
+const TYPES: &[&str] = &[
+    "file",
+    "ipv4-addr",
+    "ipv6-addr",
+    "domain-name",
+    "url",
+    "x-custom",
+    "network-traffic",
+    "email-message",
+    "_t",
+];
+const PROPS: &[&str] = &[
+    "name",
+    "value",
+    "size",
+    "hashes",
+    "src_ref",
+    "dst_refs",
+    "extensions",
+    "x",
+    "resolves_to_refs",
+    "protocols",
+];
+const SUBPROPS: &[&str] = &[
+    "MD5",
+    "'SHA-256'",
+    "value",
+    "'a b'",
+    "name",
+    "SHA1",
+    "'x\\'y'",
+    "ssdeep",
+    "md6",
+];
 
 pub fn gen_literal(r: &mut Rng, allow_bool: bool) -> String {
     match r.below(if allow_bool { 10 } else { 9 }) {
@@ -87,17 +133,41 @@ pub fn gen_literal(r: &mut Rng, allow_bool: bool) -> String {
         1 => format!("+{}", r.below(100)),
         2 => format!("{}.{}", r.below(100), r.below(100)),
         3 => format!("-.{}", r.below(10)),
-        4 => r.pick(&["'abc'", "'a\\'b'", "'x\\\\y'", "''", "'é'", "'1.2.3.4'", "'10.0.0.0/8'", "'%a_'", "'79054025255fb1a26e4bc422aef54eb4'"]).to_string(),
-        5 => r.pick(&["b'AAAA'", "b'AAA='", "b'AA=='", "b'aGVsbG8='"]).to_string(),
+        4 => r
+            .pick(&[
+                "'abc'",
+                "'a\\'b'",
+                "'x\\\\y'",
+                "''",
+                "'é'",
+                "'1.2.3.4'",
+                "'10.0.0.0/8'",
+                "'%a_'",
+                "'79054025255fb1a26e4bc422aef54eb4'",
+            ])
+            .to_string(),
+        5 => r
+            .pick(&["b'AAAA'", "b'AAA='", "b'AA=='", "b'aGVsbG8='"])
+            .to_string(),
         6 => r.pick(&["h'00ff'", "h''", "h'AbCd'"]).to_string(),
-        7 => r.pick(&["t'2016-06-01T01:30:00Z'", "t'2020-02-29T23:59:60.123456Z'", "t'1999-12-31T00:00:00.1Z'"]).to_string(),
+        7 => r
+            .pick(&[
+                "t'2016-06-01T01:30:00Z'",
+                "t'2020-02-29T23:59:60.123456Z'",
+                "t'1999-12-31T00:00:00.1Z'",
+            ])
+            .to_string(),
         8 => "'plain'".to_string(),
         _ => r.pick(&["true", "false"]).to_string(),
     }
 }
 
 pub fn gen_path(r: &mut Rng) -> String {
-    let mut s = format!("{}:{}", r.pick(TYPES), if r.chance(10) { "'q k'" } else { r.pick(PROPS) });
+    let mut s = format!(
+        "{}:{}",
+        r.pick(TYPES),
+        if r.chance(10) { "'q k'" } else { r.pick(PROPS) }
+    );
     for _ in 0..r.below(3) {
         match r.below(4) {
             0 => s.push_str("[*]"),
@@ -116,7 +186,11 @@ pub fn gen_comparison(r: &mut Rng, depth: usize) -> String {
         let a = gen_comparison(r, depth - 1);
         let b = gen_comparison(r, depth - 1);
         let op = if r.chance(50) { "AND" } else { "OR" };
-        return if r.chance(30) { format!("({a} {op} {b})") } else { format!("{a} {op} {b}") };
+        return if r.chance(30) {
+            format!("({a} {op} {b})")
+        } else {
+            format!("{a} {op} {b}")
+        };
     }
     if r.chance(5) {
         return format!("EXISTS {}", gen_path(r));
@@ -126,22 +200,38 @@ pub fn gen_comparison(r: &mut Rng, depth: usize) -> String {
     match r.below(8) {
         0 => format!("{path} {not}= {}", gen_literal(r, true)),
         1 => format!("{path} {not}!= {}", gen_literal(r, true)),
-        2 => format!("{path} {not}{} {}", r.pick(&["<", "<=", ">", ">="]), gen_literal(r, false)),
+        2 => format!(
+            "{path} {not}{} {}",
+            r.pick(&["<", "<=", ">", ">="]),
+            gen_literal(r, false)
+        ),
         3 => {
             let n = r.below(4);
             let items: Vec<String> = (0..n).map(|_| gen_literal(r, true)).collect();
             format!("{path} {not}IN ({})", items.join(", "))
         }
         4 => format!("{path} {not}LIKE {}", r.pick(&["'a%'", "'_b'", "'%.exe'"])),
-        5 => format!("{path} {not}MATCHES {}", r.pick(&["'^a.*$'", "'[0-9]+'", "'\\\\d'"])),
-        6 => format!("{path} {not}ISSUBSET {}", r.pick(&["'10.0.0.0/8'", "'::1/128'"])),
-        _ => format!("{path} {not}ISSUPERSET {}", r.pick(&["'10.1.0.0/16'", "'1.2.3.4'"])),
+        5 => format!(
+            "{path} {not}MATCHES {}",
+            r.pick(&["'^a.*$'", "'[0-9]+'", "'\\\\d'"])
+        ),
+        6 => format!(
+            "{path} {not}ISSUBSET {}",
+            r.pick(&["'10.0.0.0/8'", "'::1/128'"])
+        ),
+        _ => format!(
+            "{path} {not}ISSUPERSET {}",
+            r.pick(&["'10.1.0.0/16'", "'1.2.3.4'"])
+        ),
     }
 }
 
 pub fn gen_qualifier(r: &mut Rng) -> String {
     match r.below(3) {
-        0 => format!("WITHIN {} SECONDS", r.pick(&["5", "0", "+3", "1.5", ".5", "300"])),
+        0 => format!(
+            "WITHIN {} SECONDS",
+            r.pick(&["5", "0", "+3", "1.5", ".5", "300"])
+        ),
         1 => format!("REPEATS {} TIMES", r.pick(&["2", "0", "+1", "5"])),
         _ => "START t'2016-06-01T00:00:00Z' STOP t'2016-07-01T00:00:00Z'".to_string(),
     }
@@ -152,7 +242,11 @@ pub fn gen_observation(r: &mut Rng, depth: usize) -> String {
         let a = gen_observation(r, depth - 1);
         let b = gen_observation(r, depth - 1);
         let op = r.pick(&["AND", "OR", "FOLLOWEDBY"]);
-        if r.chance(50) { format!("({a} {op} {b})") } else { format!("{a} {op} {b}") }
+        if r.chance(50) {
+            format!("({a} {op} {b})")
+        } else {
+            format!("{a} {op} {b}")
+        }
     } else {
         format!("[{}]", gen_comparison(r, 2))
     };
@@ -167,7 +261,37 @@ pub fn gen_pattern(r: &mut Rng) -> String {
     gen_observation(r, 3)
 }
 
-const JUNK: &[&str] = &["[", "]", "(", ")", "'", ":", ".", "AND", "OR", "NOT", "=", "WITHIN", "-", "*", "[*]", "[-1]", "b'", "h'0'", "t'", " ", "/*", "//", "\\", "é", "FOLLOWEDBY", "true", "1", "-1.5", "within"];
+const JUNK: &[&str] = &[
+    "[",
+    "]",
+    "(",
+    ")",
+    "'",
+    ":",
+    ".",
+    "AND",
+    "OR",
+    "NOT",
+    "=",
+    "WITHIN",
+    "-",
+    "*",
+    "[*]",
+    "[-1]",
+    "b'",
+    "h'0'",
+    "t'",
+    " ",
+    "/*",
+    "//",
+    "\\",
+    "é",
+    "FOLLOWEDBY",
+    "true",
+    "1",
+    "-1.5",
+    "within",
+];
 
 /// Mutates a pattern: deletes, inserts, duplicates or replaces a piece.
 pub fn mutate(r: &mut Rng, p: &str) -> String {
