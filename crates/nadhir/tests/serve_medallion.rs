@@ -16,8 +16,15 @@ fn python() -> Option<PathBuf> {
     if p.exists() {
         return Some(p);
     }
-    assert!(std::env::var_os("CI").is_none(), "CI is set but the oracle interpreter {} is missing", p.display());
-    eprintln!("skipping: no Python interpreter with medallion at {} (set NADHIR_PYTHON)", p.display());
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but the oracle interpreter {} is missing",
+        p.display()
+    );
+    eprintln!(
+        "skipping: no Python interpreter with medallion at {} (set NADHIR_PYTHON)",
+        p.display()
+    );
     None
 }
 
@@ -29,17 +36,30 @@ fn admin(data: &Path, args: &[&str], stdin: Option<&str>) -> String {
         .args(args)
         .env_remove("NADHIR_DATABASE_URL")
         .env("DIFF_PW", "diff password 1")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     if let Some(text) = stdin {
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
     }
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "admin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
@@ -57,12 +77,46 @@ fn same_answers_as_medallion() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    admin(data, &["org", "add", "--name", "centre", "--kind", "national-centre"], None);
-    let coll = admin(data, &["collection", "add", "--title", "diff"], None);
-    admin(data, &["grant", "--collection", &coll, "--org", "centre", "--read", "--write"], None);
     admin(
         data,
-        &["user", "add", "--org", "centre", "--username", "diff", "--role", "analyst", "--password-env", "DIFF_PW"],
+        &[
+            "org",
+            "add",
+            "--name",
+            "centre",
+            "--kind",
+            "national-centre",
+        ],
+        None,
+    );
+    let coll = admin(data, &["collection", "add", "--title", "diff"], None);
+    admin(
+        data,
+        &[
+            "grant",
+            "--collection",
+            &coll,
+            "--org",
+            "centre",
+            "--read",
+            "--write",
+        ],
+        None,
+    );
+    admin(
+        data,
+        &[
+            "user",
+            "add",
+            "--org",
+            "centre",
+            "--username",
+            "diff",
+            "--role",
+            "analyst",
+            "--password-env",
+            "DIFF_PW",
+        ],
         None,
     );
     let mut child = Command::new(BIN)
@@ -75,9 +129,12 @@ fn same_answers_as_medallion() {
         .spawn()
         .unwrap();
     let mut url = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
     let _server = Server(child);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../taxii/tests/oracle/server_medallion_diff.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../taxii/tests/oracle/server_medallion_diff.py");
     let out = Command::new(&py)
         .arg(&script)
         .args([url.trim(), "diff", "diff password 1", &coll])
@@ -87,7 +144,11 @@ fn same_answers_as_medallion() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let report: serde_json::Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|e| panic!("no report ({e}):\n{stdout}\n{stderr}"));
-    assert_eq!(report["mismatches"], serde_json::json!([]), "returned data differ: {report:#}");
+    assert_eq!(
+        report["mismatches"],
+        serde_json::json!([]),
+        "returned data differ: {report:#}"
+    );
     assert!(out.status.success(), "{stderr}");
     assert!(report["queries"].as_u64().unwrap() >= 40, "{report}");
     // The only status-code differences are the documented ones: medallion answers a
@@ -96,12 +157,22 @@ fn same_answers_as_medallion() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| format!("{} nadhir={} medallion={}", d["query"].as_str().unwrap(), d["nadhir"], d["medallion"]))
+        .map(|d| {
+            format!(
+                "{} nadhir={} medallion={}",
+                d["query"].as_str().unwrap(),
+                d["nadhir"],
+                d["medallion"]
+            )
+        })
         .collect();
     diffs.sort();
     assert_eq!(
         diffs,
-        ["added_after=garbage nadhir=400 medallion=500", "match[version]=newest nadhir=400 medallion=500"],
+        [
+            "added_after=garbage nadhir=400 medallion=500",
+            "match[version]=newest nadhir=400 medallion=500"
+        ],
         "{report:#}"
     );
 }

@@ -16,8 +16,15 @@ fn python() -> Option<PathBuf> {
     if p.exists() {
         return Some(p);
     }
-    assert!(std::env::var_os("CI").is_none(), "CI is set but the oracle interpreter {} is missing", p.display());
-    eprintln!("skipping: no Python interpreter with taxii2-client at {} (set NADHIR_PYTHON)", p.display());
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but the oracle interpreter {} is missing",
+        p.display()
+    );
+    eprintln!(
+        "skipping: no Python interpreter with taxii2-client at {} (set NADHIR_PYTHON)",
+        p.display()
+    );
     None
 }
 
@@ -25,15 +32,28 @@ fn admin(data: &Path, args: &[&str], stdin: Option<&str>) -> String {
     let mut cmd = Command::new(BIN);
     cmd.arg("--data-dir").arg(data).arg("admin").args(args);
     cmd.env_remove("NADHIR_DATABASE_URL");
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     if let Some(text) = stdin {
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
     }
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "admin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
@@ -61,9 +81,14 @@ fn serve(data: &Path, extra: &[&str]) -> Server {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let url = line.trim().to_owned();
-    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/taxii2/"), "unexpected first line {url:?}");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/taxii2/"),
+        "unexpected first line {url:?}"
+    );
     Server { child, url }
 }
 
@@ -72,30 +97,99 @@ fn taxii2_client_drives_every_endpoint() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let org = admin(data, &["org", "add", "--name", "centre", "--kind", "national-centre", "--country", "jo"], None);
+    let org = admin(
+        data,
+        &[
+            "org",
+            "add",
+            "--name",
+            "centre",
+            "--kind",
+            "national-centre",
+            "--country",
+            "jo",
+        ],
+        None,
+    );
     assert_eq!(org.len(), 36, "org add prints the id: {org}");
-    let coll = admin(data, &["collection", "add", "--title", "Shared indicators", "--alias", "shared"], None);
+    let coll = admin(
+        data,
+        &[
+            "collection",
+            "add",
+            "--title",
+            "Shared indicators",
+            "--alias",
+            "shared",
+        ],
+        None,
+    );
     assert_eq!(coll.len(), 36, "collection add prints the id: {coll}");
-    admin(data, &["grant", "--collection", "shared", "--org", "centre", "--read", "--write"], None);
     admin(
         data,
-        &["user", "add", "--org", "centre", "--username", "analyst1", "--role", "analyst", "--password-stdin"],
+        &[
+            "grant",
+            "--collection",
+            "shared",
+            "--org",
+            "centre",
+            "--read",
+            "--write",
+        ],
+        None,
+    );
+    admin(
+        data,
+        &[
+            "user",
+            "add",
+            "--org",
+            "centre",
+            "--username",
+            "analyst1",
+            "--role",
+            "analyst",
+            "--password-stdin",
+        ],
         Some("a long enough password\n"),
     );
-    let token = admin(data, &["token", "create", "--org", "centre", "--role", "analyst", "--label", "oracle"], None);
-    assert!(token.starts_with("ndr_"), "token create prints the secret: {token}");
+    let token = admin(
+        data,
+        &[
+            "token", "create", "--org", "centre", "--role", "analyst", "--label", "oracle",
+        ],
+        None,
+    );
+    assert!(
+        token.starts_with("ndr_"),
+        "token create prints the secret: {token}"
+    );
     let listed = admin(data, &["--json", "token", "list"], None);
-    assert!(!listed.contains(&token), "token list never shows the secret");
+    assert!(
+        !listed.contains(&token),
+        "token list never shows the secret"
+    );
 
     let server = serve(data, &["--max-content-length", "200000"]);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../taxii/tests/oracle/server_taxii2client.py");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../taxii/tests/oracle/server_taxii2client.py");
     let out = Command::new(&py)
         .arg(&script)
-        .args([&server.url, "analyst1", "a long enough password", &coll, &token])
+        .args([
+            &server.url,
+            "analyst1",
+            "a long enough password",
+            &coll,
+            &token,
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "oracle failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "oracle failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert!(summary["checks"].as_u64().unwrap() >= 40, "{summary}");
 }

@@ -1,5 +1,8 @@
 //! Every TAXII 2.1 endpoint and filter of the server, in-process through the router.
 
+// The helpers below the tests panic on broken fixtures, like the tests themselves.
+#![allow(clippy::unwrap_used)]
+
 mod server_support;
 
 use axum::http::Method;
@@ -9,12 +12,23 @@ use server_support::*;
 #[tokio::test]
 async fn discovery_api_roots_and_collections() {
     let n = node().await;
-    let r = n.send(Method::GET, "/taxii2/", Some(&n.basic), &[("host", "127.0.0.1:9")], None).await;
+    let r = n
+        .send(
+            Method::GET,
+            "/taxii2/",
+            Some(&n.basic),
+            &[("host", "127.0.0.1:9")],
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.header("content-type").as_deref(), Some(TAXII));
     let j = r.json();
     assert_eq!(j["default"], "http://127.0.0.1:9/api/");
-    assert_eq!(j["api_roots"], json!(["http://127.0.0.1:9/api/", "http://127.0.0.1:9/api2/"]));
+    assert_eq!(
+        j["api_roots"],
+        json!(["http://127.0.0.1:9/api/", "http://127.0.0.1:9/api2/"])
+    );
 
     let j = n.get("/api/").await.json();
     assert_eq!(j["versions"], json!([TAXII]));
@@ -23,14 +37,30 @@ async fn discovery_api_roots_and_collections() {
 
     // Centre sees its three collections in api, bank only the shared one.
     let j = n.get("/api/collections/").await.json();
-    let mut ids: Vec<&str> = j["collections"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let mut ids: Vec<&str> = j["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
     ids.sort();
     let mut want = vec![SHARED, SECRET, DROPBOX];
     want.sort();
     assert_eq!(ids, want);
-    let drop = j["collections"].as_array().unwrap().iter().find(|c| c["id"] == DROPBOX).unwrap();
-    assert_eq!((drop["can_read"].as_bool(), drop["can_write"].as_bool()), (Some(false), Some(true)));
-    assert_eq!(drop["media_types"], json!(["application/stix+json;version=2.1"]));
+    let drop = j["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == DROPBOX)
+        .unwrap();
+    assert_eq!(
+        (drop["can_read"].as_bool(), drop["can_write"].as_bool()),
+        (Some(false), Some(true))
+    );
+    assert_eq!(
+        drop["media_types"],
+        json!(["application/stix+json;version=2.1"])
+    );
     let j = n.get_as(&n.bank_token, "/api/collections/").await.json();
     assert_eq!(j["collections"].as_array().unwrap().len(), 1);
     assert_eq!(j["collections"][0]["can_write"], false);
@@ -44,9 +74,18 @@ async fn discovery_api_roots_and_collections() {
     assert_eq!(j["title"], "shared collection");
     assert_eq!(j["alias"], "shared");
     assert_eq!(n.get("/api/collections/shared/").await.json()["id"], SHARED);
-    n.get_as(&n.bank_token, &format!("/api/collections/{SECRET}/")).await.assert_error(404);
-    n.get(&format!("/api/collections/{OTHER_ROOT}/")).await.assert_error(404);
-    assert_eq!(n.get(&format!("/api2/collections/{OTHER_ROOT}/")).await.status, 200);
+    n.get_as(&n.bank_token, &format!("/api/collections/{SECRET}/"))
+        .await
+        .assert_error(404);
+    n.get(&format!("/api/collections/{OTHER_ROOT}/"))
+        .await
+        .assert_error(404);
+    assert_eq!(
+        n.get(&format!("/api2/collections/{OTHER_ROOT}/"))
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -55,59 +94,144 @@ async fn authentication_and_authorisation() {
     let r = n.send(Method::GET, "/taxii2/", None, &[], None).await;
     r.assert_error(401);
     let challenge = r.header("www-authenticate").unwrap();
-    assert!(challenge.contains("Basic realm=") && challenge.contains("Bearer"), "{challenge}");
-    n.send(Method::GET, "/taxii2/", Some("Bearer nope"), &[], None).await.assert_error(401);
-    n.send(Method::GET, "/taxii2/", Some(&basic("analyst1", "wrong password")), &[], None)
+    assert!(
+        challenge.contains("Basic realm=") && challenge.contains("Bearer"),
+        "{challenge}"
+    );
+    n.send(Method::GET, "/taxii2/", Some("Bearer nope"), &[], None)
         .await
         .assert_error(401);
-    n.send(Method::GET, "/taxii2/", Some(&basic("ghost", "x")), &[], None).await.assert_error(401);
-    n.send(Method::GET, "/taxii2/", Some("Digest abc"), &[], None).await.assert_error(401);
-    assert_eq!(n.send(Method::GET, "/taxii2/", Some(&n.basic), &[], None).await.status, 200);
+    n.send(
+        Method::GET,
+        "/taxii2/",
+        Some(&basic("analyst1", "wrong password")),
+        &[],
+        None,
+    )
+    .await
+    .assert_error(401);
+    n.send(
+        Method::GET,
+        "/taxii2/",
+        Some(&basic("ghost", "x")),
+        &[],
+        None,
+    )
+    .await
+    .assert_error(401);
+    n.send(Method::GET, "/taxii2/", Some("Digest abc"), &[], None)
+        .await
+        .assert_error(401);
+    assert_eq!(
+        n.send(Method::GET, "/taxii2/", Some(&n.basic), &[], None)
+            .await
+            .status,
+        200
+    );
 
     // Revoked tokens stop working (after the short credential cache).
     let tokens = n.store.list_tokens(None).await.unwrap();
-    let outsider = tokens.iter().find(|t| t.sha256_hex == taxii::server::auth::token_hash(&n.outsider_token)).unwrap();
+    let outsider = tokens
+        .iter()
+        .find(|t| t.sha256_hex == taxii::server::auth::token_hash(&n.outsider_token))
+        .unwrap();
     n.store.revoke_token(&outsider.id).await.unwrap();
     let fresh = node_reusing(&n).await;
-    fresh.get_as(&n.outsider_token, "/taxii2/").await.assert_error(401);
+    fresh
+        .get_as(&n.outsider_token, "/taxii2/")
+        .await
+        .assert_error(401);
 
     let obj = indicator(1, "2024-01-01T00:00:00.000Z");
     let body = json!({ "objects": [obj] }).to_string();
     // Bank may read SHARED but not write: 403.
     let r = n
-        .send(Method::POST, &format!("/api/collections/{SHARED}/objects/"), Some(&bearer(&n.bank_token)), &[], Some(body.clone()))
+        .send(
+            Method::POST,
+            &format!("/api/collections/{SHARED}/objects/"),
+            Some(&bearer(&n.bank_token)),
+            &[],
+            Some(body.clone()),
+        )
         .await;
     r.assert_error(403);
     // Reader role of a writing org: 403.
-    n.send(Method::POST, &format!("/api/collections/{SHARED}/objects/"), Some(&bearer(&n.reader_token)), &[], Some(body.clone()))
-        .await
-        .assert_error(403);
+    n.send(
+        Method::POST,
+        &format!("/api/collections/{SHARED}/objects/"),
+        Some(&bearer(&n.reader_token)),
+        &[],
+        Some(body.clone()),
+    )
+    .await
+    .assert_error(403);
     // Write-only collection: POST works, GET objects is 403.
     let r = n
-        .send(Method::POST, &format!("/api/collections/{DROPBOX}/objects/"), Some(&n.basic), &[], Some(body.clone()))
+        .send(
+            Method::POST,
+            &format!("/api/collections/{DROPBOX}/objects/"),
+            Some(&n.basic),
+            &[],
+            Some(body.clone()),
+        )
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
-    n.get(&format!("/api/collections/{DROPBOX}/objects/")).await.assert_error(403);
-    n.get(&format!("/api/collections/{DROPBOX}/manifest/")).await.assert_error(403);
-    // No right at all: 404 everywhere (existence is not revealed).
-    n.get_as(&n.outsider_token, &format!("/api/collections/{SECRET}/objects/")).await.assert_error(401);
-    n.get_as(&n.bank_token, &format!("/api/collections/{SECRET}/objects/")).await.assert_error(404);
-    n.send(Method::POST, &format!("/api/collections/{SECRET}/objects/"), Some(&bearer(&n.bank_token)), &[], Some(body))
+    n.get(&format!("/api/collections/{DROPBOX}/objects/"))
         .await
-        .assert_error(404);
+        .assert_error(403);
+    n.get(&format!("/api/collections/{DROPBOX}/manifest/"))
+        .await
+        .assert_error(403);
+    // No right at all: 404 everywhere (existence is not revealed).
+    n.get_as(
+        &n.outsider_token,
+        &format!("/api/collections/{SECRET}/objects/"),
+    )
+    .await
+    .assert_error(401);
+    n.get_as(
+        &n.bank_token,
+        &format!("/api/collections/{SECRET}/objects/"),
+    )
+    .await
+    .assert_error(404);
+    n.send(
+        Method::POST,
+        &format!("/api/collections/{SECRET}/objects/"),
+        Some(&bearer(&n.bank_token)),
+        &[],
+        Some(body),
+    )
+    .await
+    .assert_error(404);
     // Delete needs write and an admin/analyst role.
-    n.get_as(&n.bank_token, &format!("/api/collections/{SHARED}/objects/{}/", obj_id(1))).await.assert_error(404);
+    n.get_as(
+        &n.bank_token,
+        &format!("/api/collections/{SHARED}/objects/{}/", obj_id(1)),
+    )
+    .await
+    .assert_error(404);
     let r = n
-        .send(Method::DELETE, &format!("/api/collections/{SHARED}/objects/{}/", obj_id(1)), Some(&bearer(&n.reader_token)), &[], None)
+        .send(
+            Method::DELETE,
+            &format!("/api/collections/{SHARED}/objects/{}/", obj_id(1)),
+            Some(&bearer(&n.reader_token)),
+            &[],
+            None,
+        )
         .await;
     r.assert_error(403);
     // A reader of a write-only collection has no right left on it: 404.
-    n.get_as(&n.reader_token, &format!("/api/collections/{DROPBOX}/")).await.assert_error(404);
+    n.get_as(&n.reader_token, &format!("/api/collections/{DROPBOX}/"))
+        .await
+        .assert_error(404);
 }
 
 /// A second router over the same store (fresh credential cache).
 async fn node_reusing(n: &Node) -> Node {
-    let state = taxii::server::AppState::new(n.store.clone(), n.state.config.clone()).await.unwrap();
+    let state = taxii::server::AppState::new(n.store.clone(), n.state.config.clone())
+        .await
+        .unwrap();
     Node {
         _dir: tempfile::tempdir().unwrap(),
         store: n.store.clone(),
@@ -122,37 +246,109 @@ async fn node_reusing(n: &Node) -> Node {
 }
 
 fn obj_id(n: u32) -> String {
-    indicator(n, "2024-01-01T00:00:00.000Z")["id"].as_str().unwrap().to_owned()
+    indicator(n, "2024-01-01T00:00:00.000Z")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test]
 async fn media_types_limits_and_protocol_errors() {
-    let mut cfg = taxii::server::ServerConfig::with_roots(["api", "api2"]).with_max_content_length(2000);
+    let mut cfg =
+        taxii::server::ServerConfig::with_roots(["api", "api2"]).with_max_content_length(2000);
     cfg.title = "limits".into();
     let n = node_with(cfg).await;
     let auth = bearer(&n.centre_token);
     let objects = format!("/api/collections/{SHARED}/objects/");
     // 406
-    for accept in ["application/json", "application/taxii+json;version=2.0", "text/html"] {
-        n.send(Method::GET, &objects, Some(&auth), &[("accept", accept)], None).await.assert_error(406);
+    for accept in [
+        "application/json",
+        "application/taxii+json;version=2.0",
+        "text/html",
+    ] {
+        n.send(
+            Method::GET,
+            &objects,
+            Some(&auth),
+            &[("accept", accept)],
+            None,
+        )
+        .await
+        .assert_error(406);
     }
-    assert_eq!(n.send(Method::GET, &objects, Some(&auth), &[("accept", "*/*")], None).await.status, 200);
+    assert_eq!(
+        n.send(
+            Method::GET,
+            &objects,
+            Some(&auth),
+            &[("accept", "*/*")],
+            None
+        )
+        .await
+        .status,
+        200
+    );
     // 415
     let body = json!({"objects": [indicator(1, "2024-01-01T00:00:00.000Z")]}).to_string();
-    for ct in ["application/json", "application/stix+json;version=2.1", "text/plain"] {
-        n.send(Method::POST, &objects, Some(&auth), &[("content-type", ct)], Some(body.clone())).await.assert_error(415);
+    for ct in [
+        "application/json",
+        "application/stix+json;version=2.1",
+        "text/plain",
+    ] {
+        n.send(
+            Method::POST,
+            &objects,
+            Some(&auth),
+            &[("content-type", ct)],
+            Some(body.clone()),
+        )
+        .await
+        .assert_error(415);
     }
     // 413, by declared length and by streamed length.
     let big = json!({"objects": (0..40).map(|i| indicator(i, "2024-01-01T00:00:00.000Z")).collect::<Vec<_>>()}).to_string();
     assert!(big.len() > 2000);
-    n.send(Method::POST, &objects, Some(&auth), &[], Some(big.clone())).await.assert_error(413);
+    n.send(Method::POST, &objects, Some(&auth), &[], Some(big.clone()))
+        .await
+        .assert_error(413);
     // 400 / 422 on bodies.
-    let j = n.send(Method::POST, &objects, Some(&auth), &[], Some("{\"objects\": [".into())).await.assert_error(400);
+    let j = n
+        .send(
+            Method::POST,
+            &objects,
+            Some(&auth),
+            &[],
+            Some("{\"objects\": [".into()),
+        )
+        .await
+        .assert_error(400);
     assert_eq!(j["error_code"], "taxii.bad_json");
-    let j = n.send(Method::POST, &objects, Some(&auth), &[], Some("{\"objects\": 5}".into())).await.assert_error(422);
-    assert!(j["description"].as_str().unwrap().contains("/objects"), "{j}");
-    n.send(Method::POST, &objects, Some(&auth), &[], Some("[1,2]".into())).await.assert_error(422);
-    n.send(Method::POST, &objects, Some(&auth), &[], Some("{}".into())).await.assert_error(422);
+    let j = n
+        .send(
+            Method::POST,
+            &objects,
+            Some(&auth),
+            &[],
+            Some("{\"objects\": 5}".into()),
+        )
+        .await
+        .assert_error(422);
+    assert!(
+        j["description"].as_str().unwrap().contains("/objects"),
+        "{j}"
+    );
+    n.send(
+        Method::POST,
+        &objects,
+        Some(&auth),
+        &[],
+        Some("[1,2]".into()),
+    )
+    .await
+    .assert_error(422);
+    n.send(Method::POST, &objects, Some(&auth), &[], Some("{}".into()))
+        .await
+        .assert_error(422);
     // 400 on malformed parameters.
     for q in [
         "added_after=garbage",
@@ -168,8 +364,12 @@ async fn media_types_limits_and_protocol_errors() {
     // 404 for unknown routes and 405 for unknown methods, with TAXII bodies.
     n.get("/no/such/route").await.assert_error(404);
     n.get("/taxii2").await.assert_error(404);
-    n.send(Method::PUT, &objects, Some(&auth), &[], Some(body.clone())).await.assert_error(405);
-    n.send(Method::DELETE, "/taxii2/", Some(&auth), &[], None).await.assert_error(405);
+    n.send(Method::PUT, &objects, Some(&auth), &[], Some(body.clone()))
+        .await
+        .assert_error(405);
+    n.send(Method::DELETE, "/taxii2/", Some(&auth), &[], None)
+        .await
+        .assert_error(405);
     // metrics
     let r = n.send(Method::GET, "/metrics", None, &[], None).await;
     assert_eq!(r.status, 200);
@@ -183,12 +383,22 @@ async fn post_status_partial_success_duplicates_and_conflicts() {
     let good = indicator(1, "2024-01-01T00:00:00.000Z");
     let mut bad = indicator(2, "2024-01-01T00:00:00.000Z");
     bad["created"] = json!("not a time");
-    let r = n.post_objects(SHARED, &[good.clone(), bad, malware(1)]).await;
+    let r = n
+        .post_objects(SHARED, &[good.clone(), bad, malware(1)])
+        .await;
     assert_eq!(r.status, 202, "{}", r.text);
     assert_eq!(r.header("content-type").as_deref(), Some(TAXII));
     let st = r.json();
     assert_eq!(st["status"], "complete");
-    assert_eq!((st["total_count"].as_u64(), st["success_count"].as_u64(), st["failure_count"].as_u64(), st["pending_count"].as_u64()), (Some(3), Some(2), Some(1), Some(0)));
+    assert_eq!(
+        (
+            st["total_count"].as_u64(),
+            st["success_count"].as_u64(),
+            st["failure_count"].as_u64(),
+            st["pending_count"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1), Some(0))
+    );
     let msg = st["failures"][0]["message"].as_str().unwrap();
     assert!(msg.contains("/created"), "{msg}");
     assert_eq!(st["failures"][0]["id"], obj_id(2));
@@ -197,23 +407,52 @@ async fn post_status_partial_success_duplicates_and_conflicts() {
     let sid = st["id"].as_str().unwrap();
     let again = n.get(&format!("/api/status/{sid}/")).await;
     assert_eq!(again.json(), st);
-    n.get_as(&n.bank_token, &format!("/api/status/{sid}/")).await.assert_error(404);
-    n.get("/api/status/00000000-0000-4000-8000-000000000000/").await.assert_error(404);
-    n.get(&format!("/api2/status/{sid}/")).await.assert_error(404);
+    n.get_as(&n.bank_token, &format!("/api/status/{sid}/"))
+        .await
+        .assert_error(404);
+    n.get("/api/status/00000000-0000-4000-8000-000000000000/")
+        .await
+        .assert_error(404);
+    n.get(&format!("/api2/status/{sid}/"))
+        .await
+        .assert_error(404);
 
     // Exact duplicate: success. Same version, other content: failure (conflict).
     let mut changed = good.clone();
     changed["name"] = json!("changed");
-    let st = n.post_objects(SHARED, &[good.clone(), changed]).await.json();
+    let st = n
+        .post_objects(SHARED, &[good.clone(), changed])
+        .await
+        .json();
     assert_eq!(st["success_count"], 1);
     assert_eq!(st["failure_count"], 1);
-    assert!(st["failures"][0]["message"].as_str().unwrap().contains("conflict"), "{st}");
+    assert!(
+        st["failures"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("conflict"),
+        "{st}"
+    );
     // The valid ones are stored.
-    let j = n.get(&format!("/api/collections/{SHARED}/objects/")).await.json();
+    let j = n
+        .get(&format!("/api/collections/{SHARED}/objects/"))
+        .await
+        .json();
     let mut got = ids(&j);
     got.sort();
-    assert_eq!(got, vec![obj_id(1), malware(1)["id"].as_str().unwrap().to_owned()]);
-    assert_eq!(j["objects"].as_array().unwrap().iter().find(|o| o["id"] == obj_id(1)).unwrap(), &good);
+    assert_eq!(
+        got,
+        vec![obj_id(1), malware(1)["id"].as_str().unwrap().to_owned()]
+    );
+    assert_eq!(
+        j["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == obj_id(1))
+            .unwrap(),
+        &good
+    );
 }
 
 #[tokio::test]
@@ -221,7 +460,9 @@ async fn large_envelope_is_processed_in_the_background() {
     let mut cfg = taxii::server::ServerConfig::with_roots(["api", "api2"]);
     cfg.inline_ingest_max = 10;
     let n = node_with(cfg).await;
-    let objs: Vec<_> = (0..2500).map(|i| indicator(i, "2024-01-01T00:00:00.000Z")).collect();
+    let objs: Vec<_> = (0..2500)
+        .map(|i| indicator(i, "2024-01-01T00:00:00.000Z"))
+        .collect();
     let r = n.post_objects(SHARED, &objs).await;
     assert_eq!(r.status, 202);
     let st = r.json();
@@ -242,10 +483,17 @@ async fn large_envelope_is_processed_in_the_background() {
     assert_eq!(st["success_count"], 2500);
     assert_eq!(st["pending_count"], 0);
     assert_eq!(st["successes"].as_array().unwrap().len(), 2500);
-    let m = n.get(&format!("/api/collections/{SHARED}/manifest/?limit=10000")).await.json();
+    let m = n
+        .get(&format!("/api/collections/{SHARED}/manifest/?limit=10000"))
+        .await
+        .json();
     assert_eq!(m["objects"].as_array().unwrap().len(), 2500);
     let r = n.send(Method::GET, "/metrics", None, &[], None).await;
-    assert!(r.text.contains("nadhir_taxii_objects_ingested_total 2500"), "{}", r.text);
+    assert!(
+        r.text.contains("nadhir_taxii_objects_ingested_total 2500"),
+        "{}",
+        r.text
+    );
 }
 
 const V1: &str = "2024-01-01T00:00:00.000Z";
@@ -257,16 +505,29 @@ async fn versioned_node() -> Node {
     let n = node().await;
     for v in [V1, V2, V3] {
         let objs: Vec<_> = (1..=3).map(|i| indicator(i, v)).collect();
-        assert_eq!(n.post_objects(SHARED, &objs).await.json()["success_count"], 3);
+        assert_eq!(
+            n.post_objects(SHARED, &objs).await.json()["success_count"],
+            3
+        );
     }
-    assert_eq!(n.post_objects(SHARED, &[malware(1), malware(2)]).await.json()["success_count"], 2);
+    assert_eq!(
+        n.post_objects(SHARED, &[malware(1), malware(2)])
+            .await
+            .json()["success_count"],
+        2
+    );
     n
 }
 
 fn versions_of(envelope: &serde_json::Value, id: &str) -> Vec<String> {
     envelope["objects"]
         .as_array()
-        .map(|a| a.iter().filter(|o| o["id"] == id).map(|o| o["modified"].as_str().unwrap().to_owned()).collect())
+        .map(|a| {
+            a.iter()
+                .filter(|o| o["id"] == id)
+                .map(|o| o["modified"].as_str().unwrap().to_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -286,11 +547,17 @@ async fn version_filters_over_three_versions() {
     let mut vs = versions_of(&j, &id1);
     vs.sort();
     assert_eq!(vs, [V1, V2, V3]);
-    let j = n.get(&format!("{base}?match[version]=first,last&match[id]={id1}")).await.json();
+    let j = n
+        .get(&format!("{base}?match[version]=first,last&match[id]={id1}"))
+        .await
+        .json();
     let mut vs = versions_of(&j, &id1);
     vs.sort();
     assert_eq!(vs, [V1, V3]);
-    let j = n.get(&format!("{base}?match[version]=2024-02-01T00:00:00Z")).await.json();
+    let j = n
+        .get(&format!("{base}?match[version]=2024-02-01T00:00:00Z"))
+        .await
+        .json();
     // Three indicators at V2 and both malware objects (whose only version is V2).
     assert_eq!(ids(&j).len(), 5, "timestamps compare as instants");
     assert_eq!(versions_of(&j, &id1), [V2]);
@@ -298,10 +565,25 @@ async fn version_filters_over_three_versions() {
     // One object: same filters.
     let one = format!("{base}{id1}/");
     assert_eq!(versions_of(&n.get(&one).await.json(), &id1), [V3]);
-    assert_eq!(versions_of(&n.get(&format!("{one}?match[version]=all")).await.json(), &id1).len(), 3);
-    assert_eq!(versions_of(&n.get(&format!("{one}?match[version]={V2}")).await.json(), &id1), [V2]);
+    assert_eq!(
+        versions_of(
+            &n.get(&format!("{one}?match[version]=all")).await.json(),
+            &id1
+        )
+        .len(),
+        3
+    );
+    assert_eq!(
+        versions_of(
+            &n.get(&format!("{one}?match[version]={V2}")).await.json(),
+            &id1
+        ),
+        [V2]
+    );
     // A filter that matches nothing on an existing object: 200 with no objects.
-    let r = n.get(&format!("{one}?match[version]=2020-01-01T00:00:00Z")).await;
+    let r = n
+        .get(&format!("{one}?match[version]=2020-01-01T00:00:00Z"))
+        .await;
     assert_eq!(r.status, 200);
     assert!(r.json().get("objects").is_none());
 
@@ -313,9 +595,16 @@ async fn version_filters_over_three_versions() {
     assert_eq!(j["versions"], json!([V1, V2]));
     assert_eq!(j["more"], true);
     let next = j["next"].as_str().unwrap();
-    let j = n.get(&format!("{one}versions/?limit=2&next={next}")).await.json();
+    let j = n
+        .get(&format!("{one}versions/?limit=2&next={next}"))
+        .await
+        .json();
     assert_eq!(j["versions"], json!([V3]));
-    n.get(&format!("{base}indicator--00000000-0000-4000-8000-999999999999/versions/")).await.assert_error(404);
+    n.get(&format!(
+        "{base}indicator--00000000-0000-4000-8000-999999999999/versions/"
+    ))
+    .await
+    .assert_error(404);
 }
 
 #[tokio::test]
@@ -324,25 +613,53 @@ async fn type_id_spec_version_and_added_after_filters_and_manifest() {
     let base = format!("/api/collections/{SHARED}/objects/");
     let j = n.get(&format!("{base}?match[type]=malware")).await.json();
     assert_eq!(ids(&j).len(), 2);
-    let j = n.get(&format!("{base}?match[type]=malware,indicator")).await.json();
+    let j = n
+        .get(&format!("{base}?match[type]=malware,indicator"))
+        .await
+        .json();
     assert_eq!(ids(&j).len(), 5);
-    let j = n.get(&format!("{base}?match[type]=malware&match[id]={}", obj_id(1))).await.json();
+    let j = n
+        .get(&format!(
+            "{base}?match[type]=malware&match[id]={}",
+            obj_id(1)
+        ))
+        .await
+        .json();
     assert!(j.get("objects").is_none(), "fields are ANDed: {j}");
-    let j = n.get(&format!("{base}?match[id]={},{}", obj_id(1), obj_id(2))).await.json();
+    let j = n
+        .get(&format!("{base}?match[id]={},{}", obj_id(1), obj_id(2)))
+        .await
+        .json();
     assert_eq!(ids(&j).len(), 2);
-    let j = n.get(&format!("{base}?match[spec_version]=2.1")).await.json();
+    let j = n
+        .get(&format!("{base}?match[spec_version]=2.1"))
+        .await
+        .json();
     assert_eq!(ids(&j).len(), 5);
-    let j = n.get(&format!("{base}?match[spec_version]=2.0")).await.json();
+    let j = n
+        .get(&format!("{base}?match[spec_version]=2.0"))
+        .await
+        .json();
     assert!(j.get("objects").is_none());
     // Unknown match fields are ignored.
-    assert_eq!(ids(&n.get(&format!("{base}?match[colour]=red")).await.json()).len(), 5);
+    assert_eq!(
+        ids(&n.get(&format!("{base}?match[colour]=red")).await.json()).len(),
+        5
+    );
 
     // Manifest with all versions: sorted by date_added, headers are first/last.
-    let r = n.get(&format!("/api/collections/{SHARED}/manifest/?match[version]=all")).await;
+    let r = n
+        .get(&format!(
+            "/api/collections/{SHARED}/manifest/?match[version]=all"
+        ))
+        .await;
     let m = r.json();
     let rows = m["objects"].as_array().unwrap();
     assert_eq!(rows.len(), 11);
-    let dates: Vec<&str> = rows.iter().map(|o| o["date_added"].as_str().unwrap()).collect();
+    let dates: Vec<&str> = rows
+        .iter()
+        .map(|o| o["date_added"].as_str().unwrap())
+        .collect();
     let mut sorted = dates.clone();
     sorted.sort();
     assert_eq!(dates, sorted);
@@ -352,9 +669,18 @@ async fn type_id_spec_version_and_added_after_filters_and_manifest() {
     assert_eq!(rows[0]["version"], V1);
     // added_after is exclusive and filters by date_added.
     let cut = dates[5];
-    let j = n.get(&format!("/api/collections/{SHARED}/manifest/?match[version]=all&added_after={cut}")).await.json();
+    let j = n
+        .get(&format!(
+            "/api/collections/{SHARED}/manifest/?match[version]=all&added_after={cut}"
+        ))
+        .await
+        .json();
     assert_eq!(j["objects"].as_array().unwrap().len(), 5);
-    let r = n.get(&format!("{base}?match[version]=all&added_after={cut}&limit=2")).await;
+    let r = n
+        .get(&format!(
+            "{base}?match[version]=all&added_after={cut}&limit=2"
+        ))
+        .await;
     assert_eq!(ids(&r.json()).len(), 2);
     assert!(r.header("x-taxii-date-added-first").unwrap().as_str() > cut);
     // Empty page: both headers carry the lower bound (added_after).
@@ -366,7 +692,10 @@ async fn type_id_spec_version_and_added_after_filters_and_manifest() {
     assert_eq!(r.header("x-taxii-date-added-last").unwrap(), last);
     // Collection without objects: the epoch.
     let r = n.get(&format!("/api/collections/{SECRET}/objects/")).await;
-    assert_eq!(r.header("x-taxii-date-added-last").unwrap(), "1970-01-01T00:00:00.000000Z");
+    assert_eq!(
+        r.header("x-taxii-date-added-last").unwrap(),
+        "1970-01-01T00:00:00.000000Z"
+    );
 }
 
 #[tokio::test]
@@ -381,7 +710,11 @@ async fn next_tokens_page_and_are_bound_to_requester_and_query() {
         let j = n.get(&url).await.json();
         pages += 1;
         for o in j["objects"].as_array().unwrap() {
-            seen.push(format!("{}@{}", o["id"].as_str().unwrap(), o["modified"].as_str().unwrap()));
+            seen.push(format!(
+                "{}@{}",
+                o["id"].as_str().unwrap(),
+                o["modified"].as_str().unwrap()
+            ));
         }
         if j["more"] == true {
             url = format!("{base}?{q}&limit=4&next={}", j["next"].as_str().unwrap());
@@ -400,20 +733,46 @@ async fn next_tokens_page_and_are_bound_to_requester_and_query() {
     let first = n.get(&format!("{base}?{q}&limit=4")).await.json();
     let next = first["next"].as_str().unwrap().to_owned();
     // Same requester, same query: fine (limit may change).
-    assert_eq!(n.get(&format!("{base}?{q}&limit=100&next={next}")).await.status, 200);
+    assert_eq!(
+        n.get(&format!("{base}?{q}&limit=100&next={next}"))
+            .await
+            .status,
+        200
+    );
     // Another principal (even of the same organisation) cannot replay it.
-    n.send(Method::GET, &format!("{base}?{q}&next={next}"), Some(&n.basic), &[], None).await.assert_error(400);
-    n.get_as(&n.bank_token, &format!("{base}?{q}&next={next}")).await.assert_error(400);
+    n.send(
+        Method::GET,
+        &format!("{base}?{q}&next={next}"),
+        Some(&n.basic),
+        &[],
+        None,
+    )
+    .await
+    .assert_error(400);
+    n.get_as(&n.bank_token, &format!("{base}?{q}&next={next}"))
+        .await
+        .assert_error(400);
     // Another query or endpoint cannot use it.
-    n.get(&format!("{base}?match[version]=all&next={next}")).await.assert_error(400);
-    n.get(&format!("/api/collections/{SHARED}/manifest/?{q}&next={next}")).await.assert_error(400);
+    n.get(&format!("{base}?match[version]=all&next={next}"))
+        .await
+        .assert_error(400);
+    n.get(&format!(
+        "/api/collections/{SHARED}/manifest/?{q}&next={next}"
+    ))
+    .await
+    .assert_error(400);
     // A tampered token is refused.
     let mut t = next.into_bytes();
     t[3] = if t[3] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(t).unwrap();
-    let j = n.get(&format!("{base}?{q}&next={tampered}")).await.assert_error(400);
+    let j = n
+        .get(&format!("{base}?{q}&next={tampered}"))
+        .await
+        .assert_error(400);
     assert_eq!(j["error_code"], "taxii.bad_next");
-    n.get(&format!("{base}?{q}&next=a&next=b")).await.assert_error(400);
+    n.get(&format!("{base}?{q}&next=a&next=b"))
+        .await
+        .assert_error(400);
 }
 
 #[tokio::test]
@@ -423,17 +782,48 @@ async fn delete_then_404() {
     let id1 = obj_id(1);
     let auth = bearer(&n.centre_token);
     // Delete one version.
-    let r = n.send(Method::DELETE, &format!("{base}{id1}/?match[version]={V2}"), Some(&auth), &[], None).await;
+    let r = n
+        .send(
+            Method::DELETE,
+            &format!("{base}{id1}/?match[version]={V2}"),
+            Some(&auth),
+            &[],
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let j = n.get(&format!("{base}{id1}/versions/")).await.json();
     assert_eq!(j["versions"], json!([V1, V3]));
     // Delete the rest (no match[version]: all versions).
-    let r = n.send(Method::DELETE, &format!("{base}{id1}/"), Some(&auth), &[], None).await;
+    let r = n
+        .send(
+            Method::DELETE,
+            &format!("{base}{id1}/"),
+            Some(&auth),
+            &[],
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200);
     n.get(&format!("{base}{id1}/")).await.assert_error(404);
-    n.get(&format!("{base}{id1}/versions/")).await.assert_error(404);
-    n.send(Method::DELETE, &format!("{base}{id1}/"), Some(&auth), &[], None).await.assert_error(404);
+    n.get(&format!("{base}{id1}/versions/"))
+        .await
+        .assert_error(404);
+    n.send(
+        Method::DELETE,
+        &format!("{base}{id1}/"),
+        Some(&auth),
+        &[],
+        None,
+    )
+    .await
+    .assert_error(404);
     assert_eq!(ids(&n.get(&base).await.json()).len(), 4);
     // Other objects are intact.
-    assert_eq!(n.get(&format!("{base}{}/versions/", obj_id(2))).await.json()["versions"], json!([V1, V2, V3]));
+    assert_eq!(
+        n.get(&format!("{base}{}/versions/", obj_id(2)))
+            .await
+            .json()["versions"],
+        json!([V1, V2, V3])
+    );
 }

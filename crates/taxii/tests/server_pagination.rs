@@ -3,8 +3,8 @@
 
 mod server_support;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
 
 use hashbrown::HashSet;
 use server_support::*;
@@ -12,11 +12,16 @@ use server_support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn walk_10000_objects_under_concurrent_writes() {
     let n = Arc::new(node().await);
-    let objs: Vec<_> = (0..10_000).map(|i| indicator(i, "2024-01-01T00:00:00.000Z")).collect();
+    let objs: Vec<_> = (0..10_000)
+        .map(|i| indicator(i, "2024-01-01T00:00:00.000Z"))
+        .collect();
     for chunk in objs.chunks(2000) {
         n.store_objects(SHARED, chunk).await;
     }
-    let before: HashSet<String> = objs.iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect();
+    let before: HashSet<String> = objs
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect();
 
     // A writer adds new objects and new versions of existing ones while we page.
     let stop = Arc::new(AtomicBool::new(false));
@@ -26,11 +31,14 @@ async fn walk_10000_objects_under_concurrent_writes() {
         tokio::spawn(async move {
             let mut i = 0u32;
             while !stop.load(Ordering::Relaxed) {
-                let fresh: Vec<_> = (0..20).map(|k| indicator(100_000 + i * 20 + k, "2024-01-01T00:00:00.000Z")).collect();
+                let fresh: Vec<_> = (0..20)
+                    .map(|k| indicator(100_000 + i * 20 + k, "2024-01-01T00:00:00.000Z"))
+                    .collect();
                 n.store_objects(SHARED, &fresh).await;
                 // New versions of old objects: with the default match[version]=last an
                 // updated object may show up again later as its new version.
-                n.store_objects(SHARED, &[indicator(i % 10_000, "2024-06-01T00:00:00.000Z")]).await;
+                n.store_objects(SHARED, &[indicator(i % 10_000, "2024-06-01T00:00:00.000Z")])
+                    .await;
                 written.fetch_add(21, Ordering::Relaxed);
                 i += 1;
                 tokio::task::yield_now().await;
@@ -51,8 +59,14 @@ async fn walk_10000_objects_under_concurrent_writes() {
         pages += 1;
         if let Some(objects) = j["objects"].as_array() {
             for o in objects {
-                let key = (o["id"].as_str().unwrap().to_owned(), o["modified"].as_str().unwrap().to_owned());
-                assert!(seen_versions.insert(key.clone()), "duplicate {key:?} on page {pages}");
+                let key = (
+                    o["id"].as_str().unwrap().to_owned(),
+                    o["modified"].as_str().unwrap().to_owned(),
+                );
+                assert!(
+                    seen_versions.insert(key.clone()),
+                    "duplicate {key:?} on page {pages}"
+                );
                 seen_ids.insert(key.0);
             }
             let first = r.header("x-taxii-date-added-first").unwrap();
@@ -72,8 +86,15 @@ async fn walk_10000_objects_under_concurrent_writes() {
     }
     stop.store(true, Ordering::Relaxed);
     writer.await.unwrap();
-    let missing: Vec<_> = before.iter().filter(|id| !seen_ids.contains(*id)).take(5).collect();
+    let missing: Vec<_> = before
+        .iter()
+        .filter(|id| !seen_ids.contains(*id))
+        .take(5)
+        .collect();
     assert!(missing.is_empty(), "skipped objects: {missing:?}");
-    assert!(written.load(Ordering::Relaxed) > 0, "the writer ran during the walk");
+    assert!(
+        written.load(Ordering::Relaxed) > 0,
+        "the writer ran during the walk"
+    );
     assert!(pages >= 15);
 }

@@ -5,7 +5,7 @@
 use std::io::{BufRead, Read, Write};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::{bail, Context};
 use serde_json::json;
 use store::{Collection, CollectionId, Org, Permission, Store, TokenRecord, User};
 use taxii::server::auth;
@@ -154,21 +154,28 @@ pub struct GrantArgs {
     pub write: bool,
 }
 
-const KINDS: [&str; 4] = ["national-centre", "regional-hub", "sector-regulator", "constituent"];
+const KINDS: [&str; 4] = [
+    "national-centre",
+    "regional-hub",
+    "sector-regulator",
+    "constituent",
+];
 
 fn check_role(role: &str) -> anyhow::Result<()> {
     if auth::ROLES.contains(&role) {
         Ok(())
     } else {
-        bail!("unknown role {role:?}; expected one of {}", auth::ROLES.join(", "))
+        bail!(
+            "unknown role {role:?}; expected one of {}",
+            auth::ROLES.join(", ")
+        )
     }
 }
 
 async fn org_of(store: &dyn Store, id_or_name: &str) -> anyhow::Result<Org> {
-    store
-        .get_org(id_or_name)
-        .await?
-        .with_context(|| format!("no organisation with id or name {id_or_name:?} (see `nadhir admin org list`)"))
+    store.get_org(id_or_name).await?.with_context(|| {
+        format!("no organisation with id or name {id_or_name:?} (see `nadhir admin org list`)")
+    })
 }
 
 fn now() -> i64 {

@@ -46,7 +46,11 @@ pub struct ServeArgs {
 }
 
 fn config(args: &ServeArgs) -> ServerConfig {
-    let names: Vec<String> = if args.api_roots.is_empty() { vec!["api".to_owned()] } else { args.api_roots.clone() };
+    let names: Vec<String> = if args.api_roots.is_empty() {
+        vec!["api".to_owned()]
+    } else {
+        args.api_roots.clone()
+    };
     let mut c = ServerConfig::with_roots(names).with_max_content_length(args.max_content_length);
     c.title = args.title.clone();
     c.contact = args.contact.clone();
@@ -57,7 +61,10 @@ fn config(args: &ServeArgs) -> ServerConfig {
     c.api_roots = c
         .api_roots
         .into_iter()
-        .map(|r| ApiRootConfig { title: format!("Nadhir API root {}", r.name), ..r })
+        .map(|r| ApiRootConfig {
+            title: format!("Nadhir API root {}", r.name),
+            ..r
+        })
         .collect();
     c
 }
@@ -91,16 +98,28 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let store = super::open_store(g).await?;
         let cfg = config(&args);
         let default_root = cfg.default_root.clone().unwrap_or_default();
-        let state = AppState::new(store, cfg).await.context("cannot start the TAXII server")?;
+        let state = AppState::new(store, cfg)
+            .await
+            .context("cannot start the TAXII server")?;
         let expiry = taxii::server::spawn_status_expiry(state.clone(), Duration::from_secs(600));
         let app = taxii::server::router(state);
-        let scheme = if args.tls_cert.is_some() { "https" } else { "http" };
+        let scheme = if args.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => {
                 let _ = rustls::crypto::ring::default_provider().install_default();
                 let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                     .await
-                    .with_context(|| format!("cannot load TLS certificate {} / key {}", cert.display(), key.display()))?;
+                    .with_context(|| {
+                        format!(
+                            "cannot load TLS certificate {} / key {}",
+                            cert.display(),
+                            key.display()
+                        )
+                    })?;
                 let handle = axum_server::Handle::new();
                 let h2 = handle.clone();
                 tokio::spawn(async move {
@@ -109,9 +128,15 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 });
                 let server = axum_server::bind_rustls(args.listen, tls).handle(handle.clone());
                 let serving = tokio::spawn(server.serve(app.into_make_service()));
-                let addr = handle.listening().await.context("the TLS listener did not start")?;
+                let addr = handle
+                    .listening()
+                    .await
+                    .context("the TLS listener did not start")?;
                 announce(scheme, addr, &default_root);
-                serving.await.context("server task failed")?.context("server failed")?;
+                serving
+                    .await
+                    .context("server task failed")?
+                    .context("server failed")?;
             }
             _ => {
                 let listener = tokio::net::TcpListener::bind(args.listen)

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use axum::http::{HeaderMap, header};
-use base64::Engine;
+use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use store::{CollectionId, Store};
@@ -67,7 +67,11 @@ pub fn hash_password(password: &str) -> Result<String, ServerError> {
 /// Checks a password against an Argon2 PHC string.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -97,11 +101,15 @@ struct TtlCache<V> {
 
 impl<V: Clone> TtlCache<V> {
     fn new() -> Self {
-        TtlCache { map: Mutex::new(hashbrown::HashMap::new()) }
+        TtlCache {
+            map: Mutex::new(hashbrown::HashMap::new()),
+        }
     }
     fn get(&self, key: &str) -> Option<V> {
         let map = self.map.lock().ok()?;
-        map.get(key).filter(|e| e.at.elapsed() < CACHE_TTL).map(|e| e.value.clone())
+        map.get(key)
+            .filter(|e| e.at.elapsed() < CACHE_TTL)
+            .map(|e| e.value.clone())
     }
     fn put(&self, key: String, value: V) {
         if let Ok(mut map) = self.map.lock() {
@@ -111,7 +119,13 @@ impl<V: Clone> TtlCache<V> {
                     map.clear();
                 }
             }
-            map.insert(key, Entry { value, at: Instant::now() });
+            map.insert(
+                key,
+                Entry {
+                    value,
+                    at: Instant::now(),
+                },
+            );
         }
     }
 }
@@ -140,16 +154,28 @@ fn unauth(msg: &str) -> ServerError {
 
 impl Authenticator {
     pub fn new() -> Self {
-        Authenticator { principals: TtlCache::new(), rights: TtlCache::new() }
+        Authenticator {
+            principals: TtlCache::new(),
+            rights: TtlCache::new(),
+        }
     }
 
     /// Authenticates the request from its `Authorization` header.
-    pub async fn authenticate(&self, store: &dyn Store, headers: &HeaderMap) -> Result<Principal, ServerError> {
+    pub async fn authenticate(
+        &self,
+        store: &dyn Store,
+        headers: &HeaderMap,
+    ) -> Result<Principal, ServerError> {
         let value = headers
             .get(header::AUTHORIZATION)
             .ok_or_else(|| unauth("no Authorization header; use HTTP Basic or a Bearer token"))?;
-        let value = value.to_str().map_err(|_| unauth("Authorization header is not visible ASCII"))?;
-        let (scheme, cred) = value.trim().split_once(' ').ok_or_else(|| unauth("malformed Authorization header"))?;
+        let value = value
+            .to_str()
+            .map_err(|_| unauth("Authorization header is not visible ASCII"))?;
+        let (scheme, cred) = value
+            .trim()
+            .split_once(' ')
+            .ok_or_else(|| unauth("malformed Authorization header"))?;
         let cred = cred.trim();
         // The cache key is a hash of the full credential, never the credential itself.
         let cache_key = hex::encode(Sha256::digest(value.trim().as_bytes()));
@@ -164,11 +190,20 @@ impl Authenticator {
             if rec.revoked {
                 return Err(unauth("the API token has been revoked"));
             }
-            Principal { key: format!("token:{}", rec.id), org_id: rec.org_id, role: rec.role }
+            Principal {
+                key: format!("token:{}", rec.id),
+                org_id: rec.org_id,
+                role: rec.role,
+            }
         } else if scheme.eq_ignore_ascii_case("basic") {
-            let decoded = STANDARD.decode(cred).map_err(|_| unauth("Basic credentials are not base64"))?;
-            let decoded = String::from_utf8(decoded).map_err(|_| unauth("Basic credentials are not UTF-8"))?;
-            let (user, password) = decoded.split_once(':').ok_or_else(|| unauth("Basic credentials lack ':'"))?;
+            let decoded = STANDARD
+                .decode(cred)
+                .map_err(|_| unauth("Basic credentials are not base64"))?;
+            let decoded = String::from_utf8(decoded)
+                .map_err(|_| unauth("Basic credentials are not UTF-8"))?;
+            let (user, password) = decoded
+                .split_once(':')
+                .ok_or_else(|| unauth("Basic credentials lack ':'"))?;
             let rec = store.get_user_by_name(user).await?;
             let Some(rec) = rec else {
                 return Err(unauth("unknown user or wrong password"));
@@ -181,9 +216,15 @@ impl Authenticator {
             if !ok {
                 return Err(unauth("unknown user or wrong password"));
             }
-            Principal { key: format!("user:{}", rec.id), org_id: rec.org_id, role: rec.role }
+            Principal {
+                key: format!("user:{}", rec.id),
+                org_id: rec.org_id,
+                role: rec.role,
+            }
         } else {
-            return Err(unauth("unsupported authorization scheme; use Basic or Bearer"));
+            return Err(unauth(
+                "unsupported authorization scheme; use Basic or Bearer",
+            ));
         };
         self.principals.put(cache_key, principal.clone());
         Ok(principal)
@@ -197,12 +238,18 @@ impl Authenticator {
         principal: &Principal,
         collection: &CollectionId,
     ) -> Result<Rights, ServerError> {
-        let key = format!("{}\u{0}{}\u{0}{}", principal.org_id, principal.role, collection.0);
+        let key = format!(
+            "{}\u{0}{}\u{0}{}",
+            principal.org_id, principal.role, collection.0
+        );
         if let Some(r) = self.rights.get(&key) {
             return Ok(r);
         }
         let r = match store.get_permission(collection, &principal.org_id).await? {
-            Some(p) => Rights { read: p.can_read, write: p.can_write && principal.role_can_write() },
+            Some(p) => Rights {
+                read: p.can_read,
+                write: p.can_write && principal.role_can_write(),
+            },
             None => Rights::default(),
         };
         self.rights.put(key, r);
@@ -236,7 +283,11 @@ mod tests {
 
     #[test]
     fn roles() {
-        let p = |role: &str| Principal { key: "k".into(), org_id: "o".into(), role: role.into() };
+        let p = |role: &str| Principal {
+            key: "k".into(),
+            org_id: "o".into(),
+            role: role.into(),
+        };
         assert!(!p("reader").role_can_write());
         assert!(p("peer").role_can_write());
         assert!(!p("peer").role_can_delete());

@@ -3,7 +3,7 @@
 //! HTTP status, and is written as a TAXII 2.1 error message (§3.6.1).
 //! `crates/taxii/README.md` documents the table; keep both in step.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use store::StoreError;
 
@@ -41,7 +41,11 @@ pub enum ServerError {
     BadNext(&'static str),
     /// The body is not JSON.
     #[error("request body is not valid JSON at line {line}, column {column}: {reason}")]
-    BadJson { line: usize, column: usize, reason: String },
+    BadJson {
+        line: usize,
+        column: usize,
+        reason: String,
+    },
     /// The body is JSON but not a TAXII envelope.
     #[error("request body is not a TAXII envelope at {pointer}: {reason}")]
     BadEnvelope { pointer: String, reason: String },
@@ -87,9 +91,9 @@ impl ServerError {
             ServerError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ServerError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ServerError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ServerError::BadParameter { .. } | ServerError::BadNext(_) | ServerError::BadJson { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            ServerError::BadParameter { .. }
+            | ServerError::BadNext(_)
+            | ServerError::BadJson { .. } => StatusCode::BAD_REQUEST,
             ServerError::BadEnvelope { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ServerError::Store(e) => match e {
                 StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
@@ -129,7 +133,10 @@ impl ServerError {
     }
 
     pub fn bad_param(param: impl Into<String>, reason: impl Into<String>) -> Self {
-        ServerError::BadParameter { param: param.into(), reason: reason.into() }
+        ServerError::BadParameter {
+            param: param.into(),
+            reason: reason.into(),
+        }
     }
 
     /// The TAXII error message document.
@@ -151,7 +158,8 @@ impl ServerError {
 }
 
 /// The `WWW-Authenticate` challenge sent with every 401.
-pub const WWW_AUTHENTICATE: &str = r#"Basic realm="nadhir-taxii", charset="UTF-8", Bearer realm="nadhir-taxii""#;
+pub const WWW_AUTHENTICATE: &str =
+    r#"Basic realm="nadhir-taxii", charset="UTF-8", Bearer realm="nadhir-taxii""#;
 
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
@@ -162,9 +170,15 @@ impl IntoResponse for ServerError {
         let body = self.to_json().to_string();
         let mut resp = (status, body).into_response();
         let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(TAXII_MEDIA_TYPE));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(TAXII_MEDIA_TYPE),
+        );
         if status == StatusCode::UNAUTHORIZED {
-            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTHENTICATE));
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(WWW_AUTHENTICATE),
+            );
         }
         resp
     }
@@ -177,20 +191,72 @@ mod tests {
     #[test]
     fn every_error_has_a_code_and_status() {
         let cases: Vec<(ServerError, u16, &str)> = vec![
-            (ServerError::Unauthenticated("x".into()), 401, "taxii.unauthenticated"),
+            (
+                ServerError::Unauthenticated("x".into()),
+                401,
+                "taxii.unauthenticated",
+            ),
             (ServerError::Forbidden("x".into()), 403, "taxii.forbidden"),
             (ServerError::not_found("collection"), 404, "taxii.not_found"),
-            (ServerError::MethodNotAllowed { method: "PUT".into() }, 405, "taxii.method_not_allowed"),
-            (ServerError::NotAcceptable("x".into()), 406, "taxii.not_acceptable"),
-            (ServerError::UnsupportedMediaType("x".into()), 415, "taxii.unsupported_media_type"),
+            (
+                ServerError::MethodNotAllowed {
+                    method: "PUT".into(),
+                },
+                405,
+                "taxii.method_not_allowed",
+            ),
+            (
+                ServerError::NotAcceptable("x".into()),
+                406,
+                "taxii.not_acceptable",
+            ),
+            (
+                ServerError::UnsupportedMediaType("x".into()),
+                415,
+                "taxii.unsupported_media_type",
+            ),
             (ServerError::TooLarge { limit: 1 }, 413, "taxii.too_large"),
-            (ServerError::bad_param("limit", "x"), 400, "taxii.bad_parameter"),
+            (
+                ServerError::bad_param("limit", "x"),
+                400,
+                "taxii.bad_parameter",
+            ),
             (ServerError::BadNext("x"), 400, "taxii.bad_next"),
-            (ServerError::BadJson { line: 1, column: 2, reason: "x".into() }, 400, "taxii.bad_json"),
-            (ServerError::BadEnvelope { pointer: "/objects".into(), reason: "x".into() }, 422, "taxii.bad_envelope"),
-            (ServerError::Store(StoreError::Corrupt("x".into())), 500, "store.corrupt"),
-            (ServerError::Store(StoreError::NotFound { kind: "org", id: "a".into() }), 404, "store.not_found"),
-            (ServerError::Timeout(std::time::Duration::from_secs(1)), 503, "taxii.timeout"),
+            (
+                ServerError::BadJson {
+                    line: 1,
+                    column: 2,
+                    reason: "x".into(),
+                },
+                400,
+                "taxii.bad_json",
+            ),
+            (
+                ServerError::BadEnvelope {
+                    pointer: "/objects".into(),
+                    reason: "x".into(),
+                },
+                422,
+                "taxii.bad_envelope",
+            ),
+            (
+                ServerError::Store(StoreError::Corrupt("x".into())),
+                500,
+                "store.corrupt",
+            ),
+            (
+                ServerError::Store(StoreError::NotFound {
+                    kind: "org",
+                    id: "a".into(),
+                }),
+                404,
+                "store.not_found",
+            ),
+            (
+                ServerError::Timeout(std::time::Duration::from_secs(1)),
+                503,
+                "taxii.timeout",
+            ),
             (ServerError::Internal("x".into()), 500, "taxii.internal"),
         ];
         for (e, status, code) in cases {
@@ -206,9 +272,17 @@ mod tests {
     fn unauthorized_carries_challenge() {
         let r = ServerError::Unauthenticated("no credentials".into()).into_response();
         assert_eq!(r.status(), 401);
-        let h = r.headers().get(header::WWW_AUTHENTICATE).unwrap().to_str().unwrap();
+        let h = r
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .unwrap()
+            .to_str()
+            .unwrap();
         assert!(h.contains("Basic") && h.contains("Bearer"));
-        assert_eq!(r.headers().get(header::CONTENT_TYPE).unwrap(), TAXII_MEDIA_TYPE);
+        assert_eq!(
+            r.headers().get(header::CONTENT_TYPE).unwrap(),
+            TAXII_MEDIA_TYPE
+        );
     }
 
     #[test]

@@ -91,7 +91,10 @@ impl Filters {
 }
 
 fn split_values(v: &str) -> impl Iterator<Item = String> + '_ {
-    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 /// Parses the query string for `endpoint`.
@@ -103,7 +106,10 @@ pub fn parse(query: Option<&str>, endpoint: Endpoint) -> Result<Filters, ServerE
         match key.as_ref() {
             "added_after" if endpoint.paged() => {
                 if seen_added_after {
-                    return Err(ServerError::bad_param("added_after", "given more than once"));
+                    return Err(ServerError::bad_param(
+                        "added_after",
+                        "given more than once",
+                    ));
                 }
                 seen_added_after = true;
                 let ts = Timestamp::parse(&value)
@@ -177,7 +183,11 @@ mod tests {
 
     #[test]
     fn percent_encoded_brackets() {
-        let f = parse(Some("match%5Btype%5D=indicator%2Cmalware"), Endpoint::Manifest).unwrap();
+        let f = parse(
+            Some("match%5Btype%5D=indicator%2Cmalware"),
+            Endpoint::Manifest,
+        )
+        .unwrap();
         assert_eq!(f.types, ["indicator", "malware"]);
     }
 
@@ -202,10 +212,18 @@ mod tests {
     #[test]
     fn endpoint_specific_parameter_sets() {
         // Versions ignores match[version], match[id], match[type].
-        let f = parse(Some("match[version]=garbage&match[id]=x&match[type]=y"), Endpoint::Versions).unwrap();
+        let f = parse(
+            Some("match[version]=garbage&match[id]=x&match[type]=y"),
+            Endpoint::Versions,
+        )
+        .unwrap();
         assert_eq!(f, Filters::default());
         // Delete ignores paging parameters.
-        let f = parse(Some("limit=0&added_after=x&match[version]=all"), Endpoint::Delete).unwrap();
+        let f = parse(
+            Some("limit=0&added_after=x&match[version]=all"),
+            Endpoint::Delete,
+        )
+        .unwrap();
         assert!(f.versions.all && f.limit.is_none());
         // One object ignores match[id] / match[type].
         let f = parse(Some("match[id]=x&match[type]=y"), Endpoint::Object).unwrap();
@@ -216,7 +234,13 @@ mod tests {
     fn normalized_ignores_order_limit_and_next() {
         let a = parse(Some("match[type]=a,b&limit=3"), Endpoint::Objects).unwrap();
         let b = parse(Some("match[type]=b,a&next=zzz"), Endpoint::Objects).unwrap();
-        assert_eq!(a.normalized(Endpoint::Objects), b.normalized(Endpoint::Objects));
-        assert_ne!(a.normalized(Endpoint::Objects), a.normalized(Endpoint::Manifest));
+        assert_eq!(
+            a.normalized(Endpoint::Objects),
+            b.normalized(Endpoint::Objects)
+        );
+        assert_ne!(
+            a.normalized(Endpoint::Objects),
+            a.normalized(Endpoint::Manifest)
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use stix::Timestamp;
@@ -20,7 +20,10 @@ pub(super) type Result<T, E = ServerError> = std::result::Result<T, E>;
 /// A 200 response with a TAXII body.
 pub(super) fn taxii_response(status: StatusCode, body: String) -> Response {
     let mut r = (status, body).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(TAXII_MEDIA_TYPE));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(TAXII_MEDIA_TYPE),
+    );
     r
 }
 
@@ -35,13 +38,19 @@ pub(super) fn ts(micros: i64) -> String {
 
 /// Authenticates and checks `Accept` (every TAXII GET does both).
 pub(super) async fn begin(state: &AppState, headers: &HeaderMap) -> Result<Principal> {
-    let p = state.auth.authenticate(state.store.as_ref(), headers).await?;
+    let p = state
+        .auth
+        .authenticate(state.store.as_ref(), headers)
+        .await?;
     media::check_accept(headers)?;
     Ok(p)
 }
 
 pub(super) fn root<'a>(state: &'a AppState, name: &str) -> Result<&'a ApiRootConfig> {
-    state.config.root(name).ok_or_else(|| ServerError::not_found(format!("API root {name:?}")))
+    state
+        .config
+        .root(name)
+        .ok_or_else(|| ServerError::not_found(format!("API root {name:?}")))
 }
 
 /// What a handler needs from a collection.
@@ -61,7 +70,8 @@ pub(super) async fn collection_for(
     id: &str,
     need: Need,
 ) -> Result<(Collection, Rights)> {
-    let absent = || ServerError::not_found(format!("collection {id:?} in API root {:?}", root.name));
+    let absent =
+        || ServerError::not_found(format!("collection {id:?} in API root {:?}", root.name));
     let c = state.store.find_collection(id).await?.ok_or_else(absent)?;
     if c.api_root != root.name {
         return Err(absent());
@@ -109,22 +119,32 @@ pub(super) async fn not_found(uri: axum::http::Uri) -> ServerError {
 }
 
 pub(super) async fn method_not_allowed(method: Method) -> ServerError {
-    ServerError::MethodNotAllowed { method: method.to_string() }
+    ServerError::MethodNotAllowed {
+        method: method.to_string(),
+    }
 }
 
 pub(super) async fn metrics(State(state): State<AppState>) -> Response {
     let mut r = state.metrics.render().into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     r
 }
 
 /// GET /taxii2/ (§4.1).
-pub(super) async fn discovery(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
+pub(super) async fn discovery(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response> {
     begin(&state, &headers).await?;
     let base = match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
         Some(host) if !host.is_empty() && !host.contains(['/', ' ']) => {
-            format!("{}://{host}", if state.config.tls { "https" } else { "http" })
+            format!(
+                "{}://{host}",
+                if state.config.tls { "https" } else { "http" }
+            )
         }
         _ => String::new(),
     };
@@ -140,7 +160,12 @@ pub(super) async fn discovery(State(state): State<AppState>, headers: HeaderMap)
     if let Some(d) = &state.config.default_root {
         m.insert("default".into(), json!(url(d)));
     }
-    let roots: Vec<String> = state.config.api_roots.iter().map(|r| url(&r.name)).collect();
+    let roots: Vec<String> = state
+        .config
+        .api_roots
+        .iter()
+        .map(|r| url(&r.name))
+        .collect();
     if !roots.is_empty() {
         m.insert("api_roots".into(), json!(roots));
     }
@@ -197,7 +222,11 @@ pub(super) async fn collections(
             out.push(collection_json(&c, rights));
         }
     }
-    let body = if out.is_empty() { json!({}) } else { json!({ "collections": out }) };
+    let body = if out.is_empty() {
+        json!({})
+    } else {
+        json!({ "collections": out })
+    };
     Ok(json_response(&body))
 }
 
@@ -242,7 +271,10 @@ async fn run_paged(
         Some(t) => Some(state.signer.verify(&binding, t)?),
         None => None,
     };
-    let limit = f.limit.unwrap_or(state.config.default_page_size).min(state.config.max_page_size);
+    let limit = f
+        .limit
+        .unwrap_or(state.config.default_page_size)
+        .min(state.config.max_page_size);
     let versions = match endpoint {
         Endpoint::Versions => VersionFilter::all(),
         _ if f.versions.is_empty() => VersionFilter::last(),
@@ -265,15 +297,21 @@ async fn run_paged(
     };
     let page = state.store.query(&q).await?;
     let next = match (page.more, page.objects.last()) {
-        (true, Some(last)) => Some(
-            state
-                .signer
-                .issue(&binding, Position { cursor: last.cursor, date_added: last.date_added }),
-        ),
+        (true, Some(last)) => Some(state.signer.issue(
+            &binding,
+            Position {
+                cursor: last.cursor,
+                date_added: last.date_added,
+            },
+        )),
         _ => None,
     };
     let lower_bound = pos.map(|p| p.date_added).or(f.added_after).unwrap_or(0);
-    Ok(Paged { page, next, lower_bound })
+    Ok(Paged {
+        page,
+        next,
+        lower_bound,
+    })
 }
 
 /// Adds X-TAXII-Date-Added-First / -Last. On an empty page both carry the query's
@@ -286,7 +324,10 @@ fn with_date_headers(mut r: Response, paged: &Paged) -> Response {
         _ => (paged.lower_bound, paged.lower_bound),
     };
     let h = r.headers_mut();
-    for (name, v) in [("x-taxii-date-added-first", first), ("x-taxii-date-added-last", last)] {
+    for (name, v) in [
+        ("x-taxii-date-added-first", first),
+        ("x-taxii-date-added-last", last),
+    ] {
         if let Ok(v) = HeaderValue::from_str(&ts(v)) {
             h.insert(name, v);
         }
@@ -298,7 +339,11 @@ fn with_date_headers(mut r: Response, paged: &Paged) -> Response {
 fn objects_envelope(paged: &Paged) -> String {
     let size: usize = paged.page.objects.iter().map(|o| o.json.len() + 1).sum();
     let mut body = String::with_capacity(size + 128);
-    body.push_str(if paged.page.more { "{\"more\":true" } else { "{\"more\":false" });
+    body.push_str(if paged.page.more {
+        "{\"more\":true"
+    } else {
+        "{\"more\":false"
+    });
     if let Some(n) = &paged.next {
         body.push_str(",\"next\":\"");
         body.push_str(n); // base64url: no escaping needed
@@ -319,7 +364,11 @@ fn objects_envelope(paged: &Paged) -> String {
 }
 
 fn version_of(o: &StoredObject) -> String {
-    if o.version_text.is_empty() { ts(o.date_added) } else { o.version_text.clone() }
+    if o.version_text.is_empty() {
+        ts(o.date_added)
+    } else {
+        o.version_text.clone()
+    }
 }
 
 fn list_envelope(paged: &Paged, key: &str, items: Vec<serde_json::Value>) -> String {
@@ -346,7 +395,10 @@ pub(super) async fn get_objects(
     let f = filters::parse(query.as_deref(), Endpoint::Objects)?;
     let (c, _) = collection_for(&state, &p, r, &cid, Need::Read).await?;
     let paged = run_paged(&state, &p, r, &c.id, None, Endpoint::Objects, &f).await?;
-    Ok(with_date_headers(taxii_response(StatusCode::OK, objects_envelope(&paged)), &paged))
+    Ok(with_date_headers(
+        taxii_response(StatusCode::OK, objects_envelope(&paged)),
+        &paged,
+    ))
 }
 
 /// GET …/manifest/ (§5.4).
@@ -375,7 +427,10 @@ pub(super) async fn manifest(
         })
         .collect();
     let body = list_envelope(&paged, "objects", items);
-    Ok(with_date_headers(taxii_response(StatusCode::OK, body), &paged))
+    Ok(with_date_headers(
+        taxii_response(StatusCode::OK, body),
+        &paged,
+    ))
 }
 
 /// 404 unless the object has at least one version in the collection.
@@ -389,7 +444,10 @@ async fn ensure_object_exists(state: &AppState, coll: &CollectionId, id: &str) -
         ..Query::default()
     };
     if state.store.query(&q).await?.objects.is_empty() {
-        return Err(ServerError::not_found(format!("object {id:?} in collection {}", coll.0)));
+        return Err(ServerError::not_found(format!(
+            "object {id:?} in collection {}",
+            coll.0
+        )));
     }
     Ok(())
 }
@@ -409,7 +467,10 @@ pub(super) async fn get_object(
     if paged.page.objects.is_empty() && f.next.is_none() {
         ensure_object_exists(&state, &c.id, &oid).await?;
     }
-    Ok(with_date_headers(taxii_response(StatusCode::OK, objects_envelope(&paged)), &paged))
+    Ok(with_date_headers(
+        taxii_response(StatusCode::OK, objects_envelope(&paged)),
+        &paged,
+    ))
 }
 
 /// GET …/objects/{object-id}/versions/ (§5.7).
@@ -427,9 +488,17 @@ pub(super) async fn versions(
     if paged.page.objects.is_empty() && f.next.is_none() {
         ensure_object_exists(&state, &c.id, &oid).await?;
     }
-    let items = paged.page.objects.iter().map(|o| json!(version_of(o))).collect();
+    let items = paged
+        .page
+        .objects
+        .iter()
+        .map(|o| json!(version_of(o)))
+        .collect();
     let body = list_envelope(&paged, "versions", items);
-    Ok(with_date_headers(taxii_response(StatusCode::OK, body), &paged))
+    Ok(with_date_headers(
+        taxii_response(StatusCode::OK, body),
+        &paged,
+    ))
 }
 
 /// DELETE …/objects/{object-id}/ (§5.6): needs write rights and an admin or analyst
@@ -445,14 +514,30 @@ pub(super) async fn delete_object(
     let f = filters::parse(query.as_deref(), Endpoint::Delete)?;
     let (c, _) = collection_for(&state, &p, r, &cid, Need::Write).await?;
     if !p.role_can_delete() {
-        return Err(ServerError::Forbidden(format!("role {} may not delete objects", p.role)));
+        return Err(ServerError::Forbidden(format!(
+            "role {} may not delete objects",
+            p.role
+        )));
     }
-    let versions = if f.versions.is_empty() { VersionFilter::all() } else { f.versions.clone() };
-    let n = state.store.delete_object(Some(&c.id), &oid, &versions, &f.spec_versions).await?;
+    let versions = if f.versions.is_empty() {
+        VersionFilter::all()
+    } else {
+        f.versions.clone()
+    };
+    let n = state
+        .store
+        .delete_object(Some(&c.id), &oid, &versions, &f.spec_versions)
+        .await?;
     if n == 0 {
-        return Err(ServerError::not_found(format!("object {oid:?} in collection {}", c.id)));
+        return Err(ServerError::not_found(format!(
+            "object {oid:?} in collection {}",
+            c.id
+        )));
     }
     let mut resp = Response::new(Body::empty());
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(TAXII_MEDIA_TYPE));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(TAXII_MEDIA_TYPE),
+    );
     Ok(resp)
 }

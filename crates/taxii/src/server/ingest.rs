@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use futures::StreamExt;
 use serde::Serialize;
@@ -11,11 +11,11 @@ use serde_json::Value;
 use stix::Timestamp;
 use store::{CollectionId, InsertOutcome, NewObject, StatusRecord};
 
-use super::AppState;
 use super::error::ServerError;
-use super::handlers::{Need, Result, begin, collection_for, root, taxii_response, ts};
+use super::handlers::{begin, collection_for, root, taxii_response, ts, Need, Result};
 use super::media;
 use super::validate;
+use super::AppState;
 
 /// Objects are validated and written in batches of this many.
 const BATCH: usize = 1000;
@@ -84,7 +84,10 @@ fn parse_envelope(bytes: &[u8]) -> Result<Vec<Value>> {
     let Value::Object(mut map) = v else {
         return Err(ServerError::BadEnvelope {
             pointer: "/".into(),
-            reason: format!("expected a JSON object, found {}", stix::object::json_kind(&v)),
+            reason: format!(
+                "expected a JSON object, found {}",
+                stix::object::json_kind(&v)
+            ),
         });
     };
     match map.remove("objects") {
@@ -95,7 +98,10 @@ fn parse_envelope(bytes: &[u8]) -> Result<Vec<Value>> {
         }),
         Some(other) => Err(ServerError::BadEnvelope {
             pointer: "/objects".into(),
-            reason: format!("expected an array, found {}", stix::object::json_kind(&other)),
+            reason: format!(
+                "expected an array, found {}",
+                stix::object::json_kind(&other)
+            ),
         }),
         None => Err(ServerError::BadEnvelope {
             pointer: "/objects".into(),
@@ -108,13 +114,21 @@ fn detail_of(v: &Value, fallback_version: &str) -> StatusDetail {
     let s = |k: &str| v.get(k).and_then(Value::as_str);
     StatusDetail {
         id: s("id").unwrap_or_default().to_owned(),
-        version: s("modified").or_else(|| s("created")).unwrap_or(fallback_version).to_owned(),
+        version: s("modified")
+            .or_else(|| s("created"))
+            .unwrap_or(fallback_version)
+            .to_owned(),
         message: None,
     }
 }
 
 /// Validates and stores objects, filling `st`; returns nothing (errors are per object).
-async fn process(state: &AppState, coll: &CollectionId, objects: Vec<Value>, st: &mut StatusResource) {
+async fn process(
+    state: &AppState,
+    coll: &CollectionId,
+    objects: Vec<Value>,
+    st: &mut StatusResource,
+) {
     let mut iter = objects.into_iter();
     loop {
         let chunk: Vec<Value> = iter.by_ref().take(BATCH).collect();
@@ -130,7 +144,10 @@ async fn process(state: &AppState, coll: &CollectionId, objects: Vec<Value>, st:
                     let detail = detail_of(&v, &req_ts);
                     match validate::check(v) {
                         Ok(obj) => Ok((detail, NewObject::from_object(&obj))),
-                        Err(e) => Err(StatusDetail { message: Some(format!("invalid object: {e}")), ..detail }),
+                        Err(e) => Err(StatusDetail {
+                            message: Some(format!("invalid object: {e}")),
+                            ..detail
+                        }),
                     }
                 })
                 .collect::<Vec<_>>()
@@ -206,10 +223,18 @@ async fn process(state: &AppState, coll: &CollectionId, objects: Vec<Value>, st:
     st.pending_count = 0;
     st.pendings.clear();
     st.status = "complete";
-    state.metrics.observe_ingest(st.success_count, st.failure_count);
+    state
+        .metrics
+        .observe_ingest(st.success_count, st.failure_count);
 }
 
-async fn save(state: &AppState, root: &str, org: &str, created: i64, st: &StatusResource) -> Result<String> {
+async fn save(
+    state: &AppState,
+    root: &str,
+    org: &str,
+    created: i64,
+    st: &StatusResource,
+) -> Result<String> {
     let json = serde_json::to_string(st).map_err(|e| ServerError::Internal(e.to_string()))?;
     let rec = StatusRecord {
         id: st.id.clone(),
@@ -255,7 +280,10 @@ pub(super) async fn add_objects(
         let json = save(&state, &r.name, &p.org_id, created, &st).await?;
         return Ok(taxii_response(StatusCode::ACCEPTED, json));
     }
-    st.pendings = objects.iter().map(|v| detail_of(v, &st.request_timestamp)).collect();
+    st.pendings = objects
+        .iter()
+        .map(|v| detail_of(v, &st.request_timestamp))
+        .collect();
     let json = save(&state, &r.name, &p.org_id, created, &st).await?;
     let (state2, root_name, org) = (state.clone(), r.name.clone(), p.org_id.clone());
     tokio::spawn(async move {
@@ -278,9 +306,18 @@ mod tests {
         assert_eq!(parse_envelope(b"{").unwrap_err().code(), "taxii.bad_json");
         assert_eq!(parse_envelope(b"[]").unwrap_err().status(), 422);
         assert_eq!(parse_envelope(b"{}").unwrap_err().to_string(), "request body is not a TAXII envelope at /objects: required property 'objects' is missing");
-        assert_eq!(parse_envelope(br#"{"objects":{}}"#).unwrap_err().status(), 422);
-        assert_eq!(parse_envelope(br#"{"objects":[]}"#).unwrap_err().status(), 422);
-        assert_eq!(parse_envelope(br#"{"objects":[{"a":1}]}"#).unwrap().len(), 1);
+        assert_eq!(
+            parse_envelope(br#"{"objects":{}}"#).unwrap_err().status(),
+            422
+        );
+        assert_eq!(
+            parse_envelope(br#"{"objects":[]}"#).unwrap_err().status(),
+            422
+        );
+        assert_eq!(
+            parse_envelope(br#"{"objects":[{"a":1}]}"#).unwrap().len(),
+            1
+        );
         let e = parse_envelope(b"{\n \"objects\": [,]}").unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
     }
@@ -288,11 +325,25 @@ mod tests {
     #[tokio::test]
     async fn body_limit_counts_streamed_bytes() {
         let h = HeaderMap::new();
-        let e = read_limited(&h, Body::from(vec![b'x'; 11]), 10).await.unwrap_err();
+        let e = read_limited(&h, Body::from(vec![b'x'; 11]), 10)
+            .await
+            .unwrap_err();
         assert_eq!(e.status(), 413);
-        assert_eq!(read_limited(&h, Body::from(vec![b'x'; 10]), 10).await.unwrap().len(), 10);
+        assert_eq!(
+            read_limited(&h, Body::from(vec![b'x'; 10]), 10)
+                .await
+                .unwrap()
+                .len(),
+            10
+        );
         let mut h = HeaderMap::new();
         h.insert(header::CONTENT_LENGTH, "999".parse().unwrap());
-        assert_eq!(read_limited(&h, Body::from("x"), 10).await.unwrap_err().status(), 413);
+        assert_eq!(
+            read_limited(&h, Body::from("x"), 10)
+                .await
+                .unwrap_err()
+                .status(),
+            413
+        );
     }
 }

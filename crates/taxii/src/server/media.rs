@@ -1,6 +1,6 @@
 //! TAXII 2.1 media types and content negotiation (§1.6.8).
 
-use axum::http::{HeaderMap, header};
+use axum::http::{header, HeaderMap};
 
 use super::error::ServerError;
 
@@ -24,7 +24,9 @@ fn parse_range(item: &str) -> MediaRange<'_> {
     let mut version = None;
     let mut q_zero = false;
     for p in parts {
-        let Some((k, v)) = p.split_once('=') else { continue };
+        let Some((k, v)) = p.split_once('=') else {
+            continue;
+        };
         let (k, v) = (k.trim(), v.trim().trim_matches('"'));
         if k.eq_ignore_ascii_case("version") {
             version = Some(v);
@@ -32,13 +34,19 @@ fn parse_range(item: &str) -> MediaRange<'_> {
             q_zero = v.parse::<f32>().map(|q| q <= 0.0).unwrap_or(false);
         }
     }
-    MediaRange { essence, version, q_zero }
+    MediaRange {
+        essence,
+        version,
+        q_zero,
+    }
 }
 
 /// Checks that the request's `Accept` header admits `application/taxii+json;version=2.1`.
 /// A missing header admits anything; `*/*` and `application/*` are accepted.
 pub fn check_accept(headers: &HeaderMap) -> Result<(), ServerError> {
-    let Some(value) = headers.get(header::ACCEPT) else { return Ok(()) };
+    let Some(value) = headers.get(header::ACCEPT) else {
+        return Ok(());
+    };
     let text = value
         .to_str()
         .map_err(|_| ServerError::NotAcceptable("the Accept header is not visible ASCII".into()))?;
@@ -119,9 +127,21 @@ mod tests {
     fn content_type_check() {
         assert!(check_content_type(&with(header::CONTENT_TYPE, TAXII_MEDIA_TYPE)).is_ok());
         assert!(check_content_type(&with(header::CONTENT_TYPE, "application/taxii+json")).is_ok());
-        for bad in ["application/json", "application/stix+json;version=2.1", "application/taxii+json;version=2.0"] {
-            assert_eq!(check_content_type(&with(header::CONTENT_TYPE, bad)).unwrap_err().status(), 415);
+        for bad in [
+            "application/json",
+            "application/stix+json;version=2.1",
+            "application/taxii+json;version=2.0",
+        ] {
+            assert_eq!(
+                check_content_type(&with(header::CONTENT_TYPE, bad))
+                    .unwrap_err()
+                    .status(),
+                415
+            );
         }
-        assert_eq!(check_content_type(&HeaderMap::new()).unwrap_err().status(), 415);
+        assert_eq!(
+            check_content_type(&HeaderMap::new()).unwrap_err().status(),
+            415
+        );
     }
 }

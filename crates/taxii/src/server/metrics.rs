@@ -5,12 +5,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 #[derive(Debug, Default, Clone)]
 struct Series {
@@ -37,7 +39,9 @@ impl Metrics {
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         if let Ok(mut map) = self.requests.lock() {
-            let s = map.entry((method.to_owned(), route.to_owned(), status)).or_default();
+            let s = map
+                .entry((method.to_owned(), route.to_owned(), status))
+                .or_default();
             s.count += 1;
             s.sum_secs += secs;
             for (i, b) in BUCKETS.iter().enumerate() {
@@ -63,7 +67,9 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let map = self.requests.lock().map(|m| m.clone()).unwrap_or_default();
-        out.push_str("# HELP nadhir_taxii_requests_total TAXII HTTP requests by method, route and status.\n");
+        out.push_str(
+            "# HELP nadhir_taxii_requests_total TAXII HTTP requests by method, route and status.\n",
+        );
         out.push_str("# TYPE nadhir_taxii_requests_total counter\n");
         for ((m, r, st), s) in &map {
             let _ = writeln!(
@@ -83,16 +89,36 @@ impl Metrics {
                     s.buckets[i]
                 );
             }
-            let _ = writeln!(out, "nadhir_taxii_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
-            let _ = writeln!(out, "nadhir_taxii_request_duration_seconds_sum{{{labels}}} {}", s.sum_secs);
-            let _ = writeln!(out, "nadhir_taxii_request_duration_seconds_count{{{labels}}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "nadhir_taxii_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "nadhir_taxii_request_duration_seconds_sum{{{labels}}} {}",
+                s.sum_secs
+            );
+            let _ = writeln!(
+                out,
+                "nadhir_taxii_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
         }
         out.push_str("# HELP nadhir_taxii_objects_ingested_total Objects accepted through POST (stored or identical duplicates).\n");
         out.push_str("# TYPE nadhir_taxii_objects_ingested_total counter\n");
-        let _ = writeln!(out, "nadhir_taxii_objects_ingested_total {}", self.objects_ingested.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "nadhir_taxii_objects_ingested_total {}",
+            self.objects_ingested.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP nadhir_taxii_objects_failed_total Objects refused through POST (invalid or conflicting).\n");
         out.push_str("# TYPE nadhir_taxii_objects_failed_total counter\n");
-        let _ = writeln!(out, "nadhir_taxii_objects_failed_total {}", self.objects_failed.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "nadhir_taxii_objects_failed_total {}",
+            self.objects_failed.load(Ordering::Relaxed)
+        );
         out
     }
 }
@@ -104,8 +130,18 @@ mod tests {
     #[test]
     fn renders_counters_and_histograms() {
         let m = Metrics::new();
-        m.observe_request("GET", "/{api_root}/collections/", 200, Duration::from_millis(2));
-        m.observe_request("GET", "/{api_root}/collections/", 200, Duration::from_millis(20));
+        m.observe_request(
+            "GET",
+            "/{api_root}/collections/",
+            200,
+            Duration::from_millis(2),
+        );
+        m.observe_request(
+            "GET",
+            "/{api_root}/collections/",
+            200,
+            Duration::from_millis(20),
+        );
         m.observe_ingest(5, 1);
         let t = m.render();
         assert!(t.contains(

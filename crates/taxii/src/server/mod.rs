@@ -17,11 +17,11 @@ pub mod validate;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Router;
 use rand::RngCore;
 use store::Store;
 
@@ -134,7 +134,9 @@ impl ServerConfig {
     pub fn check(&self) -> Result<(), ServerError> {
         for r in &self.api_roots {
             let ok = !r.name.is_empty()
-                && r.name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.')
+                && r.name
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.')
                 && r.name != "taxii2"
                 && r.name != "metrics";
             if !ok {
@@ -146,7 +148,9 @@ impl ServerConfig {
         }
         if let Some(d) = &self.default_root {
             if self.root(d).is_none() {
-                return Err(ServerError::Internal(format!("default API root {d:?} is not configured")));
+                return Err(ServerError::Internal(format!(
+                    "default API root {d:?} is not configured"
+                )));
             }
         }
         Ok(())
@@ -181,15 +185,19 @@ impl AppState {
         config.check()?;
         let key = match store.get_state(NEXT_SECRET_STATE_KEY).await? {
             Some(hexkey) => {
-                let raw = hex::decode(hexkey.trim())
-                    .map_err(|_| ServerError::Internal(format!("stored {NEXT_SECRET_STATE_KEY} is not hex")))?;
-                <[u8; 32]>::try_from(raw.as_slice())
-                    .map_err(|_| ServerError::Internal(format!("stored {NEXT_SECRET_STATE_KEY} is not 32 bytes")))?
+                let raw = hex::decode(hexkey.trim()).map_err(|_| {
+                    ServerError::Internal(format!("stored {NEXT_SECRET_STATE_KEY} is not hex"))
+                })?;
+                <[u8; 32]>::try_from(raw.as_slice()).map_err(|_| {
+                    ServerError::Internal(format!("stored {NEXT_SECRET_STATE_KEY} is not 32 bytes"))
+                })?
             }
             None => {
                 let mut key = [0u8; 32];
                 rand::thread_rng().fill_bytes(&mut key);
-                store.set_state(NEXT_SECRET_STATE_KEY, &hex::encode(key)).await?;
+                store
+                    .set_state(NEXT_SECRET_STATE_KEY, &hex::encode(key))
+                    .await?;
                 key
             }
         };
@@ -229,8 +237,14 @@ pub fn router(state: AppState) -> Router {
             "/{api_root}/collections/{collection}/objects/{object}/",
             get(h::get_object).delete(h::delete_object),
         )
-        .route("/{api_root}/collections/{collection}/objects/{object}/versions/", get(h::versions))
-        .route("/{api_root}/collections/{collection}/manifest/", get(h::manifest))
+        .route(
+            "/{api_root}/collections/{collection}/objects/{object}/versions/",
+            get(h::versions),
+        )
+        .route(
+            "/{api_root}/collections/{collection}/manifest/",
+            get(h::manifest),
+        )
         .fallback(h::not_found)
         .method_not_allowed_fallback(h::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), track))
@@ -252,7 +266,9 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     };
     let elapsed = start.elapsed();
     let status = resp.status().as_u16();
-    state.metrics.observe_request(&method, &route, status, elapsed);
+    state
+        .metrics
+        .observe_request(&method, &route, status, elapsed);
     tracing::debug!(%method, %route, status, micros = elapsed.as_micros() as u64, "request");
     resp
 }

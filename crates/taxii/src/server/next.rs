@@ -4,8 +4,8 @@
 //! A token presented by another principal, for another query, or altered in any
 //! byte fails verification (400 `taxii.bad_next`).
 
-use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -44,7 +44,8 @@ impl NextSigner {
 
     fn mac(&self, binding: &str, payload: &[u8]) -> [u8; MAC_LEN] {
         // HMAC accepts keys of any length, so this cannot fail.
-        let mut m = <HmacSha256 as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!());
+        let mut m =
+            <HmacSha256 as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!());
         m.update(&(binding.len() as u64).to_be_bytes());
         m.update(binding.as_bytes());
         m.update(payload);
@@ -73,17 +74,22 @@ impl NextSigner {
             return Err(ServerError::BadNext("not a token issued by this server"));
         }
         let (payload, mac) = raw.split_at(PAYLOAD_LEN);
-        let mut m = <HmacSha256 as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!());
+        let mut m =
+            <HmacSha256 as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!());
         m.update(&(binding.len() as u64).to_be_bytes());
         m.update(binding.as_bytes());
         m.update(payload);
-        m.verify_truncated_left(mac)
-            .map_err(|_| ServerError::BadNext("issued for another requester or query, or altered"))?;
+        m.verify_truncated_left(mac).map_err(|_| {
+            ServerError::BadNext("issued for another requester or query, or altered")
+        })?;
         let mut c = [0u8; 8];
         c.copy_from_slice(&payload[..8]);
         let mut d = [0u8; 8];
         d.copy_from_slice(&payload[8..16]);
-        Ok(Position { cursor: i64::from_be_bytes(c), date_added: i64::from_be_bytes(d) })
+        Ok(Position {
+            cursor: i64::from_be_bytes(c),
+            date_added: i64::from_be_bytes(d),
+        })
     }
 }
 
@@ -94,21 +100,32 @@ mod tests {
     #[test]
     fn round_trip_and_binding() {
         let s = NextSigner::new([7; 32]);
-        let pos = Position { cursor: 12345, date_added: 1_700_000_000_000_000 };
+        let pos = Position {
+            cursor: 12345,
+            date_added: 1_700_000_000_000_000,
+        };
         let t = s.issue("user:a|objects|q", pos);
         assert_eq!(s.verify("user:a|objects|q", &t).unwrap(), pos);
         // Another principal or query.
-        assert_eq!(s.verify("user:b|objects|q", &t).unwrap_err().code(), "taxii.bad_next");
+        assert_eq!(
+            s.verify("user:b|objects|q", &t).unwrap_err().code(),
+            "taxii.bad_next"
+        );
         assert!(s.verify("user:a|manifest|q", &t).is_err());
         // Another node secret.
-        assert!(NextSigner::new([8; 32]).verify("user:a|objects|q", &t).is_err());
+        assert!(NextSigner::new([8; 32])
+            .verify("user:a|objects|q", &t)
+            .is_err());
         // Any altered character.
         let mut bytes = t.clone().into_bytes();
         for i in 0..bytes.len() {
             let orig = bytes[i];
             bytes[i] = if orig == b'A' { b'B' } else { b'A' };
             let tampered = String::from_utf8(bytes.clone()).unwrap();
-            assert!(s.verify("user:a|objects|q", &tampered).is_err(), "position {i}");
+            assert!(
+                s.verify("user:a|objects|q", &tampered).is_err(),
+                "position {i}"
+            );
             bytes[i] = orig;
         }
         assert!(s.verify("user:a|objects|q", "").is_err());

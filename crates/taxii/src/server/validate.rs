@@ -41,13 +41,20 @@ pub struct Invalid {
 
 impl std::fmt::Display for Invalid {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let p = if self.pointer.is_empty() { "/" } else { &self.pointer };
+        let p = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
         write!(f, "{p}: {}", self.reason)
     }
 }
 
 fn invalid(pointer: &str, reason: impl Into<String>) -> Invalid {
-    Invalid { pointer: pointer.to_owned(), reason: reason.into() }
+    Invalid {
+        pointer: pointer.to_owned(),
+        reason: reason.into(),
+    }
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -63,22 +70,41 @@ fn is_uuid(s: &str) -> bool {
 pub fn check(value: Value) -> Result<Object, Invalid> {
     let obj = Object::from_value(value).map_err(|e| invalid(&e.pointer(), e.to_string()))?;
     let ty = obj.type_name();
-    if ty.len() < 3 || ty.len() > 250 || !ty.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-') {
-        return Err(invalid("/type", format!("{ty:?} is not a valid STIX type name")));
+    if ty.len() < 3
+        || ty.len() > 250
+        || !ty
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+    {
+        return Err(invalid(
+            "/type",
+            format!("{ty:?} is not a valid STIX type name"),
+        ));
     }
     let id = obj.id();
     match id.split_once("--") {
         Some((prefix, uuid)) if prefix == ty && is_uuid(uuid) => {}
         Some((prefix, _)) if prefix != ty => {
-            return Err(invalid("/id", format!("id {id:?} does not start with its type {ty:?}")));
+            return Err(invalid(
+                "/id",
+                format!("id {id:?} does not start with its type {ty:?}"),
+            ));
         }
-        _ => return Err(invalid("/id", format!("id {id:?} is not of the form {ty}--<uuid>"))),
+        _ => {
+            return Err(invalid(
+                "/id",
+                format!("id {id:?} is not of the form {ty}--<uuid>"),
+            ))
+        }
     }
     let required = SDO_SRO.contains(&ty) || ty == "marking-definition" || ty == "language-content";
     match obj.get("spec_version") {
         Some(Value::String(s)) if s == "2.1" => {}
         Some(other) => {
-            return Err(invalid("/spec_version", format!("must be \"2.1\", found {other}")));
+            return Err(invalid(
+                "/spec_version",
+                format!("must be \"2.1\", found {other}"),
+            ));
         }
         None if required => return Err(invalid("/spec_version", "required property is missing")),
         None => {}
@@ -88,7 +114,12 @@ pub fn check(value: Value) -> Result<Object, Invalid> {
             Some(Value::String(s)) => {
                 Timestamp::parse(s).map_err(|e| invalid(&format!("/{key}"), e.to_string()))?;
             }
-            Some(other) => return Err(invalid(&format!("/{key}"), format!("must be a timestamp string, found {other}"))),
+            Some(other) => {
+                return Err(invalid(
+                    &format!("/{key}"),
+                    format!("must be a timestamp string, found {other}"),
+                ))
+            }
             None if required && (key == "created" || ty != "marking-definition") => {
                 return Err(invalid(&format!("/{key}"), "required property is missing"));
             }
@@ -126,9 +157,15 @@ mod tests {
         let cases = [
             (json!([1]), ""),
             (json!({"type":"indicator"}), "/id"),
-            (json!({"type":"indicator","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"}), "/id"),
+            (
+                json!({"type":"indicator","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"}),
+                "/id",
+            ),
             (json!({"type":"indicator","id":"indicator--nope"}), "/id"),
-            (json!({"type":"Bad_Type","id":"Bad_Type--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"}), "/type"),
+            (
+                json!({"type":"Bad_Type","id":"Bad_Type--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"}),
+                "/type",
+            ),
         ];
         for (v, pointer) in cases {
             assert_eq!(check(v.clone()).unwrap_err().pointer, pointer, "{v}");
@@ -138,7 +175,10 @@ mod tests {
         assert_eq!(check(v).unwrap_err().pointer, "/created");
         let mut v = ind();
         v.as_object_mut().unwrap().remove("modified");
-        assert_eq!(check(v).unwrap_err().to_string(), "/modified: required property is missing");
+        assert_eq!(
+            check(v).unwrap_err().to_string(),
+            "/modified: required property is missing"
+        );
         let mut v = ind();
         v["spec_version"] = json!("2.0");
         assert_eq!(check(v).unwrap_err().pointer, "/spec_version");

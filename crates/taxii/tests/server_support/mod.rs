@@ -1,17 +1,19 @@
 //! Shared fixture of the server integration tests: a node with an SQLite store in a
 //! temporary directory, three organisations, users, tokens, collections and grants,
 //! and a helper that sends one request through the router in-process.
-#![allow(dead_code)]
+// Test fixture: each test binary uses a different part of it, and a failed setup
+// step should panic with its error.
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::Router;
 use base64::Engine;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 use store::{Collection, CollectionId, NewObject, Org, Permission, Store, TokenRecord, User};
-use taxii::server::{AppState, ServerConfig, auth, router};
+use taxii::server::{auth, router, AppState, ServerConfig};
 use tower::ServiceExt;
 
 pub const TAXII: &str = "application/taxii+json;version=2.1";
@@ -50,7 +52,9 @@ impl Resp {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).map(|v| v.to_str().unwrap().to_owned())
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
     }
     /// Asserts a TAXII error message with this status.
     pub fn assert_error(&self, status: u16) -> Value {
@@ -68,7 +72,10 @@ pub fn bearer(token: &str) -> String {
 }
 
 pub fn basic(user: &str, password: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
 }
 
 pub async fn node() -> Node {
@@ -80,7 +87,11 @@ pub async fn node_with(config: ServerConfig) -> Node {
     let store = store::open(dir.path(), None).await.unwrap();
     let now = stix::Timestamp::now_unix_micros();
     let mut orgs = Vec::new();
-    for (name, kind) in [("centre", "national-centre"), ("bank", "constituent"), ("outsider", "constituent")] {
+    for (name, kind) in [
+        ("centre", "national-centre"),
+        ("bank", "constituent"),
+        ("outsider", "constituent"),
+    ] {
         let o = Org {
             id: uuid::Uuid::new_v4().to_string(),
             name: name.into(),
@@ -93,7 +104,12 @@ pub async fn node_with(config: ServerConfig) -> Node {
         store.create_org(&o).await.unwrap();
         orgs.push(o.id);
     }
-    for (id, root, alias) in [(SHARED, "api", "shared"), (SECRET, "api", "secret"), (DROPBOX, "api", "dropbox"), (OTHER_ROOT, "api2", "other")] {
+    for (id, root, alias) in [
+        (SHARED, "api", "shared"),
+        (SECRET, "api", "secret"),
+        (DROPBOX, "api", "dropbox"),
+        (OTHER_ROOT, "api2", "other"),
+    ] {
         store
             .create_collection(&Collection {
                 id: CollectionId(id.into()),
@@ -137,7 +153,12 @@ pub async fn node_with(config: ServerConfig) -> Node {
         (secret, rec)
     };
     let mut tokens = Vec::new();
-    for (org, role) in [(&orgs[0], "analyst"), (&orgs[0], "reader"), (&orgs[1], "peer"), (&orgs[2], "analyst")] {
+    for (org, role) in [
+        (&orgs[0], "analyst"),
+        (&orgs[0], "reader"),
+        (&orgs[1], "peer"),
+        (&orgs[2], "analyst"),
+    ] {
         let (secret, rec) = token(org, role);
         store.create_token(&rec).await.unwrap();
         tokens.push(secret);
@@ -170,7 +191,14 @@ pub async fn node_with(config: ServerConfig) -> Node {
 
 impl Node {
     /// Sends one request; `auth` is the full Authorization header value.
-    pub async fn send(&self, method: Method, uri: &str, auth: Option<&str>, extra: &[(&str, &str)], body: Option<String>) -> Resp {
+    pub async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        auth: Option<&str>,
+        extra: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Resp {
         let mut b = Request::builder().method(method).uri(uri);
         if let Some(a) = auth {
             b = b.header("authorization", a);
@@ -188,12 +216,20 @@ impl Node {
         if body.is_some() && !has_ct {
             b = b.header("content-type", TAXII);
         }
-        let req = b.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
+        let req = b
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .unwrap();
         let resp = self.app.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
-        Resp { status, headers, text: String::from_utf8(bytes.to_vec()).unwrap() }
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        Resp {
+            status,
+            headers,
+            text: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
     }
 
     pub async fn get(&self, uri: &str) -> Resp {
@@ -202,14 +238,21 @@ impl Node {
     }
 
     pub async fn get_as(&self, token: &str, uri: &str) -> Resp {
-        self.send(Method::GET, uri, Some(&bearer(token)), &[], None).await
+        self.send(Method::GET, uri, Some(&bearer(token)), &[], None)
+            .await
     }
 
     pub async fn post_objects(&self, collection: &str, objects: &[Value]) -> Resp {
         let auth = bearer(&self.centre_token);
         let body = json!({ "objects": objects }).to_string();
-        self.send(Method::POST, &format!("/api/collections/{collection}/objects/"), Some(&auth), &[], Some(body))
-            .await
+        self.send(
+            Method::POST,
+            &format!("/api/collections/{collection}/objects/"),
+            Some(&auth),
+            &[],
+            Some(body),
+        )
+        .await
     }
 
     /// Stores objects straight into the store (fast fixture setup).
@@ -218,7 +261,10 @@ impl Node {
             .iter()
             .map(|v| NewObject::from_object(&stix::Object::from_value(v.clone()).unwrap()))
             .collect();
-        self.store.insert(&news, &[CollectionId(collection.into())]).await.unwrap();
+        self.store
+            .insert(&news, &[CollectionId(collection.into())])
+            .await
+            .unwrap();
     }
 }
 
@@ -253,6 +299,10 @@ pub fn malware(n: u32) -> Value {
 pub fn ids(envelope: &Value) -> Vec<String> {
     envelope["objects"]
         .as_array()
-        .map(|a| a.iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|o| o["id"].as_str().unwrap().to_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
