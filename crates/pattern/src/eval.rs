@@ -1131,7 +1131,7 @@ impl<'a> Ctx<'_, 'a> {
             let mut roots = Vec::new();
             for (ri, (_, obj)) in o.objects.iter().enumerate() {
                 if obj.get("type").and_then(Value::as_str) == Some(path.object_type.as_str()) {
-                    roots.push((ri, vec![Val::J(*obj)]));
+                    roots.push((ri, vec![Val::J(obj)]));
                 }
             }
             if !roots.is_empty() {
@@ -1202,13 +1202,13 @@ impl<'a> Ctx<'_, 'a> {
             o.objects
                 .iter()
                 .filter(|(k, _)| *k == id.as_str())
-                .map(|(_, v)| Val::J(*v))
+                .map(|(_, v)| Val::J(v))
                 .collect()
         } else {
             o.all
                 .iter()
                 .filter(|v| v.get("id").and_then(Value::as_str) == Some(id.as_str()))
-                .map(|v| Val::J(*v))
+                .map(|v| Val::J(v))
                 .collect()
         })
     }
@@ -1226,10 +1226,12 @@ impl<'a> Ctx<'_, 'a> {
                 let items: Vec<Val<'a>> = match list {
                     Val::J(Value::Array(a)) => a.iter().map(Val::J).collect(),
                     Val::List(l) => l.to_vec(),
-                    other => return Err(EvalError::Value(format!(
+                    other => {
+                        return Err(EvalError::Value(format!(
                         "The value of reference list property '{prop}' was not a list (got a {})",
                         type_name(other)
-                    ))),
+                    )))
+                    }
                 };
                 let mut objs = Vec::new();
                 for r in &items {

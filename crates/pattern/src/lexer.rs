@@ -238,7 +238,7 @@ impl Cursor<'_> {
             0
         };
         let ok = match pad {
-            0 => n >= 4 && n % 4 == 0,
+            0 => n >= 4 && n.is_multiple_of(4),
             1 => n % 4 == 3,
             _ => n % 4 == 2,
         };

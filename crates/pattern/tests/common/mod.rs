@@ -174,7 +174,8 @@ pub fn gen_path(r: &mut Rng) -> String {
             1 => s.push_str(&format!("[{}]", r.below(3))),
             _ => {
                 s.push('.');
-                s.push_str(*r.pick(SUBPROPS));
+                let sub: &&str = r.pick(SUBPROPS);
+                s.push_str(sub.as_ref());
             }
         }
     }
