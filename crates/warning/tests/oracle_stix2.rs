@@ -6,6 +6,9 @@
 //! The interpreter comes from `NADHIR_PYTHON`, else `<workspace>/.venv/bin/python`.
 //! Missing: the test is skipped with a reason, or fails when `CI` is set.
 
+// Test helpers outside #[test] fns: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::PathBuf;
