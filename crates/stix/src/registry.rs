@@ -716,7 +716,7 @@ static NETWORK_TRAFFIC_EXTENSIONS: &[ExtensionDef] = &[
             req("request_value", Val::Str),
             opt("request_version", Val::Str),
             opt("request_header", Val::Dict),
-            opt("message_body_length", INT_NONNEG),
+            opt("message_body_length", INT_ANY),
             opt(
                 "message_body_data_ref",
                 Val::Ref(Targets::Types(&["artifact"])),
@@ -864,7 +864,7 @@ pub static SCOS: &[TypeDef] = &[
     sco!(
         "autonomous-system",
         [
-            req("number", INT_NONNEG),
+            req("number", INT_ANY),
             opt("name", Val::Str),
             opt("rir", Val::Str),
         ],
@@ -1016,10 +1016,10 @@ pub static SCOS: &[TypeDef] = &[
             opt("src_port", Val::Int { min: 0, max: 65535 }),
             opt("dst_port", Val::Int { min: 0, max: 65535 }),
             req("protocols", STRS),
-            opt("src_byte_count", INT_NONNEG),
-            opt("dst_byte_count", INT_NONNEG),
-            opt("src_packets", INT_NONNEG),
-            opt("dst_packets", INT_NONNEG),
+            opt("src_byte_count", INT_ANY),
+            opt("dst_byte_count", INT_ANY),
+            opt("src_packets", INT_ANY),
+            opt("dst_packets", INT_ANY),
             opt("ipfix", Val::Dict),
             opt("src_payload_ref", Val::Ref(Targets::Types(&["artifact"]))),
             opt("dst_payload_ref", Val::Ref(Targets::Types(&["artifact"]))),
@@ -1116,7 +1116,7 @@ pub static SCOS: &[TypeDef] = &[
                 "creator_user_ref",
                 Val::Ref(Targets::Types(&["user-account"]))
             ),
-            opt("number_of_subkeys", INT_NONNEG),
+            opt("number_of_subkeys", INT_ANY),
         ],
         &[],
         ["key", "values"]

@@ -1186,6 +1186,9 @@ fn rules<'a>(
                     "an observed-data object",
                 );
             }
+            if let Some(Value::Object(embedded)) = map.get("objects") {
+                cx.at("objects", |cx| check_embedded_objects(cx, embedded));
+            }
         }
         "location" => {
             let has = |k: &str| map.contains_key(k);
@@ -1284,6 +1287,24 @@ fn rules<'a>(
                 });
             }
         }
+    }
+}
+
+/// The deprecated `objects` dictionary of observed-data: each value is an SCO and
+/// is validated as one; errors keep the outer object's id and point into it.
+fn check_embedded_objects<'a>(cx: &mut Cx<'a>, embedded: &'a Map<String, Value>) {
+    for (key, obj) in embedded {
+        cx.at(key, |cx| {
+            let prefix = cx.pointer();
+            for e in validate(obj) {
+                cx.out.push(ValidationError {
+                    code: e.code,
+                    object_id: cx.id.map(str::to_owned),
+                    pointer: format!("{prefix}{}", e.pointer),
+                    message: e.message,
+                });
+            }
+        });
     }
 }
 

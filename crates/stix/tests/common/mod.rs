@@ -58,3 +58,32 @@ pub fn run_oracle(python: &PathBuf, script: &str, input: &str) -> String {
     );
     String::from_utf8(out.stdout).expect("oracle prints UTF-8")
 }
+
+/// Runs `tests/oracle/<script> ARGS...` with `input` on stdin and returns stdout.
+pub fn run_oracle_args(python: &PathBuf, script: &str, args: &[&str], input: &str) -> String {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/oracle")
+        .join(script);
+    let mut child = Command::new(python)
+        .arg(&script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the Python oracle");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write to oracle");
+    let out = child.wait_with_output().expect("oracle output");
+    assert!(
+        out.status.success(),
+        "oracle {} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("oracle prints UTF-8")
+}
