@@ -28,11 +28,11 @@ fn is_sco(m: &Map<String, Value>) -> bool {
     !m.contains_key("created") && ty(m) != "marking-definition"
 }
 fn uuid_of(m: &Map<String, Value>) -> String {
-    m["id"]
+    let id = m["id"]
         .as_str()
-        .unwrap()
-        .rsplit_once("--")
-        .unwrap()
+        .expect("base objects are valid, so they have a string id");
+    id.rsplit_once("--")
+        .expect("a valid id has --")
         .1
         .to_owned()
 }
