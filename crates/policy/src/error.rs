@@ -1,6 +1,6 @@
 //! Typed errors and deny reasons, each with a stable code.
 
-use crate::marking::{Pap, Tlp};
+use crate::marking::Tlp;
 use crate::model::NodeId;
 
 /// Why an object is withheld from a requester or a partner. `code()` is stable (logs,
@@ -49,8 +49,6 @@ pub enum DenyReason {
     Loop { node: NodeId },
     #[error("invalid sharing extension: {0}")]
     InvalidSharingExtension(#[from] ExtensionError),
-    #[error("the object's PAP is {}", pap.label())]
-    Pap { pap: Pap },
 }
 
 impl DenyReason {
@@ -75,7 +73,6 @@ impl DenyReason {
             DenyReason::RelayWithoutExtension { .. } => "sharing.relay_without_extension",
             DenyReason::Loop { .. } => "sharing.loop",
             DenyReason::InvalidSharingExtension(_) => "sharing.invalid_extension",
-            DenyReason::Pap { .. } => "policy.pap",
         }
     }
 }

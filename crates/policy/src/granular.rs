@@ -72,8 +72,18 @@ pub fn resolve<'a>(root: &'a Map<String, Value>, path: &[Segment]) -> Option<&'a
     Some(cur)
 }
 
-/// Properties every object must keep (any type).
-const ALWAYS_REQUIRED: &[&str] = &["type", "id", "spec_version", "created", "modified"];
+/// Properties every object must keep (any type). The markings are here because a copy
+/// without them would look unmarked (and take the receiver's default) — never less
+/// restrictive by accident.
+const ALWAYS_REQUIRED: &[&str] = &[
+    "type",
+    "id",
+    "spec_version",
+    "created",
+    "modified",
+    "object_marking_refs",
+    "granular_markings",
+];
 
 /// The properties STIX 2.1 requires for a type (beyond the common ones), plus those
 /// without which the object loses its meaning (e.g. a `location`'s coordinates). A

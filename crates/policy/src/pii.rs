@@ -635,7 +635,8 @@ impl Minimiser {
                 }
                 continue;
             }
-            if FREE_TEXT.contains(&key.as_str()) || key.starts_with("x_") {
+            let is_ref = key.ends_with("_ref") || key.ends_with("_refs");
+            if FREE_TEXT.contains(&key.as_str()) || (key.starts_with("x_") && !is_ref) {
                 self.walk(value, &pointer, rules, &mut findings);
             } else if key == "external_references" {
                 if let Value::Array(refs) = value {
