@@ -166,13 +166,16 @@ impl TypeDef {
     }
 }
 
+/// STIX 2.1 §2.7: unless specified otherwise, integers MUST fit a signed 54-bit
+/// value, [-(2^53)+1, (2^53)-1], so that every JSON parser reads them exactly.
+pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 const INT_ANY: Val = Val::Int {
-    min: i64::MIN,
-    max: i64::MAX,
+    min: -MAX_SAFE_INTEGER,
+    max: MAX_SAFE_INTEGER,
 };
 const INT_NONNEG: Val = Val::Int {
     min: 0,
-    max: i64::MAX,
+    max: MAX_SAFE_INTEGER,
 };
 const MARKING_REF: Val = Val::Ref(Targets::Types(&["marking-definition"]));
 

@@ -548,7 +548,7 @@ fn check_value<'a>(cx: &mut Cx<'a>, val: &'static Val, v: &'a Value) {
                         format!("{name} must be between {min} and {max}, found {i}"),
                     );
                 }
-                None if n.as_u64().is_some() => {
+                None if n.as_u64().is_some() || is_integer_text(&n.to_string()) => {
                     let name = cx.last_name();
                     cx.err(
                         c::INTEGER_OUT_OF_RANGE,
@@ -750,6 +750,12 @@ fn check_format(f: Format, s: &str) -> Result<(), &'static str> {
             }
         }
     }
+}
+
+/// Whether a JSON number is written as an integer (no fraction, no exponent).
+fn is_integer_text(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn split_cidr(s: &str) -> (&str, Option<&str>) {

@@ -360,6 +360,13 @@ fn mutations() -> Vec<Mutation> {
             },
         },
         Mutation {
+            name: "integer-beyond-54-bit",
+            applies: |m| ty(m) == "file",
+            mutate: |m| {
+                m.insert("size".into(), json!(9007199254740992_i64));
+            },
+        },
+        Mutation {
             name: "process-uuid5",
             applies: |m| ty(m) == "process",
             mutate: |m| {
@@ -378,6 +385,10 @@ const EXCLUDED: &[(&str, &str)] = &[
     ("wrong-ref-created-by", "the validator checks only the identifier syntax of created_by_ref, not that it points to an identity (spec 3.2: MUST be an identity)"),
     ("wrong-ref-marking", "the validator checks only the identifier syntax of object_marking_refs, not that they point to marking definitions (spec 3.2)"),
     ("predefined-extension-on-wrong-type", "the validator treats a predefined extension of another SCO type (tcp-ext on a file) as a custom extension and only warns; the spec defines tcp-ext for network-traffic only"),
+    (
+        "integer-beyond-54-bit",
+        "the validator accepts any JSON integer; the spec (2.7) requires integers to fit a signed 54-bit value",
+    ),
 ];
 
 /// A generated object on which the two disagree for a documented reason.
