@@ -1344,7 +1344,7 @@ fn py_b64decode(s: &str) -> Option<Vec<u8>> {
         let end = (q + 4).min(clean.len());
         clean.truncate(end);
     }
-    base64::engine::general_purpose::STANDARD.decode(clean).ok()
+    crate::parser::LENIENT_BASE64.decode(clean).ok()
 }
 
 /// One property test on one value, before `NOT`; `None` means "false, whatever `NOT`

@@ -129,6 +129,13 @@ impl fmt::Display for ParseError {
     }
 }
 
+/// Base64 as Python's `base64.standard_b64decode` reads it: non-zero trailing bits allowed.
+pub(crate) const LENIENT_BASE64: base64::engine::GeneralPurpose =
+    base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+    );
+
 /// Parses a STIX 2.1 pattern with the default [`Limits`].
 pub fn parse(input: &str) -> Result<Pattern, ParseError> {
     parse_with_limits(input, &Limits::default())
@@ -586,7 +593,7 @@ impl Parser<'_> {
                 Constant::Hex(hex::decode(&text[2..text.len() - 1]).map_err(|_| out_of_range())?)
             }
             Tok::Binary => Constant::Binary(
-                base64::engine::general_purpose::STANDARD
+                LENIENT_BASE64
                     .decode(&text[2..text.len() - 1])
                     .map_err(|_| out_of_range())?,
             ),
@@ -720,6 +727,11 @@ mod tests {
         assert_eq!(
             parse("[a:b[-1] = 1]").unwrap_err().code(),
             "pattern.bad_index"
+        );
+        // Python decodes base64 with non-zero trailing bits; so must we.
+        assert_eq!(
+            parse("[a:b = b'AB==']").unwrap().to_string(),
+            "[a:b = b'AA==']"
         );
     }
 

@@ -71,6 +71,15 @@ pub fn gen_bundle(r: &mut Rng, n: usize) -> Value {
 
 fn gen_test(r: &mut Rng) -> String {
     let not = if r.chance(10) { "NOT " } else { "" };
+    if r.chance(4) {
+        // Rarer shapes that make the reference raise (bad timestamps, bad IPs, bad refs).
+        return match r.below(4) {
+            0 => format!("file:name {not}= t'2020-01-01T00:00:00Z'"),
+            1 => format!("file:name {not}ISSUBSET '10.0.0.0/8'"),
+            2 => format!("network-traffic:dst_port_ref.value {not}= 'x'"),
+            _ => format!("x-thing:n {not}< t'2020-01-01T00:00:00Z'"),
+        };
+    }
     match r.below(12) {
         0 => format!("file:name {not}= '{}'", r.pick(NAMES)),
         1 => format!(

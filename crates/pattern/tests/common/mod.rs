@@ -147,7 +147,7 @@ pub fn gen_literal(r: &mut Rng, allow_bool: bool) -> String {
             ])
             .to_string(),
         5 => r
-            .pick(&["b'AAAA'", "b'AAA='", "b'AA=='", "b'aGVsbG8='"])
+            .pick(&["b'AAAA'", "b'AAA='", "b'AA=='", "b'aGVsbG8='", "b'AB=='"])
             .to_string(),
         6 => r.pick(&["h'00ff'", "h''", "h'AbCd'"]).to_string(),
         7 => r
