@@ -198,6 +198,8 @@ struct Observation<'a> {
 #[derive(Debug)]
 pub struct Observations<'a> {
     obs: Vec<Observation<'a>>,
+    /// SCO type -> (observation index, object index), in scan order.
+    by_type: hashbrown::HashMap<&'a str, Vec<(u32, u32)>>,
 }
 
 fn str_field<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a str, EvalError> {
@@ -273,7 +275,15 @@ impl<'a> Observations<'a> {
             }
             obs.push(Self::observation(sdo, id, objects, all, true)?);
         }
-        Ok(Observations { obs })
+        let mut by_type: hashbrown::HashMap<&'a str, Vec<(u32, u32)>> = hashbrown::HashMap::new();
+        for (oi, o) in obs.iter().enumerate() {
+            for (ri, (_, obj)) in o.objects.iter().enumerate() {
+                if let Some(t) = obj.get("type").and_then(Value::as_str) {
+                    by_type.entry(t).or_default().push((oi as u32, ri as u32));
+                }
+            }
+        }
+        Ok(Observations { obs, by_type })
     }
 
     fn observation(
@@ -1066,9 +1076,9 @@ pub fn match_pattern(
 // Comparison-level evaluation.
 
 /// Per observation: the values selected for each root object (by root index).
-type Selected<'a> = IndexMap<usize, Vec<(usize, Vec<Val<'a>>)>>;
+type Selected<'a> = Vec<(usize, Vec<(usize, Vec<Val<'a>>)>)>;
 /// Per observation: the root objects that passed (sorted, deduplicated).
-type Passed = IndexMap<usize, Vec<usize>>;
+type Passed = IndexMap<usize, Vec<usize>, hashbrown::DefaultHashBuilder>;
 
 struct Ctx<'d, 'a> {
     data: &'d Observations<'a>,
@@ -1123,24 +1133,27 @@ impl<'a> Ctx<'_, 'a> {
     }
 
     fn select(&self, path: &ObjectPath) -> Result<Selected<'a>, EvalError> {
-        let mut out: Selected<'a> = IndexMap::new();
+        let mut out: Selected<'a> = Vec::new();
         if SCO_EXCLUDED.contains(&path.object_type.as_str()) {
             return Ok(out);
         }
-        for (oi, o) in self.data.obs.iter().enumerate() {
-            let mut roots = Vec::new();
-            for (ri, (_, obj)) in o.objects.iter().enumerate() {
-                if obj.get("type").and_then(Value::as_str) == Some(path.object_type.as_str()) {
-                    roots.push((ri, vec![Val::J(obj)]));
-                }
-            }
-            if !roots.is_empty() {
-                out.insert(oi, roots);
+        let hits = self
+            .data
+            .by_type
+            .get(path.object_type.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for &(oi, ri) in hits {
+            let (oi, ri) = (oi as usize, ri as usize);
+            let obj = self.data.obs[oi].objects[ri].1;
+            match out.last_mut() {
+                Some((last, roots)) if *last == oi => roots.push((ri, vec![Val::J(obj)])),
+                _ => out.push((oi, vec![(ri, vec![Val::J(obj)])])),
             }
         }
-        self.charge(self.data.obs.len() as u64 / 16 + 1);
+        self.charge(hits.len() as u64 / 16 + 1);
         for step in &path.steps {
-            let mut next: Selected<'a> = IndexMap::new();
+            let mut next: Selected<'a> = Vec::with_capacity(out.len());
             for (oi, roots) in out {
                 let mut kept = Vec::new();
                 for (ri, vals) in roots {
@@ -1181,7 +1194,7 @@ impl<'a> Ctx<'_, 'a> {
                     }
                 }
                 if !kept.is_empty() {
-                    next.insert(oi, kept);
+                    next.push((oi, kept));
                 }
             }
             out = next;
@@ -1292,7 +1305,7 @@ impl<'a> Ctx<'_, 'a> {
 
     fn test(&self, t: &Test) -> Result<Passed, EvalError> {
         let sel = self.select(&t.path)?;
-        let mut out = Passed::new();
+        let mut out = Passed::default();
         for (oi, roots) in sel {
             let mut passed = Vec::new();
             for (ri, vals) in roots {
@@ -1347,6 +1360,14 @@ fn py_b64decode(s: &str) -> Option<Vec<u8>> {
     crate::parser::LENIENT_BASE64.decode(clean).ok()
 }
 
+/// NFC form of `s`, borrowing when it already is (the common case).
+fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
+    match unicode_normalization::is_nfc_quick(s.chars()) {
+        unicode_normalization::IsNormalized::Yes => std::borrow::Cow::Borrowed(s),
+        _ => std::borrow::Cow::Owned(s.nfc().collect()),
+    }
+}
+
 /// One property test on one value, before `NOT`; `None` means "false, whatever `NOT`
 /// says" (the reference's early return for incomparable types in order tests).
 fn pred(p: &Pred, v: &Val<'_>) -> Result<Option<bool>, EvalError> {
@@ -1383,14 +1404,10 @@ fn pred(p: &Pred, v: &Val<'_>) -> Result<Option<bool>, EvalError> {
                 Val::J(Value::String(s)) => s,
                 _ => return Ok(Some(false)),
             };
-            let n: String = s.nfc().collect();
-            re.is_match(&n)
+            re.is_match(&nfc(s))
         }
         Pred::Matches { re, bin } => match v {
-            Val::J(Value::String(s)) => {
-                let n: String = s.nfc().collect();
-                re.is_match(&n)
-            }
+            Val::J(Value::String(s)) => re.is_match(&nfc(s)),
             Val::Bytes(b) => bin.as_ref().is_some_and(|r| r.is_match(b)),
             _ => false,
         },
