@@ -464,7 +464,15 @@ impl Minimiser {
                 },
             ));
         };
-        for m in self.iban.find_iter(text) {
+        // Cheap gates (each detector needs these to match at all).
+        let n_digits = text.chars().filter(|c| digit_value(*c).is_some()).count();
+        let has_at = text.contains('@');
+        let ibans = if n_digits >= 2 {
+            Some(self.iban.find_iter(text))
+        } else {
+            None
+        };
+        for m in ibans.into_iter().flatten() {
             if let Some((end, country)) = iban_at(text, m.start(), m.end()) {
                 push(0, PiiKind::Iban, "iban", m.start(), end, country);
             }
@@ -491,7 +499,12 @@ impl Minimiser {
                 }
             }
         }
-        for m in self.email.find_iter(text) {
+        let emails = if has_at {
+            Some(self.email.find_iter(text))
+        } else {
+            None
+        };
+        for m in emails.into_iter().flatten() {
             push(
                 2,
                 PiiKind::Email,
@@ -501,7 +514,12 @@ impl Minimiser {
                 String::new(),
             );
         }
-        for m in self.phone_intl.find_iter(text) {
+        let phones = if n_digits >= 8 {
+            Some(self.phone_intl.find_iter(text))
+        } else {
+            None
+        };
+        for m in phones.into_iter().flatten() {
             let s = m.as_str();
             // Trim a trailing ')' or separator the repetition may have taken.
             let trimmed = s.trim_end_matches(|c: char| digit_value(c).is_none());
@@ -525,7 +543,12 @@ impl Minimiser {
                 );
             }
         }
-        for m in self.phone_local.find_iter(text) {
+        let locals = if n_digits >= 10 {
+            Some(self.phone_local.find_iter(text))
+        } else {
+            None
+        };
+        for m in locals.into_iter().flatten() {
             push(
                 3,
                 PiiKind::Phone,
@@ -539,6 +562,10 @@ impl Minimiser {
             (&self.honorific_en, "person-honorific-en"),
             (&self.honorific_ar, "person-honorific-ar"),
         ] {
+            // `is_match` runs on the fast engines; captures only where there is a match.
+            if !re.is_match(text) {
+                continue;
+            }
             for c in re.captures_iter(text) {
                 if let Some(g) = c.get(1) {
                     push(
