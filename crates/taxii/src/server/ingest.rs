@@ -122,6 +122,25 @@ fn detail_of(v: &Value, fallback_version: &str) -> StatusDetail {
     }
 }
 
+type Checked = Result<(StatusDetail, NewObject), StatusDetail>;
+
+/// Validates one batch and prepares the valid objects for storage.
+fn check_batch(chunk: Vec<Value>, req_ts: &str) -> Vec<Checked> {
+    chunk
+        .into_iter()
+        .map(|v| {
+            let detail = detail_of(&v, req_ts);
+            match validate::check(v) {
+                Ok(obj) => Ok((detail, NewObject::from_object(&obj))),
+                Err(e) => Err(StatusDetail {
+                    message: Some(format!("invalid object: {e}")),
+                    ..detail
+                }),
+            }
+        })
+        .collect()
+}
+
 /// Validates and stores objects, filling `st`; returns nothing (errors are per object).
 async fn process(
     state: &AppState,
@@ -129,34 +148,35 @@ async fn process(
     objects: Vec<Value>,
     st: &mut StatusResource,
 ) {
+    let req_ts = st.request_timestamp.clone();
     let mut iter = objects.into_iter();
+    let mut chunks = Vec::new();
     loop {
         let chunk: Vec<Value> = iter.by_ref().take(BATCH).collect();
         if chunk.is_empty() {
             break;
         }
-        let req_ts = st.request_timestamp.clone();
-        // CPU work (validation, canonical JSON, hashing) off the async threads.
-        let checked = tokio::task::spawn_blocking(move || {
-            chunk
-                .into_iter()
-                .map(|v| {
-                    let detail = detail_of(&v, &req_ts);
-                    match validate::check(v) {
-                        Ok(obj) => Ok((detail, NewObject::from_object(&obj))),
-                        Err(e) => Err(StatusDetail {
-                            message: Some(format!("invalid object: {e}")),
-                            ..detail
-                        }),
-                    }
-                })
-                .collect::<Vec<_>>()
-        })
-        .await;
+        chunks.push(chunk);
+    }
+    // CPU work (validation, canonical JSON, hashing) runs off the async threads, one
+    // batch ahead of the database writes, so both cores stay busy.
+    let mut checked_batches = futures::stream::iter(chunks.into_iter().map(|chunk| {
+        let req_ts = req_ts.clone();
+        let fallback: Vec<StatusDetail> = chunk.iter().map(|v| detail_of(v, &req_ts)).collect();
+        let task = tokio::task::spawn_blocking(move || check_batch(chunk, &req_ts));
+        async move { (task.await, fallback) }
+    }))
+    .buffered(2);
+    while let Some((checked, fallback)) = checked_batches.next().await {
         let checked = match checked {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "validation task failed");
+                for mut d in fallback {
+                    d.message = Some("internal error while validating".into());
+                    st.failure_count += 1;
+                    st.failures.push(d);
+                }
                 continue;
             }
         };

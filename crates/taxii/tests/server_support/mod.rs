@@ -85,6 +85,11 @@ pub async fn node() -> Node {
 pub async fn node_with(config: ServerConfig) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let store = store::open(dir.path(), None).await.unwrap();
+    node_on(dir, store, config).await
+}
+
+/// The fixture over a given (empty) store.
+pub async fn node_on(dir: tempfile::TempDir, store: Arc<dyn Store>, config: ServerConfig) -> Node {
     let now = stix::Timestamp::now_unix_micros();
     let mut orgs = Vec::new();
     for (name, kind) in [
