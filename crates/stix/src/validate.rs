@@ -71,7 +71,6 @@ pub mod codes {
     pub const INVALID_SELECTOR: &str = "invalid-granular-marking-selector";
     pub const INVALID_GRANULAR_MARKING: &str = "invalid-granular-marking";
     pub const INVALID_EXTENSION_KEY: &str = "invalid-extension-key";
-    pub const INVALID_EXTENSION: &str = "invalid-extension";
     pub const MISSING_ONE_OF: &str = "missing-one-of";
     pub const MUTUALLY_EXCLUSIVE: &str = "mutually-exclusive-properties";
     pub const DEPENDENT_PROPERTY: &str = "dependent-property-missing";
@@ -299,38 +298,56 @@ fn validate_object<'a>(cx: &mut Cx<'a>, map: &'a Map<String, Value>) {
         );
         return;
     }
-    let what = match type_name {
-        Some(t) => format!("a {t} object"),
-        None => "the object".to_owned(),
+    let type_label = type_name.unwrap_or_default();
+    let what = || match type_label {
+        "" => "the object".to_owned(),
+        t => format!("a {t} object"),
     };
 
-    // id
-    match map.get("id") {
-        Some(Value::String(id)) => cx.at("id", |cx| check_id(cx, id, type_name)),
-        Some(v) => cx.at("id", |cx| cx.wrong_kind("a string", v)),
-        None => cx.missing("id", &what),
-    }
-
-    // required properties
+    // One pass over the properties: check each, remember which defined ones were
+    // seen (bit i = i-th of specific ++ common), and pick out the few that later
+    // rules need, so that no property is looked up by hashing twice.
     let common = registry::common_props(kind);
     let specific: &[Prop] = def.map_or(&[], |d| d.props);
-    for p in common.iter().chain(specific) {
-        if p.required && p.name != "id" && p.name != "type" && !map.contains_key(p.name) {
-            cx.missing(p.name, &what);
-        }
-    }
-
-    // each property present
+    let mut seen: u64 = 0;
+    let mut has_id = false;
+    let (mut created, mut modified, mut extensions, mut granular) = (None, None, None, None);
     for (key, value) in map {
-        if key == "type" || key == "id" {
-            continue;
+        match key.as_str() {
+            "type" => continue,
+            "id" => {
+                has_id = true;
+                match value {
+                    Value::String(id) => cx.at("id", |cx| check_id(cx, id, type_name)),
+                    v => cx.at("id", |cx| cx.wrong_kind("a string", v)),
+                }
+                continue;
+            }
+            "created" => created = Some(value),
+            "modified" => modified = Some(value),
+            "extensions" => extensions = Some(value),
+            "granular_markings" => granular = Some(value),
+            _ => {}
         }
-        let prop = specific
+        let pos = specific
             .iter()
-            .chain(common)
-            .find(|p| p.name == key.as_str());
-        match prop {
-            Some(p) => cx.at(key, |cx| check_value(cx, &p.val, value)),
+            .position(|p| p.name == key.as_str())
+            .or_else(|| {
+                common
+                    .iter()
+                    .position(|p| p.name == key.as_str())
+                    .map(|i| i + specific.len())
+            });
+        match pos {
+            Some(i) => {
+                if i < 64 {
+                    seen |= 1 << i;
+                }
+                let p = specific
+                    .get(i)
+                    .unwrap_or_else(|| &common[i - specific.len()]);
+                cx.at(key, |cx| check_value(cx, &p.val, value));
+            }
             None if RESERVED_PROPERTIES.contains(&key.as_str()) => cx.at(key, |cx| {
                 cx.err(
                     c::RESERVED_PROPERTY,
@@ -349,11 +366,40 @@ fn validate_object<'a>(cx: &mut Cx<'a>, map: &'a Map<String, Value>) {
             }
         }
     }
+    if !has_id {
+        cx.missing("id", &what());
+    }
+    for (i, p) in specific.iter().chain(common).enumerate() {
+        let present = if i < 64 {
+            seen & (1 << i) != 0
+        } else {
+            map.contains_key(p.name)
+        };
+        if p.required && !present && p.name != "id" && p.name != "type" {
+            cx.missing(p.name, &what());
+        }
+    }
 
-    if let Some(ext) = map.get("extensions") {
+    if kind != Kind::Sco {
+        let ts = |v: Option<&Value>| {
+            v.and_then(Value::as_str)
+                .and_then(|s| Timestamp::parse(s).ok())
+        };
+        if let (Some(c), Some(m)) = (ts(created), ts(modified)) {
+            if m < c {
+                cx.at("modified", |cx| {
+                    cx.err(
+                        c::MODIFIED_BEFORE_CREATED,
+                        "'modified' must be the same as or later than 'created'".into(),
+                    )
+                });
+            }
+        }
+    }
+    if let Some(ext) = extensions {
         cx.at("extensions", |cx| check_extensions(cx, def, kind, ext));
     }
-    if let Some(Value::Array(gms)) = map.get("granular_markings") {
+    if let Some(Value::Array(gms)) = granular {
         cx.at("granular_markings", |cx| check_selectors(cx, map, gms));
     }
     rules(cx, type_name.unwrap_or(""), kind, def, map);
@@ -652,11 +698,15 @@ fn check_value<'a>(cx: &mut Cx<'a>, val: &'static Val, v: &'a Value) {
                 None => cx.wrong_kind("a hex string", v),
             }
         }
-        Val::Struct(props) => check_struct(cx, props, v, "the embedded object", 0),
+        Val::Struct(props) => check_struct(cx, props, v, &|| "the embedded object".into(), 0),
         Val::ExternalReference => check_external_reference(cx, v),
-        Val::KillChainPhase => {
-            check_struct(cx, registry::KILL_CHAIN_PHASE, v, "a kill chain phase", 0)
-        }
+        Val::KillChainPhase => check_struct(
+            cx,
+            registry::KILL_CHAIN_PHASE,
+            v,
+            &|| "a kill chain phase".into(),
+            0,
+        ),
         Val::GranularMarking => check_granular_marking(cx, v),
     }
 }
@@ -667,25 +717,43 @@ fn check_struct<'a>(
     cx: &mut Cx<'a>,
     props: &'static [Prop],
     v: &'a Value,
-    what: &str,
+    what: &dyn Fn() -> String,
     at_least_one: usize,
 ) {
     let Value::Object(map) = v else {
         cx.wrong_kind("a JSON object", v);
         return;
     };
-    for p in props {
-        match map.get(p.name) {
-            Some(pv) => cx.at(p.name, |cx| check_value(cx, &p.val, pv)),
-            None if p.required => cx.missing(p.name, what),
-            None => {}
+    let mut seen: u64 = 0;
+    for (key, pv) in map {
+        if let Some(i) = props.iter().position(|p| p.name == key.as_str()) {
+            if i < 64 {
+                seen |= 1 << i;
+            }
+            cx.at(key, |cx| check_value(cx, &props[i].val, pv));
         }
     }
-    if at_least_one > 0 && !props.iter().any(|p| map.contains_key(p.name)) {
+    let present = |i: usize, p: &Prop| {
+        if i < 64 {
+            seen & (1 << i) != 0
+        } else {
+            map.contains_key(p.name)
+        }
+    };
+    for (i, p) in props.iter().enumerate() {
+        if p.required && !present(i, p) {
+            cx.missing(p.name, &what());
+        }
+    }
+    if at_least_one > 0 && !props.iter().enumerate().any(|(i, p)| present(i, p)) {
         let names: Vec<&str> = props.iter().map(|p| p.name).collect();
         cx.err(
             c::MISSING_ONE_OF,
-            format!("{what} must contain at least one of: {}", names.join(", ")),
+            format!(
+                "{} must contain at least one of: {}",
+                what(),
+                names.join(", ")
+            ),
         );
     }
 }
@@ -888,7 +956,7 @@ fn check_external_reference<'a>(cx: &mut Cx<'a>, v: &'a Value) {
         cx,
         registry::EXTERNAL_REFERENCE,
         v,
-        "an external reference",
+        &|| "an external reference".into(),
         0,
     );
     let Value::Object(map) = v else { return };
@@ -948,7 +1016,13 @@ fn is_cve_suffix(rest: &str) -> bool {
 }
 
 fn check_granular_marking<'a>(cx: &mut Cx<'a>, v: &'a Value) {
-    check_struct(cx, registry::GRANULAR_MARKING, v, "a granular marking", 0);
+    check_struct(
+        cx,
+        registry::GRANULAR_MARKING,
+        v,
+        &|| "a granular marking".into(),
+        0,
+    );
     let Value::Object(map) = v else { return };
     match (map.contains_key("marking_ref"), map.contains_key("lang")) {
         (true, true) => cx.err(
@@ -1036,7 +1110,7 @@ fn check_extensions<'a>(cx: &mut Cx<'a>, def: Option<&'static TypeDef>, kind: Ki
         cx.at(key, |cx| {
             let predefined: Option<&'static ExtensionDef> = def.and_then(|d| d.extension(key));
             if let Some(ed) = predefined {
-                check_struct(cx, ed.props, ext, &format!("the {} extension", ed.name), usize::from(ed.at_least_one));
+                check_struct(cx, ed.props, ext, &|| format!("the {} extension", ed.name), usize::from(ed.at_least_one));
                 return;
             }
             if key.starts_with("extension-definition--") {
@@ -1100,11 +1174,7 @@ fn order(
             } else {
                 "the same as or later than"
             };
-            let code = if earlier == "created" {
-                c::MODIFIED_BEFORE_CREATED
-            } else {
-                c::TIMESTAMP_ORDER
-            };
+            let code = c::TIMESTAMP_ORDER;
             cx.at(later, |cx| {
                 cx.err(code, format!("'{later}' must be {rel} '{earlier}'"))
             });
@@ -1166,9 +1236,6 @@ fn rules<'a>(
     def: Option<&'static TypeDef>,
     map: &'a Map<String, Value>,
 ) {
-    if kind != Kind::Sco {
-        order(cx, map, "created", "modified", false);
-    }
     match ty {
         "campaign" | "infrastructure" | "intrusion-set" | "malware" | "threat-actor"
         | "sighting" => order(cx, map, "first_seen", "last_seen", false),
