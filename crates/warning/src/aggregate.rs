@@ -34,7 +34,9 @@
 //! after the window closed is refused as `Late`, so it cannot be counted twice. The
 //! probability that two distinct events in one window share a 64-bit key is below
 //! n²/2⁶⁵ (≈ 3·10⁻¹⁰ for n = 100 000). The guarantee is per aggregator; workers that
-//! share a stream keep it by persisting window state with the acknowledgement.
+//! share a stream keep it by persisting window state with the acknowledgement:
+//! [`SightingAggregator::snapshot`] gives it (serde), [`SightingAggregator::restore`]
+//! resumes from it with the same counts, dedup keys and ids.
 
 use crate::hit::{is_stix_id, sco_for, Hit, HitError};
 use crate::ids;
@@ -141,6 +143,71 @@ pub struct WindowUpdate {
     pub first_version: bool,
     /// True when the window is closed and this is its last version.
     pub final_version: bool,
+}
+
+/// The persistent state of one open window: what a worker stores together with the
+/// acknowledgement of the events it counted, so that a restarted (or another) worker
+/// resumes with the same counts and the same dedup set.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WindowSnapshot {
+    pub indicator_id: String,
+    /// Window start, Unix seconds.
+    pub window_start: i64,
+    pub count: u64,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// Dedup keys of the events counted (see the module docs).
+    pub event_keys: Vec<u64>,
+    /// SCO ids referenced by the observed-data, in order.
+    pub sco_ids: Vec<String>,
+    /// `created` / `modified` of the last written version, if any was written.
+    pub created: Option<Timestamp>,
+    pub modified: Option<Timestamp>,
+}
+
+/// The persistent state of an aggregator.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AggregatorSnapshot {
+    pub windows: Vec<WindowSnapshot>,
+    /// Windows starting before this (Unix seconds) were closed early.
+    pub floor: i64,
+    /// Latest event time seen (Unix seconds).
+    pub watermark: Option<i64>,
+}
+
+/// Why a snapshot cannot be restored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("snapshot window {index} ({indicator_id}): {reason}")]
+pub struct SnapshotError {
+    pub index: usize,
+    pub indicator_id: String,
+    pub reason: &'static str,
+}
+
+impl SnapshotError {
+    /// Stable error code.
+    pub fn code(&self) -> &'static str {
+        "warning.aggregate.bad_snapshot"
+    }
+}
+
+/// Why an aggregator cannot be restored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    #[error(transparent)]
+    Config(ConfigError),
+    #[error(transparent)]
+    Snapshot(SnapshotError),
+}
+
+impl RestoreError {
+    /// Stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RestoreError::Config(e) => e.code(),
+            RestoreError::Snapshot(e) => e.code(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -266,6 +333,103 @@ impl SightingAggregator {
             .is_some_and(|w| w >= end + i64::from(self.config.allowed_lateness_secs))
     }
 
+    /// The state to persist (open windows only; closed windows are final). Pending
+    /// changes not yet drained are included: call [`Self::drain`] first if the
+    /// written versions must match the snapshot.
+    pub fn snapshot(&self) -> AggregatorSnapshot {
+        let windows = self
+            .open
+            .values()
+            .chain(self.closing.iter())
+            .map(|w| {
+                let mut event_keys: Vec<u64> = w.seen_events.iter().copied().collect();
+                event_keys.sort_unstable();
+                WindowSnapshot {
+                    indicator_id: w.indicator_id.clone(),
+                    window_start: w.start,
+                    count: w.count,
+                    first_seen: w.first_seen,
+                    last_seen: w.last_seen,
+                    event_keys,
+                    sco_ids: w.sco_ids.clone(),
+                    created: w.created,
+                    modified: w.modified,
+                }
+            })
+            .collect();
+        AggregatorSnapshot {
+            windows,
+            floor: self.floor,
+            watermark: self.watermark,
+        }
+    }
+
+    /// Rebuilds an aggregator from a snapshot taken with the same configuration.
+    /// Windows that the snapshot's watermark has closed are dropped.
+    pub fn restore(
+        config: AggregatorConfig,
+        snapshot: AggregatorSnapshot,
+    ) -> Result<Self, RestoreError> {
+        let mut agg = SightingAggregator::new(config).map_err(RestoreError::Config)?;
+        agg.floor = snapshot.floor;
+        agg.watermark = snapshot.watermark;
+        for (index, w) in snapshot.windows.into_iter().enumerate() {
+            let bad = |reason| {
+                RestoreError::Snapshot(SnapshotError {
+                    index,
+                    indicator_id: w.indicator_id.clone(),
+                    reason,
+                })
+            };
+            if !is_stix_id(&w.indicator_id, "indicator") {
+                return Err(bad("not an indicator id"));
+            }
+            if w.window_start != agg.window_start(w.first_seen)
+                || w.window_start != agg.window_start(w.last_seen)
+            {
+                return Err(bad(
+                    "first_seen/last_seen outside the window (other window length?)",
+                ));
+            }
+            if w.count == 0 || (w.event_keys.len() as u64) > w.count {
+                return Err(bad("count is smaller than the number of events"));
+            }
+            if w.event_keys.len() > agg.config.max_events_per_window
+                || w.sco_ids.len() > agg.config.max_scos_per_window
+            {
+                return Err(bad("more events or SCOs than this configuration allows"));
+            }
+            if agg.is_closed(w.window_start) {
+                continue;
+            }
+            let key = (w.window_start, w.indicator_id.clone());
+            if agg.open.contains_key(&key) {
+                return Err(bad("the same window appears twice"));
+            }
+            if agg.open.len() >= agg.config.max_open_windows {
+                return Err(bad("more open windows than max_open_windows"));
+            }
+            let window = Window {
+                sighting_id: agg.sighting_id(&w.indicator_id, w.window_start),
+                observed_data_id: agg.observed_data_id(&w.indicator_id, w.window_start),
+                indicator_id: w.indicator_id,
+                start: w.window_start,
+                count: w.count,
+                first_seen: w.first_seen,
+                last_seen: w.last_seen,
+                seen_events: w.event_keys.into_iter().collect(),
+                sco_index: w.sco_ids.iter().cloned().collect(),
+                sco_ids: w.sco_ids,
+                pending_scos: Vec::new(),
+                dirty: w.created.is_none(),
+                created: w.created,
+                modified: w.modified,
+            };
+            agg.open.insert(key, window);
+        }
+        Ok(agg)
+    }
+
     /// Counts one hit. Errors are for hits that cannot become STIX (bad ids or
     /// values); they change no state.
     pub fn ingest(&mut self, hit: &Hit) -> Result<IngestOutcome, HitError> {
@@ -280,13 +444,23 @@ impl SightingAggregator {
                 event_id: String::new(),
             });
         }
-        let sco = sco_for(hit)?;
         let start = self.window_start(hit.observed_at);
         if self.is_closed(start) {
             self.stats.late += 1;
             return Ok(IngestOutcome::Late);
         }
         let key = (start, hit.indicator_id.clone());
+        let ev = event_key(&hit.event_id);
+        // A duplicate was validated when first counted: refuse it before building STIX.
+        if let Some(w) = self.open.get(&key) {
+            if w.seen_events.contains(&ev) {
+                self.stats.duplicates += 1;
+                return Ok(IngestOutcome::Duplicate {
+                    sighting_id: w.sighting_id.clone(),
+                });
+            }
+        }
+        let sco = sco_for(hit)?;
         if !self.open.contains_key(&key) && self.open.len() >= self.config.max_open_windows {
             let oldest = self.open.keys().next().map(|k| k.0);
             match oldest {
@@ -297,15 +471,8 @@ impl SightingAggregator {
                 }
             }
         }
-        let ev = event_key(&hit.event_id);
         let outcome = match self.open.get_mut(&key) {
             Some(w) => {
-                if w.seen_events.contains(&ev) {
-                    self.stats.duplicates += 1;
-                    return Ok(IngestOutcome::Duplicate {
-                        sighting_id: w.sighting_id.clone(),
-                    });
-                }
                 let verified = w.seen_events.len() < self.config.max_events_per_window;
                 if verified {
                     w.seen_events.insert(ev);
@@ -894,6 +1061,70 @@ mod tests {
             SightingAggregator::new(cfg).unwrap_err().code(),
             "warning.config.zero_bound"
         );
+    }
+
+    #[test]
+    fn snapshot_restore_resumes_counts_and_dedup() {
+        let mut a = agg();
+        a.ingest(&hit(
+            "nats:S:1",
+            IND,
+            "2026-03-01T10:05:00Z",
+            "ipv4-addr",
+            "203.0.113.9",
+        ))
+        .unwrap();
+        a.ingest(&hit(
+            "nats:S:2",
+            IND,
+            "2026-03-01T10:06:00Z",
+            "ipv4-addr",
+            "203.0.113.8",
+        ))
+        .unwrap();
+        let first = a.drain(now("2026-03-01T10:06:01Z"));
+        let snap = a.snapshot();
+        let text = serde_json::to_string(&snap).unwrap();
+        let back: AggregatorSnapshot = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, snap);
+        // a worker dies; another resumes from the snapshot, and the stream
+        // redelivers event 2 (not acknowledged) plus new event 3
+        let mut b = SightingAggregator::restore(AggregatorConfig::new(ID), back).unwrap();
+        assert!(matches!(
+            b.ingest(&hit(
+                "nats:S:2",
+                IND,
+                "2026-03-01T10:06:00Z",
+                "ipv4-addr",
+                "203.0.113.8"
+            ))
+            .unwrap(),
+            IngestOutcome::Duplicate { .. }
+        ));
+        b.ingest(&hit(
+            "nats:S:3",
+            IND,
+            "2026-03-01T10:07:00Z",
+            "ipv4-addr",
+            "203.0.113.9",
+        ))
+        .unwrap();
+        let out = b.drain(now("2026-03-01T10:06:01Z"));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].sighting.id(), first[0].sighting.id());
+        assert_eq!(out[0].sighting.get("count").unwrap(), 3);
+        assert!(!out[0].first_version);
+        assert!(out[0].new_scos.is_empty());
+        assert!(out[0].sighting.modified().unwrap() > first[0].sighting.modified().unwrap());
+        assert_eq!(out[0].sighting.created(), first[0].sighting.created());
+
+        let mut broken = a.snapshot();
+        broken.windows[0].count = 1;
+        let e = SightingAggregator::restore(AggregatorConfig::new(ID), broken).unwrap_err();
+        assert_eq!(e.code(), "warning.aggregate.bad_snapshot");
+        let mut cfg = AggregatorConfig::new(ID);
+        cfg.window_secs = 60;
+        assert!(SightingAggregator::restore(cfg, a.snapshot()).is_err());
     }
 
     proptest::proptest! {

@@ -20,7 +20,9 @@ pub mod lookalike;
 pub mod normalize;
 pub mod punycode;
 
-pub use aggregate::{AggregatorConfig, IngestOutcome, SightingAggregator, WindowUpdate};
+pub use aggregate::{
+    AggregatorConfig, AggregatorSnapshot, IngestOutcome, SightingAggregator, WindowUpdate,
+};
 pub use hit::{AssetRef, Criticality, Hit, HitError, SourceRef};
 pub mod active;
 pub mod alert;

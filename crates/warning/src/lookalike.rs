@@ -161,6 +161,11 @@ impl DomainParts {
     }
 }
 
+fn lure_skeletons() -> &'static [String] {
+    static CELL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    CELL.get_or_init(|| LURE_WORDS.iter().map(|w| skeleton(w)).collect())
+}
+
 /// The TR39-style confusable mapping of one (lowercased, decomposed) character.
 fn confusable(c: char) -> Option<&'static str> {
     Some(match c {
@@ -298,6 +303,12 @@ pub struct PreparedDomain {
     pub displayed: String,
     pub parts: DomainParts,
     pub registrable_skeleton: String,
+    /// Skeletons of the hyphen-separated tokens of the registrable label.
+    pub token_skeletons: Vec<String>,
+    /// Skeletons of the subdomain labels.
+    pub subdomain_skeletons: Vec<String>,
+    /// `registrable.suffix` with dots as hyphens (`examplebank-com-sa`).
+    pub dashed: String,
 }
 
 impl PreparedDomain {
@@ -309,11 +320,22 @@ impl PreparedDomain {
             .unwrap_or_else(|_| normalized.clone());
         let parts = DomainParts::split(&displayed);
         let registrable_skeleton = skeleton(&parts.registrable);
+        let token_skeletons = parts
+            .registrable
+            .split('-')
+            .filter(|t| !t.is_empty())
+            .map(skeleton)
+            .collect();
+        let subdomain_skeletons = parts.subdomains.iter().map(|l| skeleton(l)).collect();
+        let dashed = parts.registrable_domain().replace('.', "-");
         Some(PreparedDomain {
             normalized,
             displayed,
             parts,
             registrable_skeleton,
+            token_skeletons,
+            subdomain_skeletons,
+            dashed,
         })
     }
 
@@ -402,10 +424,19 @@ pub fn check(candidate: &PreparedDomain, owned: &PreparedDomain) -> Option<Looka
     // 4. edit distance on skeletons
     let threshold = edit_threshold(owned_len);
     if threshold > 0 {
-        let dist = damerau_levenshtein(&c.registrable, &o.registrable).min(damerau_levenshtein(
-            &candidate.registrable_skeleton,
-            &owned.registrable_skeleton,
-        ));
+        // the distance is at least the difference in length: skip hopeless pairs
+        let len = |s: &str| s.chars().count();
+        let near = |a: &str, b: &str| len(a).abs_diff(len(b)) <= threshold;
+        let mut dist = usize::MAX;
+        if near(&c.registrable, &o.registrable) {
+            dist = damerau_levenshtein(&c.registrable, &o.registrable);
+        }
+        if near(&candidate.registrable_skeleton, &owned.registrable_skeleton) {
+            dist = dist.min(damerau_levenshtein(
+                &candidate.registrable_skeleton,
+                &owned.registrable_skeleton,
+            ));
+        }
         if dist >= 1 && dist <= threshold {
             return found(
                 LookalikeMethod::EditDistance,
@@ -417,11 +448,11 @@ pub fn check(candidate: &PreparedDomain, owned: &PreparedDomain) -> Option<Looka
         }
     }
     // 5. brand + lure tokens
-    let tokens: Vec<&str> = c.registrable.split('-').filter(|t| !t.is_empty()).collect();
-    if tokens.len() > 1
-        && tokens
+    if candidate.token_skeletons.len() > 1
+        && candidate
+            .token_skeletons
             .iter()
-            .any(|t| skeleton(t) == owned.registrable_skeleton)
+            .any(|t| *t == owned.registrable_skeleton)
     {
         return found(
             LookalikeMethod::Combosquatting,
@@ -440,7 +471,7 @@ pub fn check(candidate: &PreparedDomain, owned: &PreparedDomain) -> Option<Looka
             .registrable_skeleton
             .replacen(&owned.registrable_skeleton, "", 1);
         let rest = rest.trim_matches('-');
-        if LURE_WORDS.iter().any(|w| skeleton(w) == rest) {
+        if lure_skeletons().iter().any(|w| w == rest) {
             return found(
                 LookalikeMethod::Combosquatting,
                 format!(
@@ -451,15 +482,20 @@ pub fn check(candidate: &PreparedDomain, owned: &PreparedDomain) -> Option<Looka
         }
     }
     // 6. owned name inside the subdomains of another domain
-    let dashed = owned.parts.registrable_domain().replace('.', "-");
-    for (i, label) in c.subdomains.iter().enumerate() {
-        let embeds_label = skeleton(label) == owned.registrable_skeleton;
-        let embeds_dashed = label == &dashed
+    let dashed = owned.dashed.as_str();
+    for (i, (label, label_skeleton)) in c
+        .subdomains
+        .iter()
+        .zip(&candidate.subdomain_skeletons)
+        .enumerate()
+    {
+        let embeds_label = *label_skeleton == owned.registrable_skeleton;
+        let embeds_dashed = label == dashed
             || label
-                .split('-')
-                .collect::<Vec<_>>()
-                .windows(2)
-                .any(|w| format!("{}-{}", w[0], w[1]) == dashed);
+                .strip_prefix(dashed)
+                .is_some_and(|r| r.starts_with('-'))
+            || label.strip_suffix(dashed).is_some_and(|r| r.ends_with('-'))
+            || label.contains(&format!("-{dashed}-"));
         if embeds_label || embeds_dashed {
             return found(
                 LookalikeMethod::SubdomainEmbedding,
@@ -575,6 +611,13 @@ mod tests {
             run("examplebank-com.evil.example", owned),
             Some(LookalikeMethod::SubdomainEmbedding)
         );
+        assert_eq!(
+            run(
+                "secure-examplebank-com-sa.evil.example",
+                "examplebank.com.sa"
+            ),
+            Some(LookalikeMethod::SubdomainEmbedding)
+        );
     }
 
     #[test]
@@ -640,6 +683,23 @@ mod tests {
             proptest::prop_assert_eq!(d, damerau_levenshtein(&b, &a));
             proptest::prop_assert_eq!(d == 0, a == b);
             proptest::prop_assert!(d <= a.chars().count().max(b.chars().count()));
+        }
+    }
+
+    proptest::proptest! {
+        /// Arbitrary Unicode names (IDN or not) never panic, and a name is never a
+        /// lookalike of itself.
+        #[test]
+        fn never_panics_and_never_flags_itself(a in "\\PC{1,40}", b in "(xn--)?[a-z0-9-]{1,20}\\.[a-z]{2,4}") {
+            for x in [&a, &b] {
+                if let Some(c) = PreparedDomain::new(x) {
+                    proptest::prop_assert!(check(&c, &c).is_none());
+                    if let Some(o) = PreparedDomain::new("examplebank.com") {
+                        let _ = check(&c, &o);
+                        let _ = check(&o, &c);
+                    }
+                }
+            }
         }
     }
 }

@@ -322,8 +322,12 @@ impl Watchlist {
             _ => text_fields(object, &mut found),
         }
         for (pointer, observed, f) in found {
+            let prepared = match &f {
+                Found::Domain(d) => PreparedDomain::new(d),
+                _ => None,
+            };
             for asset in &self.assets {
-                if let Some(reason) = compare(&f, &asset.target) {
+                if let Some(reason) = compare(&f, prepared.as_ref(), &asset.target) {
                     report.matches.push(WatchMatch {
                         asset_id: asset.id.clone(),
                         owner: asset.owner.clone(),
@@ -342,7 +346,11 @@ impl Watchlist {
     }
 }
 
-fn compare(found: &Found, target: &AssetTarget) -> Option<MatchReason> {
+fn compare(
+    found: &Found,
+    prepared: Option<&PreparedDomain>,
+    target: &AssetTarget,
+) -> Option<MatchReason> {
     match (found, target) {
         (Found::Net(n), AssetTarget::Range(owned)) => {
             if owned.contains(n) {
@@ -357,14 +365,14 @@ fn compare(found: &Found, target: &AssetTarget) -> Option<MatchReason> {
                 None
             }
         }
-        (Found::Domain(d), AssetTarget::Domain(owned)) => {
-            let c = PreparedDomain::new(d)?;
+        (Found::Domain(_), AssetTarget::Domain(owned)) => {
+            let c = prepared?;
             if c.displayed == owned.displayed {
                 Some(MatchReason::DomainEqual)
             } else if c.is_within(owned) {
                 Some(MatchReason::Subdomain)
             } else {
-                lookalike::check(&c, owned).map(MatchReason::Lookalike)
+                lookalike::check(c, owned).map(MatchReason::Lookalike)
             }
         }
         (Found::Asn(a), AssetTarget::Asn(b)) if a == b => Some(MatchReason::Asn),
@@ -901,5 +909,23 @@ mod tests {
         assert!(w.add("a", "o", Criticality::Low, "localhost").is_err());
         assert!(w.add("a", "o", Criticality::Low, "bad..domain").is_err());
         assert!(w.assets().is_empty());
+    }
+
+    proptest::proptest! {
+        /// Hostile or garbled text never panics the extractor or the check.
+        #[test]
+        fn never_panics_on_arbitrary_patterns_and_text(p in "\\PC{0,80}", q in "[\\[\\]'a-z:=.\\\\ ()*0-9-]{0,60}") {
+            let _ = extract_pattern_values(&p);
+            let _ = extract_pattern_values(&q);
+            let w = bank();
+            for text in [&p, &q] {
+                let o = obj(json!({
+                    "type": "indicator", "spec_version": "2.1",
+                    "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+                    "pattern": text, "pattern_type": "stix", "description": text
+                }));
+                let _ = w.check(&o);
+            }
+        }
     }
 }
