@@ -66,8 +66,23 @@ fn is_uuid(s: &str) -> bool {
         })
 }
 
-/// Checks one object; on success returns it wrapped as a [`stix::Object`].
+/// Checks one object: first the properties the store relies on (type, id, spec_version,
+/// version timestamps), then every MUST of the STIX 2.1 specification
+/// ([`stix::validate`]). On success returns it wrapped as a [`stix::Object`].
 pub fn check(value: Value) -> Result<Object, Invalid> {
+    let value = check_core(value)?.into_value();
+    let errors = stix::validate(&value);
+    if let Some(first) = errors.first() {
+        let mut reason = format!("{} [{}]", first.message, first.code);
+        if errors.len() > 1 {
+            reason.push_str(&format!(" (and {} more problem(s))", errors.len() - 1));
+        }
+        return Err(invalid(&first.pointer, reason));
+    }
+    Object::from_value(value).map_err(|e| invalid(&e.pointer(), e.to_string()))
+}
+
+fn check_core(value: Value) -> Result<Object, Invalid> {
     let obj = Object::from_value(value).map_err(|e| invalid(&e.pointer(), e.to_string()))?;
     let ty = obj.type_name();
     if ty.len() < 3
@@ -150,6 +165,17 @@ mod tests {
         assert_eq!(check(ind()).unwrap().id(), ID);
         let sco = json!({"type":"ipv4-addr","id":"ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd","value":"1.2.3.4"});
         assert!(check(sco).is_ok());
+    }
+
+    #[test]
+    fn applies_the_full_specification() {
+        let mut v = ind();
+        v["name"] = json!(5);
+        let e = check(v).unwrap_err();
+        assert_eq!(e.pointer, "/name", "{e}");
+        let mut v = ind();
+        v.as_object_mut().unwrap().remove("valid_from");
+        assert_eq!(check(v).unwrap_err().pointer, "/valid_from");
     }
 
     #[test]
