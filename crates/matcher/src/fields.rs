@@ -298,12 +298,24 @@ impl FieldMap {
     /// The child of `node` reached by `key` (a JSON key, split on dots).
     #[inline]
     pub(crate) fn step(&self, node: u32, key: &[u8]) -> Option<u32> {
+        if !key.contains(&b'.') {
+            return self.child(node, key);
+        }
         let mut n = node;
         for part in key.split(|&b| b == b'.') {
-            let children = &self.nodes[n as usize].children;
-            n = children.iter().find(|(k, _)| &**k == part)?.1;
+            n = self.child(n, part)?;
         }
         Some(n)
+    }
+
+    #[inline]
+    fn child(&self, node: u32, part: &[u8]) -> Option<u32> {
+        let first = *part.first()?;
+        self.nodes[node as usize]
+            .children
+            .iter()
+            .find(|(k, _)| k.len() == part.len() && k[0] == first && **k == *part)
+            .map(|c| c.1)
     }
 }
 

@@ -597,29 +597,39 @@ impl Index {
         });
     }
 
-    /// Normalises `raw` as a value of kind `vk` and calls `f` for every match.
+    /// Normalises `raw` as a value of kind `vk` and calls `f` for every match. Returns the
+    /// kind of observable the value was read as, or `None` when it does not normalise
+    /// (e.g. an `Ip` field holding something that is not an address).
     pub fn lookup(
         &self,
         vk: ValueKind,
         raw: &str,
         scratch: &mut LookupScratch,
         mut f: impl FnMut(Match<'_>),
-    ) {
+    ) -> Option<ObservableKind> {
         let LookupScratch { norm, text } = scratch;
+        let ip_kind = |ip: IpAddr| match ip {
+            IpAddr::V4(_) => ObservableKind::Ipv4Addr,
+            IpAddr::V6(_) => ObservableKind::Ipv6Addr,
+        };
         match vk {
             ValueKind::Ip => {
-                if let Some(ip) = normalize::ip(raw) {
-                    self.lookup_ip(ip, raw.trim(), f);
-                }
+                let ip = normalize::ip(raw)?;
+                self.lookup_ip(ip, raw.trim(), f);
+                Some(ip_kind(ip))
             }
             ValueKind::IpOrDomain => {
                 if let Some(ip) = normalize::ip(raw) {
                     self.lookup_ip(ip, raw.trim(), f);
+                    Some(ip_kind(ip))
                 } else {
-                    self.lookup_domain(raw, norm, text, &mut f);
+                    self.lookup_domain(raw, norm, text, &mut f)
+                        .then_some(ObservableKind::DomainName)
                 }
             }
-            ValueKind::Domain => self.lookup_domain(raw, norm, text, &mut f),
+            ValueKind::Domain => self
+                .lookup_domain(raw, norm, text, &mut f)
+                .then_some(ObservableKind::DomainName),
             ValueKind::Url => {
                 if normalize::url(raw, norm) {
                     if let Some(ids) = self.urls.get(&self.hasher, norm.as_bytes()) {
@@ -631,7 +641,9 @@ impl Index {
                         });
                     }
                     self.lookup_text(TextKind::Url, norm, text, &mut f);
+                    return Some(ObservableKind::Url);
                 }
+                None
             }
             ValueKind::Email => {
                 if normalize::email(raw, norm) {
@@ -644,20 +656,23 @@ impl Index {
                         });
                     }
                     self.lookup_text(TextKind::EmailAddr, norm, text, &mut f);
+                    return Some(ObservableKind::EmailAddr);
                 }
+                None
             }
             ValueKind::Hash(alg) => {
-                let set = &self.hashes[alg.slot()];
-                if !set.is_empty() && normalize::hash(alg, raw, norm) {
-                    if let Some(ids) = set.get(&self.hasher, norm.as_bytes()) {
-                        f(Match {
-                            kind: ObservableKind::FileHash(alg),
-                            via: MatchVia::Exact,
-                            normalized: norm,
-                            indicators: ids,
-                        });
-                    }
+                if !normalize::hash(alg, raw, norm) {
+                    return None;
                 }
+                if let Some(ids) = self.hashes[alg.slot()].get(&self.hasher, norm.as_bytes()) {
+                    f(Match {
+                        kind: ObservableKind::FileHash(alg),
+                        via: MatchVia::Exact,
+                        normalized: norm,
+                        indicators: ids,
+                    });
+                }
+                Some(ObservableKind::FileHash(alg))
             }
         }
     }
@@ -668,11 +683,15 @@ impl Index {
         norm: &mut String,
         text: &mut TextScratch,
         f: &mut impl FnMut(Match<'_>),
-    ) {
+    ) -> bool {
         if normalize::domain_is_normal(raw) {
             self.lookup_domain_normal(raw, text, f);
+            true
         } else if normalize::domain(raw, norm) {
             self.lookup_domain_normal(norm, text, f);
+            true
+        } else {
+            false
         }
     }
 }

@@ -16,6 +16,8 @@ pub trait Bits: Copy + Eq + Hash + std::fmt::Debug {
     const WIDTH: u8;
     /// `self` with the host bits of a `len`-bit prefix cleared.
     fn masked(self, len: u8) -> Self;
+    /// The top 16 bits.
+    fn top16(self) -> usize;
 }
 
 impl Bits for u32 {
@@ -23,12 +25,18 @@ impl Bits for u32 {
     fn masked(self, len: u8) -> Self {
         self & crate::normalize::mask4(len)
     }
+    fn top16(self) -> usize {
+        (self >> 16) as usize
+    }
 }
 
 impl Bits for u128 {
     const WIDTH: u8 = 128;
     fn masked(self, len: u8) -> Self {
         self & crate::normalize::mask6(len)
+    }
+    fn top16(self) -> usize {
+        (self >> 112) as usize
     }
 }
 
@@ -39,10 +47,14 @@ struct Level<K> {
 }
 
 /// Blocks of one address family with the indicators that named them.
+///
+/// A 65,536-bit map of the top 16 bits of every block with a prefix of 16 bits or more
+/// (other than single addresses) lets most lookups skip those levels' probes.
 #[derive(Debug)]
 pub struct IpTable<K: Bits> {
     /// Sorted by prefix length, longest first.
     levels: Vec<Level<K>>,
+    gate: Vec<u64>,
     multi: Vec<Vec<u32>>,
     count: usize,
 }
@@ -51,6 +63,7 @@ impl<K: Bits> Default for IpTable<K> {
     fn default() -> Self {
         IpTable {
             levels: Vec::new(),
+            gate: Vec::new(),
             multi: Vec::new(),
             count: 0,
         }
@@ -72,6 +85,13 @@ impl<K: Bits> IpTable<K> {
     pub fn insert(&mut self, net: K, len: u8, indicator: u32) -> Result<(), crate::strset::Full> {
         let len = len.min(K::WIDTH);
         let net = net.masked(len);
+        if (16..K::WIDTH).contains(&len) {
+            if self.gate.is_empty() {
+                self.gate = vec![0; 1024];
+            }
+            let t = net.top16();
+            self.gate[t / 64] |= 1 << (t % 64);
+        }
         let pos = match self.levels.iter().position(|l| l.len <= len) {
             Some(p) if self.levels[p].len == len => p,
             Some(p) => {
@@ -130,7 +150,15 @@ impl<K: Bits> IpTable<K> {
     /// Calls `f(prefix_len, indicators)` for every block containing `addr`, longest prefix
     /// first.
     pub fn lookup(&self, addr: K, mut f: impl FnMut(u8, &[u32])) {
+        let t = addr.top16();
+        let open = self
+            .gate
+            .get(t / 64)
+            .is_some_and(|w| w & (1 << (t % 64)) != 0);
         for l in &self.levels {
+            if !open && l.len >= 16 && l.len < K::WIDTH {
+                continue;
+            }
             if let Some(v) = l.map.get(&addr.masked(l.len)) {
                 if *v & MULTI == 0 {
                     f(l.len, std::slice::from_ref(v));
@@ -143,10 +171,12 @@ impl<K: Bits> IpTable<K> {
 
     /// Approximate heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.levels
-            .iter()
-            .map(|l| l.map.capacity() * (std::mem::size_of::<K>() + 4 + 1))
-            .sum::<usize>()
+        self.gate.capacity() * 8
+            + self
+                .levels
+                .iter()
+                .map(|l| l.map.capacity() * (std::mem::size_of::<K>() + 4 + 1))
+                .sum::<usize>()
             + self
                 .multi
                 .iter()

@@ -212,7 +212,7 @@ impl Scanner {
         let summary = &mut self.summary;
         let index = ctx.index;
         let sink = &mut *ctx.sink;
-        index.lookup(vk, value, &mut self.scratch, |m: Match<'_>| {
+        let seen = index.lookup(vk, value, &mut self.scratch, |m: Match<'_>| {
             summary.hits += 1;
             summary.kinds = summary.kinds.with(m.kind.bit());
             sink.hit(&Hit {
@@ -225,7 +225,9 @@ impl Scanner {
                 field,
             });
         });
-        summary.kinds = summary.kinds.with(kind_bit(vk, value));
+        if let Some(kind) = seen {
+            summary.kinds = summary.kinds.with(kind.bit());
+        }
     }
 
     fn walk_object<S: Sink + ?Sized>(
@@ -390,24 +392,6 @@ enum FieldRef {
     Composite(u16, u16),
 }
 
-fn kind_bit(vk: ValueKind, value: &str) -> KindMask {
-    match vk {
-        ValueKind::Ip | ValueKind::IpOrDomain => {
-            if value.contains(':') {
-                ObservableKind::Ipv6Addr.bit()
-            } else if value.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
-                ObservableKind::Ipv4Addr.bit()
-            } else {
-                ObservableKind::DomainName.bit()
-            }
-        }
-        ValueKind::Domain => ObservableKind::DomainName.bit(),
-        ValueKind::Url => ObservableKind::Url.bit(),
-        ValueKind::Email => ObservableKind::EmailAddr.bit(),
-        ValueKind::Hash(a) => ObservableKind::FileHash(a).bit(),
-    }
-}
-
 fn push_u16(out: &mut String, mut n: u16) {
     let mut buf = [0u8; 5];
     let mut i = buf.len();
@@ -451,10 +435,19 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 #[inline]
 fn string_end(b: &[u8], i: usize) -> Result<(usize, usize, bool), ScanError> {
     let start = i + 1;
+    // Keys and most values are short: a plain loop beats the SIMD search's setup there.
+    let quick = b.len().min(start + 24);
     let mut j = start;
+    while j < quick {
+        match b[j] {
+            b'"' => return Ok((start, j, false)),
+            b'\\' => break,
+            _ => j += 1,
+        }
+    }
     let mut esc = false;
     loop {
-        match memchr2(b'"', b'\\', &b[j..]) {
+        match memchr2(b'"', b'\\', b.get(j..).unwrap_or(&[])) {
             Some(k) => {
                 let p = j + k;
                 if b[p] == b'"' {
