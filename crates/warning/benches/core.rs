@@ -1,6 +1,9 @@
 //! Throughput of the pure core: `cargo bench -p warning --bench core`.
 //! Prints the median of 5 runs for each case (these machines are noisy).
 
+// Benchmark inputs are built here; a failed unwrap is a broken benchmark.
+#![allow(clippy::unwrap_used)]
+
 use std::time::Instant;
 use stix::{Object, Timestamp};
 use warning::aggregate::{AggregatorConfig, SightingAggregator};
@@ -21,13 +24,17 @@ fn bench(name: &str, items: usize, mut f: impl FnMut()) {
             items as f64 / t.elapsed().as_secs_f64()
         })
         .collect();
-    println!("{name:<48} {:>12.0} /s (median of 5; {items} items per run)", median(runs));
+    println!(
+        "{name:<48} {:>12.0} /s (median of 5; {items} items per run)",
+        median(runs)
+    );
 }
 
 fn main() {
     let identity = "identity--0b9a5a4e-6b7b-4c61-9d0e-0c2c7e6a2f11";
-    let indicators: Vec<String> =
-        (0..1000).map(|i| format!("indicator--00000000-0000-4000-8000-{i:012}")).collect();
+    let indicators: Vec<String> = (0..1000)
+        .map(|i| format!("indicator--00000000-0000-4000-8000-{i:012}"))
+        .collect();
     let base = 1_772_323_200i64; // 2026-03-01T00:00:00Z
     let n = 200_000usize;
     let hits: Vec<Hit> = (0..n)
@@ -37,7 +44,10 @@ fn main() {
             observable_type: "domain-name".into(),
             value: format!("Host{}.Evil.Example.", i % 5000),
             observed_at: Timestamp::from_unix_millis((base + (i as i64 * 7200 / n as i64)) * 1000),
-            source: SourceRef { kind: "suricata-eve".into(), name: "eve.json".into() },
+            source: SourceRef {
+                kind: "suricata-eve".into(),
+                name: "eve.json".into(),
+            },
             asset: None,
         })
         .collect();
@@ -60,8 +70,20 @@ fn main() {
 
     let mut w = Watchlist::new();
     for i in 0..200 {
-        w.add(&format!("d{i}"), "owner", Criticality::High, &format!("brand{i}bank.com")).unwrap();
-        w.add(&format!("r{i}"), "owner", Criticality::High, &format!("10.{i}.0.0/16")).unwrap();
+        w.add(
+            &format!("d{i}"),
+            "owner",
+            Criticality::High,
+            &format!("brand{i}bank.com"),
+        )
+        .unwrap();
+        w.add(
+            &format!("r{i}"),
+            "owner",
+            Criticality::High,
+            &format!("10.{i}.0.0/16"),
+        )
+        .unwrap();
     }
     let objs: Vec<Object> = (0..2000)
         .map(|i| {
@@ -75,9 +97,13 @@ fn main() {
             .unwrap()
         })
         .collect();
-    bench("watchlist: check indicator (200 domains + 200 CIDRs)", objs.len(), || {
-        for o in &objs {
-            std::hint::black_box(w.check(o));
-        }
-    });
+    bench(
+        "watchlist: check indicator (200 domains + 200 CIDRs)",
+        objs.len(),
+        || {
+            for o in &objs {
+                std::hint::black_box(w.check(o));
+            }
+        },
+    );
 }

@@ -451,8 +451,7 @@ pub fn check(candidate: &PreparedDomain, owned: &PreparedDomain) -> Option<Looka
     if candidate.token_skeletons.len() > 1
         && candidate
             .token_skeletons
-            .iter()
-            .any(|t| *t == owned.registrable_skeleton)
+            .contains(&owned.registrable_skeleton)
     {
         return found(
             LookalikeMethod::Combosquatting,
