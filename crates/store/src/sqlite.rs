@@ -128,30 +128,32 @@ impl std::fmt::Debug for SqliteWriteTx {
     }
 }
 
-/// `(p1, p2, …)` placeholders starting after `offset` binds.
-fn placeholders(n: usize, offset: usize) -> String {
-    let mut s = String::with_capacity(n * 5 + 2);
+/// `(?, ?, …)`: anonymous placeholders. SQLite looks a parameter's name up by a
+/// linear scan, so numbered placeholders make binding a 5000-parameter statement
+/// quadratic; anonymous ones have no name to look up.
+fn placeholders(n: usize) -> String {
+    let mut s = String::with_capacity(n * 3 + 2);
     s.push('(');
     for i in 0..n {
         if i > 0 {
             s.push_str(", ");
         }
-        s.push('$');
-        s.push_str(&(offset + i + 1).to_string());
+        s.push('?');
     }
     s.push(')');
     s
 }
 
-/// `VALUES (…), (…)` with `rows` tuples of `cols` placeholders.
+/// `VALUES (…), (…)` with `rows` tuples of `cols` anonymous placeholders.
 fn values(rows: usize, cols: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 6 + 8);
+    let tuple = placeholders(cols);
+    let mut s = String::with_capacity(rows * (tuple.len() + 2) + 8);
     s.push_str("VALUES ");
     for r in 0..rows {
         if r > 0 {
             s.push_str(", ");
         }
-        s.push_str(&placeholders(cols, r * cols));
+        s.push_str(&tuple);
     }
     s
 }
@@ -219,7 +221,7 @@ impl InsertOps for SqliteWriteTx {
     async fn lookup_objects(&mut self, ids: &[&str]) -> Result<Vec<Existing>> {
         let text = format!(
             "SELECT id, version_key, cursor, content_hash FROM objects WHERE id IN {}",
-            placeholders(ids.len(), 0)
+            placeholders(ids.len())
         );
         let mut q = sqlx::query_as::<_, (String, String, i64, String)>(&text);
         for id in ids {
@@ -240,7 +242,7 @@ impl InsertOps for SqliteWriteTx {
     async fn lookup_members(&mut self, object_cursors: &[i64]) -> Result<Vec<(String, i64)>> {
         let text = format!(
             "SELECT collection_id, object_cursor FROM collection_objects WHERE object_cursor IN {}",
-            placeholders(object_cursors.len(), 0)
+            placeholders(object_cursors.len())
         );
         let mut q = sqlx::query_as::<_, (String, i64)>(&text);
         for c in object_cursors {
@@ -293,8 +295,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn values_lists_are_numbered_row_by_row() {
-        assert_eq!(values(2, 3), "VALUES ($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(placeholders(2, 4), "($5, $6)");
+    fn values_lists_use_anonymous_placeholders() {
+        assert_eq!(values(2, 3), "VALUES (?, ?, ?), (?, ?, ?)");
+        assert_eq!(placeholders(1), "(?)");
     }
 }
