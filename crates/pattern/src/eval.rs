@@ -186,7 +186,7 @@ struct Observation<'a> {
     /// last value wins), as the reference's `{v['id']: v for v in objs}`.
     objects: Vec<(&'a str, &'a Value)>,
     /// All objects in order, duplicates kept (the reference dereferences against this list).
-    all: Vec<&'a Value>,
+    all: Vec<(&'a str, &'a Value)>,
     /// 2.0-style embedded `objects` map (references resolve by key).
     embedded: bool,
     first: Micros,
@@ -200,7 +200,13 @@ pub struct Observations<'a> {
     obs: Vec<Observation<'a>>,
     /// SCO type -> (observation index, object index), in scan order.
     by_type: hashbrown::HashMap<&'a str, Vec<(u32, u32)>>,
+    /// Selections already computed for an object path: the data never changes, so
+    /// patterns sharing a path (most real ones do) select its values once.
+    cache: std::cell::RefCell<hashbrown::HashMap<ObjectPath, Rc<Selected<'a>>>>,
 }
+
+/// Most distinct object paths whose selections are kept (then the cache starts over).
+const SELECT_CACHE_PATHS: usize = 256;
 
 fn str_field<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a str, EvalError> {
     v.get(key)
@@ -254,13 +260,16 @@ impl<'a> Observations<'a> {
                 }
             }
             let mut objects: Vec<(&'a str, &'a Value)> = Vec::new();
+            let mut with_ids = Vec::with_capacity(all.len());
             for o in &all {
                 let oid = str_field(o, "id", "object")?;
+                with_ids.push((oid, *o));
                 match objects.iter_mut().find(|(k, _)| *k == oid) {
                     Some(slot) => slot.1 = o,
                     None => objects.push((oid, o)),
                 }
             }
+            let all = with_ids;
             obs.push(Self::observation(sdo, id, objects, all, false)?);
         }
         for sdo in embedded {
@@ -270,7 +279,7 @@ impl<'a> Observations<'a> {
             if let Some(Value::Object(map)) = sdo.get("objects") {
                 for (k, o) in map {
                     objects.push((k.as_str(), o));
-                    all.push(o);
+                    all.push((k.as_str(), o));
                 }
             }
             obs.push(Self::observation(sdo, id, objects, all, true)?);
@@ -283,14 +292,18 @@ impl<'a> Observations<'a> {
                 }
             }
         }
-        Ok(Observations { obs, by_type })
+        Ok(Observations {
+            obs,
+            by_type,
+            cache: Default::default(),
+        })
     }
 
     fn observation(
         sdo: &'a Value,
         id: &str,
         objects: Vec<(&'a str, &'a Value)>,
-        all: Vec<&'a Value>,
+        all: Vec<(&'a str, &'a Value)>,
         embedded: bool,
     ) -> Result<Observation<'a>, EvalError> {
         let (Some(n), Some(f), Some(l)) = (
@@ -365,7 +378,9 @@ enum Num {
 }
 
 fn json_num(n: &serde_json::Number) -> Num {
-    let s = n.to_string();
+    // With `arbitrary_precision` the number keeps its JSON text: classify it as Python's
+    // `json` module does (a fraction or exponent makes a float).
+    let s = n.as_str();
     if s.contains(['.', 'e', 'E']) {
         Num::F(s.parse().unwrap_or(f64::NAN))
     } else {
@@ -1132,7 +1147,21 @@ impl<'a> Ctx<'_, 'a> {
         Some((f, l))
     }
 
-    fn select(&self, path: &ObjectPath) -> Result<Selected<'a>, EvalError> {
+    fn select(&self, path: &ObjectPath) -> Result<Rc<Selected<'a>>, EvalError> {
+        if let Some(hit) = self.data.cache.borrow().get(path) {
+            self.charge(1);
+            return Ok(Rc::clone(hit));
+        }
+        let sel = Rc::new(self.select_uncached(path)?);
+        let mut cache = self.data.cache.borrow_mut();
+        if cache.len() >= SELECT_CACHE_PATHS {
+            cache.clear();
+        }
+        cache.insert(path.clone(), Rc::clone(&sel));
+        Ok(sel)
+    }
+
+    fn select_uncached(&self, path: &ObjectPath) -> Result<Selected<'a>, EvalError> {
         let mut out: Selected<'a> = Vec::new();
         if SCO_EXCLUDED.contains(&path.object_type.as_str()) {
             return Ok(out);
@@ -1220,8 +1249,8 @@ impl<'a> Ctx<'_, 'a> {
         } else {
             o.all
                 .iter()
-                .filter(|v| v.get("id").and_then(Value::as_str) == Some(id.as_str()))
-                .map(|v| Val::J(v))
+                .filter(|(k, _)| *k == id.as_str())
+                .map(|(_, v)| Val::J(v))
                 .collect()
         })
     }
@@ -1266,8 +1295,8 @@ impl<'a> Ctx<'_, 'a> {
             CExpr::Exists(path) => {
                 let sel = self.select(path)?;
                 Ok(sel
-                    .into_iter()
-                    .map(|(oi, roots)| (oi, roots.into_iter().map(|(r, _)| r).collect()))
+                    .iter()
+                    .map(|(oi, roots)| (*oi, roots.iter().map(|(r, _)| *r).collect()))
                     .collect())
             }
             CExpr::And(v) => {
@@ -1306,18 +1335,18 @@ impl<'a> Ctx<'_, 'a> {
     fn test(&self, t: &Test) -> Result<Passed, EvalError> {
         let sel = self.select(&t.path)?;
         let mut out = Passed::default();
-        for (oi, roots) in sel {
+        for (oi, roots) in sel.iter() {
             let mut passed = Vec::new();
             for (ri, vals) in roots {
-                for v in &vals {
+                for v in vals {
                     if pred(&t.pred, v)?.is_some_and(|r| r != t.negated) {
-                        passed.push(ri);
+                        passed.push(*ri);
                         break;
                     }
                 }
             }
             if !passed.is_empty() {
-                out.insert(oi, passed);
+                out.insert(*oi, passed);
             }
         }
         Ok(out)
