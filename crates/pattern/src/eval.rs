@@ -203,7 +203,12 @@ pub struct Observations<'a> {
     /// Selections already computed for an object path: the data never changes, so
     /// patterns sharing a path (most real ones do) select its values once.
     cache: std::cell::RefCell<hashbrown::HashMap<ObjectPath, Rc<Selected<'a>>>>,
+    /// For an object path: each string value -> the (observation, root) pairs holding it,
+    /// in scan order. Serves `=` and `IN` on string literals without a scan.
+    str_index: std::cell::RefCell<hashbrown::HashMap<ObjectPath, Rc<StrIndex<'a>>>>,
 }
+
+type StrIndex<'a> = hashbrown::HashMap<&'a str, Vec<(u32, u32)>>;
 
 /// Most distinct object paths whose selections are kept (then the cache starts over).
 const SELECT_CACHE_PATHS: usize = 256;
@@ -296,6 +301,7 @@ impl<'a> Observations<'a> {
             obs,
             by_type,
             cache: Default::default(),
+            str_index: Default::default(),
         })
     }
 
@@ -1332,7 +1338,81 @@ impl<'a> Ctx<'_, 'a> {
         }
     }
 
+    /// The string literals of an `=` / `IN` test that can be answered from the string index
+    /// (same result as the scan: only a string value equals a string literal, and bytes
+    /// values, which could equal one too, only come from `_hex`/`_bin` properties).
+    fn indexable<'t>(&self, t: &'t Test) -> Option<Vec<&'t str>> {
+        if t.negated
+            || t.path.steps.iter().any(
+                |s| matches!(s, PathStep::Key(k) if k.ends_with("_hex") || k.ends_with("_bin")),
+            )
+        {
+            return None;
+        }
+        match &t.pred {
+            Pred::Eq {
+                lit: Lit::Str(s),
+                ne: false,
+            } => Some(vec![s.as_str()]),
+            Pred::In { set, times: false } if !set.is_empty() => set
+                .iter()
+                .map(|l| match l {
+                    Lit::Str(s) => Some(s.as_str()),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        }
+    }
+
+    fn string_index(&self, path: &ObjectPath) -> Result<Rc<StrIndex<'a>>, EvalError> {
+        if let Some(hit) = self.data.str_index.borrow().get(path) {
+            return Ok(Rc::clone(hit));
+        }
+        let sel = self.select(path)?;
+        let mut idx: StrIndex<'a> = hashbrown::HashMap::new();
+        for (oi, roots) in sel.iter() {
+            for (ri, vals) in roots {
+                for v in vals {
+                    if let Val::J(Value::String(s)) = v {
+                        let at = (*oi as u32, *ri as u32);
+                        let list = idx.entry(s.as_str()).or_default();
+                        if list.last() != Some(&at) {
+                            list.push(at);
+                        }
+                    }
+                }
+            }
+        }
+        let idx = Rc::new(idx);
+        let mut cache = self.data.str_index.borrow_mut();
+        if cache.len() >= SELECT_CACHE_PATHS {
+            cache.clear();
+        }
+        cache.insert(path.clone(), Rc::clone(&idx));
+        Ok(idx)
+    }
+
     fn test(&self, t: &Test) -> Result<Passed, EvalError> {
+        if let Some(keys) = self.indexable(t) {
+            let idx = self.string_index(&t.path)?;
+            let mut hits: Vec<(u32, u32)> = Vec::new();
+            for k in &keys {
+                if let Some(list) = idx.get(k) {
+                    hits.extend_from_slice(list);
+                }
+            }
+            if keys.len() > 1 {
+                hits.sort_unstable();
+                hits.dedup();
+            }
+            self.charge(hits.len() as u64 / 16 + 1);
+            let mut out = Passed::default();
+            for (oi, ri) in hits {
+                out.entry(oi as usize).or_default().push(ri as usize);
+            }
+            return Ok(out);
+        }
         let sel = self.select(&t.path)?;
         let mut out = Passed::default();
         for (oi, roots) in sel.iter() {

@@ -87,12 +87,16 @@ fn generated_patterns_and_observations_agree_with_stix2_matcher() {
 #[test]
 fn shared_observations_give_the_same_results_as_fresh_ones() {
     let mut r = common::Rng::new(0xCAC4E);
-    let observed: Vec<serde_json::Value> = (0..200).map(|n| common::evalgen::gen_bundle(&mut r, n + 1)).collect();
+    let observed: Vec<serde_json::Value> = (0..200)
+        .map(|n| common::evalgen::gen_bundle(&mut r, n + 1))
+        .collect();
     let shared = Observations::new(&observed).expect("observations");
     for _ in 0..400 {
         let p = common::evalgen::gen_eval_pattern(&mut r, 2);
         let Ok(ast) = parse(&p) else { continue };
-        let Ok(c) = CompiledPattern::new(&ast, EvalOptions::default()) else { continue };
+        let Ok(c) = CompiledPattern::new(&ast, EvalOptions::default()) else {
+            continue;
+        };
         let fresh = Observations::new(&observed).expect("observations");
         assert_eq!(c.matches(&shared), c.matches(&fresh), "{p}");
     }
