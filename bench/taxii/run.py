@@ -148,6 +148,9 @@ class Server:
     name = "?"
     proc = None
 
+    def after_load(self):
+        pass
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -159,8 +162,9 @@ class Server:
 
 
 class NadhirServer(Server):
-    def __init__(self, binary, workdir, label, database_url=None):
+    def __init__(self, binary, workdir, label, database_url=None, analyze=False):
         self.name, self.binary, self.workdir = label, binary, workdir
+        self.database_url, self.analyze = database_url, analyze
         self.env = dict(os.environ)
         self.env.pop("NADHIR_DATABASE_URL", None)
         self.env["RUST_LOG"] = "warn"
@@ -179,6 +183,13 @@ class NadhirServer(Server):
         self.admin("grant", "--org", "bench", "--collection", COLLECTION, "--read", "--write")
         tok = self.admin("token", "create", "--org", org["name"], "--role", "analyst")
         self.auth = "Bearer " + tok["token"]
+
+    def after_load(self):
+        """With --pg-analyze: refresh PostgreSQL planner statistics after the load
+        (a diagnostic; the default run measures the server as it ships)."""
+        if self.analyze and self.database_url:
+            run(["psql", self.database_url, "-qc", "ANALYZE"])
+            log("   ANALYZE run on the scratch database (--pg-analyze)")
 
     def bulk_import(self, path):
         return run(self.base + ["import", path, "--collection", "bench", "--batch-size", "5000"],
@@ -415,7 +426,17 @@ def check_get(server, n):
 # ----------------------------------------------------------------- scenarios
 
 
-def bench_server(server, n, args, workdir):
+def bench_server_safe(server, n, args, workdir, walks):
+    """bench_server, but a failing server is recorded (with its error) rather than
+    ending the whole run."""
+    try:
+        return bench_server(server, n, args, workdir, walks)
+    except Exception as e:  # noqa: BLE001 - reported in the table and the JSON
+        log("!! %s failed: %s" % (server.name, e))
+        return {"server": server.name, "objects": n, "error": str(e)}
+
+
+def bench_server(server, n, args, workdir, n_walks):
     log("== %s: loading %d objects through POST" % (server.name, n))
     server.setup()
     server.start()
@@ -425,9 +446,10 @@ def bench_server(server, n, args, workdir):
         if ok != n or failed:
             raise RuntimeError("%s: POST stored %d of %d (%d failed)" % (server.name, ok, n, failed))
         log("   %.2f s, %.0f objects/s" % (post_s, n / post_s))
+        server.after_load()
         log("== %s: walking with limit=1000" % server.name)
         walks = []
-        for _ in range(args.walks):
+        for _ in range(n_walks):
             w_s, w_n, pages, samples, hwm = walk(server)
             if w_n != n:
                 raise RuntimeError("%s: walk returned %d of %d objects" % (server.name, w_n, n))
@@ -503,6 +525,8 @@ def machine():
 
 
 def table(results, large):
+    failed = [r for r in results if "error" in r]
+    results = [r for r in results if "error" not in r]
     med = next((r for r in results if r["server"] == "medallion"), None)
 
     def x(v):
@@ -536,6 +560,9 @@ def table(results, large):
         ))
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
+    for r in failed:
+        lines.append("")
+        lines.append("%s (%d objects) FAILED: %s" % (r["server"], r["objects"], r["error"]))
     if large:
         lines.append("")
         lines.append("Large walk (nadhir-sqlite): %d objects, import %.1f s, walk %.2f s "
@@ -571,18 +598,22 @@ def main():
     p.add_argument("--envelope", type=int, default=1000, help="objects per POST")
     p.add_argument("--posters", type=int, default=4, help="concurrent POST clients")
     p.add_argument("--walks", type=int, default=3, help="walks per server (the median is reported)")
+    p.add_argument("--medallion-walks", type=int, default=1,
+                   help="walks of medallion (one 5,000-object walk takes minutes)")
     p.add_argument("--concurrency", type=int, default=32, help="concurrent GET clients")
     p.add_argument("--duration", type=int, default=10, help="seconds of GET load")
     p.add_argument("--postgres-url", default=os.environ.get("NADHIR_BENCH_POSTGRES_URL")
                    or os.environ.get("NADHIR_TEST_POSTGRES_URL"),
                    help="PostgreSQL URL to create a scratch database from (unset: skip PostgreSQL)")
+    p.add_argument("--pg-analyze", action="store_true",
+                   help="diagnostic: run ANALYZE on the PostgreSQL database after the load")
     p.add_argument("--skip", action="append", default=[],
                    choices=["nadhir-sqlite", "nadhir-postgres", "medallion"], help="skip a server")
     p.add_argument("--out", help="write the results as JSON here (default bench/out/taxii-DATE.json)")
     args = p.parse_args()
     if args.quick:
         args.n, args.n_medallion, args.large = 2000, 500, 20_000
-        args.duration, args.walks = 2, 1
+        args.duration, args.walks, args.medallion_walks = 2, 1, 1
     if not os.path.exists(args.nadhir):
         sys.exit("nadhir binary %s not found: cargo build --release -p nadhir" % args.nadhir)
 
@@ -592,7 +623,8 @@ def main():
         if "nadhir-sqlite" not in args.skip:
             d = os.path.join(base, "sqlite")
             os.makedirs(d)
-            results.append(bench_server(NadhirServer(args.nadhir, d, "nadhir-sqlite"), args.n, args, d))
+            results.append(bench_server_safe(NadhirServer(args.nadhir, d, "nadhir-sqlite"), args.n, args, d,
+                                             args.walks))
         if "nadhir-postgres" not in args.skip:
             if not args.postgres_url:
                 log("== nadhir-postgres skipped: set NADHIR_BENCH_POSTGRES_URL or --postgres-url")
@@ -601,14 +633,17 @@ def main():
                 try:
                     d = os.path.join(base, "postgres")
                     os.makedirs(d)
-                    srv = NadhirServer(args.nadhir, d, "nadhir-postgres", database_url=url)
-                    results.append(bench_server(srv, args.n, args, d))
+                    label = "nadhir-postgres" + (" (ANALYZE)" if args.pg_analyze else "")
+                    srv = NadhirServer(args.nadhir, d, label, database_url=url,
+                                       analyze=args.pg_analyze)
+                    results.append(bench_server_safe(srv, args.n, args, d, args.walks))
                 finally:
                     drop()
         if "medallion" not in args.skip:
             d = os.path.join(base, "medallion")
             os.makedirs(d)
-            results.append(bench_server(MedallionServer(args.python, d, 1000), args.n_medallion, args, d))
+            results.append(bench_server_safe(MedallionServer(args.python, d, 1000), args.n_medallion,
+                                             args, d, args.medallion_walks))
         if args.large and "nadhir-sqlite" not in args.skip:
             d = os.path.join(base, "large")
             os.makedirs(d)
