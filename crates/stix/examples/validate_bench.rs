@@ -10,7 +10,7 @@ fn template(i: u64) -> Value {
     let uuid = format!(
         "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
         i as u32,
-        (i >> 32) as u16 & 0xffff,
+        (i >> 32) as u16,
         i % 4096,
         (i / 7) % 4096,
         i

@@ -402,7 +402,7 @@ fn validate_object<'a>(cx: &mut Cx<'a>, map: &'a Map<String, Value>) {
     if let Some(Value::Array(gms)) = granular {
         cx.at("granular_markings", |cx| check_selectors(cx, map, gms));
     }
-    rules(cx, type_name.unwrap_or(""), kind, def, map);
+    rules(cx, type_name.unwrap_or(""), def, map);
 }
 
 /// Kind of a type that is not in the specification. An extension with
@@ -1232,13 +1232,19 @@ fn uuid_version(map: &Map<String, Value>) -> Option<usize> {
 fn rules<'a>(
     cx: &mut Cx<'a>,
     ty: &str,
-    kind: Kind,
     def: Option<&'static TypeDef>,
     map: &'a Map<String, Value>,
 ) {
     match ty {
-        "campaign" | "infrastructure" | "intrusion-set" | "malware" | "threat-actor"
-        | "sighting" => order(cx, map, "first_seen", "last_seen", false),
+        "campaign" | "infrastructure" | "intrusion-set" | "threat-actor" | "sighting" => {
+            order(cx, map, "first_seen", "last_seen", false)
+        }
+        "malware" => {
+            order(cx, map, "first_seen", "last_seen", false);
+            if map.get("is_family") == Some(&Value::Bool(true)) && !map.contains_key("name") {
+                cx.missing("name", "a malware family (is_family is true)");
+            }
+        }
         "indicator" => order(cx, map, "valid_from", "valid_until", true),
         "relationship" => order(cx, map, "start_time", "stop_time", true),
         "observed-data" => {
@@ -1657,6 +1663,23 @@ mod tests {
             errs.iter().map(|(i, e)| (*i, e.code)).collect::<Vec<_>>(),
             vec![(BUNDLE_ITSELF, "invalid-id"), (BUNDLE_ITSELF, "empty-list")]
         );
+    }
+
+    #[test]
+    fn malware_family_needs_a_name() {
+        let m = json!({
+            "type": "malware", "spec_version": "2.1",
+            "id": "malware--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061",
+            "created": "2016-05-12T08:17:27.000Z", "modified": "2016-05-12T08:17:27.000Z",
+            "is_family": true
+        });
+        assert_eq!(
+            codes(&m),
+            vec![("required-property-missing", "/name".to_owned())]
+        );
+        let mut instance = m.clone();
+        instance["is_family"] = json!(false);
+        assert_eq!(validate(&instance), vec![]);
     }
 
     #[test]

@@ -360,6 +360,14 @@ fn mutations() -> Vec<Mutation> {
             },
         },
         Mutation {
+            name: "malware-family-without-name",
+            applies: |m| ty(m) == "malware",
+            mutate: |m| {
+                m.insert("is_family".into(), json!(true));
+                m.shift_remove("name");
+            },
+        },
+        Mutation {
             name: "integer-beyond-54-bit",
             applies: |m| ty(m) == "file",
             mutate: |m| {
