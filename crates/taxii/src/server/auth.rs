@@ -95,23 +95,29 @@ struct Entry<V> {
 }
 
 /// A small time-bounded cache.
-struct TtlCache<V> {
+pub(crate) struct TtlCache<V> {
     map: Mutex<hashbrown::HashMap<String, Entry<V>>>,
 }
 
+impl<V> std::fmt::Debug for TtlCache<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TtlCache")
+    }
+}
+
 impl<V: Clone> TtlCache<V> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         TtlCache {
             map: Mutex::new(hashbrown::HashMap::new()),
         }
     }
-    fn get(&self, key: &str) -> Option<V> {
+    pub(crate) fn get(&self, key: &str) -> Option<V> {
         let map = self.map.lock().ok()?;
         map.get(key)
             .filter(|e| e.at.elapsed() < CACHE_TTL)
             .map(|e| e.value.clone())
     }
-    fn put(&self, key: String, value: V) {
+    pub(crate) fn put(&self, key: String, value: V) {
         if let Ok(mut map) = self.map.lock() {
             if map.len() >= CACHE_MAX {
                 map.retain(|_, e| e.at.elapsed() < CACHE_TTL);

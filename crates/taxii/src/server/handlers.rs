@@ -72,7 +72,14 @@ pub(super) async fn collection_for(
 ) -> Result<(Collection, Rights)> {
     let absent =
         || ServerError::not_found(format!("collection {id:?} in API root {:?}", root.name));
-    let c = state.store.find_collection(id).await?.ok_or_else(absent)?;
+    let c = match state.collections.get(id) {
+        Some(c) => c,
+        None => {
+            let c = state.store.find_collection(id).await?.ok_or_else(absent)?;
+            state.collections.put(id.to_owned(), c.clone());
+            c
+        }
+    };
     if c.api_root != root.name {
         return Err(absent());
     }

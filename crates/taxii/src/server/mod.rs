@@ -165,6 +165,8 @@ pub struct ServerState {
     pub signer: NextSigner,
     pub auth: Authenticator,
     pub metrics: Metrics,
+    /// Collections found recently (by id or alias), reused for [`auth::CACHE_TTL`].
+    pub(crate) collections: auth::TtlCache<store::Collection>,
 }
 
 /// Shared handle on the server state.
@@ -212,6 +214,7 @@ impl AppState {
             signer: NextSigner::new(key),
             auth: Authenticator::new(),
             metrics: Metrics::new(),
+            collections: auth::TtlCache::new(),
         }))
     }
 }
