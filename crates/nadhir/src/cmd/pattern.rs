@@ -67,7 +67,7 @@ pub fn caret(pattern: &str, span: std::ops::Range<usize>) -> String {
         .collect();
     let n = pattern.chars().count();
     let start = span.start.min(n);
-    let len = span.end.saturating_sub(span.start).max(1).min(200);
+    let len = span.end.saturating_sub(span.start).clamp(1, 200);
     format!("  {shown}\n  {}{}", " ".repeat(start), "^".repeat(len))
 }
 
