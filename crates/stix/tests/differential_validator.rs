@@ -453,7 +453,10 @@ fn handwritten() -> Vec<(&'static str, Value)> {
     let ts = "2021-01-01T00:00:00.000Z";
     let sdo = |extra: Value| {
         let mut m = json!({"spec_version": "2.1", "created": ts, "modified": ts});
-        for (k, v) in extra.as_object().unwrap() {
+        for (k, v) in extra
+            .as_object()
+            .expect("the extra properties are a JSON object")
+        {
             m[k] = v.clone();
         }
         m
