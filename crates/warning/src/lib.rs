@@ -13,21 +13,20 @@
 //!
 //! See `README.md` in this crate for the rules in prose.
 
+pub mod active;
 pub mod aggregate;
+pub mod alert;
 pub mod hit;
 pub mod ids;
 pub mod lookalike;
 pub mod normalize;
 pub mod punycode;
-
-pub use aggregate::{
-    AggregatorConfig, AggregatorSnapshot, IngestOutcome, SightingAggregator, WindowUpdate,
-};
-pub use hit::{AssetRef, Criticality, Hit, HitError, SourceRef};
-pub mod active;
-pub mod alert;
 pub mod watchlist;
 
 pub use active::{activity, is_active, ActivePolicy, Activity, WeightBook};
+pub use aggregate::{
+    AggregatorConfig, AggregatorSnapshot, IngestOutcome, SightingAggregator, WindowUpdate,
+};
 pub use alert::{Alert, AlertState, Severity};
+pub use hit::{AssetRef, Criticality, Hit, HitError, SourceRef};
 pub use watchlist::{CheckReport, WatchMatch, Watchlist};

@@ -261,11 +261,15 @@ pub fn damerau_levenshtein(a: &str, b: &str) -> usize {
         d[j + 1] = inf;
         d[w + j + 1] = j;
     }
-    let mut last_row: hashbrown::HashMap<char, usize> = hashbrown::HashMap::new();
+    // last row where each character of `a` was seen (labels have few distinct characters)
+    let mut last_row: Vec<(char, usize)> = Vec::new();
     for i in 1..=n {
         let mut last_match_col = 0;
         for j in 1..=m {
-            let i1 = last_row.get(&b[j - 1]).copied().unwrap_or(0);
+            let i1 = last_row
+                .iter()
+                .find(|(c, _)| *c == b[j - 1])
+                .map_or(0, |&(_, r)| r);
             let j1 = last_match_col;
             let cost = if a[i - 1] == b[j - 1] {
                 last_match_col = j;
@@ -279,7 +283,10 @@ pub fn damerau_levenshtein(a: &str, b: &str) -> usize {
             let trans = d[i1 * w + j1] + (i - i1 - 1) + 1 + (j - j1 - 1);
             d[(i + 1) * w + j + 1] = sub.min(ins).min(del).min(trans);
         }
-        last_row.insert(a[i - 1], i);
+        match last_row.iter_mut().find(|(c, _)| *c == a[i - 1]) {
+            Some(slot) => slot.1 = i,
+            None => last_row.push((a[i - 1], i)),
+        }
     }
     d[(n + 1) * w + m + 1]
 }
@@ -489,12 +496,11 @@ pub fn check(candidate: &PreparedDomain, owned: &PreparedDomain) -> Option<Looka
         .enumerate()
     {
         let embeds_label = *label_skeleton == owned.registrable_skeleton;
-        let embeds_dashed = label == dashed
-            || label
-                .strip_prefix(dashed)
-                .is_some_and(|r| r.starts_with('-'))
-            || label.strip_suffix(dashed).is_some_and(|r| r.ends_with('-'))
-            || label.contains(&format!("-{dashed}-"));
+        // the dashed name as a whole hyphen-token run of the label
+        let b = label.as_bytes();
+        let embeds_dashed = label.match_indices(dashed).any(|(i, m)| {
+            (i == 0 || b[i - 1] == b'-') && (i + m.len() == b.len() || b[i + m.len()] == b'-')
+        });
         if embeds_label || embeds_dashed {
             return found(
                 LookalikeMethod::SubdomainEmbedding,

@@ -10,6 +10,8 @@ const SKEW: u32 = 38;
 const DAMP: u32 = 700;
 const INITIAL_BIAS: u32 = 72;
 const INITIAL_N: u32 = 128;
+/// Longest input decoded.
+pub const MAX_INPUT: usize = 1024;
 
 /// Why a Punycode string cannot be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,6 +59,10 @@ pub fn decode(input: &str) -> Result<String, PunycodeError> {
     let bytes = input.as_bytes();
     if !input.is_ascii() {
         return Err(err(0, "non-ASCII input"));
+    }
+    // DNS labels are at most 63 octets; the bound keeps the quadratic insertion cheap.
+    if input.len() > MAX_INPUT {
+        return Err(err(MAX_INPUT, "longer than 1024 characters"));
     }
     let (basic, rest_start) = match input.rfind('-') {
         Some(i) => (&input[..i], i + 1),
@@ -163,6 +169,10 @@ mod tests {
         assert!(decode("a-99999999999999").is_err());
         assert!(decode("zz").is_err());
         assert_eq!(decode("!").unwrap_err().code(), "warning.punycode.invalid");
+        assert_eq!(
+            decode(&"a".repeat(2000)).unwrap_err().reason,
+            "longer than 1024 characters"
+        );
     }
 
     proptest::proptest! {
