@@ -112,6 +112,38 @@ impl Object {
     pub fn version(&self) -> Option<Timestamp> {
         self.modified().or_else(|| self.created())
     }
+    /// The kind of a type defined by the specification; `None` for custom types.
+    pub fn kind(&self) -> Option<crate::registry::Kind> {
+        crate::registry::kind_of(self.type_name())
+    }
+    /// The registry definition of this object's type, if the spec defines it.
+    pub fn definition(&self) -> Option<&'static crate::registry::TypeDef> {
+        crate::registry::lookup(self.type_name())
+    }
+    pub fn created_by_ref(&self) -> Option<&str> {
+        self.map.get("created_by_ref").and_then(Value::as_str)
+    }
+    /// The ids in `object_marking_refs` (empty when absent).
+    pub fn object_marking_refs(&self) -> impl Iterator<Item = &str> {
+        self.map
+            .get("object_marking_refs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+    }
+    /// The most restrictive TLP level among `object_marking_refs` (TLP 1.0 ids map to 2.0).
+    pub fn tlp(&self) -> Option<crate::markings::Tlp> {
+        crate::markings::object_tlp(&self.map)
+    }
+    /// Every violation of the specification (empty when valid).
+    pub fn validate(&self) -> Vec<crate::ValidationError> {
+        crate::validate::validate_map(&self.map)
+    }
+    /// The deterministic (UUIDv5) id this object would have as an SCO, if any.
+    pub fn deterministic_id(&self) -> Option<String> {
+        crate::sco::deterministic_id(self.type_name(), &self.map)
+    }
     pub fn is_revoked(&self) -> bool {
         matches!(self.map.get("revoked"), Some(Value::Bool(true)))
     }
@@ -172,6 +204,24 @@ mod tests {
         assert_eq!(o, Object::from_json_str(text).unwrap());
         assert_eq!(o.type_name(), "indicator");
         assert_eq!(o.version().unwrap().to_string(), "2016-04-06T20:03:48.000Z");
+    }
+
+    #[test]
+    fn typed_accessors() {
+        let text = r#"{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z","modified":"2016-04-06T20:03:48.000Z","pattern":"[url:value = 'http://x.example/']","pattern_type":"stix","valid_from":"2016-04-06T20:03:48Z","created_by_ref":"identity--f431f809-377b-45e0-aa1c-6a4751cae5ff","object_marking_refs":["marking-definition--f88d31f6-486f-44da-b317-01333bde0b82","marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"]}"#;
+        let o = Object::from_json_str(text).unwrap();
+        assert_eq!(o.kind(), Some(crate::registry::Kind::Sdo));
+        assert_eq!(o.definition().map(|d| d.name), Some("indicator"));
+        assert_eq!(
+            o.created_by_ref(),
+            Some("identity--f431f809-377b-45e0-aa1c-6a4751cae5ff")
+        );
+        assert_eq!(o.object_marking_refs().count(), 2);
+        assert_eq!(o.tlp(), Some(crate::markings::Tlp::Amber));
+        assert!(o.validate().is_empty());
+        assert_eq!(o.deterministic_id(), None);
+        let ip = Object::from_json_str(r#"{"type":"ipv4-addr","id":"ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4","value":"198.51.100.3"}"#).unwrap();
+        assert_eq!(ip.deterministic_id().as_deref(), Some(ip.id()));
     }
 
     #[test]

@@ -107,6 +107,14 @@ pub fn validate(value: &Value) -> Vec<ValidationError> {
     cx.out
 }
 
+/// Validates one STIX object given as a JSON map (e.g. [`crate::Object::as_map`]).
+pub fn validate_map(map: &Map<String, Value>) -> Vec<ValidationError> {
+    let mut cx = Cx::new();
+    cx.id = map.get("id").and_then(Value::as_str);
+    validate_object(&mut cx, map);
+    cx.out
+}
+
 /// Validates a bundle and every object in it. Errors about object `i` come as
 /// `(i, error)` with pointers relative to that object; errors about the bundle
 /// itself come with index [`BUNDLE_ITSELF`] and pointers relative to the bundle.
