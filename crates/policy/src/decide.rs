@@ -99,8 +99,12 @@ pub fn in_audience(ctx: &Context, requester: &Requester, meta: &ObjectMeta, tlp:
     if requester.anonymous {
         return tlp == Tlp::Clear && ctx.config.allow_anonymous_clear;
     }
-    let named = meta.named_individuals.contains(&requester.user_id);
-    let is_recipient = |org: &OrgId| meta.owner == *org || meta.recipients.contains(org);
+    // Empty ids never match anything (a misconfigured account is nobody).
+    let named = !requester.user_id.as_str().is_empty()
+        && meta.named_individuals.contains(&requester.user_id);
+    let is_recipient = |org: &OrgId| {
+        !org.as_str().is_empty() && (meta.owner == *org || meta.recipients.contains(org))
+    };
     let strict = named || is_recipient(&requester.org);
     let amber = strict || ctx.parent_of(&requester.org).is_some_and(is_recipient);
     let green = amber
@@ -573,6 +577,16 @@ mod tests {
             code(&decide(&c, &analyst, &o, &meta(), ReadPurpose::Sync(&a))),
             "policy.sync_requires_peer"
         );
+        // An account with an empty organisation id is nobody, even against default meta.
+        let nobody = user("", "", Role::Reader, &[]);
+        let amber = indicator(&[TLP2_AMBER]);
+        assert!(!allowed(&decide(
+            &c,
+            &nobody,
+            &amber,
+            &ObjectMeta::default(),
+            ReadPurpose::Read
+        )));
         let other_peer = user("hub", "p", Role::Peer, &[]);
         assert_eq!(
             code(&decide(&c, &other_peer, &o, &meta(), ReadPurpose::Sync(&a))),

@@ -117,6 +117,24 @@ fn decide_throughput() {
         5_000,
     );
     let report_bytes = report.to_json().len();
+    let m = &ctx.minimiser;
+    let desc = plain
+        .get("description")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let find_desc = median_ns_per_op(|| 1 + m.find(&desc).len(), 20_000);
+    let find_short = median_ns_per_op(|| 1 + m.find("Phishing sender").len(), 20_000);
+    let rules = RedactionRules::redact_all();
+    let min_obj = median_ns_per_op(|| 1 + m.minimise_object(&plain, &rules).1.len(), 20_000);
+    let clone = median_ns_per_op(|| plain.clone().as_map().len(), 20_000);
+    eprintln!("clone of the indicator:                        {clone:>9.0} ns/op");
+    eprintln!(
+        "find() on a {}-char description:               {find_desc:>9.0} ns/op",
+        desc.len()
+    );
+    eprintln!("find() on a 15-char name:                      {find_short:>9.0} ns/op");
+    eprintln!("minimise_object(indicator):                    {min_obj:>9.0} ns/op");
     eprintln!("decide Read, indicator, allowed:               {read:>9.0} ns/op");
     eprintln!("decide Read, anonymous, denied:                {deny:>9.0} ns/op");
     eprintln!("decide Read, report with granular removal:     {pruned:>9.0} ns/op");
