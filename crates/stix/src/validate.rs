@@ -405,7 +405,7 @@ fn validate_object<'a>(cx: &mut Cx<'a>, map: &'a Map<String, Value>) {
         }
     }
     if let Some(ext) = extensions {
-        cx.at("extensions", |cx| check_extensions(cx, def, kind, ext));
+        cx.at("extensions", |cx| check_extensions(cx, def, ext));
     }
     if let Some(Value::Array(gms)) = granular {
         cx.at("granular_markings", |cx| check_selectors(cx, map, gms));
@@ -454,8 +454,11 @@ pub fn check_type_name(t: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Property names: a-z, 0-9, '_'; 3..=250 characters (§3.1 / §11.1).
+/// Property names: a letter first, then a-z, 0-9, '_'; 3..=250 characters (§3.1 / §11.1).
 pub fn check_property_name(name: &str) -> Result<(), &'static str> {
+    if !name.starts_with(|ch: char| ch.is_ascii_lowercase()) {
+        return Err("it must begin with a lowercase letter");
+    }
     if name.len() < 3 {
         return Err("it must be at least 3 characters long");
     }
@@ -1103,7 +1106,7 @@ fn check_selectors<'a>(cx: &mut Cx<'a>, object: &'a Map<String, Value>, gms: &'a
     }
 }
 
-fn check_extensions<'a>(cx: &mut Cx<'a>, def: Option<&'static TypeDef>, kind: Kind, v: &'a Value) {
+fn check_extensions<'a>(cx: &mut Cx<'a>, def: Option<&'static TypeDef>, v: &'a Value) {
     let Value::Object(exts) = v else {
         cx.wrong_kind("a dictionary of extensions", v);
         return;
@@ -1115,45 +1118,93 @@ fn check_extensions<'a>(cx: &mut Cx<'a>, def: Option<&'static TypeDef>, kind: Ki
         );
     }
     for (key, ext) in exts {
-        cx.at(key, |cx| {
-            let predefined: Option<&'static ExtensionDef> = def.and_then(|d| d.extension(key));
-            if let Some(ed) = predefined {
-                check_struct(cx, ed.props, ext, &|| format!("the {} extension", ed.name), usize::from(ed.at_least_one));
-                return;
-            }
-            if key.starts_with("extension-definition--") {
-                match parse_identifier(key) {
-                    Ok(("extension-definition", _)) => {}
-                    _ => {
-                        cx.err(c::INVALID_EXTENSION_KEY, format!("extension key {key:?} is not a valid extension-definition identifier"));
-                        return;
-                    }
-                }
-                let Value::Object(m) = ext else {
-                    cx.wrong_kind("a JSON object", ext);
-                    return;
-                };
-                if let Some(t) = m.get("extension_type") {
-                    cx.at("extension_type", |cx| check_value(cx, &Val::Enum(vocab::EXTENSION_TYPE), t));
-                }
-                return;
-            }
-            let other_sco_ext = registry::SCOS.iter().any(|t| t.extension(key).is_some());
-            if other_sco_ext {
-                let ty = def.map_or("this", |d| d.name);
-                cx.err(c::INVALID_EXTENSION_KEY, format!("the predefined extension {key:?} does not apply to {ty} objects"));
-            } else if kind == Kind::Sco && key.ends_with("-ext") && check_type_name(key).is_ok() {
-                // A custom (deprecated, STIX 2.0 style) observable extension: allowed.
-                if !ext.is_object() {
-                    cx.wrong_kind("a JSON object", ext);
-                }
-            } else {
-                cx.err(
-                    c::INVALID_EXTENSION_KEY,
-                    format!("extension key {key:?} must be a predefined extension name or an extension-definition identifier"),
-                );
-            }
-        });
+        cx.at(key, |cx| check_extension(cx, def, key, ext));
+    }
+}
+
+fn check_extension<'a>(
+    cx: &mut Cx<'a>,
+    def: Option<&'static TypeDef>,
+    key: &'a str,
+    ext: &'a Value,
+) {
+    let predefined: Option<&'static ExtensionDef> = def.and_then(|d| d.extension(key));
+    if let Some(ed) = predefined {
+        let what = || format!("the {} extension", ed.name);
+        check_struct(cx, ed.props, ext, &what, usize::from(ed.at_least_one));
+        check_extension_property_names(cx, ext, ed.props);
+        return;
+    }
+    if key.starts_with("extension-definition--") {
+        if !matches!(parse_identifier(key), Ok(("extension-definition", _))) {
+            cx.err(
+                c::INVALID_EXTENSION_KEY,
+                format!("extension key {key:?} is not a valid extension-definition identifier"),
+            );
+            return;
+        }
+        let Value::Object(m) = ext else {
+            cx.wrong_kind("a JSON object", ext);
+            return;
+        };
+        match m.get("extension_type") {
+            Some(t) => cx.at("extension_type", |cx| {
+                check_value(cx, &Val::Enum(vocab::EXTENSION_TYPE), t)
+            }),
+            None => cx.missing("extension_type", "an extension-definition based extension"),
+        }
+        check_extension_property_names(cx, ext, &[]);
+        return;
+    }
+    if registry::SCOS.iter().any(|t| t.extension(key).is_some()) {
+        let ty = def.map_or("this", |d| d.name);
+        cx.err(
+            c::INVALID_EXTENSION_KEY,
+            format!("the predefined extension {key:?} does not apply to {ty} objects"),
+        );
+    } else if key.ends_with("-ext")
+        && key.starts_with(|ch: char| ch.is_ascii_lowercase())
+        && check_type_name(key).is_ok()
+    {
+        // A custom extension in the deprecated STIX 2.0 style (`x-acme-ext`): allowed.
+        if ext.is_object() {
+            check_extension_property_names(cx, ext, &[]);
+        } else {
+            cx.wrong_kind("a JSON object", ext);
+        }
+    } else {
+        cx.err(
+            c::INVALID_EXTENSION_KEY,
+            format!(
+                "extension key {key:?} must be a predefined extension name, an extension-definition identifier or a custom name ending in -ext"
+            ),
+        );
+    }
+}
+
+/// Properties inside an extension that the extension does not define must follow
+/// the property-name rules.
+fn check_extension_property_names(cx: &mut Cx<'_>, ext: &Value, defined: &[Prop]) {
+    let Value::Object(m) = ext else { return };
+    for key in m.keys() {
+        if key == "extension_type" || defined.iter().any(|p| p.name == key.as_str()) {
+            continue;
+        }
+        if let Err(why) = check_property_name(key) {
+            let (code, msg) = (
+                c::INVALID_PROPERTY_NAME,
+                format!("extension property name {key:?} is invalid: {why}"),
+            );
+            let mut ptr = cx.pointer();
+            ptr.push('/');
+            ptr.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            cx.out.push(ValidationError {
+                code,
+                object_id: cx.id.map(str::to_owned),
+                pointer: ptr,
+                message: msg,
+            });
+        }
     }
 }
 

@@ -587,6 +587,58 @@ fn handwritten() -> Vec<(&'static str, Value)> {
             "tlp2-official",
             stix::markings::Tlp::Red.marking_definition(),
         ),
+        (
+            "sdo-custom-ext-key",
+            sdo(
+                json!({"type": "campaign", "id": "campaign--5a27d487-c542-4f97-a131-a8866b477b46", "name": "c",
+            "extensions": {"x-acme-ext": {"abc": 1}}}),
+            ),
+        ),
+        (
+            "sdo-custom-ext-bad-property",
+            sdo(
+                json!({"type": "campaign", "id": "campaign--5a27d487-c542-4f97-a131-a8866b477b46", "name": "c",
+            "extensions": {"x-acme-ext": {"Abc": 1}}}),
+            ),
+        ),
+        (
+            "sdo-bare-ext-key",
+            sdo(
+                json!({"type": "campaign", "id": "campaign--5a27d487-c542-4f97-a131-a8866b477b46", "name": "c",
+            "extensions": {"acme": {"abc": 1}}}),
+            ),
+        ),
+        (
+            "ext-def-extension-without-type",
+            sdo(
+                json!({"type": "campaign", "id": "campaign--5a27d487-c542-4f97-a131-a8866b477b46", "name": "c",
+            "extensions": {"extension-definition--d83fce45-ef58-4c6c-a3f4-1fbc32e98c6e": {"rank": 1}}}),
+            ),
+        ),
+        (
+            "ext-def-extension-short-property",
+            sdo(
+                json!({"type": "campaign", "id": "campaign--5a27d487-c542-4f97-a131-a8866b477b46", "name": "c",
+            "extensions": {"extension-definition--d83fce45-ef58-4c6c-a3f4-1fbc32e98c6e": {"extension_type": "property-extension", "ab": 1}}}),
+            ),
+        ),
+        (
+            "predefined-ext-custom-property",
+            json!({"type": "file", "spec_version": "2.1", "id": "file--5a27d487-c542-4f97-a131-a8866b477b46", "name": "f",
+            "extensions": {"ntfs-ext": {"sid": "1", "x_acme": 2}}}),
+        ),
+        (
+            "predefined-ext-bad-property",
+            json!({"type": "file", "spec_version": "2.1", "id": "file--5a27d487-c542-4f97-a131-a8866b477b46", "name": "f",
+            "extensions": {"ntfs-ext": {"sid": "1", "Xy": 2}}}),
+        ),
+        (
+            "custom-property-leading-digit",
+            sdo(
+                json!({"type": "campaign", "id": "campaign--5a27d487-c542-4f97-a131-a8866b477b46", "name": "c",
+            "1abc": 1}),
+            ),
+        ),
     ]
 }
 
