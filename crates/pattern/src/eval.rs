@@ -364,6 +364,8 @@ enum Val<'a> {
     J(&'a Value),
     Bytes(Rc<Vec<u8>>),
     List(Rc<Vec<Val<'a>>>),
+    /// A JSON number, parsed once when a selection is made (only ever a final value).
+    Num(Num),
 }
 
 /// Python's view of a value's type, for the reference's type tables.
@@ -468,6 +470,7 @@ enum DVal<'a, 'v> {
 fn dval<'a, 'v>(v: &'v Val<'a>, want_time: bool) -> Result<DVal<'a, 'v>, EvalError> {
     Ok(match v {
         Val::J(Value::Number(n)) => DVal::Num(json_num(n)),
+        Val::Num(n) => DVal::Num(*n),
         Val::J(Value::String(s)) if want_time => DVal::Time(
             py_datetime(s)
                 .ok_or_else(|| EvalError::Value(format!("Invalid timestamp in JSON: {s}")))?,
@@ -1113,7 +1116,7 @@ fn type_name(v: &Val<'_>) -> &'static str {
     match v {
         Val::J(Value::Null) => "null",
         Val::J(Value::Bool(_)) => "bool",
-        Val::J(Value::Number(_)) => "number",
+        Val::J(Value::Number(_)) | Val::Num(_) => "number",
         Val::J(Value::String(_)) => "string",
         Val::J(Value::Array(_)) | Val::List(_) => "list",
         Val::J(Value::Object(_)) => "dict",
@@ -1233,6 +1236,16 @@ impl<'a> Ctx<'_, 'a> {
                 }
             }
             out = next;
+        }
+        // Parse numbers once here; the selection is cached and tested by many patterns.
+        for (_, roots) in &mut out {
+            for (_, vals) in roots {
+                for v in vals.iter_mut() {
+                    if let Val::J(Value::Number(n)) = v {
+                        *v = Val::Num(json_num(n));
+                    }
+                }
+            }
         }
         Ok(out)
     }
