@@ -277,9 +277,7 @@ fn decide_inner(
             anonymise_sighting(&mut copy);
             sighting_anonymised = true;
         }
-        let (minimised, findings) = ctx.minimiser.minimise_object(&copy, &a.redaction);
-        copy = minimised;
-        pii = findings;
+        pii = ctx.minimiser.minimise_in_place(&mut copy, &a.redaction);
         let current = read_sharing(object)?;
         let info = SharingInfo::outgoing(current.as_ref(), &ctx.local_node, a.may_reshare);
         stamp(&mut copy, &info);

@@ -642,45 +642,46 @@ impl Minimiser {
         rules: &RedactionRules,
     ) -> (stix::Object, Vec<PiiFinding>) {
         let mut copy = object.clone();
+        let findings = self.minimise_in_place(&mut copy, rules);
+        (copy, findings)
+    }
+
+    /// [`Minimiser::minimise_object`] in place: rewrites `object`, returns what changed.
+    pub fn minimise_in_place(
+        &self,
+        object: &mut stix::Object,
+        rules: &RedactionRules,
+    ) -> Vec<PiiFinding> {
         let mut findings = Vec::new();
         if *rules == RedactionRules::keep_all() {
-            return (copy, findings);
+            return findings;
         }
         let individual = object.type_name() == "identity"
             && object.get("identity_class").and_then(Value::as_str) == Some("individual");
-        let map = copy.as_map_mut();
-        let keys: Vec<String> = map.keys().cloned().collect();
-        for key in keys {
-            let Some(value) = map.get_mut(&key) else {
-                continue;
-            };
-            let pointer = format!("/{}", escape_pointer(&key));
+        for (key, value) in object.as_map_mut().iter_mut() {
+            let pointer = || format!("/{}", escape_pointer(key));
             let whole_name = (individual && key == "name") || key == "authors";
             if whole_name {
                 if rules.person_name != PiiAction::Keep {
-                    self.replace_whole_names(value, &pointer, rules.person_name, &mut findings);
+                    self.replace_whole_names(value, &pointer(), rules.person_name, &mut findings);
                 }
                 continue;
             }
             let is_ref = key.ends_with("_ref") || key.ends_with("_refs");
             if FREE_TEXT.contains(&key.as_str()) || (key.starts_with("x_") && !is_ref) {
-                self.walk(value, &pointer, rules, &mut findings);
+                self.walk(value, &pointer(), rules, &mut findings);
             } else if key == "external_references" {
                 if let Value::Array(refs) = value {
                     for (i, r) in refs.iter_mut().enumerate() {
                         if let Some(d) = r.get_mut("description") {
-                            self.walk(
-                                d,
-                                &format!("{pointer}/{i}/description"),
-                                rules,
-                                &mut findings,
-                            );
+                            let p = format!("{}/{i}/description", pointer());
+                            self.walk(d, &p, rules, &mut findings);
                         }
                     }
                 }
             }
         }
-        (copy, findings)
+        findings
     }
 
     fn walk(
