@@ -41,6 +41,10 @@ pub struct ImportArgs {
     /// Largest accepted object (or JSON line), in bytes.
     #[arg(long, default_value_t = input::DEFAULT_MAX_OBJECT_BYTES)]
     pub max_object_bytes: u64,
+    /// Without --strict, commit after this many objects (and at the end of each file):
+    /// what is committed stays even if a later part of the run fails.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub commit_every: u64,
     /// Print at most this many problems per file (all are counted).
     #[arg(long, default_value_t = 1000)]
     pub max_reported: u64,
@@ -59,7 +63,7 @@ pub struct Summary {
 
 enum Msg {
     Batch(Vec<(String, Location, NewObject)>),
-    /// A file's problem, already counted by the reader.
+    /// The reader finished a file: commit what it produced.
     FileDone,
 }
 
@@ -241,20 +245,52 @@ async fn import_sources(
         summary
     });
 
-    // The writer: one transaction for --strict, one per batch otherwise.
+    // The writer: one transaction for --strict; otherwise a transaction per group of
+    // `commit_every` objects, committed at the end of each file too.
     let mut written = Summary::default();
-    let mut strict_tx = if args.strict { Some(store.begin().await?) } else { None };
+    let mut tx = if args.strict { Some(store.begin().await?) } else { None };
+    let mut pending = 0u64;
     let mut write_error: Option<anyhow::Error> = None;
     while let Some(msg) = rx.recv().await {
-        let Msg::Batch(batch) = msg else { continue };
         if write_error.is_some() {
             continue; // drain so the reader can finish
         }
-        let objects: Vec<NewObject> = batch.iter().map(|(_, _, o)| o.clone()).collect();
-        let outcomes = match strict_tx.as_mut() {
-            Some(tx) => tx.insert(&objects, std::slice::from_ref(collection)).await,
-            None => store.insert(&objects, std::slice::from_ref(collection)).await,
+        let batch = match msg {
+            Msg::Batch(batch) => batch,
+            Msg::FileDone => {
+                if !args.strict {
+                    if let Some(open) = tx.take() {
+                        if let Err(e) = open.commit().await {
+                            write_error = Some(anyhow::Error::new(e).context("committing to the store failed"));
+                        }
+                    }
+                    pending = 0;
+                }
+                continue;
+            }
         };
+        if tx.is_none() {
+            match store.begin().await {
+                Ok(t) => tx = Some(t),
+                Err(e) => {
+                    write_error = Some(anyhow::Error::new(e).context("starting a transaction failed"));
+                    continue;
+                }
+            }
+        }
+        let Some(open) = tx.as_mut() else { continue };
+        let objects: Vec<NewObject> = batch.iter().map(|(_, _, o)| o.clone()).collect();
+        let outcomes = open.insert(&objects, std::slice::from_ref(collection)).await;
+        pending += objects.len() as u64;
+        if !args.strict && pending >= args.commit_every && outcomes.is_ok() {
+            if let Some(open) = tx.take() {
+                if let Err(e) = open.commit().await {
+                    write_error = Some(anyhow::Error::new(e).context("committing to the store failed"));
+                    continue;
+                }
+            }
+            pending = 0;
+        }
         match outcomes {
             Ok(outcomes) => {
                 for ((name, loc, obj), outcome) in batch.iter().zip(outcomes) {
@@ -282,8 +318,8 @@ async fn import_sources(
         .map_err(|_| anyhow::anyhow!("the import reader thread panicked"))?;
     bar.finish_and_clear();
     if let Some(e) = write_error {
-        if let Some(tx) = strict_tx {
-            tx.rollback().await.ok();
+        if let Some(open) = tx {
+            open.rollback().await.ok();
         }
         return Err(e);
     }
@@ -291,13 +327,15 @@ async fn import_sources(
     summary.inserted = written.inserted;
     summary.duplicates = written.duplicates;
     summary.conflicts = written.conflicts;
-    if let Some(tx) = strict_tx {
-        if summary.invalid + summary.conflicts + summary.unreadable_files > 0 {
-            tx.rollback().await.context("rolling back the import")?;
+    if let Some(open) = tx {
+        if args.strict && summary.invalid + summary.conflicts + summary.unreadable_files > 0 {
+            open.rollback().await.context("rolling back the import")?;
             summary.inserted = 0;
         } else {
-            tx.commit().await.context("committing the import")?;
+            open.commit().await.context("committing the import")?;
         }
+    } else if args.strict && summary.invalid + summary.conflicts + summary.unreadable_files > 0 {
+        summary.inserted = 0;
     }
     Ok(summary)
 }

@@ -106,7 +106,7 @@ fn first_line_is_complete<R: Read>(reader: &mut BufReader<R>) -> io::Result<bool
 }
 
 fn memchr_newline(buf: &[u8]) -> Option<usize> {
-    buf.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', buf)
 }
 
 // ----- JSON lines -----
