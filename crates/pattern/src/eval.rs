@@ -194,7 +194,9 @@ struct Observation<'a> {
     number: u64,
 }
 
-/// Observed data prepared for matching (parse once, match many patterns).
+/// Observed data prepared for matching (parse once, match many patterns). It caches each
+/// object path's selection and string index as patterns use them, so it is not `Sync`:
+/// give each thread its own.
 #[derive(Debug)]
 pub struct Observations<'a> {
     obs: Vec<Observation<'a>>,
