@@ -115,6 +115,15 @@ fn leaf_values(c: &Comparison, out: &mut Vec<Leaf>) -> Result<(), &'static str> 
             Ok(())
         }
         (CompOp::IsSubset, Constant::Str(s)) if t == Target::Ip => {
+            // Like the reference matcher, the operand must be `addr/len` with len >= 1;
+            // anything else is an evaluation error there, so it never matches.
+            let len_ok = s
+                .split_once('/')
+                .and_then(|(_, l)| l.parse::<u8>().ok())
+                .is_some_and(|l| l >= 1);
+            if !len_ok {
+                return Err("CIDR operand the evaluator rejects");
+            }
             out.push(Leaf::Ip(Cidr::parse(s).map_err(|_| "not a CIDR block")?));
             Ok(())
         }
@@ -382,6 +391,8 @@ mod tests {
             ("[ipv4-addr:value = 'not-an-ip']", "not an IP address"),
             ("[url:value MATCHES '(a)\\\\1']", "regex beyond the index's limits"),
             ("[ipv4-addr:value LIKE '10.%']", "LIKE on an address or hash"),
+            ("[ipv4-addr:value ISSUBSET '10.0.0.1']", "CIDR operand the evaluator rejects"),
+            ("[ipv4-addr:value ISSUBSET '0.0.0.0/0']", "CIDR operand the evaluator rejects"),
         ] {
             let (c, ix) = compile(p);
             assert_eq!(c, Compiled::General(reason), "{p}");

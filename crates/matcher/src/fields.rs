@@ -62,9 +62,31 @@ impl MappingError {
     }
 }
 
+/// The first 8 bytes of a key (zero-padded) and its length, compared before the bytes.
+#[inline(always)]
+fn key_tag(key: &[u8]) -> (u64, usize) {
+    if let Some(head) = key.first_chunk::<8>() {
+        return (u64::from_le_bytes(*head), key.len());
+    }
+    // Short keys: a shift loop (at most 7 rounds) instead of a variable-length copy.
+    let mut t = 0u64;
+    for (i, &c) in key.iter().enumerate() {
+        t |= u64::from(c) << (8 * i);
+    }
+    (t, key.len())
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Child {
+    tag: u64,
+    len: usize,
+    key: Box<[u8]>,
+    node: u32,
+}
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Node {
-    pub(crate) children: Vec<(Box<[u8]>, u32)>,
+    pub(crate) children: Vec<Child>,
     pub(crate) role: Option<(Role, u16)>,
 }
 
@@ -220,16 +242,20 @@ impl FieldMap {
             let existing = self.nodes[node]
                 .children
                 .iter()
-                .find(|(k, _)| &**k == key.as_bytes())
-                .map(|c| c.1 as usize);
+                .find(|c| &*c.key == key.as_bytes())
+                .map(|c| c.node as usize);
             node = match existing {
                 Some(n) => n,
                 None => {
                     let n = self.nodes.len();
                     self.nodes.push(Node::default());
-                    self.nodes[node]
-                        .children
-                        .push((key.as_bytes().into(), n as u32));
+                    let (tag, len) = key_tag(key.as_bytes());
+                    self.nodes[node].children.push(Child {
+                        tag,
+                        len,
+                        key: key.as_bytes().into(),
+                        node: n as u32,
+                    });
                     n
                 }
             };
@@ -296,8 +322,11 @@ impl FieldMap {
     }
 
     /// The child of `node` reached by `key` (a JSON key, split on dots).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn step(&self, node: u32, key: &[u8]) -> Option<u32> {
+        if self.nodes[node as usize].children.is_empty() {
+            return None;
+        }
         if !key.contains(&b'.') {
             return self.child(node, key);
         }
@@ -308,14 +337,14 @@ impl FieldMap {
         Some(n)
     }
 
-    #[inline]
+    #[inline(always)]
     fn child(&self, node: u32, part: &[u8]) -> Option<u32> {
-        let first = *part.first()?;
+        let (tag, len) = key_tag(part);
         self.nodes[node as usize]
             .children
             .iter()
-            .find(|(k, _)| k.len() == part.len() && k[0] == first && **k == *part)
-            .map(|c| c.1)
+            .find(|c| c.tag == tag && c.len == len && (len <= 8 || *c.key == *part))
+            .map(|c| c.node)
     }
 }
 

@@ -129,11 +129,9 @@ pub fn domain_is_normal(s: &str) -> bool {
 }
 
 fn push_ascii_lower(s: &str, out: &mut String) {
-    // Lowercasing ASCII bytes keeps UTF-8 valid, so a char-wise push is equivalent; this
-    // walks chars to stay within safe code.
-    for c in s.chars() {
-        out.push(c.to_ascii_lowercase());
-    }
+    let start = out.len();
+    out.push_str(s);
+    out[start..].make_ascii_lowercase();
 }
 
 /// Normalises a hexadecimal digest into `out`; `false` if `input` is not `alg`'s length

@@ -49,7 +49,8 @@ impl<'a> Hit<'a> {
     }
 }
 
-/// Receives hits.
+/// Receives hits. Hits of an event are delivered when the whole event has been scanned
+/// and found well-formed, so a malformed event never produces hits.
 pub trait Sink {
     /// Called once per (value, matching structure) with every indicator that matched.
     fn hit(&mut self, hit: &Hit<'_>);
@@ -110,6 +111,20 @@ pub struct Scanner {
     port: Option<u16>,
     url_buf: String,
     summary: EventSummary,
+    pending: Vec<Pending>,
+    pending_ids: Vec<u32>,
+    pending_text: String,
+}
+
+/// A hit held until the event is known to be well-formed.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    ids: (u32, u32),
+    kind: ObservableKind,
+    via: MatchVia,
+    value: (u32, u32),
+    normalized: (u32, u32),
+    field: FieldRef,
 }
 
 struct Ctx<'s, 'i, S: Sink + ?Sized> {
@@ -132,6 +147,9 @@ impl Scanner {
             port: None,
             url_buf: String::with_capacity(1024),
             summary: EventSummary::default(),
+            pending: Vec::with_capacity(16),
+            pending_ids: Vec::with_capacity(64),
+            pending_text: String::with_capacity(1024),
         }
     }
 
@@ -148,6 +166,9 @@ impl Scanner {
         sink: &mut S,
     ) -> Result<EventSummary, ScanError> {
         self.summary = EventSummary::default();
+        self.pending.clear();
+        self.pending_ids.clear();
+        self.pending_text.clear();
         self.host.clear();
         self.path.clear();
         self.host_field = None;
@@ -164,6 +185,30 @@ impl Scanner {
             return err(i, "unexpected data after the JSON object");
         }
         self.compose_url(&mut ctx);
+        // The event is well-formed: deliver its hits.
+        let map = &*self.map;
+        for p in &self.pending {
+            let text = |r: (u32, u32)| {
+                self.pending_text
+                    .get(r.0 as usize..r.1 as usize)
+                    .unwrap_or("")
+            };
+            ctx.sink.hit(&Hit {
+                index,
+                indicators: self
+                    .pending_ids
+                    .get(p.ids.0 as usize..p.ids.1 as usize)
+                    .unwrap_or(&[]),
+                kind: p.kind,
+                via: p.via,
+                value: text(p.value),
+                normalized: text(p.normalized),
+                field: match p.field {
+                    FieldRef::Named(no) => map.field_name(no),
+                    FieldRef::Composite(h, pf) => map.composite_label(h, pf),
+                },
+            });
+        }
         Ok(self.summary)
     }
 
@@ -204,27 +249,37 @@ impl Scanner {
         field: FieldRef,
     ) {
         self.summary.values += 1;
-        let map = &*self.map;
-        let field = match field {
-            FieldRef::Named(no) => map.field_name(no),
-            FieldRef::Composite(h, p) => map.composite_label(h, p),
-        };
         let summary = &mut self.summary;
-        let index = ctx.index;
-        let sink = &mut *ctx.sink;
-        let seen = index.lookup(vk, value, &mut self.scratch, |m: Match<'_>| {
-            summary.hits += 1;
-            summary.kinds = summary.kinds.with(m.kind.bit());
-            sink.hit(&Hit {
-                index,
-                indicators: m.indicators,
-                kind: m.kind,
-                via: m.via,
-                value,
-                normalized: m.normalized,
-                field,
+        let (pending, ids, text) = (
+            &mut self.pending,
+            &mut self.pending_ids,
+            &mut self.pending_text,
+        );
+        let seen = ctx
+            .index
+            .lookup(vk, value, &mut self.scratch, |m: Match<'_>| {
+                summary.hits += 1;
+                summary.kinds = summary.kinds.with(m.kind.bit());
+                // Hits wait until the whole event is known to be well-formed; their data is
+                // copied into buffers the scanner reuses (hits are rare, so this is cheap).
+                let mut push = |s: &str| {
+                    let start = text.len() as u32;
+                    text.push_str(s);
+                    (start, text.len() as u32)
+                };
+                let value = push(value);
+                let normalized = push(m.normalized);
+                let start = ids.len() as u32;
+                ids.extend_from_slice(m.indicators);
+                pending.push(Pending {
+                    ids: (start, ids.len() as u32),
+                    kind: m.kind,
+                    via: m.via,
+                    value,
+                    normalized,
+                    field,
+                });
             });
-        });
         if let Some(kind) = seen {
             summary.kinds = summary.kinds.with(kind.bit());
         }
@@ -386,7 +441,7 @@ impl Scanner {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum FieldRef {
     Named(u16),
     Composite(u16, u16),
@@ -431,23 +486,44 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `w` equal to `c` (exact for the lowest such byte, which is
+/// the only one used).
+#[inline(always)]
+fn bytes_eq(w: u64, c: u8) -> u64 {
+    let x = w ^ (ONES * u64::from(c));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
 /// `b[i]` is the opening quote; returns (content start, closing quote index, had escapes).
-#[inline]
+#[inline(always)]
 fn string_end(b: &[u8], i: usize) -> Result<(usize, usize, bool), ScanError> {
     let start = i + 1;
-    // Keys and most values are short: a plain loop beats the SIMD search's setup there.
-    let quick = b.len().min(start + 24);
+    // Most strings are short: test 8 bytes at a time (SWAR) before paying for the SIMD
+    // search's setup.
     let mut j = start;
-    while j < quick {
-        match b[j] {
-            b'"' => return Ok((start, j, false)),
-            b'\\' => break,
-            _ => j += 1,
+    let quick = b.len().min(start + 64);
+    while j + 8 <= quick {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[j..j + 8]);
+        let w = u64::from_le_bytes(w);
+        let m = bytes_eq(w, b'"') | bytes_eq(w, b'\\');
+        if m != 0 {
+            j += (m.trailing_zeros() / 8) as usize;
+            break;
         }
+        j += 8;
     }
     let mut esc = false;
     loop {
-        match memchr2(b'"', b'\\', b.get(j..).unwrap_or(&[])) {
+        let found = match b.get(j) {
+            Some(b'"') => Some(0),
+            Some(b'\\') => Some(0),
+            _ => memchr2(b'"', b'\\', b.get(j..).unwrap_or(&[])),
+        };
+        match found {
             Some(k) => {
                 let p = j + k;
                 if b[p] == b'"' {
@@ -745,6 +821,23 @@ mod tests {
         );
         let deep_mapped = format!("{{\"src_ip\":{}{}}}", "[".repeat(200), "]".repeat(200));
         assert!(scan(m(), &deep_mapped).is_err());
+    }
+
+    #[test]
+    fn malformed_event_delivers_no_hits() {
+        // The hit on src_ip is found before the truncation is; it must not be delivered.
+        let ev = r#"{"src_ip":"203.0.113.1","dns":{"rrname":"evil.example"}"#;
+        let index = ix();
+        let mut s = Scanner::new(Arc::new(FieldMap::suricata_eve()));
+        let mut n = 0;
+        assert!(s
+            .scan(&index, ev.as_bytes(), &mut |_: &Hit<'_>| n += 1)
+            .is_err());
+        assert_eq!(n, 0);
+        let ok = format!("{ev}}}");
+        s.scan(&index, ok.as_bytes(), &mut |_: &Hit<'_>| n += 1)
+            .unwrap();
+        assert_eq!(n, 2);
     }
 
     #[test]

@@ -39,6 +39,9 @@ enum Command {
     /// STIX 2.1 patterns: check one (`pattern check`) or match patterns against observed
     /// data (`pattern match --patterns FILE --observed FILE`).
     Pattern(cmd::pattern::PatternArgs),
+    /// Match raw JSON-lines telemetry (Suricata EVE, Zeek JSON, or mapped JSON) against the
+    /// indicators of a bundle with the compiled index; one JSON line per hit on stdout.
+    Match(cmd::match_cmd::MatchArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Admin(args) => cmd::admin::run(&cli.global, args),
         Command::Taxii(args) => cmd::taxii_cmd::run(&cli.global, args),
         Command::Pattern(args) => cmd::pattern::run(&cli.global, args),
+        Command::Match(args) => cmd::match_cmd::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

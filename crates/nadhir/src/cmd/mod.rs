@@ -4,6 +4,7 @@ pub mod admin;
 pub mod export;
 pub mod import;
 pub mod input;
+pub mod match_cmd;
 pub mod pattern;
 pub mod sample;
 pub mod serve;
