@@ -460,19 +460,32 @@ async fn large_envelope_is_processed_in_the_background() {
     let mut cfg = taxii::server::ServerConfig::with_roots(["api", "api2"]);
     cfg.inline_ingest_max = 10;
     let n = node_with(cfg).await;
-    let objs: Vec<_> = (0..2500)
+    let objs: Vec<_> = (0..12_000)
         .map(|i| indicator(i, "2024-01-01T00:00:00.000Z"))
         .collect();
     let r = n.post_objects(SHARED, &objs).await;
     assert_eq!(r.status, 202);
     let st = r.json();
     assert_eq!(st["status"], "pending");
-    assert_eq!(st["total_count"], 2500);
-    assert_eq!(st["pending_count"], 2500);
+    assert_eq!(st["total_count"], 12_000);
+    assert_eq!(st["pending_count"], 12_000);
+    assert_eq!(st["pendings"].as_array().unwrap().len(), 12_000);
     let sid = st["id"].as_str().unwrap().to_owned();
     let mut done = None;
-    for _ in 0..300 {
+    let mut saw_progress = false;
+    for _ in 0..1200 {
         let st = n.get(&format!("/api/status/{sid}/")).await.json();
+        let (ok, failed, pending) = (
+            st["success_count"].as_u64().unwrap(),
+            st["failure_count"].as_u64().unwrap(),
+            st["pending_count"].as_u64().unwrap(),
+        );
+        assert_eq!(
+            ok + failed + pending,
+            12_000,
+            "counts add up: {ok} {failed} {pending}"
+        );
+        saw_progress |= st["status"] == "pending" && ok > 0;
         if st["status"] == "complete" {
             done = Some(st);
             break;
@@ -480,17 +493,24 @@ async fn large_envelope_is_processed_in_the_background() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let st = done.expect("status never completed");
-    assert_eq!(st["success_count"], 2500);
+    assert_eq!(st["success_count"], 12_000);
     assert_eq!(st["pending_count"], 0);
-    assert_eq!(st["successes"].as_array().unwrap().len(), 2500);
+    assert_eq!(st["successes"].as_array().unwrap().len(), 12_000);
+    assert!(st.get("pendings").is_none());
+    eprintln!("progress observed while pending: {saw_progress}");
     let m = n
         .get(&format!("/api/collections/{SHARED}/manifest/?limit=10000"))
         .await
         .json();
-    assert_eq!(m["objects"].as_array().unwrap().len(), 2500);
+    assert_eq!(
+        m["objects"].as_array().unwrap().len(),
+        10_000,
+        "max page size"
+    );
+    assert_eq!(m["more"], true);
     let r = n.send(Method::GET, "/metrics", None, &[], None).await;
     assert!(
-        r.text.contains("nadhir_taxii_objects_ingested_total 2500"),
+        r.text.contains("nadhir_taxii_objects_ingested_total 12000"),
         "{}",
         r.text
     );

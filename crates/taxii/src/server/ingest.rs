@@ -141,13 +141,27 @@ fn check_batch(chunk: Vec<Value>, req_ts: &str) -> Vec<Checked> {
         .collect()
 }
 
+/// Where a background ingestion saves its progress.
+struct Progress {
+    root: String,
+    org: String,
+    created: i64,
+}
+
+/// Saves the status every this many batches while a background ingestion runs.
+const PROGRESS_EVERY: usize = 10;
+
 /// Validates and stores objects, filling `st`; returns nothing (errors are per object).
+/// With `progress`, the status is saved (counts, successes and failures so far; the
+/// `pendings` list omitted) every [`PROGRESS_EVERY`] batches.
 async fn process(
     state: &AppState,
     coll: &CollectionId,
     objects: Vec<Value>,
     st: &mut StatusResource,
+    progress: Option<&Progress>,
 ) {
+    let mut batches_done = 0usize;
     let req_ts = st.request_timestamp.clone();
     let mut iter = objects.into_iter();
     let mut chunks = Vec::new();
@@ -168,6 +182,13 @@ async fn process(
     }))
     .buffered(2);
     while let Some((checked, fallback)) = checked_batches.next().await {
+        batches_done += 1;
+        if let Some(p) = progress.filter(|_| batches_done % PROGRESS_EVERY == 0) {
+            st.pending_count = st.total_count - st.success_count - st.failure_count;
+            if let Err(e) = save(state, &p.root, &p.org, p.created, st).await {
+                tracing::warn!(code = e.code(), error = %e, "cannot save ingestion progress");
+            }
+        }
         let checked = match checked {
             Ok(c) => c,
             Err(e) => {
@@ -296,7 +317,7 @@ pub(super) async fn add_objects(
         pendings: Vec::new(),
     };
     if objects.len() <= state.config.inline_ingest_max {
-        process(&state, &c.id, objects, &mut st).await;
+        process(&state, &c.id, objects, &mut st, None).await;
         let json = save(&state, &r.name, &p.org_id, created, &st).await?;
         return Ok(taxii_response(StatusCode::ACCEPTED, json));
     }
@@ -305,12 +326,17 @@ pub(super) async fn add_objects(
         .map(|v| detail_of(v, &st.request_timestamp))
         .collect();
     let json = save(&state, &r.name, &p.org_id, created, &st).await?;
-    let (state2, root_name, org) = (state.clone(), r.name.clone(), p.org_id.clone());
+    let state2 = state.clone();
+    let progress = Progress {
+        root: r.name.clone(),
+        org: p.org_id.clone(),
+        created,
+    };
     tokio::spawn(async move {
         let mut st = st;
         st.pendings.clear();
-        process(&state2, &c.id, objects, &mut st).await;
-        if let Err(e) = save(&state2, &root_name, &org, created, &st).await {
+        process(&state2, &c.id, objects, &mut st, Some(&progress)).await;
+        if let Err(e) = save(&state2, &progress.root, &progress.org, created, &st).await {
             tracing::error!(code = e.code(), error = %e, status = %st.id, "cannot save the final status");
         }
     });
