@@ -291,6 +291,31 @@ pub fn damerau_levenshtein(a: &str, b: &str) -> usize {
     d[(n + 1) * w + m + 1]
 }
 
+/// A lower bound of the edit distance, in linear time: the larger of the numbers of
+/// characters of each string missing from the other, counted as multisets (each edit
+/// fixes at most one on each side; a transposition none). `None` for non-ASCII input.
+pub fn bag_distance(a: &str, b: &str) -> Option<usize> {
+    if !a.is_ascii() || !b.is_ascii() {
+        return None;
+    }
+    let mut bag = [0i32; 128];
+    for c in a.bytes() {
+        bag[usize::from(c)] += 1;
+    }
+    for c in b.bytes() {
+        bag[usize::from(c)] -= 1;
+    }
+    let (mut extra_a, mut extra_b) = (0usize, 0usize);
+    for n in bag {
+        if n > 0 {
+            extra_a += n as usize;
+        } else {
+            extra_b += n.unsigned_abs() as usize;
+        }
+    }
+    Some(extra_a.max(extra_b))
+}
+
 /// The edit-distance threshold for an owned label of `len` characters.
 pub fn edit_threshold(len: usize) -> usize {
     match len {
@@ -433,7 +458,10 @@ pub fn check(candidate: &PreparedDomain, owned: &PreparedDomain) -> Option<Looka
     if threshold > 0 {
         // the distance is at least the difference in length: skip hopeless pairs
         let len = |s: &str| s.chars().count();
-        let near = |a: &str, b: &str| len(a).abs_diff(len(b)) <= threshold;
+        let near = |a: &str, b: &str| {
+            len(a).abs_diff(len(b)) <= threshold
+                && bag_distance(a, b).is_none_or(|d| d <= threshold)
+        };
         let mut dist = usize::MAX;
         if near(&c.registrable, &o.registrable) {
             dist = damerau_levenshtein(&c.registrable, &o.registrable);
@@ -534,6 +562,13 @@ mod tests {
         assert_eq!(damerau_levenshtein("examplebank", "exmaplebank"), 1);
         assert_eq!(damerau_levenshtein("kitten", "sitting"), 3);
         assert_eq!(damerau_levenshtein("example", "sample"), 2);
+    }
+
+    #[test]
+    fn bag_distance_is_a_lower_bound() {
+        assert_eq!(bag_distance("examplebank", "exmaplebank"), Some(0));
+        assert_eq!(bag_distance("phish12", "brand12bank"), Some(9));
+        assert_eq!(bag_distance("аbc", "abc"), None);
     }
 
     #[test]
@@ -688,6 +723,7 @@ mod tests {
             proptest::prop_assert_eq!(d, damerau_levenshtein(&b, &a));
             proptest::prop_assert_eq!(d == 0, a == b);
             proptest::prop_assert!(d <= a.chars().count().max(b.chars().count()));
+            proptest::prop_assert!(bag_distance(&a, &b).unwrap() <= d);
         }
     }
 
