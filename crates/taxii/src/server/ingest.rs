@@ -183,7 +183,7 @@ async fn process(
     .buffered(2);
     while let Some((checked, fallback)) = checked_batches.next().await {
         batches_done += 1;
-        if let Some(p) = progress.filter(|_| batches_done % PROGRESS_EVERY == 0) {
+        if let Some(p) = progress.filter(|_| batches_done.is_multiple_of(PROGRESS_EVERY)) {
             st.pending_count = st.total_count - st.success_count - st.failure_count;
             if let Err(e) = save(state, &p.root, &p.org, p.created, st).await {
                 tracing::warn!(code = e.code(), error = %e, "cannot save ingestion progress");
