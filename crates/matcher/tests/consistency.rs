@@ -85,13 +85,13 @@ fn index_verdict(index: &Index, kind: Obs, value: &str) -> bool {
 fn check(pattern: &str, cases: &[(Obs, String)]) -> usize {
     let parsed = pattern::parse(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
     let mut b = IndexBuilder::new();
-    let no = b.add_indicator("indicator--t").unwrap();
-    let compiled = compile_pattern(&mut b, no, pattern, &parsed).unwrap();
+    let no = b.add_indicator("indicator--t").expect("register");
+    let compiled = compile_pattern(&mut b, no, pattern, &parsed).expect("compile");
     assert!(
         matches!(compiled, Compiled::Iocs(_)),
         "{pattern} should be IOC-shaped: {compiled:?}"
     );
-    let index = b.build().unwrap();
+    let index = b.build().expect("build");
     let mut positives = 0;
     for (kind, value) in cases {
         let want = pattern::match_pattern(pattern, &observed(*kind, value), Default::default())

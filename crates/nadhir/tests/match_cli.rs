@@ -143,9 +143,15 @@ fn run(dir: &std::path::Path, args: &[&str]) -> (Vec<Value>, String, i32) {
 fn by_line(hits: &[Value], file: &str) -> Vec<(u64, Vec<u32>)> {
     let mut map: std::collections::BTreeMap<u64, Vec<u32>> = Default::default();
     for h in hits.iter().filter(|h| h["file"] == file) {
-        let ind = h["indicator"].as_str().unwrap();
-        let n: u32 = ind.rsplit('-').next().unwrap().parse().unwrap();
-        map.entry(h["line"].as_u64().unwrap()).or_default().push(n);
+        let ind = h["indicator"].as_str().expect("indicator id");
+        let n: u32 = ind
+            .rsplit('-')
+            .next()
+            .and_then(|t| t.parse().ok())
+            .expect("numbered test indicator");
+        map.entry(h["line"].as_u64().expect("line number"))
+            .or_default()
+            .push(n);
     }
     map.into_iter()
         .map(|(l, mut v)| {
