@@ -440,9 +440,14 @@ const KNOWN_GENERATED: &[KnownCase] = &[
         name: "schema-at-least-one-uses-2.0-names",
         reason: "the validator's process / windows-registry-key schemas require one of a list that names 'created'/'modified' instead of the 2.1 'created_time'/'modified_time', so an object with only that property is rejected; the spec accepts it",
         matches: |obj, theirs, ours| {
-            let only = |k: &str| obj.as_object().is_some_and(|m| m.keys().all(|p| ["type", "id", "spec_version", "defanged", k].contains(&p.as_str())));
+            // The object itself, or one embedded in observed-data `objects`.
+            let embedded = obj.get("objects").and_then(Value::as_object).into_iter().flat_map(|m| m.values());
+            let affected = |o: &Value| {
+                let only = |k: &str| o.as_object().is_some_and(|m| m.keys().all(|p| ["type", "id", "spec_version", "defanged", k].contains(&p.as_str())));
+                (o["type"] == "process" && only("created_time")) || (o["type"] == "windows-registry-key" && only("modified_time"))
+            };
             ours.is_empty()
-                && ((obj["type"] == "process" && only("created_time")) || (obj["type"] == "windows-registry-key" && only("modified_time")))
+                && (affected(obj) || embedded.into_iter().any(affected))
                 && only_errors_containing(theirs, "is not valid under any of the given schemas")
         },
     },
