@@ -3,6 +3,9 @@
 //! same ids, versions and page sizes; status codes may differ only as documented in
 //! crates/taxii/README.md ("Deliberate differences from medallion").
 
+// Helpers outside #[test] functions: a failed setup step should panic.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -2,6 +2,9 @@
 //! `nadhir admin`, and drives it with the OASIS `taxii2-client` library through every
 //! endpoint and filter (crates/taxii/tests/oracle/server_taxii2client.py).
 
+// Helpers outside #[test] functions: a failed setup step should panic.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

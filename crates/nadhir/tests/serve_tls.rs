@@ -2,6 +2,9 @@
 //! verifying the certificate. The certificate is made with the
 //! `openssl` command; without it (or without the Python oracle) the test skips.
 
+// Helpers outside #[test] functions: a failed setup step should panic.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -69,27 +69,24 @@ fn config(args: &ServeArgs) -> ServerConfig {
     c
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Installs the Ctrl-C and SIGTERM handlers now (so a signal that arrives before the
+/// server starts serving is not lost) and returns a future that resolves on either.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    let ctrl_c = tokio::spawn(tokio::signal::ctrl_c());
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
+    Ok(async move {
+        #[cfg(unix)]
+        let term = term.recv();
+        #[cfg(not(unix))]
+        let term = std::future::pending::<Option<()>>();
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
 }
 
 pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -122,8 +119,9 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
                     })?;
                 let handle = axum_server::Handle::new();
                 let h2 = handle.clone();
+                let stop = shutdown_signal()?;
                 tokio::spawn(async move {
-                    shutdown_signal().await;
+                    stop.await;
                     h2.graceful_shutdown(Some(Duration::from_secs(30)));
                 });
                 let server = axum_server::bind_rustls(args.listen, tls).handle(handle.clone());
@@ -143,9 +141,10 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
                     .await
                     .with_context(|| format!("cannot listen on {}", args.listen))?;
                 let addr = listener.local_addr()?;
+                let stop = shutdown_signal()?;
                 announce(scheme, addr, &default_root);
                 axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown_signal())
+                    .with_graceful_shutdown(stop)
                     .await
                     .context("server failed")?;
             }
