@@ -38,7 +38,9 @@ async fn scratch(base: &str) -> (String, String) {
         stix::Timestamp::now_unix_micros() % 1_000_000
     );
     let mut conn = PgConnection::connect(base).await.unwrap();
-    conn.execute(format!("CREATE DATABASE \"{name}\"").as_str()).await.unwrap();
+    conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+        .await
+        .unwrap();
     conn.close().await.unwrap();
     let (prefix, _) = base.split('?').next().unwrap().rsplit_once('/').unwrap();
     (format!("{prefix}/{name}"), name)
@@ -59,9 +61,18 @@ async fn endpoints_over_postgres() {
     let dir = tempfile::tempdir().unwrap();
     let store = store::open(dir.path(), Some(&url)).await.unwrap();
     assert_eq!(store.backend(), "postgres");
-    let n = node_on(dir, store, taxii::server::ServerConfig::with_roots(["api", "api2"])).await;
+    let n = node_on(
+        dir,
+        store,
+        taxii::server::ServerConfig::with_roots(["api", "api2"]),
+    )
+    .await;
 
-    const V: [&str; 3] = ["2024-01-01T00:00:00.000Z", "2024-02-01T00:00:00.000Z", "2024-03-01T00:00:00.000Z"];
+    const V: [&str; 3] = [
+        "2024-01-01T00:00:00.000Z",
+        "2024-02-01T00:00:00.000Z",
+        "2024-03-01T00:00:00.000Z",
+    ];
     for v in V {
         let objs: Vec<_> = (0..300).map(|i| indicator(i, v)).collect();
         let st = n.post_objects(SHARED, &objs).await.json();
@@ -73,7 +84,10 @@ async fn endpoints_over_postgres() {
     let objects = format!("/api/collections/{SHARED}/objects/");
     let id0 = indicator(0, V[0])["id"].as_str().unwrap().to_owned();
     assert_eq!(ids(&n.get(&objects).await.json()).len(), 300);
-    let j = n.get(&format!("{objects}?match[version]=first&match[id]={id0}")).await.json();
+    let j = n
+        .get(&format!("{objects}?match[version]=first&match[id]={id0}"))
+        .await
+        .json();
     assert_eq!(j["objects"][0]["modified"], V[0]);
     let j = n.get(&format!("{objects}{id0}/versions/")).await.json();
     assert_eq!(j["versions"], json!(V));
@@ -94,12 +108,21 @@ async fn endpoints_over_postgres() {
         if j["more"] != true {
             break;
         }
-        url = format!("{objects}?match[version]=all&limit=128&next={}", j["next"].as_str().unwrap());
+        url = format!(
+            "{objects}?match[version]=all&limit=128&next={}",
+            j["next"].as_str().unwrap()
+        );
     }
     assert_eq!(seen.len(), 900);
 
     let r = n
-        .send(Method::DELETE, &format!("{objects}{id0}/"), Some(&bearer(&n.centre_token)), &[], None)
+        .send(
+            Method::DELETE,
+            &format!("{objects}{id0}/"),
+            Some(&bearer(&n.centre_token)),
+            &[],
+            None,
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     n.get(&format!("{objects}{id0}/")).await.assert_error(404);
