@@ -40,10 +40,10 @@ pub use types::{
 };
 
 use futures::Stream;
-/// URLs as the client takes them.
-pub use reqwest::Url;
 use query::Endpoint;
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
+/// URLs as the client takes them.
+pub use reqwest::Url;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
