@@ -2,8 +2,8 @@
 //! single-thread lookups per second on realistic Suricata EVE events, side by side with
 //! the floor (just parsing the same events).
 //!
-//! Run: `cargo run --release -p matcher --example bench -- [INDICATORS] [EVENTS] [RUNS]`
-//! (defaults 1000000, 200000, 5). Prints one line per measurement, medians last.
+//! Run: `cargo run --release -p matcher --example bench -- [INDICATORS] [EVENTS] [RUNS] [TEXT]`
+//! (defaults 1000000, 200000, 5) [TEXT_PATTERNS] (default 100). Prints one line per measurement, medians last.
 
 use matcher::compile::compile_indicator;
 use matcher::fields::FieldMap;
@@ -280,15 +280,16 @@ fn main() {
         .unwrap_or(1_000_000);
     let events: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200_000);
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
+    let text: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
 
     let (rss0, _) = peak_rss_kib();
     let t = Instant::now();
-    let index = build(n, 1000, 100);
+    let index = build(n, 1000, text);
     let build_s = t.elapsed().as_secs_f64();
     let (rss1, hwm1) = peak_rss_kib();
     let st = index.stats();
     println!(
-        "build: {} indicators (+1000 CIDR, +100 LIKE/MATCHES) in {build_s:.2} s ({:.0} indicators/s); RSS +{} MiB (VmRSS {} MiB, VmHWM {} MiB); structures ~{} MiB",
+        "build: {} indicators (+1000 CIDR, +{text} LIKE/MATCHES) in {build_s:.2} s ({:.0} indicators/s); RSS +{} MiB (VmRSS {} MiB, VmHWM {} MiB); structures ~{} MiB",
         n,
         st.indicators as f64 / build_s,
         (rss1.saturating_sub(rss0)) / 1024,

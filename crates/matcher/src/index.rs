@@ -661,14 +661,18 @@ impl Index {
                 None
             }
             ValueKind::Hash(alg) => {
-                if !normalize::hash(alg, raw, norm) {
+                let key: &str = if normalize::hash_is_normal(alg, raw) {
+                    raw
+                } else if normalize::hash(alg, raw, norm) {
+                    norm
+                } else {
                     return None;
-                }
-                if let Some(ids) = self.hashes[alg.slot()].get(&self.hasher, norm.as_bytes()) {
+                };
+                if let Some(ids) = self.hashes[alg.slot()].get(&self.hasher, key.as_bytes()) {
                     f(Match {
                         kind: ObservableKind::FileHash(alg),
                         via: MatchVia::Exact,
-                        normalized: norm,
+                        normalized: key,
                         indicators: ids,
                     });
                 }

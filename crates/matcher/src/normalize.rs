@@ -146,13 +146,26 @@ pub fn hash(alg: HashAlg, input: &str, out: &mut String) -> bool {
     true
 }
 
+/// Whether `s` is already a normalised digest of `alg` (lowercase hex of its length), so
+/// the lookup can use it without a copy.
+pub fn hash_is_normal(alg: HashAlg, s: &str) -> bool {
+    s.len() == alg.hex_len()
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// Parses an IP address (either family), dropping a zone index and mapping an
 /// IPv4-mapped IPv6 address to IPv4.
 pub fn ip(input: &str) -> Option<IpAddr> {
     let s = input.trim_matches(|c: char| c.is_ascii_whitespace());
     let first = *s.as_bytes().first()?;
-    if first.is_ascii_digit() && !s.contains(':') {
-        return s.parse::<Ipv4Addr>().ok().map(IpAddr::V4);
+    if first.is_ascii_digit() {
+        if let Some(v4) = fast_v4(s.as_bytes()) {
+            return Some(IpAddr::V4(v4));
+        }
+        if !s.contains(':') {
+            return None;
+        }
     }
     let s = s
         .strip_prefix('[')
@@ -164,6 +177,33 @@ pub fn ip(input: &str) -> Option<IpAddr> {
     };
     let v6 = s.parse::<Ipv6Addr>().ok()?;
     Some(canonical_v6(v6))
+}
+
+/// Dotted-quad IPv4 as the standard library accepts it (four decimal octets <= 255, no
+/// leading zeros), without its general-purpose parser.
+fn fast_v4(b: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        let start = i;
+        let mut v: u32 = 0;
+        while i < b.len() && b[i].is_ascii_digit() && i - start < 3 {
+            v = v * 10 + u32::from(b[i] - b'0');
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 || v > 255 || (digits > 1 && b[start] == b'0') {
+            return None;
+        }
+        *octet = v as u8;
+        if k < 3 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    (i == b.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// Maps `::ffff:a.b.c.d` to `a.b.c.d`; other addresses are returned unchanged.
@@ -450,6 +490,21 @@ mod tests {
             "leading zeros are ambiguous (octal) and rejected"
         );
         assert_eq!(ip("example.com"), None);
+        for bad in [
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "1.2.3.4x",
+            "1..2.3",
+            "1.2.3.1234",
+            "01.2.3.4",
+        ] {
+            assert_eq!(ip(bad), None, "{bad}");
+            assert!(bad.parse::<Ipv4Addr>().is_err());
+        }
+        for good in ["0.0.0.0", "255.255.255.255", "10.0.0.1", "192.168.100.200"] {
+            assert_eq!(ip(good), Some(IpAddr::V4(good.parse().unwrap())));
+        }
         assert_eq!(ip(""), None);
     }
 
