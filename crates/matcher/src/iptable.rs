@@ -18,6 +18,8 @@ pub trait Bits: Copy + Eq + Hash + std::fmt::Debug {
     fn masked(self, len: u8) -> Self;
     /// The top 16 bits.
     fn top16(self) -> usize;
+    /// A well-mixed 64-bit hash (for the host filter).
+    fn mix(self) -> u64;
 }
 
 impl Bits for u32 {
@@ -28,6 +30,9 @@ impl Bits for u32 {
     fn top16(self) -> usize {
         (self >> 16) as usize
     }
+    fn mix(self) -> u64 {
+        u64::from(self).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
 }
 
 impl Bits for u128 {
@@ -37,6 +42,10 @@ impl Bits for u128 {
     }
     fn top16(self) -> usize {
         (self >> 112) as usize
+    }
+    fn mix(self) -> u64 {
+        let folded = (self as u64) ^ ((self >> 64) as u64).rotate_left(29);
+        folded.wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
 }
 
@@ -55,6 +64,9 @@ pub struct IpTable<K: Bits> {
     /// Sorted by prefix length, longest first.
     levels: Vec<Level<K>>,
     gate: Vec<u64>,
+    /// Frozen: about 8 bits per single address; a clear bit skips the host-level probe.
+    host_filter: Vec<u64>,
+    host_shift: u32,
     multi: Vec<Vec<u32>>,
     count: usize,
 }
@@ -64,6 +76,8 @@ impl<K: Bits> Default for IpTable<K> {
         IpTable {
             levels: Vec::new(),
             gate: Vec::new(),
+            host_filter: Vec::new(),
+            host_shift: 0,
             multi: Vec::new(),
             count: 0,
         }
@@ -144,6 +158,17 @@ impl<K: Bits> IpTable<K> {
         for l in &mut self.levels {
             l.map.shrink_to_fit();
         }
+        if let Some(host) = self.levels.first().filter(|l| l.len == K::WIDTH) {
+            let bits = (host.map.len() * 8).next_power_of_two().max(64);
+            let mut filter = vec![0u64; bits / 64];
+            let shift = 64 - bits.trailing_zeros();
+            for k in host.map.keys() {
+                let bit = (k.mix() >> shift) as usize;
+                filter[bit / 64] |= 1 << (bit % 64);
+            }
+            self.host_filter = filter;
+            self.host_shift = shift;
+        }
         self.multi.shrink_to_fit();
     }
 
@@ -159,6 +184,12 @@ impl<K: Bits> IpTable<K> {
             if !open && l.len >= 16 && l.len < K::WIDTH {
                 continue;
             }
+            if l.len == K::WIDTH && !self.host_filter.is_empty() {
+                let bit = (addr.mix() >> self.host_shift) as usize;
+                if self.host_filter[bit / 64] & (1 << (bit % 64)) == 0 {
+                    continue;
+                }
+            }
             if let Some(v) = l.map.get(&addr.masked(l.len)) {
                 if *v & MULTI == 0 {
                     f(l.len, std::slice::from_ref(v));
@@ -172,6 +203,7 @@ impl<K: Bits> IpTable<K> {
     /// Approximate heap bytes held.
     pub fn heap_bytes(&self) -> usize {
         self.gate.capacity() * 8
+            + self.host_filter.capacity() * 8
             + self
                 .levels
                 .iter()
@@ -221,6 +253,27 @@ mod tests {
         assert_eq!(hits4(&t, "9.255.255.255"), vec![]);
         assert_eq!(hits4(&t, "192.168.77.0"), vec![(24, vec![5])]);
         assert_eq!(hits4(&t, "192.168.78.0"), vec![]);
+    }
+
+    #[test]
+    fn host_filter_keeps_every_host() {
+        let mut t = IpTable::<u32>::default();
+        let mut t6 = IpTable::<u128>::default();
+        for i in 0..20_000u32 {
+            t.insert(i.wrapping_mul(2_654_435_761), 32, i).unwrap();
+            t6.insert(u128::from(i) << 70 | 1, 128, i).unwrap();
+        }
+        t.freeze();
+        t6.freeze();
+        let mut found = 0;
+        let mut absent_hits = 0;
+        for i in 0..20_000u32 {
+            t.lookup(i.wrapping_mul(2_654_435_761), |_, ids| found += ids.len());
+            t6.lookup(u128::from(i) << 70 | 1, |_, ids| found += ids.len());
+            t.lookup(i.wrapping_mul(2_654_435_761) ^ 1, |_, _| absent_hits += 1);
+        }
+        assert_eq!(found, 40_000);
+        assert_eq!(absent_hits, 0);
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub struct StrSet {
     /// Frozen: postings of shared keys, `ranges[i] = (start, len)` into `postings`.
     ranges: Vec<(u32, u32)>,
     postings: Vec<u32>,
+    /// Frozen: one bit per 2^`filter_shift`-th of the hash space, about 8 bits per key;
+    /// a clear bit answers "absent" from a small, cache-friendly array.
+    filter: Vec<u64>,
+    filter_shift: u32,
 }
 
 /// The arena or an entry count passed 2^31: the index is full.
@@ -134,6 +138,14 @@ impl StrSet {
         }
         self.arena.shrink_to_fit();
         self.entries.shrink_to_fit();
+        let bits = (self.entries.len() * 8).next_power_of_two().max(64);
+        self.filter = vec![0; bits / 64];
+        self.filter_shift = 64 - bits.trailing_zeros();
+        for e in &self.entries {
+            let h = hash_key(hasher, Self::key_of(&self.arena, e));
+            let bit = (h >> self.filter_shift) as usize;
+            self.filter[bit / 64] |= 1 << (bit % 64);
+        }
         let arena = &self.arena;
         let entries = &self.entries;
         self.table
@@ -142,6 +154,12 @@ impl StrSet {
 
     /// The indicators of `key`, given its hash from [`hash_key`].
     pub fn get_hashed(&self, hash: u64, key: &[u8]) -> Option<&[u32]> {
+        if !self.filter.is_empty() {
+            let bit = (hash >> self.filter_shift) as usize;
+            if self.filter[bit / 64] & (1 << (bit % 64)) == 0 {
+                return None;
+            }
+        }
         let i = *self.table.find(hash, |&i| {
             Self::key_of(&self.arena, &self.entries[i as usize]) == key
         })?;
@@ -172,6 +190,7 @@ impl StrSet {
             + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
             + self.ranges.capacity() * 8
             + self.postings.capacity() * 4
+            + self.filter.capacity() * 8
     }
 }
 
