@@ -218,7 +218,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Deletes versions of one object from a collection (or from the whole store when
     /// `collection` is `None`), records a tombstone for each, and returns how many
-    /// versions were removed. `versions` selects which (see [`VersionFilter`]).
+    /// versions were removed. `versions` selects which (see [`VersionFilter`]; empty
+    /// selects every version); `spec_versions`, when not empty, restricts further.
     async fn delete_object(
         &self,
         collection: Option<&CollectionId>,

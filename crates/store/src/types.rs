@@ -58,6 +58,9 @@ impl NewObject {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum InsertOutcome {
     /// Stored as a new version (or newly added to a collection it was not in yet).
+    /// `added` / `date_added` are the store-wide cursor and date of the new version;
+    /// when the version was already stored and only added to a collection, they are
+    /// that membership's (the first requested collection it was newly added to).
     Inserted { added: i64, date_added: i64 },
     /// This exact version with this exact content was already stored (and already in
     /// every requested collection): nothing changed.
