@@ -6,6 +6,7 @@ use crate::strset::{hash_key, Hasher, StrSet};
 use crate::textset::{TextMatch, TextScratch, TextSet, TextSetBuilder};
 use crate::BuildError;
 use std::net::IpAddr;
+use unicode_normalization::UnicodeNormalization;
 
 /// The observable an index entry (and a hit) is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -336,11 +337,14 @@ impl IndexBuilder {
                     .map_err(full)?;
             }
             Ioc::Like(kind, v) => {
+                // The evaluator compares NFC forms; telemetry values are NFC-normalised at
+                // lookup too.
+                let v: String = v.nfc().collect();
                 let like = match kind {
                     // Domain names compare case-insensitively: lowercase the operand the
                     // way telemetry values are lowercased.
                     TextKind::DomainName => v.to_ascii_lowercase(),
-                    _ => v.to_owned(),
+                    _ => v.clone(),
                 };
                 if !like.contains(['%', '_']) {
                     return self.add_ioc(
@@ -367,6 +371,7 @@ impl IndexBuilder {
                     })?;
             }
             Ioc::Matches(kind, v) => {
+                let v: String = v.nfc().collect();
                 let re = match kind {
                     TextKind::DomainName => format!("(?i:{v})"),
                     _ => v.to_owned(),

@@ -11,6 +11,7 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use hashbrown::HashMap;
 use regex_automata::{meta, Input, PatternSet};
+use unicode_normalization::{IsNormalized, UnicodeNormalization};
 
 /// Regexes per compiled regex set.
 pub const REGEX_CHUNK: usize = 256;
@@ -184,6 +185,7 @@ pub struct TextSet {
 pub struct TextScratch {
     seen: Vec<u32>,
     patset: PatternSet,
+    nfc: String,
 }
 
 impl Default for TextScratch {
@@ -191,6 +193,7 @@ impl Default for TextScratch {
         TextScratch {
             seen: Vec::with_capacity(16),
             patset: PatternSet::new(REGEX_CHUNK),
+            nfc: String::new(),
         }
     }
 }
@@ -213,6 +216,18 @@ impl TextSet {
         scratch: &mut TextScratch,
         mut f: impl FnMut(TextMatch, &[u32]),
     ) {
+        // `LIKE` and `MATCHES` compare NFC-normalised strings (as the evaluator does); ASCII
+        // and already-NFC values are used as they are.
+        let mut nfc = std::mem::take(&mut scratch.nfc);
+        let value: &str = if value.is_ascii()
+            || unicode_normalization::is_nfc_quick(value.chars()) == IsNormalized::Yes
+        {
+            value
+        } else {
+            nfc.clear();
+            nfc.extend(value.nfc());
+            &nfc
+        };
         if let Some(ac) = &self.ac {
             scratch.seen.clear();
             for m in ac.find_overlapping_iter(value) {
@@ -240,6 +255,7 @@ impl TextSet {
                 }
             }
         }
+        scratch.nfc = nfc;
     }
 }
 
@@ -276,6 +292,19 @@ mod tests {
         assert_eq!(hits(&set, "abcdef"), vec![(TextMatch::Like, vec![4])]);
         assert_eq!(hits(&set, "ac"), vec![]);
         assert_eq!(hits(&set, "example.com"), vec![]);
+    }
+
+    #[test]
+    fn like_and_regex_compare_nfc() {
+        let mut b = TextSetBuilder::default();
+        b.add_like("caf\u{e9}%", 1).unwrap();
+        b.add_regex("^caf\u{e9}$", 2).unwrap();
+        let set = b.build().unwrap();
+        // "cafe" + combining acute accent is the same text in NFC.
+        assert_eq!(
+            hits(&set, "cafe\u{301}"),
+            vec![(TextMatch::Like, vec![1]), (TextMatch::Regex, vec![2])]
+        );
     }
 
     #[test]
