@@ -189,6 +189,7 @@ pub fn compile_pattern(
         b.add_general(GeneralPattern {
             indicator: no,
             pattern: source.to_owned(),
+            ast: std::sync::Arc::new(pattern.clone()),
             kinds: pattern_kinds(&pattern.root),
             reason,
         })
@@ -404,6 +405,7 @@ mod tests {
         let g = &ix.general()[0];
         assert!(g.kinds.intersects(KindMask::OTHER));
         assert!(g.kinds.intersects(crate::ObservableKind::Ipv4Addr.bit()));
+        assert!(pattern::CompiledPattern::new(&g.ast, Default::default()).is_ok());
     }
 
     #[test]

@@ -208,6 +208,8 @@ pub struct GeneralPattern {
     pub indicator: u32,
     /// The pattern text.
     pub pattern: String,
+    /// The parsed pattern, for `pattern::CompiledPattern::new`.
+    pub ast: std::sync::Arc<pattern::Pattern>,
     /// SCO types the pattern refers to.
     pub kinds: KindMask,
     /// Why the pattern is not IOC-shaped.
@@ -863,9 +865,11 @@ mod tests {
     fn general_prefilter() {
         let mut b = IndexBuilder::new();
         let no = b.add_indicator("indicator--g").unwrap();
+        let text = "[network-traffic:dst_port = 22 AND ipv4-addr:value = '1.2.3.4']";
         b.add_general(GeneralPattern {
             indicator: no,
-            pattern: "[network-traffic:dst_port = 22 AND ipv4-addr:value = '1.2.3.4']".into(),
+            pattern: text.into(),
+            ast: std::sync::Arc::new(pattern::parse(text).unwrap()),
             kinds: KindMask::of_sco_type("network-traffic")
                 .with(KindMask::of_sco_type("ipv4-addr")),
             reason: "AND",
