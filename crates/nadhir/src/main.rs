@@ -3,6 +3,11 @@
 
 mod cmd;
 
+/// Parsing STIX allocates many small maps and strings; mimalloc measurably beats the
+/// system allocator on import and on the TAXII server (see docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 

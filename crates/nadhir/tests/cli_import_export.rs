@@ -114,6 +114,11 @@ fn generated_corpus_exports_pass_stix2_validator() {
     for obj in input["objects"].as_array().unwrap() {
         let id = obj["id"].as_str().unwrap();
         let oracle = oracle_bad.iter().find(|(b, _)| b == id);
+        if let Some((_, errors)) = oracle {
+            if exported_ids.contains(id) && errors.iter().all(|e| validator_over_strict(obj, e)) {
+                continue;
+            }
+        }
         if exported_ids.contains(id) == oracle.is_some() {
             let ours: Vec<&str> = err.lines().filter(|l| l.contains(id)).collect();
             disagreements.push(format!(
@@ -125,8 +130,29 @@ fn generated_corpus_exports_pass_stix2_validator() {
     }
     assert!(disagreements.is_empty(), "{} verdicts differ:\n{}", disagreements.len(), disagreements.join("\n"));
     assert!(exported.len() > total / 2, "too few generated objects are valid to be a useful test");
-    let bad = oracle_invalid_objects(&py, &data.join("export.json"));
+    // Every exported object passes stix2-validator, but for the named cases where the
+    // validator is stricter than the specification.
+    let bad: Vec<_> = oracle_invalid_objects(&py, &data.join("export.json"))
+        .into_iter()
+        .filter(|(id, errors)| {
+            let obj = exported.iter().find(|o| o["id"] == id.as_str()).unwrap();
+            !errors.iter().all(|e| validator_over_strict(obj, e))
+        })
+        .collect();
     assert!(bad.is_empty(), "stix2-validator rejects exported objects: {bad:#?}");
+}
+
+/// The cases where stix2-validator is stricter than the STIX 2.1 specification, named and
+/// explained in `crates/stix/README.md` ("The validator is stricter than the spec").
+fn validator_over_strict(obj: &Value, oracle_error: &str) -> bool {
+    // artifact-mime-type-not-iana-registered: the spec says SHOULD, the validator errors.
+    let mime = oracle_error.contains("must be an IANA registered MIME Type");
+    // schema-at-least-one-uses-2.0-names: its process / windows-registry-key schemas ask
+    // for `created`/`modified` where 2.1 names them `created_time`/`modified_time`.
+    let schema_names = matches!(obj["type"].as_str(), Some("process" | "windows-registry-key"))
+        && oracle_error.contains("is not valid under any of the given schemas")
+        && (obj.get("created_time").is_some() || obj.get("modified_time").is_some());
+    mime || schema_names
 }
 
 #[test]
@@ -141,8 +167,10 @@ fn bad_input_is_reported_precisely_and_nothing_accepted_is_lost() {
     let mut bad_ts = indicator(3, "2026-01-01T00:00:00.000Z");
     bad_ts["valid_from"] = json!("yesterday");
     let good = indicator(4, "2026-01-01T00:00:00.000Z");
+    let mut bad_pattern = indicator(7, "2026-01-01T00:00:00.000Z");
+    bad_pattern["pattern"] = json!("[ipv4-addr:value = '198.51.100.7'");
     let bundle = json!({"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
-        "objects": [good, wrong_type, missing, bad_ts]});
+        "objects": [good, wrong_type, missing, bad_ts, bad_pattern]});
     let f = write(dir.path(), "mixed.json", &serde_json::to_string_pretty(&bundle).unwrap());
     let o = nadhir(&data, &["import", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
@@ -151,6 +179,7 @@ fn bad_input_is_reported_precisely_and_nothing_accepted_is_lost() {
         "mixed.json: object #1: indicator--00000001-1111-4111-8111-111111111111: /confidence:",
         "mixed.json: object #2: indicator--00000002-1111-4111-8111-111111111111: /pattern:",
         "mixed.json: object #3: indicator--00000003-1111-4111-8111-111111111111: /valid_from:",
+        "mixed.json: object #4: indicator--00000007-1111-4111-8111-111111111111: /pattern: the STIX pattern is invalid",
     ] {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }

@@ -36,6 +36,7 @@
 
 pub mod ast;
 pub mod eval;
+mod object_check;
 mod lexer;
 mod parser;
 mod printer;
@@ -45,6 +46,7 @@ pub use ast::{
     Qualifier,
 };
 pub use eval::{match_pattern, CompiledPattern, EvalError, EvalOptions, MatchResult, Observations};
+pub use object_check::{check_pattern, validate_object};
 pub use parser::{parse, parse_with_limits, Limits, ParseError, ParseErrorKind};
 
 /// Either a parse error or an evaluation error (for [`match_pattern`]).

@@ -31,40 +31,65 @@ pub fn write_value(out: &mut String, value: &Value) {
             }
             out.push(']');
         }
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, k);
-                out.push(':');
-                write_value(out, &map[k.as_str()]);
-            }
-            out.push('}');
+        Value::Object(map) => write_map(out, map),
+    }
+}
+
+/// Writes a JSON object (a STIX object's map) in canonical form into `out`.
+pub fn write_map(out: &mut String, map: &serde_json::Map<String, Value>) {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_by(|a, b| utf16_cmp(a.0, b.0));
+    out.push('{');
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
+        write_string(out, k);
+        out.push(':');
+        write_value(out, v);
+    }
+    out.push('}');
+}
+
+/// Orders strings by UTF-16 code units, as RFC 8785 requires. UTF-8 byte order equals
+/// code point order, which equals UTF-16 order unless a supplementary character (UTF-8
+/// lead byte 0xF0..) meets one in U+E000..U+FFFF (lead byte 0xEE/0xEF): only then
+/// compare code units.
+fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let tricky = |s: &str| s.bytes().any(|b| b >= 0xEE);
+    if tricky(a) && tricky(b) {
+        a.encode_utf16().cmp(b.encode_utf16())
+    } else {
+        a.as_bytes().cmp(b.as_bytes())
     }
 }
 
 fn write_string(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0C}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x0C => "\\f",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1F => "",
+            _ => continue,
+        };
+        // Every escaped byte is ASCII, so these slices fall on character boundaries.
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            let _ = write!(out, "\\u{:04x}", b);
+        } else {
+            out.push_str(esc);
         }
+        start = i + 1;
     }
+    out.push_str(&s[start..]);
     out.push('"');
 }
 
@@ -153,6 +178,14 @@ mod tests {
         assert_eq!(num(2e-3), "0.002");
         assert_eq!(num(9007199254740992.0), "9007199254740992");
         assert_eq!(num(1.7976931348623157e308), "1.7976931348623157e+308");
+    }
+
+    #[test]
+    fn utf16_order_differs_from_code_point_order_only_across_planes() {
+        // U+FB01 (ﬁ) sorts after U+1F600 (😀) in UTF-16 (0xD83D < 0xFB01) but before it
+        // by code point; ASCII and BMP keys compare as bytes.
+        let v: Value = serde_json::from_str(r#"{"\ufb01":1,"\ud83d\ude00":2,"b":3,"a\u00e9":4}"#).unwrap();
+        assert_eq!(to_string(&v), "{\"aé\":4,\"b\":3,\"😀\":2,\"ﬁ\":1}");
     }
 
     #[test]

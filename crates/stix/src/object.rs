@@ -166,8 +166,8 @@ impl Object {
     }
     /// RFC 8785 canonical JSON (sorted keys, normalised numbers).
     pub fn canonical_json(&self) -> String {
-        let mut out = String::new();
-        crate::jcs::write_value(&mut out, &Value::Object(self.map.clone()));
+        let mut out = String::with_capacity(1024);
+        crate::jcs::write_map(&mut out, &self.map);
         out
     }
     /// SHA-256 of the canonical JSON: equal exactly when the contents are equal.

@@ -208,7 +208,7 @@ async fn import_sources(
                         if upgrade {
                             super::sample::upgrade_stix20(&mut value);
                         }
-                        let errors = stix::validate::validate(&value);
+                        let errors = pattern::validate_object(&value);
                         if !errors.is_empty() {
                             summary.invalid += 1;
                             for e in &errors {

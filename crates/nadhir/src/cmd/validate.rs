@@ -55,7 +55,7 @@ pub fn run(_g: &GlobalArgs, args: ValidateArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
                 Item::Object(loc, value) => {
-                    let errors = stix::validate::validate(&value);
+                    let errors = pattern::validate_object(&value);
                     if !errors.is_empty() {
                         invalid += 1;
                     }

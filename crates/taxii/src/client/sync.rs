@@ -12,7 +12,8 @@
 //! anything. A pull with an explicit `added_after` neither reads nor lowers the
 //! cursor (it only moves it forward).
 //!
-//! *Validation*: every pulled object is checked with [`stix::validate`]; invalid ones
+//! *Validation*: every pulled object is checked with [`pattern::validate_object`] (the STIX
+//! MUSTs and the pattern grammar); invalid ones
 //! are reported (object id, JSON pointer, reason) and not stored.
 
 use super::{Client, ClientError, EnvelopeBuilder, ObjectQuery, PollOptions, StatusDetail};
@@ -189,7 +190,7 @@ fn check(json: &str) -> Result<NewObject, Rejected> {
         message: e.to_string(),
     })?;
     let id = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-    if let Some(e) = stix::validate(&value).into_iter().next() {
+    if let Some(e) = pattern::validate_object(&value).into_iter().next() {
         return Err(Rejected {
             id: e.object_id.or(id),
             pointer: e.pointer,

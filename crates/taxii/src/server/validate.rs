@@ -68,10 +68,11 @@ fn is_uuid(s: &str) -> bool {
 
 /// Checks one object: first the properties the store relies on (type, id, spec_version,
 /// version timestamps), then every MUST of the STIX 2.1 specification
-/// ([`stix::validate`]). On success returns it wrapped as a [`stix::Object`].
+/// and the pattern grammar ([`pattern::validate_object`]). On success returns it wrapped
+/// as a [`stix::Object`].
 pub fn check(value: Value) -> Result<Object, Invalid> {
     let value = check_core(value)?.into_value();
-    let errors = stix::validate(&value);
+    let errors = pattern::validate_object(&value);
     if let Some(first) = errors.first() {
         let mut reason = format!("{} [{}]", first.message, first.code);
         if errors.len() > 1 {
