@@ -16,7 +16,12 @@ use std::process::ExitCode;
 /// Each organisation runs its own node. Nodes exchange STIX 2.1 over TAXII 2.1,
 /// match what they receive against their own telemetry, and warn each other.
 #[derive(Debug, Parser)]
-#[command(name = "nadhir", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "nadhir",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 struct Cli {
     #[command(flatten)]
     global: cmd::GlobalArgs,

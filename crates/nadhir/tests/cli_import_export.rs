@@ -1,4 +1,7 @@
 //! End-to-end tests of `nadhir import / export / validate / stats` on the embedded store.
+// Test helpers outside #[test] functions: a panic is the failure report we want, and the
+// files read are the test's own small outputs.
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 
 mod common;
 
@@ -40,7 +43,11 @@ fn by_version(objs: &[Value]) -> BTreeMap<(String, String), Value> {
     objs.iter()
         .map(|o| {
             let id = o["id"].as_str().unwrap().to_owned();
-            let v = o.get("modified").and_then(Value::as_str).unwrap_or("").to_owned();
+            let v = o
+                .get("modified")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
             ((id, v), o.clone())
         })
         .collect()
@@ -50,7 +57,9 @@ fn by_version(objs: &[Value]) -> BTreeMap<(String, String), Value> {
 fn round_trip_keeps_every_object_and_custom_property() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut objs: Vec<Value> = (0..300).map(|n| indicator(n, "2026-01-01T00:00:00.000Z")).collect();
+    let mut objs: Vec<Value> = (0..300)
+        .map(|n| indicator(n, "2026-01-01T00:00:00.000Z"))
+        .collect();
     objs.push(indicator(1, "2026-02-01T00:00:00.000Z")); // a second version
     objs.push(json!({"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd", "value": "198.51.100.3", "x_note": "custom on an SCO"}));
     objs.push(json!({"type": "x-acme-thing", "spec_version": "2.1", "id": "x-acme-thing--6f1d0b6b-5b7e-4c3a-9d8b-0e2b8f6a1c2d", "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z", "extensions": {"extension-definition--d83fce45-ef58-4c6c-a3f4-1fbc32e98c6e": {"extension_type": "new-sdo", "rank": 1.50}}}));
@@ -63,7 +72,10 @@ fn round_trip_keeps_every_object_and_custom_property() {
     assert_eq!(by_version(&exported), by_version(&objs));
     // Property order is kept too: the exported text of an object equals its input text.
     let text = std::fs::read_to_string(data.join("export.json")).unwrap();
-    assert!(text.contains(&objs[7].to_string()), "property order changed");
+    assert!(
+        text.contains(&objs[7].to_string()),
+        "property order changed"
+    );
     // Without --all-versions only the newest version of each object is exported.
     let latest = export_objects(&data, &[]);
     assert_eq!(latest.len(), objs.len() - 1);
@@ -71,7 +83,11 @@ fn round_trip_keeps_every_object_and_custom_property() {
     // Importing the same file again is a no-op.
     let o = nadhir(&data, &["import", f.to_str().unwrap()]);
     assert!(o.status.success());
-    assert!(stderr(&o).contains("0 stored, 303 already present"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("0 stored, 303 already present"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -89,7 +105,10 @@ fn sample_loads_and_every_exported_object_passes_stix2_validator() {
     assert_eq!(exported.len(), 727);
     let Some(py) = oracle_python() else { return };
     let bad = oracle_invalid_objects(&py, &data.join("export.json"));
-    assert!(bad.is_empty(), "stix2-validator rejects exported objects: {bad:#?}");
+    assert!(
+        bad.is_empty(),
+        "stix2-validator rejects exported objects: {bad:#?}"
+    );
 }
 
 #[test]
@@ -99,7 +118,12 @@ fn generated_corpus_exports_pass_stix2_validator() {
     let data = dir.path().join("data");
     let corpus = dir.path().join("corpus.json");
     let gen = workspace_root().join("crates/nadhir/tests/oracle/generate_corpus.py");
-    let o = std::process::Command::new(&py).arg(gen).arg(&corpus).arg("8").output().unwrap();
+    let o = std::process::Command::new(&py)
+        .arg(gen)
+        .arg(&corpus)
+        .arg("8")
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     // What the oracle calls valid must be accepted; what it rejects must be rejected.
     let oracle_bad = oracle_invalid_objects(&py, &corpus);
@@ -124,12 +148,24 @@ fn generated_corpus_exports_pass_stix2_validator() {
             disagreements.push(format!(
                 "{id}\n  stix2-validator: {}\n  nadhir: {}",
                 oracle.map_or("valid".to_owned(), |(_, e)| e.join("; ")),
-                if ours.is_empty() { "valid".to_owned() } else { ours.join("; ") }
+                if ours.is_empty() {
+                    "valid".to_owned()
+                } else {
+                    ours.join("; ")
+                }
             ));
         }
     }
-    assert!(disagreements.is_empty(), "{} verdicts differ:\n{}", disagreements.len(), disagreements.join("\n"));
-    assert!(exported.len() > total / 2, "too few generated objects are valid to be a useful test");
+    assert!(
+        disagreements.is_empty(),
+        "{} verdicts differ:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+    assert!(
+        exported.len() > total / 2,
+        "too few generated objects are valid to be a useful test"
+    );
     // Every exported object passes stix2-validator, but for the named cases where the
     // validator is stricter than the specification.
     let bad: Vec<_> = oracle_invalid_objects(&py, &data.join("export.json"))
@@ -139,7 +175,10 @@ fn generated_corpus_exports_pass_stix2_validator() {
             !errors.iter().all(|e| validator_over_strict(obj, e))
         })
         .collect();
-    assert!(bad.is_empty(), "stix2-validator rejects exported objects: {bad:#?}");
+    assert!(
+        bad.is_empty(),
+        "stix2-validator rejects exported objects: {bad:#?}"
+    );
 }
 
 /// The cases where stix2-validator is stricter than the STIX 2.1 specification, named and
@@ -149,8 +188,10 @@ fn validator_over_strict(obj: &Value, oracle_error: &str) -> bool {
     let mime = oracle_error.contains("must be an IANA registered MIME Type");
     // schema-at-least-one-uses-2.0-names: its process / windows-registry-key schemas ask
     // for `created`/`modified` where 2.1 names them `created_time`/`modified_time`.
-    let schema_names = matches!(obj["type"].as_str(), Some("process" | "windows-registry-key"))
-        && oracle_error.contains("is not valid under any of the given schemas")
+    let schema_names = matches!(
+        obj["type"].as_str(),
+        Some("process" | "windows-registry-key")
+    ) && oracle_error.contains("is not valid under any of the given schemas")
         && (obj.get("created_time").is_some() || obj.get("modified_time").is_some());
     mime || schema_names
 }
@@ -171,7 +212,11 @@ fn bad_input_is_reported_precisely_and_nothing_accepted_is_lost() {
     bad_pattern["pattern"] = json!("[ipv4-addr:value = '198.51.100.7'");
     let bundle = json!({"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
         "objects": [good, wrong_type, missing, bad_ts, bad_pattern]});
-    let f = write(dir.path(), "mixed.json", &serde_json::to_string_pretty(&bundle).unwrap());
+    let f = write(
+        dir.path(),
+        "mixed.json",
+        &serde_json::to_string_pretty(&bundle).unwrap(),
+    );
     let o = nadhir(&data, &["import", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
@@ -183,7 +228,11 @@ fn bad_input_is_reported_precisely_and_nothing_accepted_is_lost() {
     ] {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }
-    assert_eq!(export_objects(&data, &[]).len(), 1, "the valid object is stored");
+    assert_eq!(
+        export_objects(&data, &[]).len(),
+        1,
+        "the valid object is stored"
+    );
 
     // Same version, different content: a conflict naming the object; the original stays.
     let mut changed = indicator(4, "2026-01-01T00:00:00.000Z");
@@ -195,11 +244,21 @@ fn bad_input_is_reported_precisely_and_nothing_accepted_is_lost() {
     assert_eq!(export_objects(&data, &[])[0]["name"], "ioc 4");
 
     // Truncated JSON: what came before the break is kept, the file is reported unreadable.
-    let text = format!("[{},\n{}", indicator(5, "2026-01-01T00:00:00.000Z"), &indicator(6, "2026-01-01T00:00:00.000Z").to_string()[..40]);
+    let text = format!(
+        "[{},\n{}",
+        indicator(5, "2026-01-01T00:00:00.000Z"),
+        &indicator(6, "2026-01-01T00:00:00.000Z").to_string()[..40]
+    );
     let f = write(dir.path(), "truncated.json", &text);
     let o = nadhir(&data, &["import", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("truncated.json: not JSON: the input ends early (truncated JSON) after object #0"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "truncated.json: not JSON: the input ends early (truncated JSON) after object #0"
+        ),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(export_objects(&data, &[]).len(), 2);
 }
 
@@ -207,16 +266,33 @@ fn bad_input_is_reported_precisely_and_nothing_accepted_is_lost() {
 fn strict_import_is_all_or_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut objs: Vec<Value> = (0..2500).map(|n| indicator(n, "2026-01-01T00:00:00.000Z")).collect();
+    let mut objs: Vec<Value> = (0..2500)
+        .map(|n| indicator(n, "2026-01-01T00:00:00.000Z"))
+        .collect();
     objs[2400]["created"] = json!("2026-13-01T00:00:00.000Z");
     let jsonl: String = objs.iter().map(|o| format!("{o}\n")).collect();
     let f = write(dir.path(), "batchy.jsonl", &jsonl);
-    let o = nadhir(&data, &["import", "--strict", "--batch-size", "500", f.to_str().unwrap()]);
+    let o = nadhir(
+        &data,
+        &[
+            "import",
+            "--strict",
+            "--batch-size",
+            "500",
+            f.to_str().unwrap(),
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("nothing was stored"), "{}", stderr(&o));
-    assert!(export_objects(&data, &[]).is_empty(), "--strict half-wrote the store");
+    assert!(
+        export_objects(&data, &[]).is_empty(),
+        "--strict half-wrote the store"
+    );
     // Without --strict the 2499 valid ones are stored.
-    let o = nadhir(&data, &["import", "--batch-size", "500", f.to_str().unwrap()]);
+    let o = nadhir(
+        &data,
+        &["import", "--batch-size", "500", f.to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(export_objects(&data, &[]).len(), 2499);
 }
@@ -239,15 +315,29 @@ fn a_two_gigabyte_line_is_skipped_without_buffering_it() {
     drop(f);
     let o = nadhir(&data, &["import", path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains(&format!("huge.jsonl: line 2, object #1: the line is {hole} bytes long, over the limit")), "{}", stderr(&o));
-    assert_eq!(export_objects(&data, &[]).len(), 2, "objects on both sides of the huge line are kept");
+    assert!(
+        stderr(&o).contains(&format!(
+            "huge.jsonl: line 2, object #1: the line is {hole} bytes long, over the limit"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        export_objects(&data, &[]).len(),
+        2,
+        "objects on both sides of the huge line are kept"
+    );
 }
 
 #[test]
 fn validate_exit_codes_and_every_error() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let good = write(dir.path(), "good.json", &json!([indicator(1, "2026-01-01T00:00:00.000Z")]).to_string());
+    let good = write(
+        dir.path(),
+        "good.json",
+        &json!([indicator(1, "2026-01-01T00:00:00.000Z")]).to_string(),
+    );
     let o = nadhir(&data, &["validate", good.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     let mut two_errors = indicator(2, "2026-01-01T00:00:00.000Z");
@@ -257,13 +347,31 @@ fn validate_exit_codes_and_every_error() {
     let o = nadhir(&data, &["validate", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
-    assert!(out.contains("/confidence") && out.contains("/valid_from"), "{out}");
+    assert!(
+        out.contains("/confidence") && out.contains("/valid_from"),
+        "{out}"
+    );
     let o = nadhir(&data, &["validate", "--json", bad.to_str().unwrap()]);
-    let lines: Vec<Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
-    assert!(lines.iter().all(|l| l["id"] == "indicator--00000002-1111-4111-8111-111111111111"));
+    assert!(lines
+        .iter()
+        .all(|l| l["id"] == "indicator--00000002-1111-4111-8111-111111111111"));
     let notjson = write(dir.path(), "x.json", "this is not json");
-    assert_eq!(nadhir(&data, &["validate", notjson.to_str().unwrap()]).status.code(), Some(2));
+    assert_eq!(
+        nadhir(&data, &["validate", notjson.to_str().unwrap()])
+            .status
+            .code(),
+        Some(2)
+    );
     let missing = dir.path().join("nope.json");
-    assert_eq!(nadhir(&data, &["validate", missing.to_str().unwrap()]).status.code(), Some(2));
+    assert_eq!(
+        nadhir(&data, &["validate", missing.to_str().unwrap()])
+            .status
+            .code(),
+        Some(2)
+    );
 }

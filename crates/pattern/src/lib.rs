@@ -36,8 +36,8 @@
 
 pub mod ast;
 pub mod eval;
-mod object_check;
 mod lexer;
+mod object_check;
 mod parser;
 mod printer;
 

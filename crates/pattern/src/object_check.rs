@@ -58,7 +58,11 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].code, "invalid-pattern");
         assert_eq!(errors[0].pointer, "/pattern");
-        assert!(errors[0].message.contains("column"), "{}", errors[0].message);
+        assert!(
+            errors[0].message.contains("column"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]

@@ -184,7 +184,8 @@ mod tests {
     fn utf16_order_differs_from_code_point_order_only_across_planes() {
         // U+FB01 (ﬁ) sorts after U+1F600 (😀) in UTF-16 (0xD83D < 0xFB01) but before it
         // by code point; ASCII and BMP keys compare as bytes.
-        let v: Value = serde_json::from_str(r#"{"\ufb01":1,"\ud83d\ude00":2,"b":3,"a\u00e9":4}"#).unwrap();
+        let v: Value =
+            serde_json::from_str(r#"{"\ufb01":1,"\ud83d\ude00":2,"b":3,"a\u00e9":4}"#).unwrap();
         assert_eq!(to_string(&v), "{\"aé\":4,\"b\":3,\"😀\":2,\"ﬁ\":1}");
     }
 

@@ -52,7 +52,11 @@ pub fn run(g: &GlobalArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
         let query = Query {
             collection,
             types: args.types.clone(),
-            versions: if args.all_versions { VersionFilter::all() } else { VersionFilter::last() },
+            versions: if args.all_versions {
+                VersionFilter::all()
+            } else {
+                VersionFilter::last()
+            },
             added_after: args.added_after.map(|t| t.unix_micros()),
             with_body: true,
             ..Query::default()
@@ -62,16 +66,31 @@ pub fn run(g: &GlobalArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
                 Some(path) => {
                     // Write next to the target and rename at the end: no half-written file.
                     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-                    let tmp = tempfile::NamedTempFile::new_in(dir.unwrap_or(std::path::Path::new(".")))
-                        .with_context(|| format!("cannot create a file next to {}", path.display()))?;
+                    let tmp =
+                        tempfile::NamedTempFile::new_in(dir.unwrap_or(std::path::Path::new(".")))
+                            .with_context(|| {
+                            format!("cannot create a file next to {}", path.display())
+                        })?;
                     let file = tmp.reopen()?;
-                    (Box::new(std::io::BufWriter::with_capacity(1 << 20, file)), Some((tmp, path.clone())))
+                    (
+                        Box::new(std::io::BufWriter::with_capacity(1 << 20, file)),
+                        Some((tmp, path.clone())),
+                    )
                 }
-                None => (Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock())), None),
+                None => (
+                    Box::new(std::io::BufWriter::with_capacity(
+                        1 << 20,
+                        std::io::stdout().lock(),
+                    )),
+                    None,
+                ),
             };
         let bar = super::progress_bar(None, "exporting");
         let bundle_id = format!("bundle--{}", uuid::Uuid::new_v4());
-        write!(out, "{{\"type\":\"bundle\",\"id\":\"{bundle_id}\",\"objects\":[")?;
+        write!(
+            out,
+            "{{\"type\":\"bundle\",\"id\":\"{bundle_id}\",\"objects\":["
+        )?;
         let mut stream = store.stream(query);
         let mut n = 0u64;
         while let Some(row) = stream.next().await {
@@ -83,7 +102,7 @@ pub fn run(g: &GlobalArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
             }
             out.write_all(row.json.as_bytes())?;
             n += 1;
-            if n % 4096 == 0 {
+            if n.is_multiple_of(4096) {
                 bar.set_position(n);
             }
         }
@@ -92,7 +111,8 @@ pub fn run(g: &GlobalArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
         drop(out);
         bar.finish_and_clear();
         if let Some((tmp, path)) = tmp_path {
-            tmp.persist(&path).with_context(|| format!("cannot write {}", path.display()))?;
+            tmp.persist(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
         eprintln!("exported {n} objects");
         Ok(ExitCode::SUCCESS)

@@ -182,7 +182,9 @@ async fn import_sources(
                     reader_bar.suspend(|| eprintln!("{summary_line}"));
                 } else if reported == max_reported {
                     reader_bar.suspend(|| {
-                        eprintln!("{name}: more problems follow; only the first {max_reported} are shown")
+                        eprintln!(
+                            "{name}: more problems follow; only the first {max_reported} are shown"
+                        )
                     });
                 }
                 reported += 1;
@@ -195,7 +197,10 @@ async fn import_sources(
                     continue;
                 }
             };
-            let counting = CountingReader { inner: read, bar: reader_bar.clone() };
+            let counting = CountingReader {
+                inner: read,
+                bar: reader_bar.clone(),
+            };
             let mut batch = Vec::with_capacity(batch_size);
             let result = input::read_items(counting, max_object_bytes, &mut |item| {
                 summary.read += 1;
@@ -216,7 +221,9 @@ async fn import_sources(
                             }
                         } else {
                             match stix::Object::from_value(value) {
-                                Ok(obj) => batch.push((name.clone(), loc, NewObject::from_object(&obj))),
+                                Ok(obj) => {
+                                    batch.push((name.clone(), loc, NewObject::from_object(&obj)))
+                                }
                                 Err(e) => {
                                     summary.invalid += 1;
                                     report(format!("{name}: {loc}: {e}"));
@@ -248,7 +255,11 @@ async fn import_sources(
     // The writer: one transaction for --strict; otherwise a transaction per group of
     // `commit_every` objects, committed at the end of each file too.
     let mut written = Summary::default();
-    let mut tx = if args.strict { Some(store.begin().await?) } else { None };
+    let mut tx = if args.strict {
+        Some(store.begin().await?)
+    } else {
+        None
+    };
     let mut pending = 0u64;
     let mut write_error: Option<anyhow::Error> = None;
     while let Some(msg) = rx.recv().await {
@@ -261,7 +272,9 @@ async fn import_sources(
                 if !args.strict {
                     if let Some(open) = tx.take() {
                         if let Err(e) = open.commit().await {
-                            write_error = Some(anyhow::Error::new(e).context("committing to the store failed"));
+                            write_error = Some(
+                                anyhow::Error::new(e).context("committing to the store failed"),
+                            );
                         }
                     }
                     pending = 0;
@@ -273,19 +286,23 @@ async fn import_sources(
             match store.begin().await {
                 Ok(t) => tx = Some(t),
                 Err(e) => {
-                    write_error = Some(anyhow::Error::new(e).context("starting a transaction failed"));
+                    write_error =
+                        Some(anyhow::Error::new(e).context("starting a transaction failed"));
                     continue;
                 }
             }
         }
         let Some(open) = tx.as_mut() else { continue };
         let objects: Vec<NewObject> = batch.iter().map(|(_, _, o)| o.clone()).collect();
-        let outcomes = open.insert(&objects, std::slice::from_ref(collection)).await;
+        let outcomes = open
+            .insert(&objects, std::slice::from_ref(collection))
+            .await;
         pending += objects.len() as u64;
         if !args.strict && pending >= args.commit_every && outcomes.is_ok() {
             if let Some(open) = tx.take() {
                 if let Err(e) = open.commit().await {
-                    write_error = Some(anyhow::Error::new(e).context("committing to the store failed"));
+                    write_error =
+                        Some(anyhow::Error::new(e).context("committing to the store failed"));
                     continue;
                 }
             }
@@ -310,7 +327,9 @@ async fn import_sources(
                     }
                 }
             }
-            Err(e) => write_error = Some(anyhow::Error::new(e).context("writing to the store failed")),
+            Err(e) => {
+                write_error = Some(anyhow::Error::new(e).context("writing to the store failed"))
+            }
         }
     }
     let read_summary = reader
@@ -343,7 +362,11 @@ async fn import_sources(
 /// One line for a validation error: `<id>: <pointer>: <message> [<code>]`.
 pub fn describe(e: &stix::ValidationError) -> String {
     let id = e.object_id.as_deref().unwrap_or("(no id)");
-    let pointer = if e.pointer.is_empty() { "/" } else { e.pointer.as_str() };
+    let pointer = if e.pointer.is_empty() {
+        "/"
+    } else {
+        e.pointer.as_str()
+    };
     format!("{id}: {pointer}: {} [{}]", e.message, e.code)
 }
 

@@ -125,7 +125,10 @@ fn read_lines<R: Read>(
         let Some((len, overflow)) = read_bounded_line(&mut reader, &mut line, max)? else {
             break;
         };
-        let loc = Location { index, line: Some(line_no) };
+        let loc = Location {
+            index,
+            line: Some(line_no),
+        };
         if overflow {
             sink(Item::Bad(
                 loc,
@@ -139,20 +142,24 @@ fn read_lines<R: Read>(
             continue;
         }
         match serde_json::from_slice::<Value>(text) {
-            Ok(Value::Object(map))
-                if map.get("type").and_then(Value::as_str) == Some("bundle") =>
-            {
+            Ok(Value::Object(map)) if map.get("type").and_then(Value::as_str) == Some("bundle") => {
                 match map.get("objects") {
                     Some(Value::Array(objects)) => {
                         for obj in objects {
-                            let loc = Location { index, line: Some(line_no) };
+                            let loc = Location {
+                                index,
+                                line: Some(line_no),
+                            };
                             sink(Item::Object(loc, obj.clone()))?;
                             index += 1;
                         }
                     }
                     None => {}
                     Some(_) => {
-                        sink(Item::Bad(loc, "the bundle's 'objects' is not an array".into()))?;
+                        sink(Item::Bad(
+                            loc,
+                            "the bundle's 'objects' is not an array".into(),
+                        ))?;
                         index += 1;
                     }
                 }
@@ -176,8 +183,14 @@ fn read_lines<R: Read>(
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &b[start..end]
 }
 
@@ -254,9 +267,18 @@ fn read_document<R: Read>(
     sink: &mut dyn FnMut(Item) -> io::Result<()>,
 ) -> Result<u64, InputError> {
     let used = Rc::new(Cell::new(0u64));
-    let budget = BudgetReader { inner: reader, used: used.clone(), max };
+    let budget = BudgetReader {
+        inner: reader,
+        used: used.clone(),
+        max,
+    };
     let mut de = serde_json::Deserializer::from_reader(budget);
-    let mut state = DocState { index: 0, used, sink_error: None, sink };
+    let mut state = DocState {
+        index: 0,
+        used,
+        sink_error: None,
+        sink,
+    };
     loop {
         let seed = TopLevel { state: &mut state };
         match seed.deserialize(&mut de) {
@@ -284,7 +306,9 @@ fn read_document<R: Read>(
     Ok(state.index)
 }
 
-fn skip_ws_peek<R: Read>(de: &mut serde_json::Deserializer<serde_json::de::IoRead<R>>) -> Result<bool, serde_json::Error> {
+fn skip_ws_peek<R: Read>(
+    de: &mut serde_json::Deserializer<serde_json::de::IoRead<R>>,
+) -> Result<bool, serde_json::Error> {
     // `end()` succeeds only when nothing but whitespace remains.
     match de.end() {
         Ok(()) => Ok(false),
@@ -302,7 +326,10 @@ struct DocState<'s> {
 
 impl DocState<'_> {
     fn emit(&mut self, value: Value) -> bool {
-        let loc = Location { index: self.index, line: None };
+        let loc = Location {
+            index: self.index,
+            line: None,
+        };
         self.index += 1;
         self.used.set(0);
         if let Err(e) = (self.sink)(Item::Object(loc, value)) {
@@ -312,7 +339,10 @@ impl DocState<'_> {
         true
     }
     fn bad(&mut self, msg: String) -> bool {
-        let loc = Location { index: self.index, line: None };
+        let loc = Location {
+            index: self.index,
+            line: None,
+        };
         self.index += 1;
         self.used.set(0);
         if let Err(e) = (self.sink)(Item::Bad(loc, msg)) {
@@ -368,11 +398,14 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
                             }
                         }
                     }
-                    Some(_) => {
-                        if !self.state.bad("the bundle's 'objects' is not an array".into()) {
-                            return Err(serde::de::Error::custom("stopped"));
-                        }
+                    Some(_)
+                        if !self
+                            .state
+                            .bad("the bundle's 'objects' is not an array".into()) =>
+                    {
+                        return Err(serde::de::Error::custom("stopped"));
                     }
+                    Some(_) => {}
                     None => {}
                 }
             }
@@ -462,15 +495,24 @@ mod tests {
         let input = format!("{{\"id\":\"a\"}}\n{{\"id\":\n\n{big}\n{{\"type\":\"bundle\",\"objects\":[{{\"id\":\"c\"}}]}}\n");
         let (items, r) = collect(&input);
         assert_eq!(items[0], "line 1, object #0: a");
-        assert!(items[1].starts_with("line 2, object #1: BAD not JSON"), "{}", items[1]);
-        assert!(items[2].contains("line 4, object #2: BAD the line is 2009 bytes long"), "{}", items[2]);
+        assert!(
+            items[1].starts_with("line 2, object #1: BAD not JSON"),
+            "{}",
+            items[1]
+        );
+        assert!(
+            items[2].contains("line 4, object #2: BAD the line is 2009 bytes long"),
+            "{}",
+            items[2]
+        );
         assert_eq!(items[3], "line 5, object #3: c");
         assert_eq!(r, Ok(4));
     }
 
     #[test]
     fn truncated_document_reports_what_was_read() {
-        let (items, r) = collect("{\"type\":\"bundle\",\n\"objects\":[{\"id\":\"a\"},{\"id\":\"b\"");
+        let (items, r) =
+            collect("{\"type\":\"bundle\",\n\"objects\":[{\"id\":\"a\"},{\"id\":\"b\"");
         assert_eq!(items, ["object #0: a"]);
         let err = r.unwrap_err();
         assert!(err.contains("truncated"), "{err}");
@@ -478,7 +520,10 @@ mod tests {
 
     #[test]
     fn oversized_object_in_a_document_is_fatal_with_a_reason() {
-        let input = format!("[{{\"id\":\"a\"}},{{\"id\":\"{}\"}}]", "y".repeat(3_000_000));
+        let input = format!(
+            "[{{\"id\":\"a\"}},{{\"id\":\"{}\"}}]",
+            "y".repeat(3_000_000)
+        );
         let (items, r) = collect(&input);
         assert_eq!(items, ["object #0: a"]);
         assert!(r.unwrap_err().contains("larger than the limit"));

@@ -20,14 +20,25 @@ use std::sync::Arc;
 #[derive(Debug, clap::Args)]
 pub struct GlobalArgs {
     /// Directory holding the embedded store (SQLite) and node state.
-    #[arg(long, global = true, env = "NADHIR_DATA_DIR", default_value = "./nadhir-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "NADHIR_DATA_DIR",
+        default_value = "./nadhir-data"
+    )]
     pub data_dir: PathBuf,
     /// Database URL: postgres://user@host/db for PostgreSQL, sqlite://PATH for a
     /// specific SQLite file. Unset: SQLite inside --data-dir.
     #[arg(long, global = true, env = "NADHIR_DATABASE_URL")]
     pub database_url: Option<String>,
     /// Log format on stderr.
-    #[arg(long, global = true, env = "NADHIR_LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        env = "NADHIR_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     pub log_format: LogFormat,
 }
 
@@ -44,7 +55,9 @@ pub enum LogFormat {
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -109,7 +122,10 @@ mod tests {
 
     #[test]
     fn redacts_passwords_only() {
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
     }

@@ -16,13 +16,38 @@ pub fn sources() -> Vec<Source> {
 }
 
 const MALWARE_TYPES: &[&str] = &[
-    "adware", "backdoor", "bot", "bootkit", "ddos", "downloader", "dropper", "exploit-kit",
-    "keylogger", "ransomware", "remote-access-trojan", "resource-exploitation", "rogue-security-software",
-    "rootkit", "screen-capture", "spyware", "trojan", "unknown", "virus", "webshell", "wiper", "worm",
+    "adware",
+    "backdoor",
+    "bot",
+    "bootkit",
+    "ddos",
+    "downloader",
+    "dropper",
+    "exploit-kit",
+    "keylogger",
+    "ransomware",
+    "remote-access-trojan",
+    "resource-exploitation",
+    "rogue-security-software",
+    "rootkit",
+    "screen-capture",
+    "spyware",
+    "trojan",
+    "unknown",
+    "virus",
+    "webshell",
+    "wiper",
+    "worm",
 ];
 const TOOL_TYPES: &[&str] = &[
-    "denial-of-service", "exploitation", "information-gathering", "network-capture",
-    "credential-exploitation", "remote-access", "vulnerability-scanning", "unknown",
+    "denial-of-service",
+    "exploitation",
+    "information-gathering",
+    "network-capture",
+    "credential-exploitation",
+    "remote-access",
+    "vulnerability-scanning",
+    "unknown",
 ];
 
 /// Converts a STIX 2.0 object to 2.1 in place; objects that already carry a
@@ -32,7 +57,11 @@ pub fn upgrade_stix20(value: &mut Value) {
     if map.contains_key("spec_version") {
         return;
     }
-    let type_name = map.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let type_name = map
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let mut out = Map::with_capacity(map.len() + 2);
     for (k, v) in std::mem::take(map) {
         let is_type = k == "type";
@@ -62,10 +91,8 @@ pub fn upgrade_stix20(value: &mut Value) {
             move_labels(&mut out, "malware_types", MALWARE_TYPES);
         }
         "tool" => move_labels(&mut out, "tool_types", TOOL_TYPES),
-        "indicator" => {
-            if !out.contains_key("pattern_type") {
-                out.insert("pattern_type".into(), Value::String("stix".into()));
-            }
+        "indicator" if !out.contains_key("pattern_type") => {
+            out.insert("pattern_type".into(), Value::String("stix".into()));
         }
         _ => {}
     }
@@ -76,10 +103,14 @@ pub fn upgrade_stix20(value: &mut Value) {
 /// with stray whitespace; STIX 2.1 requires a URI there. Whitespace is trimmed; text that
 /// is not a URL moves to `description` (when that is free) instead of being lost.
 fn repair_external_references(map: &mut Map<String, Value>) {
-    let Some(Value::Array(refs)) = map.get_mut("external_references") else { return };
+    let Some(Value::Array(refs)) = map.get_mut("external_references") else {
+        return;
+    };
     for r in refs.iter_mut() {
         let Value::Object(r) = r else { continue };
-        let Some(Value::String(url)) = r.get("url") else { continue };
+        let Some(Value::String(url)) = r.get("url") else {
+            continue;
+        };
         let trimmed = url.trim();
         let looks_like_url = trimmed
             .split_once("://")
@@ -105,7 +136,9 @@ fn move_labels(map: &mut Map<String, Value>, target: &str, vocab: &[&str]) {
     if map.contains_key(target) {
         return;
     }
-    let Some(Value::Array(labels)) = map.get("labels") else { return };
+    let Some(Value::Array(labels)) = map.get("labels") else {
+        return;
+    };
     let typed: Vec<Value> = labels
         .iter()
         .filter(|l| l.as_str().is_some_and(|s| vocab.contains(&s)))
@@ -144,7 +177,10 @@ mod tests {
                 {"source_name": "c", "url": "https://example.com/y", "description": "kept"}]});
         upgrade_stix20(&mut v);
         let refs = &v["external_references"];
-        assert_eq!(refs[0], json!({"source_name": "a", "description": "Dragos. (n.d.). Chrysene. Retrieved October 27, 2019."}));
+        assert_eq!(
+            refs[0],
+            json!({"source_name": "a", "description": "Dragos. (n.d.). Chrysene. Retrieved October 27, 2019."})
+        );
         assert_eq!(refs[1]["url"], "https://example.com/x");
         assert_eq!(refs[2]["url"], "https://example.com/y");
     }
@@ -160,7 +196,9 @@ mod tests {
     #[test]
     fn bundled_sample_parses() {
         for source in sources() {
-            let Source::Bytes(name, bytes) = source else { unreachable!() };
+            let Source::Bytes(name, bytes) = source else {
+                unreachable!()
+            };
             let v: Value = serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(v["type"], "bundle", "{name}");
         }

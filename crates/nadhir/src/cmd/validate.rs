@@ -81,7 +81,11 @@ pub fn run(_g: &GlobalArgs, args: ValidateArgs) -> anyhow::Result<ExitCode> {
     eprintln!(
         "{objects} objects checked: {} valid, {invalid} invalid{}",
         objects - invalid,
-        if unreadable > 0 { format!(", {unreadable} files unreadable") } else { String::new() }
+        if unreadable > 0 {
+            format!(", {unreadable} files unreadable")
+        } else {
+            String::new()
+        }
     );
     Ok(if unreadable > 0 {
         ExitCode::from(2)

@@ -6,7 +6,10 @@ use std::process::{Command, Output};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 /// The Python interpreter with the OASIS oracles, or `None` (with a printed reason) when
@@ -24,7 +27,10 @@ pub fn oracle_python() -> Option<PathBuf> {
         return Some(candidate);
     }
     if std::env::var_os("CI").is_some() {
-        panic!("CI is set but the oracle interpreter {} cannot import stix2/stix2validator", candidate.display());
+        panic!(
+            "CI is set but the oracle interpreter {} cannot import stix2/stix2validator",
+            candidate.display()
+        );
     }
     eprintln!(
         "SKIPPED: no Python with the OASIS oracles at {} (set NADHIR_PYTHON; see requirements-oracles.txt)",
@@ -56,7 +62,11 @@ pub fn stderr(o: &Output) -> String {
 /// `(id, [error messages])` for every object it finds invalid.
 pub fn oracle_invalid_objects(python: &Path, bundle: &Path) -> Vec<(String, Vec<String>)> {
     let script = workspace_root().join("crates/nadhir/tests/oracle/validate_objects.py");
-    let out = Command::new(python).arg(script).arg(bundle).output().expect("run oracle");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(bundle)
+        .output()
+        .expect("run oracle");
     assert!(out.status.success(), "oracle failed: {}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("oracle output is JSON");
     v.as_array()
@@ -66,7 +76,12 @@ pub fn oracle_invalid_objects(python: &Path, bundle: &Path) -> Vec<(String, Vec<
         .map(|r| {
             (
                 r["id"].as_str().unwrap_or("?").to_owned(),
-                r["errors"].as_array().into_iter().flatten().map(|e| e.to_string()).collect(),
+                r["errors"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|e| e.to_string())
+                    .collect(),
             )
         })
         .collect()
