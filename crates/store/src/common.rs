@@ -122,7 +122,7 @@ macro_rules! impl_store {
 
             async fn begin(&self) -> $crate::Result<Box<dyn $crate::WriteTx + '_>> {
                 let tx = self.write_tx().await?;
-                Ok(Box::new($wtx { tx }))
+                Ok(Box::new($wtx::new(tx, self)))
             }
 
             async fn query(&self, q: &$crate::Query) -> $crate::Result<$crate::Page> {

@@ -101,6 +101,25 @@ fn redact(url: &str) -> String {
 /// A write transaction of a [`PostgresStore`].
 pub struct PgWriteTx {
     tx: Transaction<'static, Postgres>,
+    pool: PgPool,
+    /// Object rows written by this transaction (for the statistics refresh on commit).
+    written: u64,
+}
+
+/// After a commit that wrote at least this many object rows, the planner statistics of
+/// the object tables are refreshed. Without it, the first queries after a bulk load plan
+/// the "latest version" subquery against empty-table statistics and can take minutes;
+/// autovacuum would only catch up later.
+const ANALYZE_AFTER_ROWS: u64 = 10_000;
+
+impl PgWriteTx {
+    fn new(tx: Transaction<'static, Postgres>, store: &PostgresStore) -> Self {
+        PgWriteTx {
+            tx,
+            pool: store.pool.clone(),
+            written: 0,
+        }
+    }
 }
 
 impl std::fmt::Debug for PgWriteTx {
@@ -180,6 +199,7 @@ impl InsertOps for PgWriteTx {
             .bind(rows.iter().map(|r| r.date_added).collect::<Vec<i64>>())
             .execute(&mut *self.tx)
             .await?;
+        self.written += done.rows_affected();
         Ok(done.rows_affected())
     }
 
@@ -229,7 +249,16 @@ impl WriteTx for PgWriteTx {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        Ok(self.tx.commit().await?)
+        let PgWriteTx { tx, pool, written } = *self;
+        tx.commit().await?;
+        if written >= ANALYZE_AFTER_ROWS {
+            // An optimisation only: the data is committed, so a failure here (e.g. the
+            // role may not ANALYZE) must not turn a successful commit into an error.
+            let _ = sqlx::query("ANALYZE objects, collection_objects")
+                .execute(&pool)
+                .await;
+        }
+        Ok(())
     }
 
     async fn rollback(self: Box<Self>) -> Result<()> {

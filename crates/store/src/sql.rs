@@ -260,15 +260,20 @@ fn push_version_filter(b: &mut Built, versions: &VersionFilter, in_collection: b
     } else {
         "FROM objects v WHERE v.id = o.id"
     };
+    // Written as "no newer (older) version exists in scope" rather than
+    // "= (SELECT MAX(...))": the meaning is the same, but PostgreSQL estimates the
+    // anti-join well and walks the cursor index page by page, while it took the MAX
+    // form for a highly selective filter and sorted the whole collection for every page
+    // (minutes per page at 200,000 objects; 24 ms with this form).
     let mut parts: Vec<String> = Vec::new();
     if v.last {
         parts.push(format!(
-            "o.version_key = (SELECT MAX(v.version_key) {scope})"
+            "NOT EXISTS (SELECT 1 {scope} AND v.version_key > o.version_key)"
         ));
     }
     if v.first {
         parts.push(format!(
-            "o.version_key = (SELECT MIN(v.version_key) {scope})"
+            "NOT EXISTS (SELECT 1 {scope} AND v.version_key < o.version_key)"
         ));
     }
     b.sql.push_str(" AND (");
@@ -299,9 +304,14 @@ mod tests {
         let b = select_objects(&q, &q.versions, Some(11));
         assert!(b.sql.contains("o.cursor > $1"), "{}", b.sql);
         assert!(b.sql.contains("o.id IN ($2, $3)"), "{}", b.sql);
-        assert!(b
-            .sql
-            .contains("SELECT MAX(v.version_key) FROM objects v WHERE v.id = o.id"));
+        assert!(
+            b.sql.contains(
+                "NOT EXISTS (SELECT 1 FROM objects v WHERE v.id = o.id \
+                 AND v.version_key > o.version_key)"
+            ),
+            "{}",
+            b.sql
+        );
         assert!(b.sql.ends_with("ORDER BY o.cursor LIMIT $4"), "{}", b.sql);
         assert_eq!(
             b.args,
@@ -327,11 +337,17 @@ mod tests {
         };
         let b = select_objects(&q, &q.versions, None);
         assert!(b.sql.contains("m.collection_id = $1"), "{}", b.sql);
-        assert!(b
-            .sql
-            .contains("SELECT MIN(v.version_key) FROM objects v JOIN collection_objects"));
+        assert!(
+            b.sql.contains(
+                "NOT EXISTS (SELECT 1 FROM objects v JOIN collection_objects w \
+                 ON w.object_cursor = v.cursor WHERE v.id = o.id \
+                 AND w.collection_id = m.collection_id AND v.version_key < o.version_key)"
+            ),
+            "{}",
+            b.sql
+        );
         assert!(b.sql.contains(" OR o.version_key IN ($2)"), "{}", b.sql);
-        assert!(!b.sql.contains("MAX("), "{}", b.sql);
+        assert!(!b.sql.contains("v.version_key > o"), "{}", b.sql);
         assert!(b.sql.contains("'' AS json"), "no body requested: {}", b.sql);
     }
 

@@ -128,6 +128,12 @@ pub struct SqliteWriteTx {
     tx: Transaction<'static, Sqlite>,
 }
 
+impl SqliteWriteTx {
+    fn new(tx: Transaction<'static, Sqlite>, _store: &SqliteStore) -> Self {
+        SqliteWriteTx { tx }
+    }
+}
+
 impl std::fmt::Debug for SqliteWriteTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SqliteWriteTx")

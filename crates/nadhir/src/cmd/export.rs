@@ -111,6 +111,14 @@ pub fn run(g: &GlobalArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
         drop(out);
         bar.finish_and_clear();
         if let Some((tmp, path)) = tmp_path {
+            // The temporary file is created private (0600); an export is an ordinary file.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                tmp.as_file()
+                    .set_permissions(std::fs::Permissions::from_mode(0o644))
+                    .with_context(|| format!("cannot set permissions on {}", path.display()))?;
+            }
             tmp.persist(&path)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
