@@ -123,7 +123,7 @@ pub enum CollectionCommand {
         #[arg(long)]
         alias: Option<String>,
         /// API root the collection belongs to.
-        #[arg(long, default_value = "api")]
+        #[arg(long, default_value = taxii::server::DEFAULT_API_ROOT)]
         api_root: String,
         #[arg(long)]
         description: Option<String>,

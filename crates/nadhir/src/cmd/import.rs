@@ -138,7 +138,7 @@ pub async fn ensure_collection(store: &dyn Store, name: &str) -> anyhow::Result<
     }
     let c = store::Collection {
         id: CollectionId(uuid::Uuid::new_v4().to_string()),
-        api_root: "api1".into(),
+        api_root: taxii::server::DEFAULT_API_ROOT.to_owned(),
         title: name.to_owned(),
         description: Some(format!("Created by `nadhir import --collection {name}`")),
         alias: Some(name.to_owned()),

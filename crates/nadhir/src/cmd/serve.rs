@@ -47,7 +47,7 @@ pub struct ServeArgs {
 
 fn config(args: &ServeArgs) -> ServerConfig {
     let names: Vec<String> = if args.api_roots.is_empty() {
-        vec!["api".to_owned()]
+        vec![taxii::server::DEFAULT_API_ROOT.to_owned()]
     } else {
         args.api_roots.clone()
     };

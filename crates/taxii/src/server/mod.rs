@@ -86,14 +86,18 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
 }
 
+/// The API root a node serves when none is configured; `nadhir import` and
+/// `nadhir admin collection add` put new collections there by default.
+pub const DEFAULT_API_ROOT: &str = "api";
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             title: "Nadhir TAXII 2.1 server".to_owned(),
             description: Some("Federated cyber-threat-intelligence sharing".to_owned()),
             contact: None,
-            default_root: Some("api".to_owned()),
-            api_roots: vec![ApiRootConfig::new("api")],
+            default_root: Some(DEFAULT_API_ROOT.to_owned()),
+            api_roots: vec![ApiRootConfig::new(DEFAULT_API_ROOT)],
             default_page_size: 1000,
             max_page_size: 10_000,
             inline_ingest_max: 1000,
