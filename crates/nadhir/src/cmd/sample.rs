@@ -15,41 +15,6 @@ pub fn sources() -> Vec<Source> {
     ]
 }
 
-const MALWARE_TYPES: &[&str] = &[
-    "adware",
-    "backdoor",
-    "bot",
-    "bootkit",
-    "ddos",
-    "downloader",
-    "dropper",
-    "exploit-kit",
-    "keylogger",
-    "ransomware",
-    "remote-access-trojan",
-    "resource-exploitation",
-    "rogue-security-software",
-    "rootkit",
-    "screen-capture",
-    "spyware",
-    "trojan",
-    "unknown",
-    "virus",
-    "webshell",
-    "wiper",
-    "worm",
-];
-const TOOL_TYPES: &[&str] = &[
-    "denial-of-service",
-    "exploitation",
-    "information-gathering",
-    "network-capture",
-    "credential-exploitation",
-    "remote-access",
-    "vulnerability-scanning",
-    "unknown",
-];
-
 /// Converts a STIX 2.0 object to 2.1 in place; objects that already carry a
 /// `spec_version` (and non-objects) are left alone.
 pub fn upgrade_stix20(value: &mut Value) {
@@ -88,9 +53,9 @@ pub fn upgrade_stix20(value: &mut Value) {
             if !out.contains_key("is_family") {
                 out.insert("is_family".into(), Value::Bool(true));
             }
-            move_labels(&mut out, "malware_types", MALWARE_TYPES);
+            move_labels(&mut out, "malware_types", stix::vocab::MALWARE_TYPE);
         }
-        "tool" => move_labels(&mut out, "tool_types", TOOL_TYPES),
+        "tool" => move_labels(&mut out, "tool_types", stix::vocab::TOOL_TYPE),
         "indicator" if !out.contains_key("pattern_type") => {
             out.insert("pattern_type".into(), Value::String("stix".into()));
         }
