@@ -22,7 +22,7 @@ mod postgres;
 mod sql;
 mod sqlite;
 
-pub use postgres::PostgresStore;
+pub use postgres::{redact as redact_url, PostgresStore};
 pub use sqlite::SqliteStore;
 
 use std::path::Path;

@@ -84,8 +84,8 @@ impl PostgresStore {
     }
 }
 
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
+/// A database URL with any password replaced by `***`, for messages.
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];
@@ -279,5 +279,6 @@ mod tests {
             "postgres://u:***@h:5432/db"
         );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
     }
 }

@@ -5,9 +5,8 @@
 //! type's ID-contributing properties (for `hashes`, one hash chosen in the order
 //! MD5, SHA-1, SHA-256, SHA-512, else the first, as the OASIS `stix2` library does).
 //!
-//! This is a local copy of the small function the `stix` crate is to expose as
-//! `stix::sco::deterministic_id`; when that lands, this module should delegate to it
-//! (the oracle test `tests/oracle_stix2.rs` pins both to the OASIS library).
+//! [`sco_id`] delegates to `stix::sco::deterministic_id` and names the reason when an
+//! object has no id (the oracle test `tests/oracle_stix2.rs` pins it to the OASIS library).
 //!
 //! Sighting, observed-data and opinion ids are derived from a namespace of the node's
 //! identity and the (indicator, window), formatted as UUIDv4 ([`derived_id`]), so the
@@ -44,74 +43,20 @@ impl IdError {
     }
 }
 
-/// The ID-contributing properties of each STIX 2.1 SCO type (§6).
-pub fn contributing_properties(sco_type: &str) -> Option<&'static [&'static str]> {
-    Some(match sco_type {
-        "artifact" => &["hashes", "payload_bin"],
-        "autonomous-system" => &["number"],
-        "directory" => &["path"],
-        "domain-name" | "email-addr" | "ipv4-addr" | "ipv6-addr" | "mac-addr" | "url" => &["value"],
-        "email-message" => &["from_ref", "subject", "body"],
-        "file" => &["hashes", "name", "extensions", "parent_directory_ref"],
-        "mutex" => &["name"],
-        "network-traffic" => &[
-            "start",
-            "end",
-            "src_ref",
-            "dst_ref",
-            "src_port",
-            "dst_port",
-            "protocols",
-            "extensions",
-        ],
-        "software" => &["name", "cpe", "swid", "vendor", "version"],
-        "user-account" => &["account_type", "user_id", "account_login"],
-        "windows-registry-key" => &["key", "values"],
-        "x509-certificate" => &["hashes", "serial_number"],
-        _ => return None,
-    })
-}
-
-fn choose_one_hash(hashes: &Map<String, Value>) -> Option<Value> {
-    let pick = ["MD5", "SHA-1", "SHA-256", "SHA-512"]
-        .iter()
-        .find_map(|k| hashes.get_key_value(*k))
-        .or_else(|| hashes.iter().next())?;
-    let mut one = Map::new();
-    one.insert(pick.0.clone(), pick.1.clone());
-    Some(Value::Object(one))
-}
-
-/// The deterministic id `type--uuid5` of an SCO whose properties are `props`.
+/// The deterministic id `type--uuid5` of an SCO whose properties are `props`
+/// ([`stix::sco::deterministic_id`], with the reason when there is none).
 pub fn sco_id(sco_type: &str, props: &Map<String, Value>) -> Result<String, IdError> {
-    let keys =
-        contributing_properties(sco_type).ok_or_else(|| IdError::UnknownType(sco_type.into()))?;
-    let mut contributing = Map::new();
-    for key in keys {
-        let Some(v) = props.get(*key) else { continue };
-        let v = if *key == "hashes" {
-            match v {
-                Value::Object(h) => {
-                    choose_one_hash(h).ok_or_else(|| IdError::EmptyHashes(sco_type.into()))?
-                }
-                other => other.clone(),
-            }
-        } else {
-            v.clone()
-        };
-        contributing.insert((*key).to_owned(), v);
+    let keys = stix::sco::id_contributing_properties(sco_type)
+        .ok_or_else(|| IdError::UnknownType(sco_type.into()))?;
+    if keys.contains(&"hashes")
+        && matches!(props.get("hashes"), Some(Value::Object(h)) if h.is_empty())
+    {
+        return Err(IdError::EmptyHashes(sco_type.into()));
     }
-    if contributing.is_empty() {
-        return Err(IdError::NoContributingProperty {
-            sco_type: sco_type.into(),
-            props: keys.join(", "),
-        });
-    }
-    let canonical = stix::jcs::to_string(&Value::Object(contributing));
-    Ok(format!(
-        "{sco_type}--{}",
-        Uuid::new_v5(&SCO_NAMESPACE, canonical.as_bytes())
-    ))
+    stix::sco::deterministic_id(sco_type, props).ok_or_else(|| IdError::NoContributingProperty {
+        sco_type: sco_type.into(),
+        props: keys.join(", "),
+    })
 }
 
 /// The namespace for ids this node derives (sightings, observed-data, opinions):

@@ -78,23 +78,9 @@ pub async fn open_store(g: &GlobalArgs) -> anyhow::Result<Arc<dyn store::Store>>
     store::open(&g.data_dir, g.database_url.as_deref())
         .await
         .with_context(|| match &g.database_url {
-            Some(url) => format!("cannot open the store at {}", redact_url(url)),
+            Some(url) => format!("cannot open the store at {}", store::redact_url(url)),
             None => format!("cannot open the store in {}", g.data_dir.display()),
         })
-}
-
-/// A database URL with any password replaced, for messages.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
 }
 
 /// A progress bar on stderr, hidden when stderr is not a terminal.
@@ -114,19 +100,4 @@ pub fn progress_bar(len: Option<u64>, what: &str) -> indicatif::ProgressBar {
     }
     bar.set_message(what.to_owned());
     bar
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_passwords_only() {
-        assert_eq!(
-            redact_url("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
-        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
-    }
 }
