@@ -103,6 +103,17 @@ macro_rules! impl_store {
             })
         }
 
+        fn row_record(r: &$row) -> $crate::Result<$crate::RecordRow> {
+            use sqlx::Row;
+            Ok($crate::RecordRow {
+                kind: r.try_get("kind")?,
+                id: r.try_get("id")?,
+                tag: r.try_get("tag")?,
+                body: r.try_get("body")?,
+                updated: r.try_get("updated")?,
+            })
+        }
+
         fn row_status(r: &$row) -> $crate::Result<$crate::StatusRecord> {
             use sqlx::Row;
             Ok($crate::StatusRecord {
@@ -608,6 +619,254 @@ macro_rules! impl_store {
                     .execute(self.writer())
                     .await?;
                 Ok(())
+            }
+            async fn record_hits(
+                &self,
+                hits: &[$crate::HitRow],
+                now_micros: i64,
+                max_scos: usize,
+            ) -> $crate::Result<$crate::HitOutcome> {
+                use sqlx::Row;
+                let mut out = $crate::HitOutcome::default();
+                if hits.is_empty() {
+                    return Ok(out);
+                }
+                let mut tx = self.write_tx().await?;
+                // Windows touched by this call, in first-touched order.
+                let mut touched: Vec<$crate::WindowRow> = Vec::new();
+                let mut slot: std::collections::HashMap<String, usize> =
+                    std::collections::HashMap::new();
+                for h in hits {
+                    let done = sqlx::query($crate::sql::INSERT_HIT_KEY)
+                        .bind(h.sighting_id.as_str())
+                        .bind(h.event_key.as_str())
+                        .bind(h.window_start)
+                        .execute(&mut *tx)
+                        .await?;
+                    if done.rows_affected() == 0 {
+                        out.duplicates += 1;
+                        continue;
+                    }
+                    out.counted += 1;
+                    let i = match slot.get(&h.sighting_id) {
+                        Some(&i) => i,
+                        None => {
+                            let row = sqlx::query($crate::sql::GET_WINDOW)
+                                .bind(h.sighting_id.as_str())
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                            let w = match row {
+                                Some(r) => {
+                                    let scos: String = r.try_get("sco_ids")?;
+                                    let sco_ids: Vec<String> = serde_json::from_str(&scos)
+                                        .map_err(|e| {
+                                            $crate::StoreError::Corrupt(format!(
+                                                "sighting window {}: sco_ids: {e}",
+                                                h.sighting_id
+                                            ))
+                                        })?;
+                                    $crate::WindowRow {
+                                        sighting_id: r.try_get("sighting_id")?,
+                                        indicator_id: r.try_get("indicator_id")?,
+                                        window_start: r.try_get("window_start")?,
+                                        count: r.try_get("count")?,
+                                        first_seen: r.try_get("first_seen")?,
+                                        last_seen: r.try_get("last_seen")?,
+                                        sco_ids,
+                                        created: r.try_get("created")?,
+                                        modified: r.try_get("modified")?,
+                                        first_version: false,
+                                        new_sco_ids: Vec::new(),
+                                    }
+                                }
+                                None => $crate::WindowRow {
+                                    sighting_id: h.sighting_id.clone(),
+                                    indicator_id: h.indicator_id.clone(),
+                                    window_start: h.window_start,
+                                    count: 0,
+                                    first_seen: h.observed_micros,
+                                    last_seen: h.observed_micros,
+                                    sco_ids: Vec::new(),
+                                    created: 0,
+                                    modified: 0,
+                                    first_version: true,
+                                    new_sco_ids: Vec::new(),
+                                },
+                            };
+                            touched.push(w);
+                            slot.insert(h.sighting_id.clone(), touched.len() - 1);
+                            touched.len() - 1
+                        }
+                    };
+                    let w = &mut touched[i];
+                    w.count += 1;
+                    w.first_seen = w.first_seen.min(h.observed_micros);
+                    w.last_seen = w.last_seen.max(h.observed_micros);
+                    if let Some(sco) = &h.sco_id {
+                        if w.sco_ids.len() < max_scos && !w.sco_ids.iter().any(|s| s == sco) {
+                            w.sco_ids.push(sco.clone());
+                            w.new_sco_ids.push(sco.clone());
+                        }
+                    }
+                }
+                for w in &mut touched {
+                    let modified = if w.first_version {
+                        now_micros
+                    } else {
+                        now_micros.max(w.modified + 1)
+                    };
+                    if w.first_version {
+                        w.created = modified;
+                    }
+                    w.modified = modified;
+                    let scos = serde_json::to_string(&w.sco_ids)
+                        .map_err(|e| $crate::StoreError::Corrupt(format!("sco_ids: {e}")))?;
+                    sqlx::query($crate::sql::PUT_WINDOW)
+                        .bind(w.sighting_id.as_str())
+                        .bind(w.indicator_id.as_str())
+                        .bind(w.window_start)
+                        .bind(w.count)
+                        .bind(w.first_seen)
+                        .bind(w.last_seen)
+                        .bind(scos)
+                        .bind(w.created)
+                        .bind(w.modified)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                out.windows = touched;
+                Ok(out)
+            }
+
+            async fn prune_hit_keys(&self, before_window_start: i64) -> $crate::Result<u64> {
+                let done = sqlx::query($crate::sql::PRUNE_HIT_KEYS)
+                    .bind(before_window_start)
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn put_record(
+                &self,
+                r: &$crate::RecordRow,
+                feed: Option<&str>,
+            ) -> $crate::Result<Option<i64>> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query($crate::sql::PUT_RECORD)
+                    .bind(r.kind.as_str())
+                    .bind(r.id.as_str())
+                    .bind(r.tag.as_str())
+                    .bind(r.body.as_str())
+                    .bind(r.updated)
+                    .execute(&mut *tx)
+                    .await?;
+                let seq = match feed {
+                    Some(kind) => {
+                        let seq: i64 = sqlx::query_scalar($crate::sql::APPEND_FEED)
+                            .bind(kind)
+                            .bind(r.id.as_str())
+                            .bind(r.body.as_str())
+                            .bind(r.updated)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        Some(seq)
+                    }
+                    None => None,
+                };
+                tx.commit().await?;
+                Ok(seq)
+            }
+
+            async fn get_record(
+                &self,
+                kind: &str,
+                id: &str,
+            ) -> $crate::Result<Option<$crate::RecordRow>> {
+                let row = sqlx::query($crate::sql::GET_RECORD)
+                    .bind(kind)
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(row_record).transpose()
+            }
+
+            async fn list_records(
+                &self,
+                kind: &str,
+                tag: Option<&str>,
+                limit: usize,
+            ) -> $crate::Result<Vec<$crate::RecordRow>> {
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let rows = match tag {
+                    Some(tag) => {
+                        sqlx::query($crate::sql::LIST_RECORDS_TAG)
+                            .bind(kind)
+                            .bind(tag)
+                            .bind(limit)
+                            .fetch_all(self.reader())
+                            .await?
+                    }
+                    None => {
+                        sqlx::query($crate::sql::LIST_RECORDS)
+                            .bind(kind)
+                            .bind(limit)
+                            .fetch_all(self.reader())
+                            .await?
+                    }
+                };
+                rows.iter().map(row_record).collect()
+            }
+
+            async fn delete_record(&self, kind: &str, id: &str) -> $crate::Result<bool> {
+                let done = sqlx::query($crate::sql::DELETE_RECORD)
+                    .bind(kind)
+                    .bind(id)
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn append_feed(
+                &self,
+                kind: &str,
+                ref_id: &str,
+                body: &str,
+            ) -> $crate::Result<i64> {
+                let mut tx = self.write_tx().await?;
+                let seq: i64 = sqlx::query_scalar($crate::sql::APPEND_FEED)
+                    .bind(kind)
+                    .bind(ref_id)
+                    .bind(body)
+                    .bind($crate::now_micros())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(seq)
+            }
+
+            async fn feed_after(
+                &self,
+                after_seq: i64,
+                limit: usize,
+            ) -> $crate::Result<Vec<$crate::FeedRow>> {
+                use sqlx::Row;
+                let rows = sqlx::query($crate::sql::FEED_AFTER)
+                    .bind(after_seq)
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .fetch_all(self.reader())
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::FeedRow {
+                            seq: r.try_get("seq")?,
+                            kind: r.try_get("kind")?,
+                            ref_id: r.try_get("ref_id")?,
+                            body: r.try_get("body")?,
+                            at: r.try_get("at")?,
+                        })
+                    })
+                    .collect()
             }
         }
     };

@@ -42,6 +42,9 @@ macro_rules! conformance_cases {
             orgs_users_tokens_permissions,
             state,
             stream_large,
+            hits_counted_once,
+            hits_concurrent_workers,
+            records_and_feed,
         );
     };
 }
@@ -1250,6 +1253,167 @@ pub async fn state(s: &dyn Store) {
         s.get_state("peer.b.cursor").await.unwrap().as_deref(),
         Some("7")
     );
+}
+
+fn hit(sighting: &str, window_start: i64, event: &str, t: i64, sco: &str) -> crate::HitRow {
+    crate::HitRow {
+        sighting_id: sighting.to_owned(),
+        indicator_id: id_of("indicator", 1),
+        window_start,
+        event_key: event.to_owned(),
+        observed_micros: t,
+        sco_id: Some(sco.to_owned()),
+    }
+}
+
+/// Hits are counted once per (window, event); windows keep first/last seen, a bounded
+/// list of SCO ids, and a `modified` that strictly increases.
+pub async fn hits_counted_once(s: &dyn Store) {
+    let (w1, w2) = (id_of("sighting", 1), id_of("sighting", 2));
+    let out = s
+        .record_hits(
+            &[
+                hit(&w1, 3600, "file:a:0", 3_700_000_000, "ipv4-addr--1"),
+                hit(&w1, 3600, "file:a:10", 3_650_000_000, "ipv4-addr--2"),
+                hit(&w1, 3600, "file:a:0", 3_700_000_000, "ipv4-addr--1"),
+                hit(&w2, 7200, "file:a:20", 7_300_000_000, "ipv4-addr--1"),
+            ],
+            1_000,
+            2,
+        )
+        .await
+        .unwrap();
+    assert_eq!((out.counted, out.duplicates), (3, 1));
+    assert_eq!(out.windows.len(), 2);
+    let a = &out.windows[0];
+    assert_eq!((a.sighting_id.as_str(), a.count), (w1.as_str(), 2));
+    assert_eq!((a.first_seen, a.last_seen), (3_650_000_000, 3_700_000_000));
+    assert_eq!(a.sco_ids, vec!["ipv4-addr--1", "ipv4-addr--2"]);
+    assert_eq!(a.new_sco_ids, a.sco_ids);
+    assert!(a.first_version);
+    assert_eq!((a.created, a.modified), (1_000, 1_000));
+
+    // Redelivery of the same events: nothing changes, no window is returned.
+    let again = s
+        .record_hits(
+            &[hit(&w1, 3600, "file:a:10", 3_650_000_000, "ipv4-addr--2")],
+            2_000,
+            2,
+        )
+        .await
+        .unwrap();
+    assert_eq!((again.counted, again.duplicates), (0, 1));
+    assert!(again.windows.is_empty());
+
+    // A new event: count grows, the SCO bound holds, modified moves on even when the
+    // clock did not (now earlier than the previous modified).
+    let more = s
+        .record_hits(
+            &[hit(&w1, 3600, "file:a:30", 3_600_000_000, "ipv4-addr--3")],
+            500,
+            2,
+        )
+        .await
+        .unwrap();
+    let a = &more.windows[0];
+    assert_eq!(a.count, 3);
+    assert_eq!(a.first_seen, 3_600_000_000);
+    assert_eq!(a.sco_ids.len(), 2);
+    assert!(a.new_sco_ids.is_empty());
+    assert!(!a.first_version);
+    assert_eq!((a.created, a.modified), (1_000, 1_001));
+
+    // Pruning keys of old windows forgets them (only those).
+    assert_eq!(s.prune_hit_keys(7200).await.unwrap(), 3);
+    let after = s
+        .record_hits(
+            &[hit(&w2, 7200, "file:a:20", 7_300_000_000, "ipv4-addr--1")],
+            3_000,
+            2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.duplicates, 1);
+    assert!(s.record_hits(&[], 1, 1).await.unwrap().windows.is_empty());
+}
+
+/// Two writers counting overlapping redeliveries concurrently count each event once.
+pub async fn hits_concurrent_workers(s: &dyn Store) {
+    let w = id_of("sighting", 3);
+    let batch = |from: u32, to: u32| -> Vec<crate::HitRow> {
+        (from..to)
+            .map(|n| hit(&w, 0, &format!("nats:s:{n}"), i64::from(n), "ipv4-addr--1"))
+            .collect()
+    };
+    let (b1, b2) = (batch(0, 300), batch(200, 500));
+    let (r1, r2) = tokio::join!(s.record_hits(&b1, 10, 10), s.record_hits(&b2, 10, 10));
+    let (r1, r2) = (r1.unwrap(), r2.unwrap());
+    assert_eq!(r1.counted + r2.counted, 500);
+    assert_eq!(r1.duplicates + r2.duplicates, 100);
+    let last = s
+        .record_hits(&[hit(&w, 0, "nats:s:999", 999, "ipv4-addr--1")], 10, 10)
+        .await
+        .unwrap();
+    assert_eq!(last.windows[0].count, 501);
+}
+
+/// Records are upserted and listed by kind and tag, newest first; the feed is
+/// append-only with increasing sequences.
+pub async fn records_and_feed(s: &dyn Store) {
+    let rec = |id: &str, tag: &str, updated: i64| crate::RecordRow {
+        kind: "alert".into(),
+        id: id.into(),
+        tag: tag.into(),
+        body: format!(r#"{{"id":"{id}","state":"{tag}"}}"#),
+        updated,
+    };
+    let s1 = s
+        .put_record(&rec("a1", "new", 10), Some("alert"))
+        .await
+        .unwrap();
+    let s2 = s
+        .put_record(&rec("a2", "new", 20), Some("alert"))
+        .await
+        .unwrap();
+    assert!(s
+        .put_record(&rec("a3", "closed", 30), None)
+        .await
+        .unwrap()
+        .is_none());
+    let s3 = s
+        .put_record(&rec("a1", "acknowledged", 40), Some("alert"))
+        .await
+        .unwrap();
+    let (s1, s2, s3) = (s1.unwrap(), s2.unwrap(), s3.unwrap());
+    assert!(s1 < s2 && s2 < s3);
+
+    let all = s.list_records("alert", None, 10).await.unwrap();
+    let ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["a1", "a3", "a2"]);
+    let new = s.list_records("alert", Some("new"), 10).await.unwrap();
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0].id, "a2");
+    assert_eq!(s.list_records("alert", None, 1).await.unwrap().len(), 1);
+    assert!(s
+        .list_records("webhook", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let a1 = s.get_record("alert", "a1").await.unwrap().unwrap();
+    assert_eq!(a1.tag, "acknowledged");
+    assert!(s.get_record("alert", "nope").await.unwrap().is_none());
+    assert!(s.delete_record("alert", "a3").await.unwrap());
+    assert!(!s.delete_record("alert", "a3").await.unwrap());
+
+    let s4 = s.append_feed("delivery", "a2", "{}").await.unwrap();
+    assert!(s4 > s3);
+    let feed = s.feed_after(s1, 10).await.unwrap();
+    let seqs: Vec<i64> = feed.iter().map(|f| f.seq).collect();
+    assert_eq!(seqs, [s2, s3, s4]);
+    assert_eq!(feed[1].ref_id, "a1");
+    assert!(feed[1].body.contains("acknowledged"));
+    assert_eq!(s.feed_after(s1, 1).await.unwrap().len(), 1);
+    assert!(s.feed_after(s4, 10).await.unwrap().is_empty());
 }
 
 /// stream() over 10,000 rows returns them all in cursor order; `limit` caps it.

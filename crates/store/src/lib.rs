@@ -277,6 +277,40 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn get_state(&self, key: &str) -> Result<Option<String>>;
     async fn set_state(&self, key: &str, value: &str) -> Result<()>;
+
+    // ----- early warning -----
+
+    /// Counts hits into their sighting windows, exactly once per (window, event key),
+    /// in one transaction that is the only writer: every worker sharing the store sees
+    /// the same counts. A window's `modified` is `now_micros`, or one microsecond after
+    /// its previous `modified` when that is not earlier. At most `max_scos` SCO ids are
+    /// kept per window.
+    async fn record_hits(
+        &self,
+        hits: &[HitRow],
+        now_micros: i64,
+        max_scos: usize,
+    ) -> Result<HitOutcome>;
+    /// Forgets the dedup keys of windows that started before `before_window_start`
+    /// (Unix seconds); returns how many keys went.
+    async fn prune_hit_keys(&self, before_window_start: i64) -> Result<u64>;
+    /// Inserts or replaces a record; with `feed`, also appends a feed entry of that kind
+    /// holding the record's body, in the same transaction, and returns its sequence.
+    async fn put_record(&self, record: &RecordRow, feed: Option<&str>) -> Result<Option<i64>>;
+    async fn get_record(&self, kind: &str, id: &str) -> Result<Option<RecordRow>>;
+    /// Records of a kind (optionally with one tag), most recently updated first.
+    async fn list_records(
+        &self,
+        kind: &str,
+        tag: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RecordRow>>;
+    /// Deletes a record; returns whether it existed.
+    async fn delete_record(&self, kind: &str, id: &str) -> Result<bool>;
+    /// Appends a feed entry; returns its sequence.
+    async fn append_feed(&self, kind: &str, ref_id: &str, body: &str) -> Result<i64>;
+    /// Feed entries with a sequence after `after_seq`, oldest first.
+    async fn feed_after(&self, after_seq: i64, limit: usize) -> Result<Vec<FeedRow>>;
 }
 
 /// A write transaction. See [`Store::begin`].
@@ -291,4 +325,12 @@ pub trait WriteTx: Send {
     ) -> Result<Vec<InsertOutcome>>;
     async fn commit(self: Box<Self>) -> Result<()>;
     async fn rollback(self: Box<Self>) -> Result<()>;
+}
+
+/// The current time, Unix microseconds.
+pub fn now_micros() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }

@@ -253,3 +253,81 @@ pub struct Permission {
     pub can_read: bool,
     pub can_write: bool,
 }
+
+/// One hit to count into a sighting window with [`crate::Store::record_hits`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HitRow {
+    /// The window's sighting id (deterministic per indicator and window).
+    pub sighting_id: String,
+    pub indicator_id: String,
+    /// Window start, Unix seconds.
+    pub window_start: i64,
+    /// Identifies the event at its source; the same event delivered again has the same
+    /// key and is not counted twice in a window.
+    pub event_key: String,
+    /// Event time, Unix microseconds.
+    pub observed_micros: i64,
+    /// The SCO observed (referenced by the window's observed-data, up to a bound).
+    pub sco_id: Option<String>,
+}
+
+/// A sighting window after [`crate::Store::record_hits`] counted hits into it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowRow {
+    pub sighting_id: String,
+    pub indicator_id: String,
+    /// Unix seconds.
+    pub window_start: i64,
+    pub count: i64,
+    /// Unix microseconds.
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// SCO ids referenced, in first-seen order.
+    pub sco_ids: Vec<String>,
+    /// `created` and `modified` of the version this call produced (Unix microseconds;
+    /// `modified` strictly increases per window across every writer).
+    pub created: i64,
+    pub modified: i64,
+    /// True when this call opened the window (its first version: raise an alert).
+    pub first_version: bool,
+    /// SCO ids this call added to `sco_ids`.
+    pub new_sco_ids: Vec<String>,
+}
+
+/// What [`crate::Store::record_hits`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HitOutcome {
+    /// Windows changed by this call (one entry per window).
+    pub windows: Vec<WindowRow>,
+    /// Hits counted.
+    pub counted: u64,
+    /// Hits whose event was already counted in that window.
+    pub duplicates: u64,
+}
+
+/// A small keyed JSON record (alerts, webhook subscriptions, dead letters, samples).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordRow {
+    /// What it is, e.g. "alert", "webhook", "dead-letter".
+    pub kind: String,
+    pub id: String,
+    /// A filterable label, e.g. an alert's state.
+    pub tag: String,
+    /// JSON document.
+    pub body: String,
+    /// Unix microseconds.
+    pub updated: i64,
+}
+
+/// One entry of the append-only feed (what the live stream replays).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedRow {
+    /// Strictly increasing in commit order.
+    pub seq: i64,
+    pub kind: String,
+    pub ref_id: String,
+    /// JSON document.
+    pub body: String,
+    /// Unix microseconds.
+    pub at: i64,
+}
