@@ -24,6 +24,7 @@ import json
 import os
 import random
 import sys
+import time
 import uuid
 
 WINDOW = 3600  # sighting windows: one hour, aligned on the Unix epoch
@@ -259,7 +260,7 @@ class IocIndex:
 
 def stix_time(us):
     s, frac = divmod(us, 1_000_000)
-    y, mo, d, h, mi, se = __import__("time").gmtime(s)[:6]
+    y, mo, d, h, mi, se = time.gmtime(s)[:6]
     return f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{se:02d}.{frac:06d}Z"
 
 
@@ -706,7 +707,7 @@ def at(minute, second=0.0):
     return T0 * 1_000_000 + int(round((minute * 60 + second) * 1_000_000))
 
 
-def build_telemetry(g, named, gen, hashes, n_eve, n_zeek):
+def build_telemetry(g, named, hashes, n_eve, n_zeek):
     """Returns {file: [record]}, record = dict(us, event|raw, intent set, case, kind)."""
     t = Telemetry(g)
     rng = g.rng
@@ -937,7 +938,7 @@ def main():
     os.makedirs(a.outdir, exist_ok=True)
     g = Gen(a.seed)
     bundle, partner, meta, named, gen, hashes = build_indicators(g)
-    eve, zeek, bad = build_telemetry(g, named, gen, hashes, a.events, a.events // 4)
+    eve, zeek, bad = build_telemetry(g, named, hashes, a.events, a.events // 4)
     index = IocIndex()
     for ind, m in meta.items():
         for kind, op, value in m["iocs"]:
@@ -1011,7 +1012,7 @@ def main():
             out["lines"] = line
             out["nonblank_lines"] = line
         out["sightings"] = sightings([(us, h) for fn, us, h in all_hits if fn == name], meta)
-        out["must_not_appear"] = must_not_appear(out, meta, gen)
+        out["must_not_appear"] = must_not_appear(out)
         gen_out = []
         for key, gid in gen.items():
             events = out["general"].get(gid)
@@ -1064,7 +1065,7 @@ def sightings(hits, meta):
     return out
 
 
-def must_not_appear(out, meta, gen):
+def must_not_appear(out):
     """Indicators with bait in this file that must not get a sighting: inactive ones hit,
     and those only near-missed."""
     hit_active = {h["indicator"] for h in out["ioc_hits"] if h["active"]}
