@@ -17,7 +17,9 @@
 //! `domain-name`, `ip-or-domain`, `url`, `email-addr`, `hash:<ALG>` (`MD5`, `SHA-1`,
 //! `SHA-256`, `SHA-512`, `SHA3-256`, `SHA3-512`), and for building a URL from parts of an
 //! HTTP event: `http-host`, `http-path` and `http-port` (`http://host[:port]path`, port
-//! left out when it is 80).
+//! left out when it is 80). `event-time` marks the event's time (an ISO 8601 string or
+//! epoch seconds, see [`crate::time`]); the built-in maps give EVE `timestamp` and Zeek
+//! `ts` that role.
 
 use crate::normalize::HashAlg;
 use crate::ValueKind;
@@ -35,6 +37,9 @@ pub enum Role {
     HttpPath,
     /// The server port, used only to build the request's URL.
     HttpPort,
+    /// The event's time (ISO 8601 string or epoch seconds), reported as
+    /// [`crate::scan::EventSummary::time_micros`]; see [`crate::time`].
+    EventTime,
 }
 
 /// Errors in a user mapping.
@@ -44,7 +49,7 @@ pub enum MappingError {
     #[error("mapping at {pointer}: {reason}")]
     Shape { pointer: String, reason: String },
     /// An unknown observable type.
-    #[error("mapping at {pointer}: unknown type {value:?} (expected ipv4-addr, ipv6-addr, ip, domain-name, ip-or-domain, url, email-addr, hash:<ALG>, http-host, http-path, http-port)")]
+    #[error("mapping at {pointer}: unknown type {value:?} (expected ipv4-addr, ipv6-addr, ip, domain-name, ip-or-domain, url, email-addr, hash:<ALG>, http-host, http-path, http-port, event-time)")]
     UnknownType { pointer: String, value: String },
     /// An empty path or an empty key in a path.
     #[error("mapping at {pointer}: field path {path:?} has an empty key")]
@@ -110,6 +115,7 @@ impl Default for FieldMap {
 }
 
 const EVE: &[(&str, &str)] = &[
+    ("timestamp", "event-time"),
     ("src_ip", "ip"),
     ("dest_ip", "ip"),
     ("dns.rrname", "domain-name"),
@@ -138,6 +144,7 @@ const EVE: &[(&str, &str)] = &[
 ];
 
 const ZEEK: &[(&str, &str)] = &[
+    ("ts", "event-time"),
     ("id.orig_h", "ip"),
     ("id.resp_h", "ip"),
     ("query", "domain-name"),
@@ -171,6 +178,7 @@ pub fn parse_role(t: &str) -> Option<Role> {
         "http-host" => Role::HttpHost,
         "http-path" => Role::HttpPath,
         "http-port" => Role::HttpPort,
+        "event-time" => Role::EventTime,
         _ => {
             let alg = t
                 .strip_prefix("hash:")
@@ -402,6 +410,14 @@ mod tests {
         );
         assert_eq!(parse_role("ipv6-addr"), Some(Role::Value(ValueKind::Ip)));
         assert_eq!(parse_role("hash:crc32"), None);
+        assert_eq!(parse_role("event-time"), Some(Role::EventTime));
+        for (m, key) in [
+            (FieldMap::suricata_eve(), "timestamp"),
+            (FieldMap::zeek(), "ts"),
+        ] {
+            let n = m.step(0, key.as_bytes()).unwrap();
+            assert_eq!(m.nodes[n as usize].role.map(|r| r.0), Some(Role::EventTime));
+        }
         let m = FieldMap::suricata_eve();
         let host = m.names.iter().position(|n| n == "http.hostname").unwrap() as u16;
         let path = m.names.iter().position(|n| n == "http.url").unwrap() as u16;

@@ -446,6 +446,19 @@ impl IndexBuilder {
     }
 }
 
+/// Canonical text of a parsed address: a dotted quad that parsed is already canonical
+/// (leading zeros are rejected); other forms are formatted into the reused buffer.
+fn ip_text<'s>(ip: IpAddr, shown: &'s str, norm: &'s mut String) -> &'s str {
+    if matches!(ip, IpAddr::V4(_)) && !shown.contains(':') {
+        shown
+    } else {
+        use std::fmt::Write;
+        norm.clear();
+        let _ = write!(norm, "{ip}");
+        norm
+    }
+}
+
 /// A compiled, immutable indicator index. Share it behind an `Arc` (see
 /// [`crate::SharedIndex`]); lookups take `&self`. The default index is empty.
 #[derive(Debug, Default)]
@@ -612,8 +625,21 @@ impl Index {
         vk: ValueKind,
         raw: &str,
         scratch: &mut LookupScratch,
-        mut f: impl FnMut(Match<'_>),
+        f: impl FnMut(Match<'_>),
     ) -> Option<ObservableKind> {
+        self.lookup_normalized(vk, raw, scratch, f).map(|(k, _)| k)
+    }
+
+    /// [`Index::lookup`], also returning the value's normalised text (for IP addresses the
+    /// canonical text of the address: `::FFFF:1.2.3.4` gives `1.2.3.4`). The text borrows
+    /// `raw` or `scratch`.
+    pub fn lookup_normalized<'s>(
+        &self,
+        vk: ValueKind,
+        raw: &'s str,
+        scratch: &'s mut LookupScratch,
+        mut f: impl FnMut(Match<'_>),
+    ) -> Option<(ObservableKind, &'s str)> {
         let LookupScratch { norm, text } = scratch;
         let ip_kind = |ip: IpAddr| match ip {
             IpAddr::V4(_) => ObservableKind::Ipv4Addr,
@@ -622,21 +648,23 @@ impl Index {
         match vk {
             ValueKind::Ip => {
                 let ip = normalize::ip(raw)?;
-                self.lookup_ip(ip, raw.trim(), f);
-                Some(ip_kind(ip))
+                let shown = raw.trim();
+                self.lookup_ip(ip, shown, f);
+                Some((ip_kind(ip), ip_text(ip, shown, norm)))
             }
             ValueKind::IpOrDomain => {
                 if let Some(ip) = normalize::ip(raw) {
-                    self.lookup_ip(ip, raw.trim(), f);
-                    Some(ip_kind(ip))
+                    let shown = raw.trim();
+                    self.lookup_ip(ip, shown, f);
+                    Some((ip_kind(ip), ip_text(ip, shown, norm)))
                 } else {
                     self.lookup_domain(raw, norm, text, &mut f)
-                        .then_some(ObservableKind::DomainName)
+                        .map(|d| (ObservableKind::DomainName, d))
                 }
             }
             ValueKind::Domain => self
                 .lookup_domain(raw, norm, text, &mut f)
-                .then_some(ObservableKind::DomainName),
+                .map(|d| (ObservableKind::DomainName, d)),
             ValueKind::Url => {
                 if normalize::url(raw, norm) {
                     if let Some(ids) = self.urls.get(&self.hasher, norm.as_bytes()) {
@@ -648,7 +676,7 @@ impl Index {
                         });
                     }
                     self.lookup_text(TextKind::Url, norm, text, &mut f);
-                    return Some(ObservableKind::Url);
+                    return Some((ObservableKind::Url, norm));
                 }
                 None
             }
@@ -663,12 +691,12 @@ impl Index {
                         });
                     }
                     self.lookup_text(TextKind::EmailAddr, norm, text, &mut f);
-                    return Some(ObservableKind::EmailAddr);
+                    return Some((ObservableKind::EmailAddr, norm));
                 }
                 None
             }
             ValueKind::Hash(alg) => {
-                let key: &str = if normalize::hash_is_normal(alg, raw) {
+                let key: &'s str = if normalize::hash_is_normal(alg, raw) {
                     raw
                 } else if normalize::hash(alg, raw, norm) {
                     norm
@@ -683,26 +711,26 @@ impl Index {
                         indicators: ids,
                     });
                 }
-                Some(ObservableKind::FileHash(alg))
+                Some((ObservableKind::FileHash(alg), key))
             }
         }
     }
 
-    fn lookup_domain(
+    fn lookup_domain<'s>(
         &self,
-        raw: &str,
-        norm: &mut String,
+        raw: &'s str,
+        norm: &'s mut String,
         text: &mut TextScratch,
         f: &mut impl FnMut(Match<'_>),
-    ) -> bool {
+    ) -> Option<&'s str> {
         if normalize::domain_is_normal(raw) {
             self.lookup_domain_normal(raw, text, f);
-            true
+            Some(raw)
         } else if normalize::domain(raw, norm) {
             self.lookup_domain_normal(norm, text, f);
-            true
+            Some(norm)
         } else {
-            false
+            None
         }
     }
 }

@@ -12,8 +12,9 @@
 //!   time and to telemetry values at lookup time (see the README for the list).
 //! * [`fields::FieldMap`] says which JSON fields of an event hold which observable
 //!   (built-in Suricata EVE and Zeek maps, plus user mapping files);
-//!   [`scan::Scanner`] walks an event's bytes and pushes [`scan::Hit`]s into a
-//!   [`scan::Sink`].
+//!   [`scan::Scanner`] walks an event's bytes and pushes [`scan::Hit`]s and
+//!   [`scan::Observed`] values into a [`scan::Sink`], and reports the event's time
+//!   ([`time`]) in its [`scan::EventSummary`].
 //!
 //! *Boundary*: no I/O, no async; [`lines::BoundedLines`] only wraps a caller's `BufRead`.
 
@@ -27,6 +28,7 @@ pub mod scan;
 mod shared;
 mod strset;
 pub mod textset;
+pub mod time;
 
 pub use index::{
     GeneralPattern, Index, IndexBuilder, IndexStats, Ioc, KindMask, LookupScratch, Match, MatchVia,

@@ -13,6 +13,7 @@
 
 use crate::fields::{FieldMap, Role};
 use crate::index::{LookupScratch, Match};
+use crate::time::{parse_epoch_seconds, parse_event_time};
 use crate::{Index, KindMask, MatchVia, ObservableKind, ValueKind};
 use memchr::memchr2;
 use std::sync::Arc;
@@ -49,11 +50,35 @@ impl<'a> Hit<'a> {
     }
 }
 
-/// Receives hits. Hits of an event are delivered when the whole event has been scanned
-/// and found well-formed, so a malformed event never produces hits.
+/// One mapped value of an event that was looked up, hit or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observed<'a> {
+    /// The observable kind the value was read as.
+    pub kind: ObservableKind,
+    /// The value as it appeared in the event (unescaped); for a composed HTTP URL, the
+    /// composed `http://host[:port]path`.
+    pub value: &'a str,
+    /// The value after normalisation (see the crate's README); for IP addresses the
+    /// canonical text of the address.
+    pub normalized: &'a str,
+    /// The field path it came from (a mapped path, or `host+path` for a composed URL).
+    pub field: &'a str,
+}
+
+/// Receives hits and observed values. Both are delivered when the whole event has been
+/// scanned and found well-formed, so a malformed event never produces either. Delivery
+/// is in event order: for each looked-up value, [`Sink::observed`] first, then a
+/// [`Sink::hit`] for each structure it matched (a composed HTTP URL comes last, after
+/// the event's other values).
 pub trait Sink {
     /// Called once per (value, matching structure) with every indicator that matched.
     fn hit(&mut self, hit: &Hit<'_>);
+
+    /// Called once for every mapped value that was looked up and read as an observable
+    /// (including composed HTTP URLs), hit or not. Values that do not read as their
+    /// field's kind (an `ip` field holding a word) or are not valid UTF-8 are not
+    /// observables and are not reported. The default does nothing.
+    fn observed(&mut self, _o: &Observed<'_>) {}
 }
 
 impl<F: FnMut(&Hit<'_>)> Sink for F {
@@ -73,6 +98,13 @@ pub struct EventSummary {
     pub kinds: KindMask,
     /// Mapped string values skipped because they were not valid UTF-8.
     pub invalid_utf8: u32,
+    /// The event's time in Unix microseconds, from the first field with the
+    /// `event-time` role that parses (EVE `timestamp`, Zeek `ts`; see [`crate::time`]).
+    /// `None` when there is no such field or none parses.
+    pub time_micros: Option<i64>,
+    /// Whether an `event-time` field held something that is not a time (a string or
+    /// number that does not parse, an object, `true`/`false`); `null` counts as absent.
+    pub bad_time: bool,
 }
 
 /// Why an event could not be scanned.
@@ -111,20 +143,30 @@ pub struct Scanner {
     port: Option<u16>,
     url_buf: String,
     summary: EventSummary,
-    pending: Vec<Pending>,
+    pending: Vec<PendingValue>,
+    pending_hits: Vec<PendingHit>,
     pending_ids: Vec<u32>,
     pending_text: String,
 }
 
-/// A hit held until the event is known to be well-formed.
+/// A looked-up value held until the event is known to be well-formed (ranges into the
+/// scanner's reused buffers).
 #[derive(Debug, Clone, Copy)]
-struct Pending {
-    ids: (u32, u32),
+struct PendingValue {
     kind: ObservableKind,
-    via: MatchVia,
     value: (u32, u32),
     normalized: (u32, u32),
     field: FieldRef,
+    hits: (u32, u32),
+}
+
+/// A hit of a [`PendingValue`].
+#[derive(Debug, Clone, Copy)]
+struct PendingHit {
+    ids: (u32, u32),
+    kind: ObservableKind,
+    via: MatchVia,
+    normalized: (u32, u32),
 }
 
 struct Ctx<'s, 'i, S: Sink + ?Sized> {
@@ -148,6 +190,7 @@ impl Scanner {
             url_buf: String::with_capacity(1024),
             summary: EventSummary::default(),
             pending: Vec::with_capacity(16),
+            pending_hits: Vec::with_capacity(16),
             pending_ids: Vec::with_capacity(64),
             pending_text: String::with_capacity(1024),
         }
@@ -167,6 +210,7 @@ impl Scanner {
     ) -> Result<EventSummary, ScanError> {
         self.summary = EventSummary::default();
         self.pending.clear();
+        self.pending_hits.clear();
         self.pending_ids.clear();
         self.pending_text.clear();
         self.host.clear();
@@ -185,29 +229,43 @@ impl Scanner {
             return err(i, "unexpected data after the JSON object");
         }
         self.compose_url(&mut ctx);
-        // The event is well-formed: deliver its hits.
+        // The event is well-formed: deliver its values and hits.
         let map = &*self.map;
+        let text = |r: (u32, u32)| {
+            self.pending_text
+                .get(r.0 as usize..r.1 as usize)
+                .unwrap_or("")
+        };
         for p in &self.pending {
-            let text = |r: (u32, u32)| {
-                self.pending_text
-                    .get(r.0 as usize..r.1 as usize)
-                    .unwrap_or("")
+            let value = text(p.value);
+            let field = match p.field {
+                FieldRef::Named(no) => map.field_name(no),
+                FieldRef::Composite(h, pf) => map.composite_label(h, pf),
             };
-            ctx.sink.hit(&Hit {
-                index,
-                indicators: self
-                    .pending_ids
-                    .get(p.ids.0 as usize..p.ids.1 as usize)
-                    .unwrap_or(&[]),
+            ctx.sink.observed(&Observed {
                 kind: p.kind,
-                via: p.via,
-                value: text(p.value),
+                value,
                 normalized: text(p.normalized),
-                field: match p.field {
-                    FieldRef::Named(no) => map.field_name(no),
-                    FieldRef::Composite(h, pf) => map.composite_label(h, pf),
-                },
+                field,
             });
+            let hits = self
+                .pending_hits
+                .get(p.hits.0 as usize..p.hits.1 as usize)
+                .unwrap_or(&[]);
+            for h in hits {
+                ctx.sink.hit(&Hit {
+                    index,
+                    indicators: self
+                        .pending_ids
+                        .get(h.ids.0 as usize..h.ids.1 as usize)
+                        .unwrap_or(&[]),
+                    kind: h.kind,
+                    via: h.via,
+                    value,
+                    normalized: text(h.normalized),
+                    field,
+                });
+            }
         }
         Ok(self.summary)
     }
@@ -250,38 +308,56 @@ impl Scanner {
     ) {
         self.summary.values += 1;
         let summary = &mut self.summary;
-        let (pending, ids, text) = (
-            &mut self.pending,
+        let (hits, ids, text) = (
+            &mut self.pending_hits,
             &mut self.pending_ids,
             &mut self.pending_text,
         );
+        let hits_start = hits.len() as u32;
+        // Values and hits wait until the whole event is known to be well-formed; their
+        // text is copied into buffers the scanner reuses.
+        let push = |text: &mut String, s: &str| {
+            let start = text.len() as u32;
+            text.push_str(s);
+            (start, text.len() as u32)
+        };
+        let value_at = push(text, value);
         let seen = ctx
             .index
-            .lookup(vk, value, &mut self.scratch, |m: Match<'_>| {
+            .lookup_normalized(vk, value, &mut self.scratch, |m: Match<'_>| {
                 summary.hits += 1;
                 summary.kinds = summary.kinds.with(m.kind.bit());
-                // Hits wait until the whole event is known to be well-formed; their data is
-                // copied into buffers the scanner reuses (hits are rare, so this is cheap).
-                let mut push = |s: &str| {
-                    let start = text.len() as u32;
-                    text.push_str(s);
-                    (start, text.len() as u32)
+                let normalized = if m.normalized == value {
+                    value_at
+                } else {
+                    push(text, m.normalized)
                 };
-                let value = push(value);
-                let normalized = push(m.normalized);
                 let start = ids.len() as u32;
                 ids.extend_from_slice(m.indicators);
-                pending.push(Pending {
+                hits.push(PendingHit {
                     ids: (start, ids.len() as u32),
                     kind: m.kind,
                     via: m.via,
-                    value,
                     normalized,
-                    field,
                 });
             });
-        if let Some(kind) = seen {
-            summary.kinds = summary.kinds.with(kind.bit());
+        match seen {
+            Some((kind, normalized)) => {
+                summary.kinds = summary.kinds.with(kind.bit());
+                let normalized = if normalized == value {
+                    value_at
+                } else {
+                    push(text, normalized)
+                };
+                self.pending.push(PendingValue {
+                    kind,
+                    value: value_at,
+                    normalized,
+                    field,
+                    hits: (hits_start, self.pending_hits.len() as u32),
+                });
+            }
+            None => text.truncate(value_at.0 as usize),
         }
     }
 
@@ -350,6 +426,9 @@ impl Scanner {
             }
             Some(b'{') => {
                 if self.map.nodes[node as usize].children.is_empty() {
+                    if let Some((Role::EventTime, _)) = self.map.nodes[node as usize].role {
+                        self.summary.bad_time = true;
+                    }
                     skip_value(b, i, depth)
                 } else {
                     self.walk_object(ctx, b, i, node, depth + 1)
@@ -375,12 +454,24 @@ impl Scanner {
             }
             Some(_) => {
                 let e = scalar_end(b, i)?;
-                if let Some((Role::HttpPort, _)) = self.map.nodes[node as usize].role {
-                    self.port = parse_u16(&b[i..e]);
+                match self.map.nodes[node as usize].role {
+                    Some((Role::HttpPort, _)) => self.port = parse_u16(&b[i..e]),
+                    Some((Role::EventTime, _)) if &b[i..e] != b"null" => {
+                        self.event_time(parse_epoch_seconds(&b[i..e]));
+                    }
+                    _ => {}
                 }
                 Ok(e)
             }
             None => err(i, "expected a value"),
+        }
+    }
+
+    fn event_time(&mut self, t: Option<i64>) {
+        match t {
+            Some(t) if self.summary.time_micros.is_none() => self.summary.time_micros = Some(t),
+            Some(_) => {}
+            None => self.summary.bad_time = true,
         }
     }
 
@@ -393,6 +484,19 @@ impl Scanner {
         role: Role,
         no: u16,
     ) -> Result<(), ScanError> {
+        if role == Role::EventTime {
+            let t = if esc {
+                let mut kb = std::mem::take(&mut self.key_buf);
+                unescape_into(raw, at, &mut kb)?;
+                let t = parse_event_time(&kb);
+                self.key_buf = kb;
+                t
+            } else {
+                parse_event_time(raw)
+            };
+            self.event_time(t);
+            return Ok(());
+        }
         let mut owned = std::mem::take(&mut self.unescaped);
         let text: &str = if esc {
             let mut bytes = std::mem::take(&mut owned).into_bytes();
@@ -435,6 +539,7 @@ impl Scanner {
                 self.path_field = Some(no);
             }
             Role::HttpPort => self.port = text.trim().parse().ok(),
+            Role::EventTime => {}
         }
         self.unescaped = owned;
         Ok(())
@@ -850,6 +955,171 @@ mod tests {
         let mut n = 0;
         let sum = s.scan(&index, &ev, &mut |_: &Hit<'_>| n += 1).unwrap();
         assert_eq!((sum.invalid_utf8, sum.values, n), (1, 1, 1));
+    }
+
+    /// Records everything a sink receives, in order.
+    #[derive(Default)]
+    struct Record(Vec<String>);
+    impl Sink for Record {
+        fn hit(&mut self, h: &Hit<'_>) {
+            let ids: Vec<&str> = h.indicator_ids().collect();
+            self.0
+                .push(format!("hit {} {} {}", h.field, h.value, ids.join(",")));
+        }
+        fn observed(&mut self, o: &Observed<'_>) {
+            self.0.push(format!(
+                "obs {} {} {} {}",
+                o.kind.name(),
+                o.field,
+                o.value,
+                o.normalized
+            ));
+        }
+    }
+
+    fn record(map: FieldMap, ev: &str) -> (Result<EventSummary, ScanError>, Vec<String>) {
+        let index = ix();
+        let mut s = Scanner::new(Arc::new(map));
+        let mut r = Record::default();
+        let sum = s.scan(&index, ev.as_bytes(), &mut r);
+        (sum, r.0)
+    }
+
+    #[test]
+    fn observed_values_in_event_order_hit_or_not() {
+        let ev = r#"{"timestamp":"2026-03-01T10:05:00.123456+0000","src_ip":"::FFFF:10.0.0.1","dest_ip":"203.0.113.5","http":{"hostname":"Evil.Example","url":"/x.php?a=1","http_port":8080,"http_refer":"nope"},"dns":{"rrname":"a\u002eexample."}}"#;
+        let (sum, got) = record(FieldMap::suricata_eve(), ev);
+        let sum = sum.unwrap();
+        assert_eq!(
+            got,
+            vec![
+                "obs ipv4-addr src_ip ::FFFF:10.0.0.1 10.0.0.1",
+                "obs ipv4-addr dest_ip 203.0.113.5 203.0.113.5",
+                "hit dest_ip 203.0.113.5 indicator--ip",
+                "obs domain-name http.hostname Evil.Example evil.example",
+                "hit http.hostname Evil.Example indicator--dom",
+                "obs url http.http_refer nope nope",
+                "obs domain-name dns.rrname a.example. a.example",
+                "obs url http.hostname+http.url http://Evil.Example:8080/x.php?a=1 http://evil.example:8080/x.php?a=1",
+                "hit http.hostname+http.url http://Evil.Example:8080/x.php?a=1 indicator--url",
+            ]
+        );
+        assert_eq!((sum.values, sum.hits), (6, 3));
+        assert_eq!(sum.time_micros, Some(1_772_359_500_123_456));
+        assert!(!sum.bad_time);
+        // A value that is not its field's kind is looked up but not an observable.
+        let (sum, got) = record(FieldMap::suricata_eve(), r#"{"src_ip":"not-an-ip"}"#);
+        assert_eq!((sum.unwrap().values, got.len()), (1, 0));
+    }
+
+    #[test]
+    fn malformed_event_delivers_no_observed_values() {
+        let (sum, got) = record(
+            FieldMap::suricata_eve(),
+            r#"{"src_ip":"10.0.0.1","dns":{"rrname":"a.example"},"x":[}"#,
+        );
+        assert!(sum.is_err());
+        assert!(got.is_empty(), "{got:?}");
+    }
+
+    #[test]
+    fn observed_buffers_are_reused_between_events() {
+        let index = ix();
+        let mut s = Scanner::new(Arc::new(FieldMap::auto()));
+        let mut r = Record::default();
+        s.scan(&index, br#"{"src_ip":"10.0.0.1"}"#, &mut r).unwrap();
+        s.scan(&index, br#"{"query":"evil.example"}"#, &mut r)
+            .unwrap();
+        assert_eq!(
+            r.0,
+            vec![
+                "obs ipv4-addr src_ip 10.0.0.1 10.0.0.1",
+                "obs domain-name query evil.example evil.example",
+                "hit query evil.example indicator--dom",
+            ]
+        );
+    }
+
+    #[test]
+    fn event_time_from_eve_and_zeek() {
+        let t = 1_772_359_500_000_000i64;
+        for (map, ev, want, bad) in [
+            (
+                FieldMap::suricata_eve(),
+                r#"{"timestamp":"2026-03-01T10:05:00Z"}"#,
+                Some(t),
+                false,
+            ),
+            (
+                FieldMap::suricata_eve(),
+                r#"{"timestamp":"2026-03-01T10:05:00.5+00:00"}"#,
+                Some(t + 500_000),
+                false,
+            ),
+            (
+                FieldMap::suricata_eve(),
+                r#"{"timestamp":"2026-03-01T10:05:00.5Z"}"#,
+                Some(t + 500_000),
+                false,
+            ),
+            (
+                FieldMap::zeek(),
+                r#"{"ts":1772359500.123456,"uid":"C1"}"#,
+                Some(t + 123_456),
+                false,
+            ),
+            (
+                FieldMap::zeek(),
+                r#"{"ts":"2026-03-01T10:05:00.000001Z"}"#,
+                Some(t + 1),
+                false,
+            ),
+            (FieldMap::zeek(), r#"{"ts":"1772359500"}"#, Some(t), false),
+            (
+                FieldMap::auto(),
+                r#"{"ts":1772359500,"uid":"C1"}"#,
+                Some(t),
+                false,
+            ),
+            (
+                FieldMap::suricata_eve(),
+                r#"{"src_ip":"10.0.0.1"}"#,
+                None,
+                false,
+            ),
+            (FieldMap::zeek(), r#"{"ts":null}"#, None, false),
+            (
+                FieldMap::suricata_eve(),
+                r#"{"timestamp":"yesterday"}"#,
+                None,
+                true,
+            ),
+            (
+                FieldMap::suricata_eve(),
+                r#"{"timestamp":"2026-02-30T10:05:00Z"}"#,
+                None,
+                true,
+            ),
+            (FieldMap::zeek(), r#"{"ts":true}"#, None, true),
+            (FieldMap::zeek(), r#"{"ts":{"s":1}}"#, None, true),
+            (FieldMap::zeek(), r#"{"ts":1e999}"#, None, true),
+            // A nested key of the same name is not the event's time.
+            (
+                FieldMap::suricata_eve(),
+                r#"{"flow":{"timestamp":"x"}}"#,
+                None,
+                false,
+            ),
+        ] {
+            let (sum, _) = record(map, ev);
+            let sum = sum.unwrap();
+            assert_eq!((sum.time_micros, sum.bad_time), (want, bad), "{ev}");
+        }
+        let mut m = FieldMap::new();
+        m.add_mapping_json(&serde_json::json!({"event.created": "event-time"}))
+            .unwrap();
+        let (sum, _) = record(m, r#"{"event":{"created":"2026-03-01T10:05:00Z"}}"#);
+        assert_eq!(sum.unwrap().time_micros, Some(t));
     }
 
     #[test]

@@ -278,3 +278,95 @@ fn match_with_a_user_mapping() {
         "{stderr}"
     );
 }
+
+/// Patterns that are not IOC-shaped are evaluated per event over the event's values,
+/// timed at the event's time; hits carry "via": "pattern".
+#[test]
+fn match_evaluates_general_patterns_per_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = vec![
+        // AND inside one observation, over the URL composed from host and path.
+        indicator(
+            20,
+            "[url:value LIKE 'http://evil.example/%' AND url:value NOT LIKE '%.txt']",
+        ),
+        // Two hashes of the same file.
+        indicator(
+            21,
+            &format!("[file:hashes.MD5 = '{MD5}' AND file:hashes.'SHA-256' = '{SHA256}']"),
+        ),
+        // A qualifier: evaluated over the one event.
+        indicator(22, "[domain-name:value = 'evil.example'] WITHIN 60 SECONDS"),
+        // START/STOP uses the event's time (EVE `timestamp`, Zeek `ts`).
+        indicator(
+            23,
+            "[ipv4-addr:value = '10.0.0.5'] START t'2026-11-22T09:00:00Z' STOP t'2026-11-22T11:00:00Z'",
+        ),
+        // Both tests must hold for one address object: never in these events.
+        indicator(
+            24,
+            "[ipv4-addr:value = '10.0.0.5' AND ipv4-addr:value = '192.0.2.99']",
+        ),
+        // Across observations: needs two events, so never over one event.
+        indicator(
+            25,
+            "[domain-name:value = 'evil.example'] FOLLOWEDBY [ipv4-addr:value = '192.0.2.99']",
+        ),
+        // An IOC-shaped one still hits through the index.
+        indicator(3, "[ipv4-addr:value = '203.0.113.66']"),
+    ];
+    let bundle = json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000002", "objects": objects});
+    std::fs::write(dir.path().join("bundle.json"), bundle.to_string()).unwrap();
+    let (eve_text, _) = eve();
+    let (zeek_text, _) = zeek();
+    std::fs::write(dir.path().join("eve.json"), eve_text).unwrap();
+    std::fs::write(dir.path().join("zeek.json"), zeek_text).unwrap();
+    let (hits, stderr, code) = run(
+        dir.path(),
+        &[
+            "match",
+            "--indicators",
+            "bundle.json",
+            "eve.json",
+            "zeek.json",
+            "--max-line-bytes",
+            "4096",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        by_line(&hits, "eve.json"),
+        // Line 10 has src_ip 10.0.0.5 but no timestamp: timed at the epoch, outside STOP.
+        vec![(1, vec![22, 23]), (4, vec![20, 22, 23]), (6, vec![21, 23])],
+        "{stderr}{hits:#?}"
+    );
+    // Zeek times are 2025-11-22: outside the START/STOP window.
+    assert_eq!(
+        by_line(&hits, "zeek.json"),
+        vec![(1, vec![3]), (4, vec![20, 22])],
+        "{stderr}"
+    );
+    let find = |n: u32, file: &str, line: u64| {
+        hits.iter()
+            .find(|h| h["indicator"] == id(n) && h["file"] == file && h["line"] == line)
+            .unwrap_or_else(|| panic!("no hit of {n} at {file}:{line}: {hits:?}"))
+    };
+    let url = find(20, "eve.json", 4);
+    assert_eq!(url["via"], "pattern");
+    assert_eq!(url["value"], "http://EVIL.example/dropper/stage2.bin");
+    assert_eq!(url["field"], "http.hostname+http.url");
+    assert_eq!(url["type"], "url");
+    let file = find(21, "eve.json", 6);
+    assert_eq!(file["value"], MD5.to_uppercase());
+    assert_eq!(file["field"], "fileinfo.md5");
+    assert_eq!(file["type"], "file");
+    let dom = find(22, "eve.json", 1);
+    assert_eq!(dom["value"], "eVIl.ExAmple.");
+    assert_eq!(dom["field"], "dns.rrname");
+    assert_eq!(find(23, "eve.json", 1)["value"], "10.0.0.5");
+    assert_eq!(find(3, "zeek.json", 1)["via"], "exact");
+    assert!(
+        stderr.contains("general patterns: 9 hits, 0 evaluation errors"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,351 @@
+//! Event time parsing for the scanner, without allocating.
+//!
+//! A field with the `event-time` role ([`crate::fields::Role::EventTime`]; EVE
+//! `timestamp`, Zeek `ts`) is read as Unix microseconds:
+//!
+//! * an ISO 8601 / RFC 3339 date-time string `YYYY-MM-DDTHH:MM:SS[.fraction][offset]`
+//!   (`T`, `t` or a space between date and time), where the offset is `Z`/`z`, `±HHMM`,
+//!   `±HH:MM` or `±HH`; without an offset the time is taken as UTC. Suricata writes
+//!   `2026-03-01T10:05:00.123456+0000`.
+//! * epoch seconds, as a JSON number (`1772359500.123456`, as Zeek writes it; an exponent
+//!   is accepted) or as a string holding such a number.
+//!
+//! Fractions finer than a microsecond are truncated (rounded towards the past). Years
+//! are 0000-9999; month, day (leap years included), hour, minute and offset are checked;
+//! a second of 60 (a leap second) is accepted and counts as the next second's start.
+
+/// Parses an event time (ISO 8601 string content or epoch seconds) into Unix
+/// microseconds. `None` when the text is neither.
+pub fn parse_event_time(b: &[u8]) -> Option<i64> {
+    let t = trim(b);
+    match t.get(4) {
+        Some(b'-') => parse_iso8601(t),
+        _ => parse_epoch_seconds(t),
+    }
+}
+
+fn trim(mut b: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = b {
+        if first.is_ascii_whitespace() {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = b {
+        if last.is_ascii_whitespace() {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    b
+}
+
+/// Fixed-width decimal field at `b[i..i + n]`.
+fn digits(b: &[u8], i: usize, n: usize) -> Option<i64> {
+    let s = b.get(i..i + n)?;
+    let mut v = 0i64;
+    for &c in s {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i64::from(c - b'0');
+    }
+    Some(v)
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if is_leap(y) => 29,
+        _ => 28,
+    }
+}
+
+/// Days from 1970-01-01 to the proleptic Gregorian date `y-m-d` (eras of 400 years).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// An ISO 8601 date-time (see the module docs) as Unix microseconds.
+pub fn parse_iso8601(b: &[u8]) -> Option<i64> {
+    let year = digits(b, 0, 4)?;
+    let month = digits(b, 5, 2)?;
+    let day = digits(b, 8, 2)?;
+    if b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
+        return None;
+    }
+    let hour = digits(b, 11, 2)?;
+    let minute = digits(b, 14, 2)?;
+    let second = digits(b, 17, 2)?;
+    if b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
+        return None;
+    }
+    if !(1..=12).contains(&month)
+        || !(1..=days_in_month(year, month)).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut i = 19;
+    let mut micros = 0i64;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        let mut scale = 100_000i64;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            micros += i64::from(c - b'0') * scale;
+            scale /= 10;
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    let offset_s = match b.get(i) {
+        None => 0,
+        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+        Some(&sign @ (b'+' | b'-')) => {
+            let rest = &b[i + 1..];
+            let (h, m) = match rest.len() {
+                2 => (digits(rest, 0, 2)?, 0),
+                4 => (digits(rest, 0, 2)?, digits(rest, 2, 2)?),
+                5 if rest[2] == b':' => (digits(rest, 0, 2)?, digits(rest, 3, 2)?),
+                _ => return None,
+            };
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let s = h * 3600 + m * 60;
+            if sign == b'-' {
+                -s
+            } else {
+                s
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_s;
+    Some(secs * 1_000_000 + micros)
+}
+
+/// Epoch seconds written as a JSON number (`-?int[.frac][e±exp]`) as Unix microseconds
+/// (`None` when not such a number or out of range).
+pub fn parse_epoch_seconds(b: &[u8]) -> Option<i64> {
+    let (neg, mut i) = match b.first() {
+        Some(b'-') => (true, 1),
+        _ => (false, 0),
+    };
+    let mut mant: i128 = 0;
+    let mut sig = 0u32;
+    let mut frac = 0i32;
+    let int_start = i;
+    let mut push = |c: u8, mant: &mut i128| -> Option<()> {
+        if *mant != 0 || c != b'0' {
+            sig += 1;
+            if sig > 30 {
+                return None;
+            }
+        }
+        *mant = *mant * 10 + i128::from(c - b'0');
+        Some(())
+    };
+    while let Some(&c) = b.get(i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        push(c, &mut mant)?;
+        i += 1;
+    }
+    if i == int_start {
+        return None;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            push(c, &mut mant)?;
+            frac += 1;
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    let mut exp = 0i32;
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        let eneg = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let start = i;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            if exp > 1000 {
+                return None;
+            }
+            exp = exp * 10 + i32::from(c - b'0');
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        if eneg {
+            exp = -exp;
+        }
+    }
+    if i != b.len() {
+        return None;
+    }
+    if neg {
+        mant = -mant;
+    }
+    let scale = 6 + exp - frac;
+    let v = if mant == 0 {
+        0
+    } else if scale >= 0 {
+        let mul = 10i128.checked_pow(u32::try_from(scale).ok()?)?;
+        mant.checked_mul(mul)?
+    } else {
+        match 10i128.checked_pow(u32::try_from(-scale).ok()?) {
+            Some(div) => mant.div_euclid(div),
+            // Smaller than a microsecond in magnitude.
+            None if mant < 0 => -1,
+            None => 0,
+        }
+    };
+    i64::try_from(v).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: i64 = 1_772_359_500; // 2026-03-01T10:05:00Z
+
+    #[test]
+    fn iso_forms() {
+        let us = T * 1_000_000 + 123_456;
+        for s in [
+            "2026-03-01T10:05:00.123456+0000",
+            "2026-03-01T10:05:00.123456Z",
+            "2026-03-01T10:05:00.123456+00:00",
+            "2026-03-01t10:05:00.123456z",
+            "2026-03-01 10:05:00.123456",
+            "2026-03-01T11:05:00.123456+01:00",
+            "2026-03-01T05:05:00.123456-0500",
+            "2026-03-01T12:05:00.123456+02",
+            "2026-03-01T10:05:00.1234569Z",
+            " 2026-03-01T10:05:00.123456Z ",
+        ] {
+            assert_eq!(parse_event_time(s.as_bytes()), Some(us), "{s}");
+        }
+        assert_eq!(
+            parse_event_time(b"2026-03-01T10:05:00Z"),
+            Some(T * 1_000_000)
+        );
+        assert_eq!(parse_event_time(b"1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_event_time(b"1969-12-31T23:59:59.5Z"), Some(-500_000));
+        assert_eq!(
+            parse_event_time(b"2024-02-29T00:00:00Z"),
+            Some(1_709_164_800_000_000)
+        );
+        assert_eq!(
+            parse_event_time(b"2000-03-01T00:00:00Z"),
+            Some(951_868_800_000_000)
+        );
+    }
+
+    #[test]
+    fn iso_rejects() {
+        for s in [
+            "",
+            "2026-03-01",
+            "2026-03-01T10:05",
+            "2026-13-01T10:05:00Z",
+            "2026-02-29T10:05:00Z",
+            "2026-03-32T10:05:00Z",
+            "2026-03-01T24:00:00Z",
+            "2026-03-01T10:60:00Z",
+            "2026-03-01T10:05:61Z",
+            "2026-03-01T10:05:00.Z",
+            "2026-03-01T10:05:00+2400",
+            "2026-03-01T10:05:00+0060",
+            "2026-03-01T10:05:00+000",
+            "2026-03-01T10:05:00Zx",
+            "2026-03-01X10:05:00Z",
+            "2026/03/01T10:05:00Z",
+            "2026-03-01T10:05:00 UTC",
+            "yesterday",
+        ] {
+            assert_eq!(parse_event_time(s.as_bytes()), None, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn epoch_numbers() {
+        assert_eq!(
+            parse_event_time(b"1772359500.123456"),
+            Some(T * 1_000_000 + 123_456)
+        );
+        assert_eq!(parse_event_time(b"1772359500"), Some(T * 1_000_000));
+        assert_eq!(
+            parse_event_time(b"1772359500.1234567"),
+            Some(T * 1_000_000 + 123_456)
+        );
+        assert_eq!(parse_event_time(b"1.7723595e9"), Some(T * 1_000_000));
+        assert_eq!(
+            parse_event_time(b"17723595001E-1"),
+            Some(T * 1_000_000 + 100_000)
+        );
+        assert_eq!(parse_event_time(b"0"), Some(0));
+        assert_eq!(parse_event_time(b"-1.5"), Some(-1_500_000));
+        assert_eq!(parse_event_time(b"1e-9"), Some(0));
+        assert_eq!(parse_event_time(b"-1e-9"), Some(-1));
+        for s in [
+            "",
+            "-",
+            "1.",
+            ".5",
+            "1e",
+            "1e+",
+            "0x10",
+            "1.5.5",
+            "1e99",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_event_time(s.as_bytes()), None, "{s:?}");
+        }
+    }
+}
