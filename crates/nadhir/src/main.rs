@@ -52,6 +52,15 @@ enum Command {
     /// Match raw JSON-lines telemetry (Suricata EVE, Zeek JSON, or mapped JSON) against the
     /// indicators of a bundle with the compiled index; one JSON line per hit on stdout.
     Match(cmd::match_cmd::MatchArgs),
+    /// Early warning: match telemetry (files, `-` for stdin, --follow like tail -F, or
+    /// --nats JetStream) against the store's active indicators; write sightings and alerts.
+    Watch(cmd::watch::WatchArgs),
+    /// Put JSON-lines telemetry on a NATS JetStream subject (one message per line).
+    Publish(cmd::watch::PublishArgs),
+    /// List alerts, show one, and move them: ack, close, reopen, false-positive.
+    Alerts(cmd::alerts::AlertsArgs),
+    /// Webhooks for alerts (HMAC-signed, retried, dead letters).
+    Webhook(cmd::alerts::WebhookArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +76,10 @@ fn main() -> ExitCode {
         Command::Taxii(args) => cmd::taxii_cmd::run(&cli.global, args),
         Command::Pattern(args) => cmd::pattern::run(&cli.global, args),
         Command::Match(args) => cmd::match_cmd::run(&cli.global, args),
+        Command::Watch(args) => cmd::watch::run(&cli.global, args),
+        Command::Publish(args) => cmd::watch::publish(&cli.global, args),
+        Command::Alerts(args) => cmd::alerts::run(&cli.global, args),
+        Command::Webhook(args) => cmd::alerts::webhook(&cli.global, args),
     };
     match result {
         Ok(code) => code,

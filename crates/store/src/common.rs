@@ -634,8 +634,8 @@ macro_rules! impl_store {
                 let mut tx = self.write_tx().await?;
                 // Windows touched by this call, in first-touched order.
                 let mut touched: Vec<$crate::WindowRow> = Vec::new();
-                let mut slot: std::collections::HashMap<String, usize> =
-                    std::collections::HashMap::new();
+                let mut slot: std::collections::BTreeMap<String, usize> =
+                    std::collections::BTreeMap::new();
                 for h in hits {
                     let done = sqlx::query($crate::sql::INSERT_HIT_KEY)
                         .bind(h.sighting_id.as_str())

@@ -146,6 +146,20 @@ impl WeightBook {
         }
     }
 
+    /// Every (indicator, penalty) with a penalty above zero, sorted by indicator id.
+    pub fn entries(&self) -> Vec<(String, u32)> {
+        let mut v: Vec<(String, u32)> = self.penalty.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        v.sort();
+        v
+    }
+
+    /// A book holding these penalties (zeros are dropped).
+    pub fn from_entries(entries: impl IntoIterator<Item = (String, u32)>) -> Self {
+        WeightBook {
+            penalty: entries.into_iter().filter(|(_, p)| *p > 0).collect(),
+        }
+    }
+
     pub fn penalty(&self, indicator_id: &str) -> u32 {
         self.penalty.get(indicator_id).copied().unwrap_or(0)
     }

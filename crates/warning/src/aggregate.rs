@@ -232,7 +232,6 @@ struct Window {
 #[derive(Debug)]
 pub struct SightingAggregator {
     config: AggregatorConfig,
-    namespace: uuid::Uuid,
     /// Open windows, ordered by (start, indicator).
     open: BTreeMap<(i64, String), Window>,
     /// Closed windows whose last version is not written yet.
@@ -277,7 +276,6 @@ impl SightingAggregator {
             }
         }
         Ok(SightingAggregator {
-            namespace: ids::node_namespace(&config.identity_id),
             config,
             open: BTreeMap::new(),
             closing: Vec::new(),
@@ -309,19 +307,11 @@ impl SightingAggregator {
 
     /// The deterministic sighting id of (indicator, window start).
     pub fn sighting_id(&self, indicator_id: &str, window_start: i64) -> String {
-        ids::derived_id(
-            "sighting",
-            &self.namespace,
-            &[indicator_id, &window_start.to_string()],
-        )
+        window_ids(&self.config.identity_id, indicator_id, window_start).0
     }
 
     fn observed_data_id(&self, indicator_id: &str, window_start: i64) -> String {
-        ids::derived_id(
-            "observed-data",
-            &self.namespace,
-            &[indicator_id, &window_start.to_string()],
-        )
+        window_ids(&self.config.identity_id, indicator_id, window_start).1
     }
 
     fn is_closed(&self, start: i64) -> bool {
@@ -604,60 +594,104 @@ impl SightingAggregator {
         let created = *w.created.get_or_insert(modified);
         w.modified = Some(modified);
         w.dirty = false;
-        let count = w.count.min(MAX_COUNT);
-        let identity = Value::String(self.config.identity_id.clone());
-
-        let mut od = Map::new();
-        od.insert("type".into(), "observed-data".into());
-        od.insert("spec_version".into(), "2.1".into());
-        od.insert("id".into(), Value::String(w.observed_data_id.clone()));
-        od.insert("created_by_ref".into(), identity.clone());
-        od.insert("created".into(), Value::String(created.to_string()));
-        od.insert("modified".into(), Value::String(modified.to_string()));
-        od.insert(
-            "first_observed".into(),
-            Value::String(w.first_seen.to_string()),
-        );
-        od.insert(
-            "last_observed".into(),
-            Value::String(w.last_seen.to_string()),
-        );
-        od.insert("number_observed".into(), Value::from(count));
-        od.insert(
-            "object_refs".into(),
-            Value::Array(w.sco_ids.iter().map(|s| Value::String(s.clone())).collect()),
-        );
-
-        let mut s = Map::new();
-        s.insert("type".into(), "sighting".into());
-        s.insert("spec_version".into(), "2.1".into());
-        s.insert("id".into(), Value::String(w.sighting_id.clone()));
-        s.insert("created_by_ref".into(), identity.clone());
-        s.insert("created".into(), Value::String(created.to_string()));
-        s.insert("modified".into(), Value::String(modified.to_string()));
-        s.insert("first_seen".into(), Value::String(w.first_seen.to_string()));
-        s.insert("last_seen".into(), Value::String(w.last_seen.to_string()));
-        s.insert("count".into(), Value::from(count));
-        s.insert(
-            "sighting_of_ref".into(),
-            Value::String(w.indicator_id.clone()),
-        );
-        s.insert(
-            "observed_data_refs".into(),
-            Value::Array(vec![Value::String(w.observed_data_id.clone())]),
-        );
-        s.insert("where_sighted_refs".into(), Value::Array(vec![identity]));
-
+        let (observed_data, sighting) = window_objects(&WindowVersion {
+            identity_id: &self.config.identity_id,
+            indicator_id: &w.indicator_id,
+            sighting_id: &w.sighting_id,
+            observed_data_id: &w.observed_data_id,
+            count: w.count,
+            first_seen: w.first_seen,
+            last_seen: w.last_seen,
+            sco_ids: &w.sco_ids,
+            created,
+            modified,
+        });
         WindowUpdate {
             indicator_id: w.indicator_id.clone(),
             window_start: Timestamp::from_unix_millis(w.start * 1000).with_precision(0),
             new_scos: std::mem::take(&mut w.pending_scos),
-            observed_data: map_object(od),
-            sighting: map_object(s),
+            observed_data,
+            sighting,
             first_version,
             final_version,
         }
     }
+}
+
+/// The deterministic (sighting id, observed-data id) of the window of `indicator_id`
+/// starting at `window_start` (Unix seconds) on the node `identity_id`: UUIDv5 of
+/// (node, indicator, window start), the same on every worker and after every restart.
+pub fn window_ids(identity_id: &str, indicator_id: &str, window_start: i64) -> (String, String) {
+    let ns = ids::node_namespace(identity_id);
+    let start = window_start.to_string();
+    (
+        ids::derived_id("sighting", &ns, &[indicator_id, &start]),
+        ids::derived_id("observed-data", &ns, &[indicator_id, &start]),
+    )
+}
+
+/// One version of a window, to turn into STIX with [`window_objects`].
+#[derive(Debug, Clone, Copy)]
+pub struct WindowVersion<'a> {
+    pub identity_id: &'a str,
+    pub indicator_id: &'a str,
+    pub sighting_id: &'a str,
+    pub observed_data_id: &'a str,
+    pub count: u64,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub sco_ids: &'a [String],
+    pub created: Timestamp,
+    pub modified: Timestamp,
+}
+
+/// The `observed-data` and the `sighting` of one window version (`count` is capped at
+/// STIX's [`MAX_COUNT`]).
+pub fn window_objects(v: &WindowVersion<'_>) -> (Object, Object) {
+    let count = v.count.min(MAX_COUNT);
+    let identity = Value::String(v.identity_id.to_owned());
+
+    let mut od = Map::new();
+    od.insert("type".into(), "observed-data".into());
+    od.insert("spec_version".into(), "2.1".into());
+    od.insert("id".into(), Value::String(v.observed_data_id.to_owned()));
+    od.insert("created_by_ref".into(), identity.clone());
+    od.insert("created".into(), Value::String(v.created.to_string()));
+    od.insert("modified".into(), Value::String(v.modified.to_string()));
+    od.insert(
+        "first_observed".into(),
+        Value::String(v.first_seen.to_string()),
+    );
+    od.insert(
+        "last_observed".into(),
+        Value::String(v.last_seen.to_string()),
+    );
+    od.insert("number_observed".into(), Value::from(count));
+    od.insert(
+        "object_refs".into(),
+        Value::Array(v.sco_ids.iter().map(|s| Value::String(s.clone())).collect()),
+    );
+
+    let mut s = Map::new();
+    s.insert("type".into(), "sighting".into());
+    s.insert("spec_version".into(), "2.1".into());
+    s.insert("id".into(), Value::String(v.sighting_id.to_owned()));
+    s.insert("created_by_ref".into(), identity.clone());
+    s.insert("created".into(), Value::String(v.created.to_string()));
+    s.insert("modified".into(), Value::String(v.modified.to_string()));
+    s.insert("first_seen".into(), Value::String(v.first_seen.to_string()));
+    s.insert("last_seen".into(), Value::String(v.last_seen.to_string()));
+    s.insert("count".into(), Value::from(count));
+    s.insert(
+        "sighting_of_ref".into(),
+        Value::String(v.indicator_id.to_owned()),
+    );
+    s.insert(
+        "observed_data_refs".into(),
+        Value::Array(vec![Value::String(v.observed_data_id.to_owned())]),
+    );
+    s.insert("where_sighted_refs".into(), Value::Array(vec![identity]));
+    (map_object(od), map_object(s))
 }
 
 /// Wraps a map this module built (always with string `type` and `id`).

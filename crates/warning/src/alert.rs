@@ -46,7 +46,9 @@ use serde_json::{Map, Value};
 use stix::{Object, Timestamp};
 
 /// Alert severity bands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -69,7 +71,7 @@ impl Severity {
 }
 
 /// The factors that went into a severity, for display ("why is this critical?").
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SeverityBreakdown {
     pub score: u8,
     pub severity: Severity,
@@ -189,7 +191,7 @@ pub fn severity(
 }
 
 /// Alert lifecycle states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertState {
     New,
@@ -198,7 +200,7 @@ pub enum AlertState {
 }
 
 /// What was asked of an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AlertAction {
     Acknowledge,
@@ -238,7 +240,7 @@ impl AlertError {
 }
 
 /// One recorded state change.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Transition {
     pub at: Timestamp,
     pub by: String,
@@ -248,7 +250,7 @@ pub struct Transition {
 }
 
 /// An alert raised for one sighting (one indicator, one window).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Alert {
     /// UUIDv5 of the sighting id, so one sighting never raises two alerts.
     pub id: String,

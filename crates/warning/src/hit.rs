@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use stix::Timestamp;
 
 /// Where a hit came from.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SourceRef {
     /// Source kind, e.g. `suricata-eve`, `zeek-dns`, `nats`.
     pub kind: String,
@@ -40,7 +40,7 @@ impl Criticality {
 }
 
 /// The asset the hit concerns (e.g. the internal host in the flow), when known.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AssetRef {
     pub id: String,
     pub name: String,

@@ -1,5 +1,6 @@
-//! Early warning core: the decisions between "telemetry matched an indicator" and
-//! "people are told", as pure logic (no I/O, no async).
+//! Early warning: the decisions between "telemetry matched an indicator" and "people
+//! are told" as pure logic (no I/O, no async), and [`engine`], the runtime that reads
+//! telemetry, matches it, writes sightings and alerts, and delivers them.
 //!
 //! - [`aggregate`]: hits → STIX 2.1 sightings per (indicator, window), exactly once
 //!   under at-least-once delivery, with bounded state.
@@ -16,6 +17,7 @@
 pub mod active;
 pub mod aggregate;
 pub mod alert;
+pub mod engine;
 pub mod hit;
 pub mod ids;
 pub mod lookalike;

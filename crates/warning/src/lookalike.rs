@@ -41,7 +41,7 @@ use crate::punycode;
 use unicode_normalization::UnicodeNormalization;
 
 /// Which lookalike check fired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LookalikeMethod {
     TldSwap,
@@ -68,7 +68,7 @@ impl LookalikeMethod {
 }
 
 /// A lookalike finding: the method and a sentence saying why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Lookalike {
     pub method: LookalikeMethod,
     /// The candidate as a victim would read it (IDN labels decoded).

@@ -161,7 +161,7 @@ impl AssetError {
 }
 
 /// Why an observable names an asset.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum MatchReason {
     /// An address inside an owned range.
@@ -179,7 +179,7 @@ pub enum MatchReason {
 }
 
 /// One finding: `object_id` names asset `asset_id` at `pointer`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WatchMatch {
     pub asset_id: String,
     pub owner: String,

@@ -1,6 +1,7 @@
 //! Subcommands. Each module exposes a clap `Args` struct and a `run` function.
 
 pub mod admin;
+pub mod alerts;
 pub mod export;
 pub mod import;
 pub mod input;
@@ -11,6 +12,7 @@ pub mod serve;
 pub mod stats;
 pub mod taxii_cmd;
 pub mod validate;
+pub mod watch;
 
 use anyhow::Context;
 use std::path::PathBuf;

@@ -43,6 +43,16 @@ pub struct ServeArgs {
     /// Contact shown by discovery.
     #[arg(long)]
     pub contact: Option<String>,
+    /// Follow these telemetry files (like tail -F) for early warning (repeatable).
+    #[arg(long = "watch", value_name = "FILE")]
+    pub watch: Vec<PathBuf>,
+    /// Do not run the early-warning engine (TAXII only).
+    #[arg(long)]
+    pub no_warning: bool,
+    #[command(flatten)]
+    pub nats: super::watch::NatsArgs,
+    #[command(flatten)]
+    pub engine: super::watch::EngineArgs,
 }
 
 fn config(args: &ServeArgs) -> ServerConfig {
@@ -95,11 +105,42 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let store = super::open_store(g).await?;
         let cfg = config(&args);
         let default_root = cfg.default_root.clone().unwrap_or_default();
-        let state = AppState::new(store, cfg)
+        let state = AppState::new(store.clone(), cfg)
             .await
             .context("cannot start the TAXII server")?;
         let expiry = taxii::server::spawn_status_expiry(state.clone(), Duration::from_secs(600));
-        let app = taxii::server::router(state);
+        let mut app = taxii::server::router(state);
+        let (warn_stop, warn_rx) = tokio::sync::watch::channel(false);
+        let mut tasks = Vec::new();
+        if !args.no_warning {
+            let wcfg = args.engine.config(&default_root)?;
+            let engine = warning::engine::Engine::start(store.clone(), wcfg)
+                .await
+                .context("cannot start the early-warning engine")?;
+            tasks.push(engine.spawn_reloader(warn_rx.clone()));
+            tasks.push(engine.spawn_webhooks(warn_rx.clone()));
+            for path in &args.watch {
+                let e = engine.clone();
+                let rx = warn_rx.clone();
+                let src = warning::engine::source::FileSource::new(path.clone(), true);
+                let name = path.display().to_string();
+                tasks.push(tokio::spawn(async move {
+                    if let Err(err) = e.run_file(src, rx, |_, _| {}).await {
+                        tracing::error!(code = err.code(), source = %name, "telemetry source stopped: {err}");
+                    }
+                }));
+            }
+            if let Some(src) = args.nats.source(None) {
+                let e = engine.clone();
+                let rx = warn_rx.clone();
+                tasks.push(tokio::spawn(async move {
+                    if let Err(err) = e.run_nats(src, rx, |_| {}).await {
+                        tracing::error!(code = err.code(), "NATS source stopped: {err}");
+                    }
+                }));
+            }
+            app = app.merge(warning::engine::http::router(engine));
+        }
         let scheme = if args.tls_cert.is_some() {
             "https"
         } else {
@@ -150,6 +191,10 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
         }
         expiry.abort();
+        let _ = warn_stop.send(true);
+        for t in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

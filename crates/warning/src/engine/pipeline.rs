@@ -1,0 +1,396 @@
+//! One batch of telemetry through the engine: scan, count, write STIX, raise alerts.
+
+use hashbrown::HashMap;
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use matcher::fields::FieldMap;
+use matcher::scan::{Hit as ScanHit, Scanner};
+use matcher::ObservableKind;
+use serde::Serialize;
+use store::{HitRow, InsertOutcome, NewObject};
+
+use super::alerts::AlertRecord;
+use super::{BadSample, Engine, EngineError, LiveIndicators, Result};
+use crate::aggregate::{window_ids, window_objects, WindowVersion};
+use crate::hit::{sco_for, Hit, SourceRef};
+
+/// How the events of a batch are named. An event's id must be the same every time the
+/// same event is delivered: it is the key that makes counting exactly-once.
+#[derive(Debug, Clone)]
+pub enum EventIds {
+    /// `{prefix}:{base + byte offset of the line in the batch}` (files, stdin, HTTP).
+    Offsets { prefix: String, base: u64 },
+    /// One id per line (`\n`-separated, blank lines included), e.g. NATS
+    /// `nats:{stream}:{sequence}`.
+    PerLine(Vec<String>),
+}
+
+/// Newline-delimited JSON events from one source.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub source: SourceRef,
+    pub data: Vec<u8>,
+    pub ids: EventIds,
+}
+
+impl Batch {
+    fn event_id(&self, line_no: usize, offset: usize) -> String {
+        match &self.ids {
+            EventIds::Offsets { prefix, base } => format!("{prefix}:{}", base + offset as u64),
+            EventIds::PerLine(ids) => ids
+                .get(line_no)
+                .cloned()
+                .unwrap_or_else(|| format!("{}:line:{line_no}", self.source.name)),
+        }
+    }
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct BatchReport {
+    pub events: u64,
+    pub bad: u64,
+    pub hits: u64,
+    pub counted: u64,
+    pub duplicates: u64,
+    pub late: u64,
+    pub sightings: u64,
+    pub alerts: u64,
+}
+
+/// A hit found by the scanner, owned.
+#[derive(Debug, Clone)]
+struct Found {
+    event_id: String,
+    indicator_id: String,
+    kind: ObservableKind,
+    normalized: String,
+    time_micros: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+struct ScanOutput {
+    found: Vec<Found>,
+    events: u64,
+    bad: u64,
+    too_long: u64,
+    invalid_utf8: u64,
+    no_time: u64,
+    max_time: Option<i64>,
+    samples: Vec<BadSample>,
+}
+
+thread_local! {
+    /// One scanner per blocking thread and field map (its buffers are reused).
+    static SCANNER: RefCell<Option<(usize, Scanner)>> = const { RefCell::new(None) };
+}
+
+fn with_scanner<R>(map: &Arc<FieldMap>, f: impl FnOnce(&mut Scanner) -> R) -> R {
+    SCANNER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let key = Arc::as_ptr(map) as usize;
+        if slot.as_ref().is_none_or(|(k, _)| *k != key) {
+            *slot = Some((key, Scanner::new(map.clone())));
+        }
+        match slot.as_mut() {
+            Some((_, s)) => f(s),
+            None => unreachable!("scanner slot was just filled"),
+        }
+    })
+}
+
+fn sample(event_id: String, reason: String, line: &[u8]) -> BadSample {
+    let head = &line[..line.len().min(256)];
+    BadSample {
+        event_id,
+        reason,
+        head: String::from_utf8_lossy(head).into_owned(),
+        len: line.len() as u64,
+        at: store::now_micros(),
+    }
+}
+
+fn scan_batch(
+    live: &LiveIndicators,
+    map: &Arc<FieldMap>,
+    max_line: usize,
+    batch: &Batch,
+) -> ScanOutput {
+    let mut out = ScanOutput::default();
+    let data = &batch.data;
+    with_scanner(map, |scanner| {
+        let mut start = 0usize;
+        let mut line_no = 0usize;
+        while start < data.len() {
+            let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+            let mut line = &data[start..end];
+            if let [rest @ .., b'\r'] = line {
+                line = rest;
+            }
+            let (this_start, this_no) = (start, line_no);
+            start = end + 1;
+            line_no += 1;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            out.events += 1;
+            if line.len() > max_line {
+                out.bad += 1;
+                out.too_long += 1;
+                out.samples.push(sample(
+                    batch.event_id(this_no, this_start),
+                    format!(
+                        "event of {} bytes is over the {max_line}-byte limit",
+                        line.len()
+                    ),
+                    line,
+                ));
+                continue;
+            }
+            let mut pending: Vec<(String, ObservableKind, String)> = Vec::new();
+            let mut sink = |h: &ScanHit<'_>| {
+                for id in h.indicator_ids() {
+                    pending.push((id.to_owned(), h.kind, h.normalized.to_owned()));
+                }
+            };
+            match scanner.scan(&live.index, line, &mut sink) {
+                Ok(summary) => {
+                    out.invalid_utf8 += u64::from(summary.invalid_utf8);
+                    let time = event_time(&summary);
+                    match time {
+                        Some(t) => out.max_time = Some(out.max_time.map_or(t, |m| m.max(t))),
+                        None => out.no_time += 1,
+                    }
+                    if !pending.is_empty() {
+                        let event_id = batch.event_id(this_no, this_start);
+                        for (indicator_id, kind, normalized) in pending {
+                            out.found.push(Found {
+                                event_id: event_id.clone(),
+                                indicator_id,
+                                kind,
+                                normalized,
+                                time_micros: time,
+                            });
+                        }
+                    }
+                }
+                Err(e) => {
+                    out.bad += 1;
+                    out.samples.push(sample(
+                        batch.event_id(this_no, this_start),
+                        format!("column {}: {}", e.offset + 1, e.reason),
+                        line,
+                    ));
+                }
+            }
+        }
+    });
+    out
+}
+
+/// The event time the scanner read from the event's time field, if any.
+fn event_time(summary: &matcher::scan::EventSummary) -> Option<i64> {
+    summary.time_micros
+}
+
+/// The SCO type and value of a hit, in the form [`crate::hit::Hit`] expects.
+fn observable(kind: ObservableKind, normalized: &str) -> (String, String) {
+    match kind {
+        ObservableKind::FileHash(alg) => {
+            ("file".into(), format!("{}:{normalized}", alg.stix_name()))
+        }
+        other => (other.sco_type().into(), normalized.to_owned()),
+    }
+}
+
+impl Engine {
+    /// Runs one batch through the engine. When this returns `Ok`, every hit in the
+    /// batch is counted in the store and its sighting and alert are written: the
+    /// source may acknowledge the batch. On `Err` nothing needs undoing: delivering
+    /// the batch again counts nothing twice.
+    pub async fn process(self: &Arc<Self>, batch: Batch) -> Result<BatchReport> {
+        let live = self.live.load_full();
+        let map = self.cfg.field_map.clone();
+        let max_line = self.cfg.max_line_bytes;
+        let bytes = batch.data.len() as u64;
+        let source = batch.source.clone();
+        let scanned =
+            tokio::task::spawn_blocking(move || scan_batch(&live, &map, max_line, &batch))
+                .await
+                .map_err(|e| EngineError::Index(format!("scan thread failed: {e}")))?;
+        let s = &self.stats;
+        s.events.fetch_add(scanned.events, Ordering::Relaxed);
+        s.bytes.fetch_add(bytes, Ordering::Relaxed);
+        s.bad.fetch_add(scanned.bad, Ordering::Relaxed);
+        s.too_long.fetch_add(scanned.too_long, Ordering::Relaxed);
+        s.invalid_utf8
+            .fetch_add(scanned.invalid_utf8, Ordering::Relaxed);
+        s.no_time.fetch_add(scanned.no_time, Ordering::Relaxed);
+        s.hits
+            .fetch_add(scanned.found.len() as u64, Ordering::Relaxed);
+        for sample in scanned.samples {
+            tracing::debug!(event = %sample.event_id, reason = %sample.reason, "undecodable event");
+            self.sample_bad(sample);
+        }
+        let mut report = BatchReport {
+            events: scanned.events,
+            bad: scanned.bad,
+            hits: scanned.found.len() as u64,
+            ..Default::default()
+        };
+        let watermark = {
+            let mut marks = match self.watermarks.lock() {
+                Ok(m) => m,
+                Err(p) => p.into_inner(),
+            };
+            let w = marks.get(&source.name).copied().unwrap_or(i64::MIN);
+            if let Some(t) = scanned.max_time {
+                marks.insert(source.name.clone(), w.max(t));
+            }
+            w
+        };
+        if scanned.found.is_empty() {
+            return Ok(report);
+        }
+
+        let now = store::now_micros();
+        let window = i64::from(self.cfg.window_secs);
+        let closed_before = if watermark == i64::MIN {
+            i64::MIN
+        } else {
+            watermark.div_euclid(1_000_000) - window - i64::from(self.cfg.allowed_lateness_secs)
+        };
+        let mut rows = Vec::with_capacity(scanned.found.len());
+        let mut scos: HashMap<String, stix::Object> = HashMap::new();
+        let mut od_ids: HashMap<String, String> = HashMap::new();
+        let mut observed: HashMap<String, Vec<String>> = HashMap::new();
+        for f in &scanned.found {
+            let t = f.time_micros.unwrap_or(now);
+            let start = t.div_euclid(1_000_000).div_euclid(window) * window;
+            if start < closed_before {
+                report.late += 1;
+                continue;
+            }
+            let (observable_type, value) = observable(f.kind, &f.normalized);
+            let hit = Hit {
+                event_id: f.event_id.clone(),
+                indicator_id: f.indicator_id.clone(),
+                observable_type,
+                value,
+                observed_at: stix::Timestamp::from_unix_micros(t),
+                source: source.clone(),
+                asset: None,
+            };
+            let sco_id = match sco_for(&hit) {
+                Ok(o) => {
+                    let id = o.id().to_owned();
+                    scos.entry(id.clone()).or_insert(o);
+                    Some(id)
+                }
+                Err(e) => {
+                    tracing::warn!(code = e.code(), "hit without an SCO: {e}");
+                    None
+                }
+            };
+            let (sighting_id, od_id) = window_ids(&self.identity_id, &f.indicator_id, start);
+            let seen = observed.entry(sighting_id.clone()).or_default();
+            let label = format!("{}:{}", hit.observable_type, hit.value);
+            if seen.len() < 10 && !seen.contains(&label) {
+                seen.push(label);
+            }
+            od_ids.insert(sighting_id.clone(), od_id);
+            rows.push(HitRow {
+                sighting_id,
+                indicator_id: f.indicator_id.clone(),
+                window_start: start,
+                event_key: f.event_id.clone(),
+                observed_micros: t,
+                sco_id,
+            });
+        }
+        s.late.fetch_add(report.late, Ordering::Relaxed);
+        let outcome = self
+            .store
+            .record_hits(&rows, now, self.cfg.max_scos)
+            .await?;
+        report.counted = outcome.counted;
+        report.duplicates = outcome.duplicates;
+        s.counted.fetch_add(outcome.counted, Ordering::Relaxed);
+        s.duplicates
+            .fetch_add(outcome.duplicates, Ordering::Relaxed);
+
+        let mut objects = Vec::new();
+        for w in &outcome.windows {
+            for id in &w.new_sco_ids {
+                if let Some(o) = scos.get(id) {
+                    objects.push(NewObject::from_object(o));
+                }
+            }
+            let od_id = match od_ids.get(&w.sighting_id) {
+                Some(id) => id.clone(),
+                None => window_ids(&self.identity_id, &w.indicator_id, w.window_start).1,
+            };
+            let (od, sighting) = window_objects(&WindowVersion {
+                identity_id: &self.identity_id,
+                indicator_id: &w.indicator_id,
+                sighting_id: &w.sighting_id,
+                observed_data_id: &od_id,
+                count: u64::try_from(w.count).unwrap_or(0),
+                first_seen: stix::Timestamp::from_unix_micros(w.first_seen),
+                last_seen: stix::Timestamp::from_unix_micros(w.last_seen),
+                sco_ids: &w.sco_ids,
+                created: stix::Timestamp::from_unix_micros(w.created),
+                modified: stix::Timestamp::from_unix_micros(w.modified),
+            });
+            objects.push(NewObject::from_object(&od));
+            objects.push(NewObject::from_object(&sighting));
+        }
+        let outcomes = self
+            .store
+            .insert(&objects, std::slice::from_ref(&self.collection))
+            .await?;
+        for (o, out) in objects.iter().zip(&outcomes) {
+            if let InsertOutcome::Conflict { .. } = out {
+                tracing::warn!(id = %o.id, version = %o.version_text, "sighting version conflict");
+            }
+        }
+        report.sightings = outcome.windows.len() as u64;
+        s.sightings_written
+            .fetch_add(report.sightings, Ordering::Relaxed);
+
+        for w in &outcome.windows {
+            let seen = observed.get(&w.sighting_id).cloned().unwrap_or_default();
+            if w.first_version {
+                let rec = AlertRecord::for_window(self, w, seen, &source.name).await?;
+                self.save_alert(&rec, true).await?;
+                report.alerts += 1;
+                s.alerts.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.update_alert_window(w, seen).await?;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Forgets dedup keys of windows that can no longer receive hits (older than the
+    /// slowest source's watermark minus window and lateness).
+    pub async fn prune(&self) -> Result<u64> {
+        let w = {
+            let marks = match self.watermarks.lock() {
+                Ok(m) => m,
+                Err(p) => p.into_inner(),
+            };
+            // The slowest source decides.
+            marks.values().copied().min()
+        };
+        let Some(w) = w else {
+            return Ok(0);
+        };
+        let window = i64::from(self.cfg.window_secs);
+        let before = w.div_euclid(1_000_000) - window - i64::from(self.cfg.allowed_lateness_secs);
+        let before = before.div_euclid(window) * window;
+        Ok(self.store.prune_hit_keys(before).await?)
+    }
+}

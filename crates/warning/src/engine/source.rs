@@ -1,0 +1,448 @@
+//! File and stream sources: newline-delimited JSON read in batches.
+//!
+//! - A **file** is read once or followed like `tail -F`: when the path is renamed away
+//!   and a new file appears (log rotation) the old file is read to its end and the new
+//!   one from its start; a truncated file is read again from the start. The read
+//!   position (device, inode, offset of the first byte not yet processed) is
+//!   checkpointed in the store after every processed batch, so a restart neither
+//!   re-reads nor skips. Event ids are `file:{path}:{inode}:{offset}`.
+//! - **stdin** (or any reader) is read to its end; event ids are
+//!   `stdin:{run id}:{offset}`.
+//!
+//! A line longer than [`super::EngineConfig::max_line_bytes`] is never buffered whole:
+//! the framer drops its bytes as they arrive, counts it and keeps a sample of its head.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
+
+use super::pipeline::{Batch, BatchReport, EventIds};
+use super::{BadSample, Engine, EngineError, Result};
+use crate::hit::SourceRef;
+
+/// How much is read per system call.
+const CHUNK: usize = 256 << 10;
+
+/// Settings of a file source.
+#[derive(Debug, Clone)]
+pub struct FileSource {
+    pub path: PathBuf,
+    /// Keep reading as the file grows and across rotation, until shutdown.
+    pub follow: bool,
+    /// Bytes of complete lines per batch.
+    pub batch_bytes: usize,
+    /// How often a followed file is checked for growth or rotation.
+    pub poll: Duration,
+}
+
+impl FileSource {
+    pub fn new(path: impl Into<PathBuf>, follow: bool) -> Self {
+        FileSource {
+            path: path.into(),
+            follow,
+            batch_bytes: 1 << 20,
+            poll: Duration::from_millis(50),
+        }
+    }
+}
+
+/// Where a file source is up to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub dev: u64,
+    pub ino: u64,
+    pub offset: u64,
+}
+
+/// The state key of a file source's checkpoint.
+pub fn checkpoint_key(path: &Path) -> String {
+    format!("source.file:{}", path.display())
+}
+
+/// Splits bytes into batches of complete lines, skipping over-long lines.
+#[derive(Debug)]
+pub(crate) struct Framer {
+    buf: Vec<u8>,
+    /// Source offset of `buf[0]`.
+    pos: u64,
+    /// Inside an over-long line whose head was already reported.
+    skipping: bool,
+    max_line: usize,
+    /// Complete lines set aside when an over-long line began after them.
+    ready: std::collections::VecDeque<(u64, Vec<u8>)>,
+}
+
+/// An over-long line the framer dropped.
+#[derive(Debug)]
+pub(crate) struct Skipped {
+    offset: u64,
+    head: Vec<u8>,
+}
+
+impl Framer {
+    pub(crate) fn new(pos: u64, max_line: usize) -> Self {
+        Framer {
+            buf: Vec::new(),
+            pos,
+            skipping: false,
+            max_line,
+            ready: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Appends bytes read from the source; returns the over-long line it started
+    /// dropping, if any.
+    pub(crate) fn push(&mut self, mut data: &[u8]) -> Option<Skipped> {
+        if self.skipping {
+            match memchr::memchr(b'\n', data) {
+                Some(i) => {
+                    self.skipping = false;
+                    self.pos += i as u64 + 1;
+                    data = &data[i + 1..];
+                }
+                None => {
+                    self.pos += data.len() as u64;
+                    return None;
+                }
+            }
+        }
+        self.buf.extend_from_slice(data);
+        // The unfinished tail (after the last newline) may not exceed the limit.
+        let tail_start = memchr::memrchr(b'\n', &self.buf).map_or(0, |i| i + 1);
+        let tail = self.buf.len() - tail_start;
+        if tail <= self.max_line {
+            return None;
+        }
+        if tail_start > 0 {
+            self.ready
+                .push_back((self.pos, self.buf[..tail_start].to_vec()));
+        }
+        let head = self.buf[tail_start..tail_start + tail.min(256)].to_vec();
+        let offset = self.pos + tail_start as u64;
+        self.pos += self.buf.len() as u64;
+        self.buf.clear();
+        self.skipping = true;
+        Some(Skipped { offset, head })
+    }
+
+    /// Takes complete lines when there are at least `min_bytes` of them (any, with
+    /// `min_bytes == 0`); at the end of the source (`eof`) an unfinished last line is
+    /// taken too. Returns (source offset, bytes).
+    pub(crate) fn take(&mut self, min_bytes: usize, eof: bool) -> Option<(u64, Vec<u8>)> {
+        if let Some(r) = self.ready.pop_front() {
+            return Some(r);
+        }
+        let end = if eof && !self.skipping {
+            self.buf.len()
+        } else {
+            memchr::memrchr(b'\n', &self.buf).map_or(0, |i| i + 1)
+        };
+        if end == 0 || end < min_bytes {
+            return None;
+        }
+        let rest = self.buf.split_off(end);
+        let data = std::mem::replace(&mut self.buf, rest);
+        let base = self.pos;
+        self.pos += end as u64;
+        Some((base, data))
+    }
+
+    /// Offset of the first byte not yet taken.
+    pub(crate) fn position(&self) -> u64 {
+        self.ready.front().map_or(self.pos, |r| r.0)
+    }
+}
+
+impl Engine {
+    fn note_skipped(&self, source: &SourceRef, prefix: &str, s: Skipped) {
+        self.stats.events.fetch_add(1, Ordering::Relaxed);
+        self.stats.bad.fetch_add(1, Ordering::Relaxed);
+        self.stats.too_long.fetch_add(1, Ordering::Relaxed);
+        self.sample_bad(BadSample {
+            event_id: format!("{prefix}:{}", s.offset),
+            reason: format!(
+                "event over the {}-byte limit from {}; skipped to its end",
+                self.cfg.max_line_bytes, source.name
+            ),
+            head: String::from_utf8_lossy(&s.head).into_owned(),
+            len: self.cfg.max_line_bytes as u64 + 1,
+            at: store::now_micros(),
+        });
+    }
+
+    /// Reads `reader` to its end (stdin, a pipe), processing batches as they fill.
+    /// `progress` sees the cumulative report and bytes read after every batch.
+    pub async fn run_reader<R: AsyncRead + Unpin>(
+        self: &Arc<Self>,
+        mut reader: R,
+        source: SourceRef,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        mut progress: impl FnMut(&BatchReport, u64),
+    ) -> Result<BatchReport> {
+        let prefix = format!("{}:{}", source.kind, uuid::Uuid::now_v7());
+        let mut framer = Framer::new(0, self.cfg.max_line_bytes);
+        let mut total = BatchReport::default();
+        let mut chunk = vec![0u8; CHUNK];
+        let mut read = 0u64;
+        loop {
+            let n = tokio::select! {
+                n = reader.read(&mut chunk) => n.map_err(|e| EngineError::Io { path: source.name.clone(), source: e })?,
+                _ = shutdown.changed() => 0,
+            };
+            let eof = n == 0;
+            read += n as u64;
+            if let Some(s) = framer.push(&chunk[..n]) {
+                self.note_skipped(&source, &prefix, s);
+            }
+            let min = if eof { 0 } else { 1 << 20 };
+            while let Some((base, data)) = framer.take(min, eof) {
+                let r = self
+                    .process(Batch {
+                        source: source.clone(),
+                        data,
+                        ids: EventIds::Offsets {
+                            prefix: prefix.clone(),
+                            base,
+                        },
+                    })
+                    .await?;
+                add(&mut total, &r);
+                progress(&total, read);
+            }
+            if eof || *shutdown.borrow() {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Reads (and with `follow`, keeps reading) a file; see the module docs.
+    pub async fn run_file(
+        self: &Arc<Self>,
+        src: FileSource,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        mut progress: impl FnMut(&BatchReport, u64),
+    ) -> Result<BatchReport> {
+        let io = |e: std::io::Error| EngineError::Io {
+            path: src.path.display().to_string(),
+            source: e,
+        };
+        let path = std::path::absolute(&src.path).map_err(io)?;
+        let key = checkpoint_key(&path);
+        let source = SourceRef {
+            kind: "file".into(),
+            name: path.display().to_string(),
+        };
+        let saved: Option<Checkpoint> = match self.store.get_state(&key).await? {
+            Some(t) => serde_json::from_str(&t).ok(),
+            None => None,
+        };
+        let mut total = BatchReport::default();
+        let mut chunk = vec![0u8; CHUNK];
+        let mut file = open_retry(&path, src.follow, &mut shutdown)
+            .await
+            .map_err(io)?;
+        let Some(f) = file.take() else {
+            return Ok(total);
+        };
+        let mut file = f;
+        let meta = file.metadata().await.map_err(io)?;
+        let mut cur = (meta.dev(), meta.ino());
+        let mut start = 0u64;
+        if let Some(cp) = saved {
+            if (cp.dev, cp.ino) == cur && cp.offset <= meta.len() {
+                start = cp.offset;
+            }
+        }
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(io)?;
+        let mut framer = Framer::new(start, self.cfg.max_line_bytes);
+        let mut prefix = format!("file:{}:{}", path.display(), cur.1);
+        loop {
+            let n = file.read(&mut chunk).await.map_err(io)?;
+            if let Some(s) = framer.push(&chunk[..n]) {
+                self.note_skipped(&source, &prefix, s);
+            }
+            let at_eof = n == 0;
+            let final_eof = at_eof && !src.follow;
+            let min = if at_eof { 0 } else { src.batch_bytes };
+            while let Some((base, data)) = framer.take(min, final_eof) {
+                let r = self
+                    .process(Batch {
+                        source: source.clone(),
+                        data,
+                        ids: EventIds::Offsets {
+                            prefix: prefix.clone(),
+                            base,
+                        },
+                    })
+                    .await?;
+                add(&mut total, &r);
+                let cp = Checkpoint {
+                    dev: cur.0,
+                    ino: cur.1,
+                    offset: framer.position(),
+                };
+                self.save_checkpoint(&key, &cp).await?;
+                progress(&total, framer.position());
+            }
+            if !at_eof {
+                if *shutdown.borrow() {
+                    return Ok(total);
+                }
+                continue;
+            }
+            if final_eof {
+                let cp = Checkpoint {
+                    dev: cur.0,
+                    ino: cur.1,
+                    offset: framer.position(),
+                };
+                self.save_checkpoint(&key, &cp).await?;
+                return Ok(total);
+            }
+            // Following: rotated, truncated, or just no new data yet?
+            match tokio::fs::metadata(&path).await {
+                Ok(m) if (m.dev(), m.ino()) != cur => {
+                    // Rotated: the old file is read to its end (an unfinished last line
+                    // included); continue with the new one from its start.
+                    while let Some((base, data)) = framer.take(0, true) {
+                        let r = self
+                            .process(Batch {
+                                source: source.clone(),
+                                data,
+                                ids: EventIds::Offsets {
+                                    prefix: prefix.clone(),
+                                    base,
+                                },
+                            })
+                            .await?;
+                        add(&mut total, &r);
+                    }
+                    let Some(f) = open_retry(&path, true, &mut shutdown).await.map_err(io)? else {
+                        return Ok(total);
+                    };
+                    file = f;
+                    let m = file.metadata().await.map_err(io)?;
+                    cur = (m.dev(), m.ino());
+                    prefix = format!("file:{}:{}", path.display(), cur.1);
+                    framer = Framer::new(0, self.cfg.max_line_bytes);
+                    tracing::info!(path = %path.display(), "followed file rotated; reading the new file");
+                    continue;
+                }
+                Ok(m) if m.len() < framer.position() => {
+                    tracing::info!(path = %path.display(), "followed file truncated; reading from the start");
+                    file.seek(std::io::SeekFrom::Start(0)).await.map_err(io)?;
+                    framer = Framer::new(0, self.cfg.max_line_bytes);
+                    // Same inode, new content: new event ids.
+                    prefix = format!("file:{}:{}:{}", path.display(), cur.1, uuid::Uuid::now_v7());
+                    continue;
+                }
+                _ => {}
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(src.poll) => {}
+                _ = shutdown.changed() => {}
+            }
+            if *shutdown.borrow() {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn save_checkpoint(&self, key: &str, cp: &Checkpoint) -> Result<()> {
+        let text = serde_json::to_string(cp).map_err(|e| EngineError::Corrupt {
+            kind: "checkpoint",
+            id: key.to_owned(),
+            reason: e.to_string(),
+        })?;
+        self.store.set_state(key, &text).await?;
+        Ok(())
+    }
+}
+
+/// Opens `path`; when following and it does not exist (yet), waits for it.
+async fn open_retry(
+    path: &Path,
+    follow: bool,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<Option<tokio::fs::File>> {
+    loop {
+        match tokio::fs::File::open(path).await {
+            Ok(f) => return Ok(Some(f)),
+            Err(e) if follow && e.kind() == std::io::ErrorKind::NotFound => {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                    _ = shutdown.changed() => {}
+                }
+                if *shutdown.borrow() {
+                    return Ok(None);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Adds `r` into `total`.
+pub fn add(total: &mut BatchReport, r: &BatchReport) {
+    total.events += r.events;
+    total.bad += r.bad;
+    total.hits += r.hits;
+    total.counted += r.counted;
+    total.duplicates += r.duplicates;
+    total.late += r.late;
+    total.sightings += r.sightings;
+    total.alerts += r.alerts;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(f: &mut Framer, eof: bool) -> Vec<(u64, String)> {
+        let mut out = Vec::new();
+        while let Some((base, data)) = f.take(0, eof) {
+            out.push((base, String::from_utf8(data).unwrap()));
+        }
+        out
+    }
+
+    #[test]
+    fn framer_keeps_partial_lines_until_complete() {
+        let mut f = Framer::new(100, 64);
+        assert!(f.push(b"{\"a\":1}\n{\"b\"").is_none());
+        assert_eq!(lines(&mut f, false), vec![(100, "{\"a\":1}\n".to_owned())]);
+        assert_eq!(f.position(), 108);
+        assert!(f.push(b":2}\n").is_none());
+        assert_eq!(lines(&mut f, false), vec![(108, "{\"b\":2}\n".to_owned())]);
+        // An unfinished last line is taken only at the end of the source.
+        f.push(b"{\"c\":3}");
+        assert!(lines(&mut f, false).is_empty());
+        assert_eq!(lines(&mut f, true), vec![(116, "{\"c\":3}".to_owned())]);
+        assert_eq!(f.position(), 123);
+    }
+
+    #[test]
+    fn framer_drops_overlong_lines_without_buffering_them() {
+        let mut f = Framer::new(0, 10);
+        assert!(f.push(b"{\"ok\":1}\n").is_none());
+        let s = f.push(b"0123456789ABCDEF").expect("over the limit");
+        assert_eq!(s.offset, 9);
+        // The rest of the long line arrives: dropped as it comes.
+        assert!(f.push(&[b'x'; 1000]).is_none());
+        assert!(f.buf.len() <= 10, "buffer holds {} bytes", f.buf.len());
+        assert!(f.push(b"yy\n{\"n\":2}\n").is_none());
+        let got = lines(&mut f, false);
+        assert_eq!(got[0], (0, "{\"ok\":1}\n".to_owned()));
+        // The next good line is at its true offset.
+        assert_eq!(got[1], (9 + 16 + 1000 + 3, "{\"n\":2}\n".to_owned()));
+        assert_eq!(f.position(), 9 + 16 + 1000 + 3 + 8);
+        assert!(f.ready.is_empty());
+    }
+}
