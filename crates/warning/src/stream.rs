@@ -1,0 +1,1204 @@
+//! Streaming evaluation of full STIX patterns over telemetry events.
+//!
+//! The compiled index (`matcher`) answers IOC-shaped indicators per event. Everything
+//! else — `AND` across observations, `OR`, `FOLLOWEDBY`, `WITHIN`, `REPEATS`,
+//! `START`/`STOP` — needs several events at once. [`StreamEvaluator`] keeps a bounded
+//! buffer of recent events and, for each new event, runs the pattern evaluator
+//! (`pattern::CompiledPattern`) over the buffered events that can take part.
+//!
+//! # Semantics
+//!
+//! * Each event is one STIX `observed-data` with `first_observed = last_observed = time`
+//!   and `number_observed = 1`, holding the event's SCOs. SCO ids are replaced by ids
+//!   unique to the event (references between the event's SCOs are rewritten alike), so
+//!   two events never share an object.
+//! * A pattern **fires** on event *n* when the buffered events (see below) satisfy it with
+//!   a binding that **includes *n***: exactly `CompiledPattern::matches_involving(buffer,
+//!   n)`, the batch evaluator restricted to bindings through the newest event. A
+//!   combination is therefore reported once, by the event that completes it, not again
+//!   on every later event. The [`StreamMatch`] lists the bound events in time order.
+//! * `REPEATS k TIMES` needs k distinct events; `FOLLOWEDBY` compares event times (equal
+//!   times count as "followed by"), not arrival order; `WITHIN d` bounds the time span of
+//!   the binding (inclusive); `START`/`STOP` bound each bound event's time to
+//!   `[start, stop)`. These are the evaluator's rules, unchanged.
+//! * **Horizon** of a pattern: the longest time span one of its bindings can have,
+//!   computed from its qualifiers (`[a] FOLLOWEDBY [b] WITHIN 60 SECONDS` → 60 s;
+//!   `START`/`STOP` → the interval's length). A pattern with an unbounded part (e.g.
+//!   `[a] AND [b]`, or `[a] AND [b] WITHIN 60 SECONDS`, where `WITHIN` binds to `[b]`
+//!   only) uses [`StreamConfig::default_horizon`] instead: for those patterns, only events
+//!   within that distance of *n* are considered — the one place where the streaming
+//!   verdict is narrower than the batch evaluator over everything ever seen.
+//! * **Watermark**: the latest event time seen. **Retention**: the largest horizon of the
+//!   registered patterns, at least `default_horizon`. The buffer holds events whose time
+//!   is at least `watermark − retention`. An event older than that is **late**: it is
+//!   counted (`late`), evaluated against a buffer holding only itself, and not buffered.
+//! * Only events that satisfy at least one comparison expression (`[...]`) of at least
+//!   one pattern are buffered (others can never be part of a binding); a pattern is
+//!   evaluated on event *n* only when *n* satisfies one of its own `[...]`.
+//!   Patterns added later see only the events that arrive after them.
+//!
+//! # Candidate selection
+//!
+//! For each event, a pattern is looked at only if its `KindMask` (the SCO types it names,
+//! `matcher::compile::pattern_kinds`) intersects the event's kinds, and — when every
+//! `[...]` of the pattern needs an exact string (`=` or `IN` on strings, not negated) —
+//! one of those strings occurs as a string value in the event. Both filters only skip
+//! patterns that cannot involve the event. Candidates are then checked exactly, one
+//! evaluation of "any `[...]` of the pattern" over the event alone; only patterns that
+//! pass are evaluated over the buffer.
+//!
+//! # Bounds (all in [`StreamConfig`], every bound hit counted in [`StreamStats`])
+//!
+//! * `max_events` buffered events and `max_bytes` of estimated memory (JSON text size of
+//!   the event plus its bookkeeping): the oldest-arrived events are evicted first
+//!   (`evicted_by_count`, `evicted_by_bytes`). An event larger than `max_bytes` on its own
+//!   is evaluated alone and not buffered (`evicted_by_bytes`).
+//! * Time: events older than `watermark − retention` are dropped (`expired`).
+//! * `max_window_events`: at most this many buffered events (the most recently arrived)
+//!   are handed to the evaluator for one pattern and event (`truncated_windows`).
+//! * `max_work`: the evaluator's work budget per evaluation; an evaluation over budget
+//!   does not fire (`budget_exhausted`). An evaluation error (e.g. a reference property
+//!   that is not a string) does not fire either (`eval_errors`).
+//! * `max_scos_per_event` and a nesting depth of 64: larger events are refused with
+//!   [`StreamError::BadEvent`] before any state changes.
+//!
+//! Pure logic: no I/O, no async, no clock of its own.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use hashbrown::HashMap;
+use matcher::KindMask;
+use pattern::{
+    CompOp, ComparisonExpr, CompiledPattern, Constant, EvalError, EvalOptions, ObservationExpr,
+    Observations, PathStep, Pattern, Qualifier,
+};
+use serde_json::{Map, Value};
+use stix::Timestamp;
+
+/// One telemetry event: its id at the source, its event time and the SCOs it holds
+/// (STIX 2.1 shaped objects, each with a string `type`; `id` optional).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// The event's id at its source (reported back in [`StreamMatch::event_ids`]).
+    pub event_id: String,
+    /// When the event happened.
+    pub time: Timestamp,
+    /// The SCOs the event holds.
+    pub scos: Vec<Value>,
+}
+
+/// A pattern fired: the events bound to it, completed by the newest event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamMatch {
+    /// The indicator whose pattern fired.
+    pub indicator_id: String,
+    /// The bound events, in event-time order (arrival order among equal times).
+    pub event_ids: Vec<String>,
+    /// The earliest bound event time.
+    pub first: Timestamp,
+    /// The latest bound event time.
+    pub last: Timestamp,
+}
+
+/// Bounds and defaults of a [`StreamEvaluator`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamConfig {
+    /// Horizon of patterns whose bindings have no time bound (default 15 minutes).
+    pub default_horizon: Duration,
+    /// Most events kept in the buffer (default 100 000).
+    pub max_events: usize,
+    /// Most estimated bytes kept in the buffer (default 256 MiB).
+    pub max_bytes: usize,
+    /// Most buffered events handed to the evaluator for one pattern and event
+    /// (default 1 000).
+    pub max_window_events: usize,
+    /// Evaluator work budget per evaluation (default 200 000 steps).
+    pub max_work: u64,
+    /// Most SCOs in one event (default 1 000).
+    pub max_scos_per_event: usize,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        StreamConfig {
+            default_horizon: Duration::from_secs(15 * 60),
+            max_events: 100_000,
+            max_bytes: 256 << 20,
+            max_window_events: 1_000,
+            max_work: 200_000,
+            max_scos_per_event: 1_000,
+        }
+    }
+}
+
+/// Counters of what the evaluator did; every bound that drops data is counted here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Events accepted by [`StreamEvaluator::observe`].
+    pub events: u64,
+    /// Events refused as malformed ([`StreamError::BadEvent`]).
+    pub rejected: u64,
+    /// Events buffered (they satisfy a `[...]` of some pattern).
+    pub buffered: u64,
+    /// Events that concern no pattern (not buffered).
+    pub unrelated: u64,
+    /// Events older than `watermark − retention` (evaluated alone, not buffered).
+    pub late: u64,
+    /// Buffered events dropped because they fell out of the retention.
+    pub expired: u64,
+    /// Buffered events evicted by `max_events`.
+    pub evicted_by_count: u64,
+    /// Buffered events evicted (or never buffered) because of `max_bytes`.
+    pub evicted_by_bytes: u64,
+    /// Evaluations where `max_window_events` left events out.
+    pub truncated_windows: u64,
+    /// Pattern evaluations over a buffer.
+    pub evaluations: u64,
+    /// Matches reported.
+    pub matches: u64,
+    /// Evaluations that went over `max_work` (no match reported).
+    pub budget_exhausted: u64,
+    /// Evaluations that failed on the data (no match reported).
+    pub eval_errors: u64,
+}
+
+/// Why a pattern or an event was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StreamError {
+    /// The pattern is not valid STIX patterning.
+    #[error("pattern of {indicator_id}: {source}")]
+    BadPattern {
+        indicator_id: String,
+        #[source]
+        source: pattern::ParseError,
+    },
+    /// The pattern parses but cannot be evaluated (e.g. an impossible timestamp literal).
+    #[error("pattern of {indicator_id} cannot be evaluated: {source}")]
+    Uncompilable {
+        indicator_id: String,
+        #[source]
+        source: EvalError,
+    },
+    /// The indicator already has a pattern in this evaluator.
+    #[error("indicator {0} already has a pattern in this evaluator")]
+    DuplicateIndicator(String),
+    /// The event cannot be evaluated (what, where as a JSON pointer into the event, why).
+    #[error("event {event_id:?}: {pointer}: {reason}")]
+    BadEvent {
+        event_id: String,
+        pointer: String,
+        reason: String,
+    },
+    /// A configuration bound is zero.
+    #[error("stream configuration: {0} must be at least 1")]
+    ZeroBound(&'static str),
+}
+
+impl StreamError {
+    /// Stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StreamError::BadPattern { .. } => "warning.stream.bad_pattern",
+            StreamError::Uncompilable { .. } => "warning.stream.uncompilable_pattern",
+            StreamError::DuplicateIndicator(_) => "warning.stream.duplicate_indicator",
+            StreamError::BadEvent { .. } => "warning.stream.bad_event",
+            StreamError::ZeroBound(_) => "warning.stream.zero_bound",
+        }
+    }
+}
+
+/// Microseconds since the Unix epoch.
+type Micros = i64;
+
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z: the evaluator's time range.
+const MIN_MICROS: Micros = -62_135_596_800_000_000;
+const MAX_MICROS: Micros = 253_402_300_799_999_999;
+/// Deepest JSON nesting accepted in an SCO.
+const MAX_DEPTH: usize = 64;
+
+#[derive(Debug)]
+struct Registered {
+    indicator_id: String,
+    compiled: CompiledPattern,
+    /// "Any `[...]` of the pattern": decides whether an event can take part.
+    relevance: CompiledPattern,
+    kinds: KindMask,
+    horizon: Micros,
+    /// Slots of the buffered events relevant to this pattern, in arrival order.
+    recent: VecDeque<u64>,
+}
+
+#[derive(Debug)]
+struct Buffered {
+    event_id: String,
+    ts: Timestamp,
+    time: Micros,
+    od_id: String,
+    bundle: Value,
+    patterns: Vec<u32>,
+    bytes: usize,
+}
+
+#[derive(Debug)]
+struct Prepared {
+    event_id: String,
+    ts: Timestamp,
+    time: Micros,
+    od_id: String,
+    bundle: Value,
+    kinds: KindMask,
+    bytes: usize,
+}
+
+/// Evaluates full STIX patterns over a stream of events with bounded state (see the
+/// module documentation for the semantics and bounds).
+#[derive(Debug)]
+pub struct StreamEvaluator {
+    config: StreamConfig,
+    patterns: Vec<Registered>,
+    by_indicator: HashMap<String, u32>,
+    /// Exact strings → patterns all of whose `[...]` need one of them.
+    by_key: HashMap<String, Vec<u32>>,
+    /// Patterns with a `[...]` that needs no particular string.
+    unkeyed: Vec<u32>,
+    /// Per pattern: the last candidate pass that picked it (dedup without clearing).
+    picked: Vec<u64>,
+    pass: u64,
+    ring: VecDeque<Buffered>,
+    /// Slot number of `ring[0]`.
+    front_slot: u64,
+    bytes: usize,
+    watermark: Option<Micros>,
+    retention: Micros,
+    /// Numbers the events for their observed-data and SCO ids.
+    next_event: u64,
+    stats: StreamStats,
+}
+
+fn duration_micros(d: Duration) -> Micros {
+    Micros::try_from(d.as_micros()).unwrap_or(Micros::MAX / 4)
+}
+
+impl StreamEvaluator {
+    /// An evaluator without patterns. Fails when a bound is zero.
+    pub fn new(config: StreamConfig) -> Result<Self, StreamError> {
+        for (value, name) in [
+            (config.max_events, "max_events"),
+            (config.max_bytes, "max_bytes"),
+            (config.max_window_events, "max_window_events"),
+            (config.max_scos_per_event, "max_scos_per_event"),
+        ] {
+            if value == 0 {
+                return Err(StreamError::ZeroBound(name));
+            }
+        }
+        if config.max_work == 0 {
+            return Err(StreamError::ZeroBound("max_work"));
+        }
+        if config.default_horizon.is_zero() {
+            return Err(StreamError::ZeroBound("default_horizon"));
+        }
+        let retention = duration_micros(config.default_horizon);
+        Ok(StreamEvaluator {
+            config,
+            patterns: Vec::new(),
+            by_indicator: HashMap::new(),
+            by_key: HashMap::new(),
+            unkeyed: Vec::new(),
+            picked: Vec::new(),
+            pass: 0,
+            ring: VecDeque::new(),
+            front_slot: 0,
+            bytes: 0,
+            watermark: None,
+            retention,
+            next_event: 0,
+            stats: StreamStats::default(),
+        })
+    }
+
+    /// Registers the STIX pattern of an indicator. Nothing is registered on error.
+    pub fn add_pattern(&mut self, indicator_id: &str, pattern: &str) -> Result<(), StreamError> {
+        let ast = pattern::parse(pattern).map_err(|source| StreamError::BadPattern {
+            indicator_id: indicator_id.to_owned(),
+            source,
+        })?;
+        self.add_parsed(indicator_id, &ast)
+    }
+
+    /// Registers an already parsed pattern (e.g. `matcher::GeneralPattern::ast`).
+    pub fn add_parsed(&mut self, indicator_id: &str, ast: &Pattern) -> Result<(), StreamError> {
+        if self.by_indicator.contains_key(indicator_id) {
+            return Err(StreamError::DuplicateIndicator(indicator_id.to_owned()));
+        }
+        let opts = EvalOptions {
+            max_work: self.config.max_work,
+            ..EvalOptions::default()
+        };
+        let uncompilable = |source| StreamError::Uncompilable {
+            indicator_id: indicator_id.to_owned(),
+            source,
+        };
+        let compiled = CompiledPattern::new(ast, opts).map_err(uncompilable)?;
+        let mut leaves: Vec<&ComparisonExpr> = Vec::new();
+        collect_leaves(&ast.root, &mut leaves);
+        let mut distinct: Vec<&ComparisonExpr> = Vec::new();
+        for l in leaves {
+            if !distinct.contains(&l) {
+                distinct.push(l);
+            }
+        }
+        let root = match distinct.as_slice() {
+            [one] => ObservationExpr::Comparison((*one).clone()),
+            many => ObservationExpr::Or(
+                many.iter()
+                    .map(|c| ObservationExpr::Comparison((*c).clone()))
+                    .collect(),
+            ),
+        };
+        let relevance = CompiledPattern::new(&Pattern { root }, opts).map_err(uncompilable)?;
+        let keys: Option<Vec<String>> = distinct.iter().try_fold(Vec::new(), |mut acc, c| {
+            acc.extend(comparison_keys(c)?);
+            Some(acc)
+        });
+        let bound = bound_of(&ast.root);
+        let horizon = bound
+            .span
+            .unwrap_or_else(|| duration_micros(self.config.default_horizon));
+        let no = u32::try_from(self.patterns.len())
+            .map_err(|_| uncompilable(EvalError::Input("too many patterns".into())))?;
+        match keys {
+            Some(mut keys) => {
+                keys.sort_unstable();
+                keys.dedup();
+                for k in keys {
+                    self.by_key.entry(k).or_default().push(no);
+                }
+            }
+            None => self.unkeyed.push(no),
+        }
+        self.patterns.push(Registered {
+            indicator_id: indicator_id.to_owned(),
+            compiled,
+            relevance,
+            kinds: matcher::compile::pattern_kinds(&ast.root),
+            horizon,
+            recent: VecDeque::new(),
+        });
+        self.picked.push(0);
+        self.by_indicator.insert(indicator_id.to_owned(), no);
+        self.retention = self.retention.max(horizon);
+        Ok(())
+    }
+
+    /// Takes the next event (in arrival order) with the observable kinds the caller
+    /// already knows (the kinds of its SCO types are added here, so a missing bit never
+    /// hides a match) and appends the patterns it completes to `out`. A malformed event is
+    /// refused before any state changes.
+    pub fn observe(
+        &mut self,
+        event: Observation,
+        kinds: KindMask,
+        out: &mut Vec<StreamMatch>,
+    ) -> Result<(), StreamError> {
+        let prepared = match self.prepare(event, kinds) {
+            Ok(p) => p,
+            Err(e) => {
+                self.stats.rejected += 1;
+                return Err(e);
+            }
+        };
+        let relevant = match self.relevant_patterns(&prepared) {
+            Ok(r) => r,
+            Err(e) => {
+                self.stats.rejected += 1;
+                return Err(e);
+            }
+        };
+        self.next_event += 1;
+        self.stats.events += 1;
+        let t = prepared.time;
+        let late = self
+            .watermark
+            .is_some_and(|w| t < w.saturating_sub(self.retention));
+        if late {
+            self.stats.late += 1;
+            self.evaluate_alone(&prepared, &relevant, out);
+            return Ok(());
+        }
+        let watermark = self.watermark.map_or(t, |w| w.max(t));
+        self.watermark = Some(watermark);
+        let floor = watermark.saturating_sub(self.retention);
+        while self.ring.front().is_some_and(|b| b.time < floor) {
+            self.pop_front();
+            self.stats.expired += 1;
+        }
+        if relevant.is_empty() {
+            self.stats.unrelated += 1;
+            return Ok(());
+        }
+        let bytes = prepared.bytes + 16 * relevant.len();
+        if bytes > self.config.max_bytes {
+            self.stats.evicted_by_bytes += 1;
+            self.evaluate_alone(&prepared, &relevant, out);
+            return Ok(());
+        }
+        while self.ring.len() >= self.config.max_events {
+            self.pop_front();
+            self.stats.evicted_by_count += 1;
+        }
+        while self.bytes + bytes > self.config.max_bytes && !self.ring.is_empty() {
+            self.pop_front();
+            self.stats.evicted_by_bytes += 1;
+        }
+        let slot = self.front_slot + self.ring.len() as u64;
+        for &p in &relevant {
+            self.patterns[p as usize].recent.push_back(slot);
+        }
+        self.bytes += bytes;
+        self.stats.buffered += 1;
+        self.ring.push_back(Buffered {
+            event_id: prepared.event_id,
+            ts: prepared.ts,
+            time: t,
+            od_id: prepared.od_id,
+            bundle: prepared.bundle,
+            patterns: relevant,
+            bytes,
+        });
+        let newest = self.ring.len() - 1;
+        for i in 0..self.ring[newest].patterns.len() {
+            let p = self.ring[newest].patterns[i];
+            self.evaluate(p, newest, floor, out);
+        }
+        Ok(())
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> StreamStats {
+        self.stats
+    }
+
+    /// Number of buffered events.
+    pub fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// Whether no event is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+
+    /// Number of registered patterns.
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// Estimated bytes held by the buffer (what `max_bytes` bounds).
+    pub fn buffered_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The horizon used for an indicator's pattern, if registered.
+    pub fn horizon(&self, indicator_id: &str) -> Option<Duration> {
+        let p = &self.patterns[*self.by_indicator.get(indicator_id)? as usize];
+        Some(Duration::from_micros(p.horizon.max(0) as u64))
+    }
+
+    fn pop_front(&mut self) {
+        let Some(b) = self.ring.pop_front() else {
+            return;
+        };
+        let slot = self.front_slot;
+        self.front_slot += 1;
+        self.bytes -= b.bytes;
+        for &p in &b.patterns {
+            let recent = &mut self.patterns[p as usize].recent;
+            if recent.front() == Some(&slot) {
+                recent.pop_front();
+            }
+        }
+    }
+
+    /// Checks and converts an event: observed-data + SCOs with ids unique to the event.
+    fn prepare(&self, event: Observation, kinds: KindMask) -> Result<Prepared, StreamError> {
+        let Observation {
+            event_id,
+            time: ts,
+            scos,
+        } = event;
+        let bad = |pointer: String, reason: String| StreamError::BadEvent {
+            event_id: event_id.clone(),
+            pointer,
+            reason,
+        };
+        let time = ts.unix_micros();
+        if !(MIN_MICROS..=MAX_MICROS).contains(&time) {
+            return Err(bad(
+                "/time".into(),
+                format!("{ts} is outside the years 1 to 9999"),
+            ));
+        }
+        if scos.len() > self.config.max_scos_per_event {
+            return Err(bad(
+                "/scos".into(),
+                format!(
+                    "{} SCOs, more than the limit of {}",
+                    scos.len(),
+                    self.config.max_scos_per_event
+                ),
+            ));
+        }
+        let no = self.next_event;
+        let mut ids: HashMap<String, String> = HashMap::new();
+        let mut new_ids = Vec::with_capacity(scos.len());
+        let mut kinds = kinds;
+        for (i, sco) in scos.iter().enumerate() {
+            let Some(obj) = sco.as_object() else {
+                return Err(bad(
+                    format!("/scos/{i}"),
+                    "an SCO must be a JSON object".into(),
+                ));
+            };
+            let ty = match obj.get("type") {
+                Some(Value::String(t)) if !t.is_empty() => t.as_str(),
+                _ => {
+                    return Err(bad(
+                        format!("/scos/{i}/type"),
+                        "an SCO needs a non-empty string type".into(),
+                    ))
+                }
+            };
+            if ty == "observed-data" || ty == "bundle" {
+                return Err(bad(
+                    format!("/scos/{i}/type"),
+                    format!("{ty:?} is not an observable"),
+                ));
+            }
+            kinds = kinds.with(KindMask::of_sco_type(ty));
+            let new_id = format!(
+                "{ty}--{i:08x}-0000-4000-8000-{:012x}",
+                no & 0xffff_ffff_ffff
+            );
+            match obj.get("id") {
+                None => {}
+                Some(Value::String(old)) => {
+                    ids.insert(old.clone(), new_id.clone());
+                }
+                Some(_) => {
+                    return Err(bad(
+                        format!("/scos/{i}/id"),
+                        "an SCO id must be a string".into(),
+                    ))
+                }
+            }
+            new_ids.push(new_id);
+        }
+        let mut bytes = 256 + event_id.len();
+        let mut objects = Vec::with_capacity(scos.len() + 1);
+        let od_id = format!(
+            "observed-data--00000000-0000-4000-8000-{:012x}",
+            no & 0xffff_ffff_ffff
+        );
+        let at = Timestamp::from_unix_micros(time).to_string();
+        let mut od = Map::new();
+        od.insert("type".into(), "observed-data".into());
+        od.insert("id".into(), od_id.clone().into());
+        od.insert("first_observed".into(), at.clone().into());
+        od.insert("last_observed".into(), at.into());
+        od.insert("number_observed".into(), 1.into());
+        od.insert(
+            "object_refs".into(),
+            Value::Array(new_ids.iter().cloned().map(Value::from).collect()),
+        );
+        objects.push(Value::Object(od));
+        for (i, (mut sco, new_id)) in scos.into_iter().zip(new_ids).enumerate() {
+            rewrite(&mut sco, &ids, 0, &mut bytes).map_err(|reason| StreamError::BadEvent {
+                event_id: event_id.clone(),
+                pointer: format!("/scos/{i}"),
+                reason: reason.into(),
+            })?;
+            if let Value::Object(m) = &mut sco {
+                m.insert("id".into(), Value::String(new_id));
+            }
+            objects.push(sco);
+        }
+        let mut bundle = Map::new();
+        bundle.insert("type".into(), "bundle".into());
+        bundle.insert("objects".into(), Value::Array(objects));
+        Ok(Prepared {
+            event_id,
+            ts,
+            time,
+            od_id,
+            bundle: Value::Object(bundle),
+            kinds,
+            bytes,
+        })
+    }
+
+    /// The patterns one of whose `[...]` the event satisfies, in registration order.
+    fn relevant_patterns(&mut self, ev: &Prepared) -> Result<Vec<u32>, StreamError> {
+        self.pass += 1;
+        let pass = self.pass;
+        let mut candidates: Vec<u32> = Vec::new();
+        let (picked, patterns) = (&mut self.picked, &self.patterns);
+        let mut pick = |p: u32| {
+            let slot = &mut picked[p as usize];
+            if *slot != pass && patterns[p as usize].kinds.intersects(ev.kinds) {
+                *slot = pass;
+                candidates.push(p);
+            }
+        };
+        if !self.by_key.is_empty() {
+            let mut stack: Vec<&Value> = vec![&ev.bundle];
+            while let Some(v) = stack.pop() {
+                match v {
+                    Value::String(s) => {
+                        if let Some(list) = self.by_key.get(s.as_str()) {
+                            list.iter().for_each(|&p| pick(p));
+                        }
+                    }
+                    Value::Array(a) => stack.extend(a.iter()),
+                    Value::Object(m) => stack.extend(m.values()),
+                    _ => {}
+                }
+            }
+        }
+        self.unkeyed.iter().for_each(|&p| pick(p));
+        if candidates.is_empty() {
+            return Ok(candidates);
+        }
+        candidates.sort_unstable();
+        let one = std::slice::from_ref(&ev.bundle);
+        let obs = Observations::new(one).map_err(|e| StreamError::BadEvent {
+            event_id: ev.event_id.clone(),
+            pointer: String::new(),
+            reason: e.to_string(),
+        })?;
+        let mut relevant = Vec::with_capacity(candidates.len());
+        for p in candidates {
+            match self.patterns[p as usize].relevance.matches(&obs) {
+                Ok(r) if r.matched => relevant.push(p),
+                Ok(_) => {}
+                Err(_) => self.stats.eval_errors += 1,
+            }
+        }
+        Ok(relevant)
+    }
+
+    /// Evaluates the relevant patterns on a buffer holding only this event.
+    fn evaluate_alone(&mut self, ev: &Prepared, relevant: &[u32], out: &mut Vec<StreamMatch>) {
+        if relevant.is_empty() {
+            return;
+        }
+        let one = std::slice::from_ref(&ev.bundle);
+        let Ok(obs) = Observations::new(one) else {
+            self.stats.eval_errors += 1;
+            return;
+        };
+        for &p in relevant {
+            self.stats.evaluations += 1;
+            let reg = &self.patterns[p as usize];
+            match reg.compiled.matches_involving(&obs, &ev.od_id) {
+                Ok(r) if r.matched => {
+                    self.stats.matches += 1;
+                    out.push(StreamMatch {
+                        indicator_id: reg.indicator_id.clone(),
+                        event_ids: vec![ev.event_id.clone()],
+                        first: ev.ts,
+                        last: ev.ts,
+                    });
+                }
+                Ok(_) => {}
+                Err(EvalError::Budget(_)) => self.stats.budget_exhausted += 1,
+                Err(_) => self.stats.eval_errors += 1,
+            }
+        }
+    }
+
+    /// Evaluates pattern `p` over its buffered events around `ring[newest]`.
+    fn evaluate(&mut self, p: u32, newest: usize, floor: Micros, out: &mut Vec<StreamMatch>) {
+        let reg = &self.patterns[p as usize];
+        let n = &self.ring[newest];
+        let (lo, hi) = (
+            n.time.saturating_sub(reg.horizon),
+            n.time.saturating_add(reg.horizon),
+        );
+        let newest_slot = self.front_slot + newest as u64;
+        let mut window: Vec<usize> = vec![newest];
+        let mut truncated = false;
+        for &slot in reg.recent.iter().rev() {
+            if slot == newest_slot {
+                continue;
+            }
+            let Some(i) = slot.checked_sub(self.front_slot) else {
+                continue;
+            };
+            let i = i as usize;
+            let Some(b) = self.ring.get(i) else {
+                continue;
+            };
+            if b.time < floor || b.time < lo || b.time > hi {
+                continue;
+            }
+            if window.len() >= self.config.max_window_events {
+                truncated = true;
+                break;
+            }
+            window.push(i);
+        }
+        let values: Vec<Value> = window
+            .iter()
+            .map(|&i| self.ring[i].bundle.clone())
+            .collect();
+        self.stats.evaluations += 1;
+        if truncated {
+            self.stats.truncated_windows += 1;
+        }
+        let result = Observations::new(&values)
+            .and_then(|obs| reg.compiled.matches_involving(&obs, &n.od_id));
+        match result {
+            Ok(r) if r.matched => {
+                let mut bound: Vec<usize> = r
+                    .observed_data_refs
+                    .iter()
+                    .filter_map(|id| window.iter().copied().find(|&i| self.ring[i].od_id == *id))
+                    .collect();
+                bound.sort_by_key(|&i| (self.ring[i].time, i));
+                let (Some(&f), Some(&l)) = (bound.first(), bound.last()) else {
+                    return;
+                };
+                self.stats.matches += 1;
+                out.push(StreamMatch {
+                    indicator_id: reg.indicator_id.clone(),
+                    event_ids: bound
+                        .iter()
+                        .map(|&i| self.ring[i].event_id.clone())
+                        .collect(),
+                    first: self.ring[f].ts,
+                    last: self.ring[l].ts,
+                });
+            }
+            Ok(_) => {}
+            Err(EvalError::Budget(_)) => self.stats.budget_exhausted += 1,
+            Err(_) => self.stats.eval_errors += 1,
+        }
+    }
+}
+
+/// Rewrites `*_ref` / `*_refs` values that name one of the event's SCOs to its new id,
+/// and adds the value's approximate JSON size to `bytes`.
+fn rewrite(
+    v: &mut Value,
+    ids: &HashMap<String, String>,
+    depth: usize,
+    bytes: &mut usize,
+) -> Result<(), &'static str> {
+    if depth > MAX_DEPTH {
+        return Err("nested deeper than 64 levels");
+    }
+    match v {
+        Value::String(s) => *bytes += s.len() + 2,
+        Value::Array(a) => {
+            *bytes += 2 + a.len();
+            for x in a {
+                rewrite(x, ids, depth + 1, bytes)?;
+            }
+        }
+        Value::Object(m) => {
+            *bytes += 2 + m.len();
+            for (k, x) in m.iter_mut() {
+                *bytes += k.len() + 3;
+                if k.ends_with("_ref") {
+                    if let Value::String(r) = x {
+                        if let Some(new) = ids.get(r.as_str()) {
+                            r.clone_from(new);
+                        }
+                    }
+                } else if k.ends_with("_refs") {
+                    if let Value::Array(list) = x {
+                        for r in list.iter_mut() {
+                            if let Value::String(r) = r {
+                                if let Some(new) = ids.get(r.as_str()) {
+                                    r.clone_from(new);
+                                }
+                            }
+                        }
+                    }
+                }
+                rewrite(x, ids, depth + 1, bytes)?;
+            }
+        }
+        _ => *bytes += 8,
+    }
+    Ok(())
+}
+
+fn collect_leaves<'p>(e: &'p ObservationExpr, out: &mut Vec<&'p ComparisonExpr>) {
+    match e {
+        ObservationExpr::Comparison(c) => out.push(c),
+        ObservationExpr::And(v) | ObservationExpr::Or(v) | ObservationExpr::FollowedBy(v) => {
+            v.iter().for_each(|x| collect_leaves(x, out))
+        }
+        ObservationExpr::Qualified { expr, .. } => collect_leaves(expr, out),
+    }
+}
+
+/// Strings one of which must occur as a string value in any observation satisfying `c`
+/// (`None`: no such set). Mirrors the evaluator's string index: a non-negated `=` / `IN`
+/// on string literals, outside `_hex` / `_bin` properties, only matches equal strings.
+fn comparison_keys(c: &ComparisonExpr) -> Option<Vec<String>> {
+    match c {
+        ComparisonExpr::Test(t) => {
+            let binary = t.path.steps.iter().any(
+                |s| matches!(s, PathStep::Key(k) if k.ends_with("_hex") || k.ends_with("_bin")),
+            );
+            if t.negated || binary {
+                return None;
+            }
+            match (t.op, &t.value) {
+                (CompOp::Eq, Constant::Str(s)) => Some(vec![s.clone()]),
+                (CompOp::In, Constant::Set(items)) if !items.is_empty() => items
+                    .iter()
+                    .map(|i| match i {
+                        Constant::Str(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => None,
+            }
+        }
+        ComparisonExpr::Exists(_) => None,
+        ComparisonExpr::Or(v) => v.iter().try_fold(Vec::new(), |mut acc, x| {
+            acc.extend(comparison_keys(x)?);
+            Some(acc)
+        }),
+        ComparisonExpr::And(v) => v.iter().filter_map(comparison_keys).min_by_key(Vec::len),
+    }
+}
+
+/// Time bounds of an observation expression's bindings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bound {
+    /// Longest time span of one binding (`None`: unbounded).
+    span: Option<Micros>,
+    /// An interval every bound event lies in (`START`/`STOP`).
+    abs: Option<(Micros, Micros)>,
+}
+
+fn hull(bounds: &[Bound]) -> Option<(Micros, Micros)> {
+    bounds
+        .iter()
+        .try_fold(None, |acc: Option<(Micros, Micros)>, b| {
+            let (s, e) = b.abs?;
+            Some(Some(acc.map_or((s, e), |(a, z)| (a.min(s), z.max(e)))))
+        })?
+}
+
+/// `WITHIN` seconds as the evaluator converts them.
+fn within_micros(seconds: f64) -> Micros {
+    let m = (seconds * 1e6).round_ties_even();
+    if !m.is_finite() || m >= (Micros::MAX / 4) as f64 {
+        Micros::MAX / 4
+    } else {
+        (m as Micros).max(0)
+    }
+}
+
+fn bound_of(e: &ObservationExpr) -> Bound {
+    match e {
+        ObservationExpr::Comparison(_) => Bound {
+            span: Some(0),
+            abs: None,
+        },
+        ObservationExpr::Or(v) => {
+            let bs: Vec<Bound> = v.iter().map(bound_of).collect();
+            Bound {
+                span: bs
+                    .iter()
+                    .try_fold(0, |acc: Micros, b| b.span.map(|s| acc.max(s))),
+                abs: hull(&bs),
+            }
+        }
+        ObservationExpr::And(v) | ObservationExpr::FollowedBy(v) => {
+            if let [one] = v.as_slice() {
+                return bound_of(one);
+            }
+            let bs: Vec<Bound> = v.iter().map(bound_of).collect();
+            let abs = hull(&bs);
+            Bound {
+                span: abs.map(|(s, e)| e.saturating_sub(s).max(0)),
+                abs,
+            }
+        }
+        ObservationExpr::Qualified { expr, qualifier } => {
+            let inner = bound_of(expr);
+            match qualifier {
+                Qualifier::Within { seconds } => {
+                    let d = within_micros(*seconds);
+                    Bound {
+                        span: Some(inner.span.map_or(d, |s| s.min(d))),
+                        abs: inner.abs,
+                    }
+                }
+                Qualifier::Repeats { times } if *times > 1 => Bound {
+                    span: inner.abs.map(|(s, e)| e.saturating_sub(s).max(0)),
+                    abs: inner.abs,
+                },
+                Qualifier::Repeats { .. } => inner,
+                Qualifier::StartStop { start, stop } => {
+                    let t = |s: &str| Timestamp::parse(s).ok().map(|t| t.unix_micros());
+                    let (Some(a), Some(b)) = (t(start), t(stop)) else {
+                        return inner;
+                    };
+                    let (a, b) = inner.abs.map_or((a, b), |(x, y)| (x.max(a), y.min(b)));
+                    let len = b.saturating_sub(a).max(0);
+                    Bound {
+                        span: Some(inner.span.map_or(len, |s| s.min(len))),
+                        abs: Some((a, b)),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// 2026-01-01T00:00:00Z.
+    const BASE: i64 = 1_767_225_600;
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_unix_micros((BASE + secs) * 1_000_000)
+    }
+
+    fn ip(v: &str) -> Value {
+        json!({"type": "ipv4-addr", "value": v})
+    }
+
+    fn dom(v: &str) -> Value {
+        json!({"type": "domain-name", "value": v})
+    }
+
+    fn ev(id: &str, secs: i64, scos: Vec<Value>) -> Observation {
+        Observation {
+            event_id: id.into(),
+            time: at(secs),
+            scos,
+        }
+    }
+
+    fn evaluator(patterns: &[(&str, &str)]) -> StreamEvaluator {
+        evaluator_with(StreamConfig::default(), patterns)
+    }
+
+    fn evaluator_with(config: StreamConfig, patterns: &[(&str, &str)]) -> StreamEvaluator {
+        let mut s = StreamEvaluator::new(config).unwrap();
+        for (id, p) in patterns {
+            s.add_pattern(id, p).unwrap();
+        }
+        s
+    }
+
+    /// Feeds events; returns, per event, the (indicator, event ids) that fired.
+    fn feed(s: &mut StreamEvaluator, events: Vec<Observation>) -> Vec<Vec<(String, Vec<String>)>> {
+        events
+            .into_iter()
+            .map(|e| {
+                let mut out = Vec::new();
+                s.observe(e, KindMask::default(), &mut out).unwrap();
+                out.into_iter()
+                    .map(|m| (m.indicator_id, m.event_ids))
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn fired(id: &str, events: &[&str]) -> Vec<(String, Vec<String>)> {
+        vec![(id.into(), events.iter().map(|e| e.to_string()).collect())]
+    }
+
+    const FB: &str = "([domain-name:value = 'a.example'] FOLLOWEDBY [ipv4-addr:value = '198.51.100.7']) WITHIN 60 SECONDS";
+
+    #[test]
+    fn followed_by_within_fires_once_on_the_completing_event() {
+        let mut s = evaluator(&[("indicator--fb", FB)]);
+        let r = feed(
+            &mut s,
+            vec![
+                ev("e1", 0, vec![dom("a.example")]),
+                ev("e2", 10, vec![ip("203.0.113.1")]),
+                ev("e3", 30, vec![ip("198.51.100.7")]),
+                ev("e4", 40, vec![dom("b.example")]),
+            ],
+        );
+        assert_eq!(r[0], vec![]);
+        assert_eq!(r[1], vec![]);
+        assert_eq!(r[2], fired("indicator--fb", &["e1", "e3"]));
+        // Later events that are not part of a new combination do not re-report it.
+        assert_eq!(r[3], vec![]);
+        // Unrelated events are not buffered.
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.stats().unrelated, 2);
+        assert_eq!(s.stats().matches, 1);
+    }
+
+    #[test]
+    fn followed_by_does_not_fire_too_far_apart_or_in_the_wrong_order() {
+        let mut s = evaluator(&[("indicator--fb", FB)]);
+        let r = feed(
+            &mut s,
+            vec![
+                ev("e1", 0, vec![dom("a.example")]),
+                ev("e2", 61, vec![ip("198.51.100.7")]),
+                // Wrong order: the address before the domain.
+                ev("e3", 200, vec![ip("198.51.100.7")]),
+                ev("e4", 210, vec![dom("a.example")]),
+            ],
+        );
+        assert!(r.iter().all(Vec::is_empty), "{r:?}");
+    }
+
+    #[test]
+    fn followed_by_uses_event_time_not_arrival_order() {
+        let mut s = evaluator(&[("indicator--fb", FB)]);
+        let r = feed(
+            &mut s,
+            vec![
+                ev("e1", 50, vec![ip("198.51.100.7")]),
+                // Arrives later, happened earlier: completes the sequence.
+                ev("e2", 20, vec![dom("a.example")]),
+            ],
+        );
+        assert_eq!(r[1], fired("indicator--fb", &["e2", "e1"]));
+    }
+
+    #[test]
+    fn within_binds_to_the_last_observation_without_parentheses() {
+        // STIX grammar: a qualifier applies to the observation expression before it, so
+        // here `WITHIN` bounds `[ipv4-addr ...]` alone and the sequence has no time
+        // bound: the default horizon applies.
+        let p = "[domain-name:value = 'a.example'] FOLLOWEDBY [ipv4-addr:value = '198.51.100.7'] WITHIN 60 SECONDS";
+        let config = StreamConfig {
+            default_horizon: Duration::from_secs(900),
+            ..StreamConfig::default()
+        };
+        let mut s = evaluator_with(config, &[("indicator--a", p), ("indicator--b", FB)]);
+        assert_eq!(s.horizon("indicator--a"), Some(Duration::from_secs(900)));
+        assert_eq!(s.horizon("indicator--b"), Some(Duration::from_secs(60)));
+        let r = feed(
+            &mut s,
+            vec![
+                ev("e1", 0, vec![dom("a.example")]),
+                ev("e2", 600, vec![ip("198.51.100.7")]),
+                ev("e3", 2000, vec![ip("198.51.100.7")]),
+            ],
+        );
+        assert_eq!(r[1], fired("indicator--a", &["e1", "e2"]));
+        assert_eq!(r[2], vec![]);
+    }
+
+    const REP: &str = "[ipv4-addr:value = '203.0.113.5'] REPEATS 3 TIMES WITHIN 300 SECONDS";
+
+    #[test]
+    fn repeats_counts_distinct_events_within_the_window() {
+        let mut s = evaluator(&[("indicator--rep", REP)]);
+        let r = feed(
+            &mut s,
+            vec![
+                ev("e1", 0, vec![ip("203.0.113.5")]),
+                ev("e2", 100, vec![ip("203.0.113.5"), dom("x.example")]),
+                ev("e3", 200, vec![ip("203.0.113.5")]),
+                ev("e4", 250, vec![ip("203.0.113.5")]),
+            ],
+        );
+        assert_eq!(r[0], vec![]);
+        assert_eq!(r[1], vec![]);
+        assert_eq!(r[2], fired("indicator--rep", &["e1", "e2", "e3"]));
+        // A fourth hit completes new combinations, each including it.
+        assert_eq!(r[3].len(), 1);
+        assert!(r[3][0].1.contains(&"e4".to_string()));
+        assert_eq!(r[3][0].1.len(), 3);
+    }
+
+    #[test]
+    fn repeats_does_not_fire_with_fewer_events_or_spread_too_far() {
+        let mut s = evaluator(&[("indicator--rep", REP)]);
+        let r = feed(
+            &mut s,
+            vec![
+                // One event holding the address twice is still one event.
+                ev("e1", 0, vec![ip("203.0.113.5"), ip("203.0.113.5")]),
+                ev("e2", 200, vec![ip("203.0.113.5")]),
+                ev("e3", 301, vec![ip("203.0.113.5")]),
+                ev("e4", 650, vec![ip("203.0.113.5")]),
+            ],
+        );
+        assert!(r.iter().all(Vec::is_empty), "{r:?}");
+    }
+
+    #[test]
+    fn and_across_two_observations_needs_two_events() {
+        let p = "([ipv4-addr:value = '198.51.100.1'] AND [domain-name:value = 'c2.example']) WITHIN 120 SECONDS";
+        let mut s = evaluator(&[("indicator--and", p)]);
+        let r = feed(
+            &mut s,
+            vec![
+                // Both observables in one event: one observation, not two.
+                ev("e1", 0, vec![ip("198.51.100.1"), dom("c2.example")]),
+                ev("e2", 500, vec![dom("c2.example")]),
+                ev("e3", 530, vec![ip("198.51.100.1")]),
+            ],
+        );
+        assert_eq!(r[0], vec![]);
+        assert_eq!(r[1], vec![]);
+        assert_eq!(r[2], fired("indicator--and", &["e2", "e3"]));
+    }
+
+    #[test]
+    fn start_stop_bounds_each_event() {
+        let p = "[ipv4-addr:value = '192.0.2.9'] REPEATS 2 TIMES START t'2026-01-01T00:00:00Z' STOP t'2026-01-01T01:00:00Z'";
+        let mut s = evaluator(&[("indicator--ss", p)]);
+        assert_eq!(s.horizon("indicator--ss"), Some(Duration::from_secs(3600)));
+        let r = feed(
+            &mut s,
+            vec![
+                ev("e0", -10, vec![ip("192.0.2.9")]),
+                ev("e1", 100, vec![ip("192.0.2.9")]),
+                ev("e2", 3000, vec![ip("192.0.2.9")]),
+                ev("e3", 3600, vec![ip("192.0.2.9")]),
+            ],
+        );
+        assert_eq!(r[0], vec![]);
+        assert_eq!(r[1], vec![]);
+        assert_eq!(r[2], fired("indicator--ss", &["e1", "e2"]));
+        // STOP is exclusive.
+        assert_eq!(r[3], vec![]);
+    }
+
+    #[test]
+    fn horizons_follow_the_qualifiers() {
+        let s = evaluator(&[
+            ("a", "[ipv4-addr:value = '1.2.3.4']"),
+            ("b", "[ipv4-addr:value = '1.2.3.4'] OR [domain-name:value = 'x.example']"),
+            ("c", "([ipv4-addr:value = '1.2.3.4'] AND [domain-name:value = 'x.example']) WITHIN 30 SECONDS"),
+            ("d", "[ipv4-addr:value = '1.2.3.4'] AND [domain-name:value = 'x.example']"),
+            ("e", "([ipv4-addr:value = '1.2.3.4'] WITHIN 5 SECONDS) REPEATS 2 TIMES"),
+            ("f", "(([ipv4-addr:value = '1.2.3.4'] REPEATS 2 TIMES) WITHIN 10 SECONDS) WITHIN 20 SECONDS"),
+            ("g", "([ipv4-addr:value = '1.2.3.4'] WITHIN 5 SECONDS) OR ([domain-name:value = 'x.example'] REPEATS 2 TIMES WITHIN 7.5 SECONDS)"),
+        ]);
+        let h = |id| s.horizon(id).unwrap();
+        assert_eq!(h("a"), Duration::ZERO);
+        assert_eq!(h("b"), Duration::ZERO);
+        assert_eq!(h("c"), Duration::from_secs(30));
+        assert_eq!(h("d"), Duration::from_secs(900));
+        assert_eq!(h("e"), Duration::from_secs(900));
+        assert_eq!(h("f"), Duration::from_secs(10));
+        assert_eq!(h("g"), Duration::from_millis(7500));
+    }
+}
