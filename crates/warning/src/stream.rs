@@ -1201,4 +1201,437 @@ mod tests {
         assert_eq!(h("f"), Duration::from_secs(10));
         assert_eq!(h("g"), Duration::from_millis(7500));
     }
+
+    #[test]
+    fn eviction_by_count_is_counted_and_bounds_the_buffer() {
+        let config = StreamConfig {
+            max_events: 2,
+            ..StreamConfig::default()
+        };
+        let mut s = evaluator_with(config, &[("indicator--rep", REP)]);
+        let r = feed(
+            &mut s,
+            (0..5)
+                .map(|i| ev(&format!("e{i}"), i * 10, vec![ip("203.0.113.5")]))
+                .collect(),
+        );
+        // Three hits within 300 s, but only two fit in the buffer: never fires.
+        assert!(r.iter().all(Vec::is_empty), "{r:?}");
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.stats().evicted_by_count, 3);
+        assert_eq!(s.stats().buffered, 5);
+    }
+
+    #[test]
+    fn eviction_by_bytes_is_counted_and_bounds_the_buffer() {
+        let mut s = evaluator(&[("indicator--rep", REP)]);
+        feed(&mut s, vec![ev("e0", 0, vec![ip("203.0.113.5")])]);
+        let one = s.buffered_bytes();
+        assert!(one > 0);
+        let config = StreamConfig {
+            max_bytes: 2 * one + one / 2,
+            ..StreamConfig::default()
+        };
+        let mut s = evaluator_with(config, &[("indicator--rep", REP)]);
+        let r = feed(
+            &mut s,
+            (0..4)
+                .map(|i| ev(&format!("e{i}"), i * 10, vec![ip("203.0.113.5")]))
+                .collect(),
+        );
+        assert!(r.iter().all(Vec::is_empty), "{r:?}");
+        assert_eq!(s.len(), 2);
+        assert!(s.buffered_bytes() <= 2 * one + one / 2);
+        assert_eq!(s.stats().evicted_by_bytes, 2);
+        // An event larger than the whole bound is evaluated alone, never buffered.
+        let config = StreamConfig {
+            max_bytes: one / 2,
+            ..StreamConfig::default()
+        };
+        let mut s = evaluator_with(
+            config,
+            &[("indicator--one", "[ipv4-addr:value = '203.0.113.5']")],
+        );
+        let r = feed(&mut s, vec![ev("e0", 0, vec![ip("203.0.113.5")])]);
+        assert_eq!(r[0], fired("indicator--one", &["e0"]));
+        assert_eq!((s.len(), s.stats().evicted_by_bytes), (0, 1));
+    }
+
+    #[test]
+    fn time_expiry_and_late_events() {
+        let config = StreamConfig {
+            default_horizon: Duration::from_secs(60),
+            ..StreamConfig::default()
+        };
+        let one = "[ipv4-addr:value = '203.0.113.5']";
+        let mut s = evaluator_with(config, &[("indicator--rep", REP), ("indicator--one", one)]);
+        let r = feed(
+            &mut s,
+            vec![
+                ev("e0", 0, vec![ip("203.0.113.5")]),
+                ev("e1", 100, vec![ip("203.0.113.5")]),
+                // Retention is 300 s (the largest horizon): e0 expires here.
+                ev("e2", 301, vec![dom("x.example")]),
+                // Older than watermark − retention: late, evaluated alone.
+                ev("e3", 0, vec![ip("203.0.113.5")]),
+            ],
+        );
+        assert_eq!(s.stats().expired, 1);
+        assert_eq!(s.stats().late, 1);
+        assert_eq!(s.len(), 1);
+        assert_eq!(r[3], fired("indicator--one", &["e3"]));
+    }
+
+    #[test]
+    fn references_between_an_events_scos_resolve_within_that_event() {
+        let p = "([network-traffic:src_ref.value = '10.1.1.1' AND network-traffic:dst_port = 443] FOLLOWEDBY [domain-name:value = 'x.example']) WITHIN 60 SECONDS";
+        let mut s = evaluator(&[("indicator--nt", p)]);
+        let flow = |addr: &str, port: u16| {
+            vec![
+                json!({"type": "ipv4-addr", "id": "ipv4-addr--same", "value": addr}),
+                json!({"type": "network-traffic", "id": "network-traffic--same",
+                       "src_ref": "ipv4-addr--same", "dst_port": port, "protocols": ["tcp"]}),
+            ]
+        };
+        let r = feed(
+            &mut s,
+            vec![
+                // Same SCO ids in every event; each event's reference is its own.
+                ev("e1", 0, flow("10.1.1.1", 80)),
+                ev("e2", 1, flow("10.2.2.2", 443)),
+                ev("e3", 2, vec![dom("x.example")]),
+                ev("e4", 3, flow("10.1.1.1", 443)),
+                ev("e5", 4, vec![dom("x.example")]),
+            ],
+        );
+        assert_eq!(r[2], vec![]);
+        assert_eq!(r[4], fired("indicator--nt", &["e4", "e5"]));
+    }
+
+    #[test]
+    fn bad_events_are_refused_without_changing_state() {
+        let mut s = evaluator(&[("indicator--one", "[ipv4-addr:value = '203.0.113.5']")]);
+        let mut out = Vec::new();
+        let cases = [
+            (vec![json!("203.0.113.5")], "/scos/0"),
+            (
+                vec![ip("203.0.113.5"), json!({"value": "x"})],
+                "/scos/1/type",
+            ),
+            (vec![json!({"type": "observed-data"})], "/scos/0/type"),
+            (
+                vec![json!({"type": "ipv4-addr", "id": 7, "value": "1.2.3.4"})],
+                "/scos/0/id",
+            ),
+        ];
+        for (scos, pointer) in cases {
+            let e = s
+                .observe(ev("bad", 0, scos), KindMask::default(), &mut out)
+                .unwrap_err();
+            assert_eq!(e.code(), "warning.stream.bad_event");
+            assert!(e.to_string().contains(pointer), "{e}");
+        }
+        let mut deep = json!("x");
+        for _ in 0..80 {
+            deep = json!({ "k": deep });
+        }
+        let e = s
+            .observe(
+                ev("deep", 0, vec![json!({"type": "x-deep", "nested": deep})]),
+                KindMask::default(),
+                &mut out,
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("deeper than 64"), "{e}");
+        let ancient = Observation {
+            event_id: "old".into(),
+            time: Timestamp::parse("0000-06-01T00:00:00Z").unwrap(),
+            scos: vec![ip("203.0.113.5")],
+        };
+        let e = s
+            .observe(ancient, KindMask::default(), &mut out)
+            .unwrap_err();
+        assert!(e.to_string().contains("/time"), "{e}");
+        assert!(out.is_empty());
+        assert_eq!((s.len(), s.stats().events, s.stats().rejected), (0, 0, 6));
+    }
+
+    #[test]
+    fn bad_patterns_and_configs_have_stable_codes() {
+        let mut s = evaluator(&[("indicator--one", "[ipv4-addr:value = '203.0.113.5']")]);
+        let code = |r: Result<(), StreamError>| r.unwrap_err().code();
+        assert_eq!(
+            code(s.add_pattern("i", "[ipv4-addr:value = ")),
+            "warning.stream.bad_pattern"
+        );
+        assert_eq!(
+            code(s.add_pattern("i", "[file:created = t'2016-02-30T00:00:00Z']")),
+            "warning.stream.uncompilable_pattern"
+        );
+        assert_eq!(
+            code(s.add_pattern("indicator--one", "[ipv4-addr:value = '1.1.1.1']")),
+            "warning.stream.duplicate_indicator"
+        );
+        assert_eq!(s.pattern_count(), 1);
+        let zero = StreamConfig {
+            max_events: 0,
+            ..StreamConfig::default()
+        };
+        assert_eq!(
+            StreamEvaluator::new(zero).unwrap_err().code(),
+            "warning.stream.zero_bound"
+        );
+    }
+
+    #[test]
+    fn only_patterns_that_can_involve_the_event_are_evaluated() {
+        let mut s = evaluator(&[
+            ("indicator--rep", REP),
+            ("indicator--fb", FB),
+            ("indicator--cidr", "([ipv4-addr:value ISSUBSET '10.0.0.0/8'] AND [url:value = 'http://x.example/']) WITHIN 10 SECONDS"),
+        ]);
+        feed(
+            &mut s,
+            vec![
+                ev("e1", 0, vec![ip("192.0.2.1")]),
+                ev("e2", 1, vec![dom("b.example")]),
+                ev(
+                    "e3",
+                    2,
+                    vec![json!({"type": "x-custom", "name": "a.example"})],
+                ),
+            ],
+        );
+        let st = s.stats();
+        assert_eq!((st.evaluations, st.buffered, st.unrelated), (0, 0, 3));
+        feed(&mut s, vec![ev("e4", 3, vec![ip("10.1.2.3")])]);
+        assert_eq!((s.stats().evaluations, s.stats().buffered), (1, 1));
+    }
+
+    #[test]
+    fn the_work_budget_bounds_an_evaluation() {
+        let config = StreamConfig {
+            max_work: 50,
+            ..StreamConfig::default()
+        };
+        let p = "[ipv4-addr:value ISSUBSET '10.0.0.0/8'] REPEATS 20 TIMES WITHIN 600 SECONDS";
+        let mut s = evaluator_with(config, &[("indicator--many", p)]);
+        let r = feed(
+            &mut s,
+            (0..40)
+                .map(|i| ev(&format!("e{i}"), i, vec![ip(&format!("10.0.0.{i}"))]))
+                .collect(),
+        );
+        assert!(r.iter().all(Vec::is_empty));
+        assert!(s.stats().budget_exhausted > 0);
+    }
+
+    #[test]
+    fn window_truncation_is_counted() {
+        let config = StreamConfig {
+            max_window_events: 3,
+            ..StreamConfig::default()
+        };
+        let p = "[ipv4-addr:value = '203.0.113.5'] REPEATS 5 TIMES WITHIN 300 SECONDS";
+        let mut s = evaluator_with(config, &[("indicator--five", p)]);
+        let r = feed(
+            &mut s,
+            (0..6)
+                .map(|i| ev(&format!("e{i}"), i, vec![ip("203.0.113.5")]))
+                .collect(),
+        );
+        assert!(r.iter().all(Vec::is_empty));
+        assert_eq!(s.stats().truncated_windows, 3);
+    }
+
+    mod differential {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// (pattern, whether every binding has a time bound).
+        const POOL: &[(&str, bool)] = &[
+            ("[ipv4-addr:value = '10.0.0.1']", true),
+            ("([domain-name:value = 'a.example'] FOLLOWEDBY [ipv4-addr:value = '10.0.0.2']) WITHIN 60 SECONDS", true),
+            ("[ipv4-addr:value = '10.0.0.3'] REPEATS 3 TIMES WITHIN 120 SECONDS", true),
+            ("([ipv4-addr:value = '10.0.0.1'] AND [domain-name:value = 'b.example']) WITHIN 30 SECONDS", true),
+            ("[ipv4-addr:value = '10.0.0.2' OR domain-name:value = 'b.example'] REPEATS 2 TIMES WITHIN 45 SECONDS", true),
+            ("[ipv4-addr:value = '10.0.0.1'] AND [ipv4-addr:value = '10.0.0.2']", false),
+            ("([ipv4-addr:value = '10.0.0.3'] OR [domain-name:value = 'a.example']) FOLLOWEDBY [ipv4-addr:value = '10.0.0.1'] WITHIN 90 SECONDS", false),
+            ("[ipv4-addr:value ISSUBSET '10.0.0.0/31'] REPEATS 2 TIMES WITHIN 20 SECONDS", true),
+            ("([domain-name:value LIKE '%.example'] FOLLOWEDBY [domain-name:value = 'a.example']) WITHIN 50 SECONDS", true),
+            ("([ipv4-addr:value = '10.0.0.2'] FOLLOWEDBY [ipv4-addr:value = '10.0.0.3']) WITHIN 100 SECONDS START t'2026-01-01T00:00:00Z' STOP t'2026-01-01T00:05:00Z'", true),
+            ("[ipv4-addr:value = '10.0.0.1'] START t'2026-01-01T00:01:00Z' STOP t'2026-01-01T00:03:00Z'", true),
+            ("[x-other:name = 'k'] AND [ipv4-addr:value = '10.0.0.3'] WITHIN 40 SECONDS", false),
+            ("(([ipv4-addr:value IN ('10.0.0.1', '10.0.0.3')] REPEATS 2 TIMES) FOLLOWEDBY [domain-name:value = 'b.example']) WITHIN 70 SECONDS", true),
+            ("[ipv4-addr:value NOT = '10.0.0.1' AND ipv4-addr:value != '10.0.0.2'] FOLLOWEDBY [x-other:name = 'z']", false),
+            ("([domain-name:value = 'a.example'] AND [domain-name:value = 'b.example'] AND [ipv4-addr:value = '10.0.0.2']) WITHIN 80 SECONDS", true),
+            ("[ipv4-addr:value = '10.0.0.2'] OR ([domain-name:value = 'a.example'] REPEATS 2 TIMES WITHIN 25 SECONDS)", true),
+            ("([network-traffic:src_ref.value = '10.0.0.3' AND network-traffic:dst_port = 443] FOLLOWEDBY [ipv4-addr:value = '10.0.0.1']) WITHIN 60 SECONDS", true),
+        ];
+
+        const DEFAULT_HORIZON: i64 = 100;
+
+        /// The SCOs of an observable code; `ids` gives each its id (and the flow's reference).
+        fn scos(code: u8, ids: &mut dyn FnMut() -> String) -> Vec<Value> {
+            let ips = ["10.0.0.1", "10.0.0.2", "10.0.0.3"];
+            match code {
+                0..=2 => {
+                    vec![json!({"type": "ipv4-addr", "id": ids(), "value": ips[code as usize]})]
+                }
+                3 => vec![json!({"type": "domain-name", "id": ids(), "value": "a.example"})],
+                4 => vec![json!({"type": "domain-name", "id": ids(), "value": "b.example"})],
+                5 => vec![json!({"type": "x-other", "id": ids(), "name": "k"})],
+                6 => vec![json!({"type": "x-other", "id": ids(), "name": "z"})],
+                _ => {
+                    let addr = ids();
+                    vec![
+                        json!({"type": "ipv4-addr", "id": addr, "value": "10.0.0.3"}),
+                        json!({"type": "network-traffic", "id": ids(), "src_ref": addr, "dst_port": 443}),
+                    ]
+                }
+            }
+        }
+
+        /// The batch evaluator's input for events `idx` (its own ids, independent of the
+        /// stream's).
+        fn batch_input(events: &[(i64, Vec<u8>)], idx: &[usize]) -> Vec<Value> {
+            let mut out = Vec::new();
+            for &i in idx {
+                let mut n = 0;
+                let mut ids = || {
+                    n += 1;
+                    format!("x--{i}-{n}")
+                };
+                let mut objs: Vec<Value> = events[i]
+                    .1
+                    .iter()
+                    .flat_map(|&c| scos(c, &mut ids))
+                    .collect();
+                for o in &mut objs {
+                    let ty = o["type"].as_str().unwrap().to_string();
+                    let id = o["id"].as_str().unwrap().replace("x--", &format!("{ty}--"));
+                    o["id"] = Value::from(id);
+                    if let Some(r) = o.get("src_ref").and_then(Value::as_str) {
+                        let r = r.replace("x--", "ipv4-addr--");
+                        o["src_ref"] = Value::from(r);
+                    }
+                }
+                let t = at(events[i].0).to_string();
+                let refs: Vec<Value> = objs.iter().map(|o| o["id"].clone()).collect();
+                out.push(
+                    json!({"type": "observed-data", "id": format!("observed-data--{i}"),
+                    "first_observed": t, "last_observed": t, "number_observed": 1,
+                    "object_refs": refs}),
+                );
+                out.extend(objs);
+            }
+            out
+        }
+
+        fn batch(
+            p: &CompiledPattern,
+            events: &[(i64, Vec<u8>)],
+            idx: &[usize],
+            newest: Option<usize>,
+        ) -> bool {
+            let input = batch_input(events, idx);
+            let obs = Observations::new(&input).unwrap();
+            match newest {
+                Some(n) => {
+                    p.matches_involving(&obs, &format!("observed-data--{n}"))
+                        .unwrap()
+                        .matched
+                }
+                None => p.matches(&obs).unwrap().matched,
+            }
+        }
+
+        fn stream_of() -> impl Strategy<Value = Vec<(i64, Vec<u8>)>> {
+            prop::collection::vec((-30i64..=45, prop::collection::vec(0u8..8, 1..=2)), 1..=22)
+                .prop_map(|steps| {
+                    let mut t = 0;
+                    steps
+                        .into_iter()
+                        .map(|(dt, codes)| {
+                            t += dt;
+                            (t, codes)
+                        })
+                        .collect()
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(96))]
+
+            /// After each event, a pattern fires exactly when the batch evaluator finds a
+            /// binding through that event over the buffered events; and every reported
+            /// binding is one the batch evaluator accepts on its own.
+            #[test]
+            fn streaming_verdicts_equal_the_batch_evaluator(events in stream_of()) {
+                let config = StreamConfig {
+                    default_horizon: Duration::from_secs(DEFAULT_HORIZON as u64),
+                    ..StreamConfig::default()
+                };
+                let mut s = StreamEvaluator::new(config).unwrap();
+                let mut compiled = Vec::new();
+                for (i, (p, _)) in POOL.iter().enumerate() {
+                    s.add_pattern(&format!("p{i}"), p).unwrap();
+                    compiled.push(CompiledPattern::new(&pattern::parse(p).unwrap(), EvalOptions::default()).unwrap());
+                }
+                let retention = s.retention / 1_000_000;
+                let mut watermark: Option<i64> = None;
+                let mut kept: Vec<usize> = Vec::new();
+                for (k, (t, codes)) in events.iter().enumerate() {
+                    let mut n = 0;
+                    // The stream gets the same original ids in every event.
+                    let mut ids = || { n += 1; format!("x-same--{n}") };
+                    let mut objs: Vec<Value> = codes.iter().flat_map(|&c| scos(c, &mut ids)).collect();
+                    for o in &mut objs {
+                        let ty = o["type"].as_str().unwrap().to_string();
+                        o["id"] = Value::from(o["id"].as_str().unwrap().replace("x-same", &ty));
+                        if let Some(r) = o.get("src_ref").and_then(Value::as_str) {
+                            o["src_ref"] = Value::from(r.replace("x-same", "ipv4-addr"));
+                        }
+                    }
+                    let mut out = Vec::new();
+                    s.observe(ev(&format!("e{k}"), *t, objs), KindMask::default(), &mut out).unwrap();
+                    let late = watermark.is_some_and(|w| *t < w - retention);
+                    let buffer: Vec<usize> = if late {
+                        vec![k]
+                    } else {
+                        let w = watermark.map_or(*t, |w| w.max(*t));
+                        watermark = Some(w);
+                        kept.push(k);
+                        kept.iter().copied().filter(|&i| events[i].0 >= w - retention).collect()
+                    };
+                    for (pi, (p, bounded)) in POOL.iter().enumerate() {
+                        let data: Vec<usize> = if *bounded {
+                            buffer.clone()
+                        } else {
+                            buffer.iter().copied().filter(|&i| (events[i].0 - t).abs() <= DEFAULT_HORIZON).collect()
+                        };
+                        let expected = batch(&compiled[pi], &events, &data, Some(k));
+                        let got: Vec<&StreamMatch> = out.iter().filter(|m| m.indicator_id == format!("p{pi}")).collect();
+                        prop_assert!(got.len() <= 1);
+                        prop_assert_eq!(expected, got.len() == 1, "pattern {} after event {}", p, k);
+                        // Checks that use only `matches`.
+                        let all = batch(&compiled[pi], &events, &data, None);
+                        let without: Vec<usize> = data.iter().copied().filter(|&i| i != k).collect();
+                        let before = batch(&compiled[pi], &events, &without, None);
+                        if !all { prop_assert!(got.is_empty()); }
+                        if all && !before { prop_assert_eq!(got.len(), 1); }
+                        if let Some(m) = got.first() {
+                            let bound: Vec<usize> = m.event_ids.iter().map(|e| e[1..].parse().unwrap()).collect();
+                            prop_assert!(bound.contains(&k));
+                            prop_assert!(bound.iter().all(|i| data.contains(i)));
+                            prop_assert!(bound.windows(2).all(|w| events[w[0]].0 <= events[w[1]].0));
+                            prop_assert!(batch(&compiled[pi], &events, &bound, Some(k)));
+                        }
+                    }
+                }
+                prop_assert_eq!(s.stats().budget_exhausted, 0);
+                prop_assert_eq!(s.stats().eval_errors, 0);
+            }
+        }
+    }
 }
