@@ -41,9 +41,11 @@
 //!
 //! For each event, a pattern is looked at only if its `KindMask` (the SCO types it names,
 //! `matcher::compile::pattern_kinds`) intersects the event's kinds, and — when every
-//! `[...]` of the pattern needs an exact string (`=` or `IN` on strings, not negated) —
-//! one of those strings occurs as a string value in the event. Both filters only skip
-//! patterns that cannot involve the event. Candidates are then checked exactly, one
+//! `[...]` of the pattern needs a particular string — one of those strings occurs in the
+//! event: an exact string value for `=` / `IN` on strings (not negated), or a substring of
+//! a string value (after NFC, as the evaluator compares) for `LIKE`, whose longest run of
+//! literal characters must occur (found with one Aho-Corasick automaton over all such
+//! runs). These filters only skip patterns that cannot involve the event. Candidates are then checked exactly, one
 //! evaluation of "any `[...]` of the pattern" over the event alone; only patterns that
 //! pass are evaluated over the buffer.
 //!
@@ -67,6 +69,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use aho_corasick::AhoCorasick;
 use hashbrown::HashMap;
 use matcher::KindMask;
 use pattern::{
@@ -75,6 +78,7 @@ use pattern::{
 };
 use serde_json::{Map, Value};
 use stix::Timestamp;
+use unicode_normalization::UnicodeNormalization;
 
 /// One telemetry event: its id at the source, its event time and the SCOs it holds
 /// (STIX 2.1 shaped objects, each with a string `type`; `id` optional).
@@ -230,6 +234,14 @@ struct Registered {
 }
 
 #[derive(Debug)]
+enum Substrings {
+    /// The automaton and, per needle, its patterns.
+    Automaton(AhoCorasick, Vec<Vec<u32>>),
+    /// The automaton could not be built: these patterns are candidates for every event.
+    Always(Vec<u32>),
+}
+
+#[derive(Debug)]
 struct Buffered {
     event_id: String,
     ts: Timestamp,
@@ -260,6 +272,12 @@ pub struct StreamEvaluator {
     by_indicator: HashMap<String, u32>,
     /// Exact strings → patterns all of whose `[...]` need one of them.
     by_key: HashMap<String, Vec<u32>>,
+    /// Literal runs of `LIKE` operands → patterns all of whose `[...]` need an exact
+    /// string or one of these substrings.
+    by_substring: HashMap<String, Vec<u32>>,
+    /// The automaton over `by_substring`'s keys, rebuilt before the next event when
+    /// patterns were added.
+    substrings: Option<Substrings>,
     /// Patterns with a `[...]` that needs no particular string.
     unkeyed: Vec<u32>,
     /// Per pattern: the last candidate pass that picked it (dedup without clearing).
@@ -305,6 +323,8 @@ impl StreamEvaluator {
             patterns: Vec::new(),
             by_indicator: HashMap::new(),
             by_key: HashMap::new(),
+            by_substring: HashMap::new(),
+            substrings: None,
             unkeyed: Vec::new(),
             picked: Vec::new(),
             pass: 0,
@@ -358,7 +378,7 @@ impl StreamEvaluator {
             ),
         };
         let relevance = CompiledPattern::new(&Pattern { root }, opts).map_err(uncompilable)?;
-        let keys: Option<Vec<String>> = distinct.iter().try_fold(Vec::new(), |mut acc, c| {
+        let keys: Option<Vec<Key>> = distinct.iter().try_fold(Vec::new(), |mut acc, c| {
             acc.extend(comparison_keys(c)?);
             Some(acc)
         });
@@ -373,7 +393,13 @@ impl StreamEvaluator {
                 keys.sort_unstable();
                 keys.dedup();
                 for k in keys {
-                    self.by_key.entry(k).or_default().push(no);
+                    match k {
+                        Key::Exact(k) => self.by_key.entry(k).or_default().push(no),
+                        Key::Contains(k) => {
+                            self.by_substring.entry(k).or_default().push(no);
+                            self.substrings = None;
+                        }
+                    }
                 }
             }
             None => self.unkeyed.push(no),
@@ -640,6 +666,17 @@ impl StreamEvaluator {
 
     /// The patterns one of whose `[...]` the event satisfies, in registration order.
     fn relevant_patterns(&mut self, ev: &Prepared) -> Result<Vec<u32>, StreamError> {
+        if self.substrings.is_none() && !self.by_substring.is_empty() {
+            let (needles, lists): (Vec<&String>, Vec<Vec<u32>>) = self
+                .by_substring
+                .iter()
+                .map(|(k, v)| (k, v.clone()))
+                .unzip();
+            self.substrings = Some(match AhoCorasick::new(needles) {
+                Ok(ac) => Substrings::Automaton(ac, lists),
+                Err(_) => Substrings::Always(lists.into_iter().flatten().collect()),
+            });
+        }
         self.pass += 1;
         let pass = self.pass;
         let mut candidates: Vec<u32> = Vec::new();
@@ -651,13 +688,26 @@ impl StreamEvaluator {
                 candidates.push(p);
             }
         };
-        if !self.by_key.is_empty() {
+        let automaton = match &self.substrings {
+            Some(Substrings::Automaton(ac, lists)) => Some((ac, lists)),
+            Some(Substrings::Always(always)) => {
+                always.iter().for_each(|&p| pick(p));
+                None
+            }
+            None => None,
+        };
+        if !self.by_key.is_empty() || automaton.is_some() {
             let mut stack: Vec<&Value> = vec![&ev.bundle];
             while let Some(v) = stack.pop() {
                 match v {
                     Value::String(s) => {
                         if let Some(list) = self.by_key.get(s.as_str()) {
                             list.iter().for_each(|&p| pick(p));
+                        }
+                        if let Some((ac, lists)) = automaton {
+                            for m in ac.find_overlapping_iter(nfc(s).as_ref()) {
+                                lists[m.pattern().as_usize()].iter().for_each(|&p| pick(p));
+                            }
                         }
                     }
                     Value::Array(a) => stack.extend(a.iter()),
@@ -846,10 +896,28 @@ fn collect_leaves<'p>(e: &'p ObservationExpr, out: &mut Vec<&'p ComparisonExpr>)
     }
 }
 
-/// Strings one of which must occur as a string value in any observation satisfying `c`
-/// (`None`: no such set). Mirrors the evaluator's string index: a non-negated `=` / `IN`
-/// on string literals, outside `_hex` / `_bin` properties, only matches equal strings.
-fn comparison_keys(c: &ComparisonExpr) -> Option<Vec<String>> {
+/// A string an observation must hold for a comparison to be true.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    /// A string value equal to this.
+    Exact(String),
+    /// A string value whose NFC form contains this.
+    Contains(String),
+}
+
+/// NFC form of `s`, borrowing when it already is (the evaluator's normalisation).
+fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
+    match unicode_normalization::is_nfc_quick(s.chars()) {
+        unicode_normalization::IsNormalized::Yes => std::borrow::Cow::Borrowed(s),
+        _ => std::borrow::Cow::Owned(s.nfc().collect()),
+    }
+}
+
+/// Keys one of which any observation satisfying `c` holds (`None`: no such set). Mirrors
+/// the evaluator: a non-negated `=` / `IN` on string literals, outside `_hex` / `_bin`
+/// properties, only matches equal string values; a non-negated `LIKE` there only matches
+/// string values whose NFC form contains each literal run of the (NFC) operand.
+fn comparison_keys(c: &ComparisonExpr) -> Option<Vec<Key>> {
     match c {
         ComparisonExpr::Test(t) => {
             let binary = t.path.steps.iter().any(
@@ -859,14 +927,22 @@ fn comparison_keys(c: &ComparisonExpr) -> Option<Vec<String>> {
                 return None;
             }
             match (t.op, &t.value) {
-                (CompOp::Eq, Constant::Str(s)) => Some(vec![s.clone()]),
+                (CompOp::Eq, Constant::Str(s)) => Some(vec![Key::Exact(s.clone())]),
                 (CompOp::In, Constant::Set(items)) if !items.is_empty() => items
                     .iter()
                     .map(|i| match i {
-                        Constant::Str(s) => Some(s.clone()),
+                        Constant::Str(s) => Some(Key::Exact(s.clone())),
                         _ => None,
                     })
                     .collect(),
+                (CompOp::Like, Constant::Str(s)) => {
+                    let operand: String = s.nfc().collect();
+                    let run = operand
+                        .split(['%', '_'])
+                        .max_by_key(|r| r.len())
+                        .filter(|r| !r.is_empty())?;
+                    Some(vec![Key::Contains(run.to_owned())])
+                }
                 _ => None,
             }
         }
@@ -1406,6 +1482,23 @@ mod tests {
         assert_eq!((st.evaluations, st.buffered, st.unrelated), (0, 0, 3));
         feed(&mut s, vec![ev("e4", 3, vec![ip("10.1.2.3")])]);
         assert_eq!((s.stats().evaluations, s.stats().buffered), (1, 1));
+    }
+
+    #[test]
+    fn like_operands_prefilter_on_their_literal_run_after_nfc() {
+        let p = "[domain-name:value LIKE '%.caf\u{e9}.example'] REPEATS 2 TIMES WITHIN 60 SECONDS";
+        let mut s = evaluator(&[("indicator--like", p)]);
+        let r = feed(
+            &mut s,
+            vec![
+                ev("e1", 0, vec![dom("www.cafe.example")]),
+                // Decomposed e + combining acute: NFC makes it the literal's é.
+                ev("e2", 1, vec![dom("a.cafe\u{301}.example")]),
+                ev("e3", 2, vec![dom("b.caf\u{e9}.example")]),
+            ],
+        );
+        assert_eq!(r[2], fired("indicator--like", &["e2", "e3"]));
+        assert_eq!((s.stats().unrelated, s.stats().evaluations), (1, 2));
     }
 
     #[test]
