@@ -226,9 +226,15 @@ impl<'a> Observations<'a> {
     /// SCOs, as `stix2matcher.match(..., stix_version='2.1')` takes), bare objects (treated as
     /// one more bundle's contents), or 2.0-style observed-data with an embedded `objects` map.
     pub fn new(input: &'a [Value]) -> Result<Self, EvalError> {
+        Self::from_values(input)
+    }
+
+    /// [`Observations::new`] over values that need not be contiguous (e.g. a selection
+    /// from a buffer), without copying them.
+    pub fn from_values(input: impl IntoIterator<Item = &'a Value>) -> Result<Self, EvalError> {
         let mut merged: Vec<&'a Value> = Vec::new();
         let mut embedded: Vec<&'a Value> = Vec::new();
-        for (i, v) in input.iter().enumerate() {
+        for (i, v) in input.into_iter().enumerate() {
             match v.get("objects") {
                 Some(Value::Array(objs)) => merged.extend(objs.iter()),
                 Some(Value::Object(_)) if v.get("type") == Some(&Value::from("observed-data")) => {

@@ -101,8 +101,11 @@ fn event(rng: &mut Rng, n: usize, planted_percent: u64) -> Observation {
 /// Nanoseconds this thread has run on a CPU (Linux `schedstat`), to report rates per
 /// CPU-second on a shared machine; `None` elsewhere.
 fn thread_cpu_ns() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    s.split_whitespace().next()?.parse().ok()
+    let mut f = std::fs::File::open("/proc/thread-self/schedstat").ok()?;
+    let mut buf = [0u8; 256];
+    let n = std::io::Read::read(&mut f, &mut buf).ok()?;
+    let text = std::str::from_utf8(buf.get(..n)?).ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
 
 fn main() {

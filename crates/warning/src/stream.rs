@@ -799,15 +799,12 @@ impl StreamEvaluator {
             }
             window.push(i);
         }
-        let values: Vec<Value> = window
-            .iter()
-            .map(|&i| self.ring[i].bundle.clone())
-            .collect();
         self.stats.evaluations += 1;
         if truncated {
             self.stats.truncated_windows += 1;
         }
-        let result = Observations::new(&values)
+        let values = window.iter().map(|&i| &self.ring[i].bundle);
+        let result = Observations::from_values(values)
             .and_then(|obs| reg.compiled.matches_involving(&obs, &n.od_id));
         match result {
             Ok(r) if r.matched => {
