@@ -51,8 +51,9 @@
 //!
 //! # Bounds (all in [`StreamConfig`], every bound hit counted in [`StreamStats`])
 //!
-//! * `max_events` buffered events and `max_bytes` of estimated memory (JSON text size of
-//!   the event plus its bookkeeping): the oldest-arrived events are evicted first
+//! * `max_events` buffered events and `max_bytes` of estimated memory (the heap the
+//!   event's JSON tree takes in `serde_json`, plus its bookkeeping, 24 bytes per pattern
+//!   it concerns): the oldest-arrived events are evicted first
 //!   (`evicted_by_count`, `evicted_by_bytes`). An event larger than `max_bytes` on its own
 //!   is evaluated alone and not buffered (`evicted_by_bytes`).
 //! * Time: events older than `watermark − retention` are dropped (`expired`).
@@ -464,7 +465,7 @@ impl StreamEvaluator {
             self.stats.unrelated += 1;
             return Ok(());
         }
-        let bytes = prepared.bytes + 16 * relevant.len();
+        let bytes = prepared.bytes + 24 * relevant.len();
         if bytes > self.config.max_bytes {
             self.stats.evicted_by_bytes += 1;
             self.evaluate_alone(&prepared, &relevant, out);
@@ -621,7 +622,6 @@ impl StreamEvaluator {
             }
             new_ids.push(new_id);
         }
-        let mut bytes = 256 + event_id.len();
         let mut objects = Vec::with_capacity(scos.len() + 1);
         let od_id = format!(
             "observed-data--00000000-0000-4000-8000-{:012x}",
@@ -640,7 +640,7 @@ impl StreamEvaluator {
         );
         objects.push(Value::Object(od));
         for (i, (mut sco, new_id)) in scos.into_iter().zip(new_ids).enumerate() {
-            rewrite(&mut sco, &ids, 0, &mut bytes).map_err(|reason| StreamError::BadEvent {
+            rewrite(&mut sco, &ids, 0).map_err(|reason| StreamError::BadEvent {
                 event_id: event_id.clone(),
                 pointer: format!("/scos/{i}"),
                 reason: reason.into(),
@@ -653,12 +653,18 @@ impl StreamEvaluator {
         let mut bundle = Map::new();
         bundle.insert("type".into(), "bundle".into());
         bundle.insert("objects".into(), Value::Array(objects));
+        let bundle = Value::Object(bundle);
+        let bytes = heap_estimate(&bundle)
+            + std::mem::size_of::<Buffered>()
+            + event_id.len()
+            + od_id.len()
+            + 64;
         Ok(Prepared {
             event_id,
             ts,
             time,
             od_id,
-            bundle: Value::Object(bundle),
+            bundle,
             kinds,
             bytes,
         })
@@ -835,29 +841,43 @@ impl StreamEvaluator {
     }
 }
 
-/// Rewrites `*_ref` / `*_refs` values that name one of the event's SCOs to its new id,
-/// and adds the value's approximate JSON size to `bytes`.
-fn rewrite(
-    v: &mut Value,
-    ids: &HashMap<String, String>,
-    depth: usize,
-    bytes: &mut usize,
-) -> Result<(), &'static str> {
+/// Approximate heap bytes of a JSON tree as `serde_json` holds it (ordered maps, numbers
+/// kept as text): per string its bytes plus allocator overhead, per array element a
+/// `Value`, per map entry a bucket, index slot, key and `Value`.
+fn heap_estimate(v: &Value) -> usize {
+    let mut total = 0;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total += match v {
+            Value::String(s) => s.len() + 32,
+            Value::Number(n) => n.as_str().len() + 32,
+            Value::Array(a) => {
+                stack.extend(a.iter());
+                48 + 32 * a.len()
+            }
+            Value::Object(m) => {
+                stack.extend(m.values());
+                96 + m.keys().map(|k| 80 + k.len() + 32).sum::<usize>()
+            }
+            Value::Bool(_) | Value::Null => 0,
+        };
+    }
+    total
+}
+
+/// Rewrites `*_ref` / `*_refs` values that name one of the event's SCOs to its new id.
+fn rewrite(v: &mut Value, ids: &HashMap<String, String>, depth: usize) -> Result<(), &'static str> {
     if depth > MAX_DEPTH {
         return Err("nested deeper than 64 levels");
     }
     match v {
-        Value::String(s) => *bytes += s.len() + 2,
         Value::Array(a) => {
-            *bytes += 2 + a.len();
             for x in a {
-                rewrite(x, ids, depth + 1, bytes)?;
+                rewrite(x, ids, depth + 1)?;
             }
         }
         Value::Object(m) => {
-            *bytes += 2 + m.len();
             for (k, x) in m.iter_mut() {
-                *bytes += k.len() + 3;
                 if k.ends_with("_ref") {
                     if let Value::String(r) = x {
                         if let Some(new) = ids.get(r.as_str()) {
@@ -875,10 +895,10 @@ fn rewrite(
                         }
                     }
                 }
-                rewrite(x, ids, depth + 1, bytes)?;
+                rewrite(x, ids, depth + 1)?;
             }
         }
-        _ => *bytes += 8,
+        _ => {}
     }
     Ok(())
 }
