@@ -230,6 +230,8 @@ struct Registered {
     relevance: CompiledPattern,
     kinds: KindMask,
     horizon: Micros,
+    /// Fewest distinct events one binding needs (fewer in the window: no evaluation).
+    min_events: u64,
     /// Slots of the buffered events relevant to this pattern, in arrival order.
     recent: VecDeque<u64>,
 }
@@ -411,6 +413,7 @@ impl StreamEvaluator {
             relevance,
             kinds: matcher::compile::pattern_kinds(&ast.root),
             horizon,
+            min_events: min_events(&ast.root),
             recent: VecDeque::new(),
         });
         self.picked.push(0);
@@ -755,8 +758,11 @@ impl StreamEvaluator {
             return;
         };
         for &p in relevant {
-            self.stats.evaluations += 1;
             let reg = &self.patterns[p as usize];
+            if reg.min_events > 1 {
+                continue;
+            }
+            self.stats.evaluations += 1;
             match reg.compiled.matches_involving(&obs, &ev.od_id) {
                 Ok(r) if r.matched => {
                     self.stats.matches += 1;
@@ -805,10 +811,13 @@ impl StreamEvaluator {
             }
             window.push(i);
         }
-        self.stats.evaluations += 1;
         if truncated {
             self.stats.truncated_windows += 1;
         }
+        if (window.len() as u64) < reg.min_events {
+            return;
+        }
+        self.stats.evaluations += 1;
         let values = window.iter().map(|&i| &self.ring[i].bundle);
         let result = Observations::from_values(values)
             .and_then(|obs| reg.compiled.matches_involving(&obs, &n.od_id));
@@ -969,6 +978,22 @@ fn comparison_keys(c: &ComparisonExpr) -> Option<Vec<Key>> {
             Some(acc)
         }),
         ComparisonExpr::And(v) => v.iter().filter_map(comparison_keys).min_by_key(Vec::len),
+    }
+}
+
+/// The fewest distinct events a binding of `e` binds: `AND` / `FOLLOWEDBY` bind disjoint
+/// observations, `REPEATS k` k disjoint bindings.
+fn min_events(e: &ObservationExpr) -> u64 {
+    match e {
+        ObservationExpr::Comparison(_) => 1,
+        ObservationExpr::And(v) | ObservationExpr::FollowedBy(v) => {
+            v.iter().map(min_events).fold(0, u64::saturating_add)
+        }
+        ObservationExpr::Or(v) => v.iter().map(min_events).min().unwrap_or(1),
+        ObservationExpr::Qualified { expr, qualifier } => match qualifier {
+            Qualifier::Repeats { times } => min_events(expr).saturating_mul((*times).max(1)),
+            Qualifier::Within { .. } | Qualifier::StartStop { .. } => min_events(expr),
+        },
     }
 }
 
@@ -1275,6 +1300,22 @@ mod tests {
     }
 
     #[test]
+    fn fewest_events_per_binding() {
+        let m = |p: &str| min_events(&pattern::parse(p).unwrap().root);
+        assert_eq!(m("[a:b = 1]"), 1);
+        assert_eq!(m("[a:b = 1] AND [a:b = 2] AND [a:b = 3]"), 3);
+        assert_eq!(m("[a:b = 1] OR ([a:b = 2] FOLLOWEDBY [a:b = 3])"), 1);
+        assert_eq!(
+            m("([a:b = 1] FOLLOWEDBY [a:b = 2]) REPEATS 3 TIMES WITHIN 5 SECONDS"),
+            6
+        );
+        assert_eq!(
+            m("([a:b = 1] AND [a:b = 2]) OR ([a:b = 3] REPEATS 4 TIMES)"),
+            2
+        );
+    }
+
+    #[test]
     fn horizons_follow_the_qualifiers() {
         let s = evaluator(&[
             ("a", "[ipv4-addr:value = '1.2.3.4']"),
@@ -1498,7 +1539,17 @@ mod tests {
         let st = s.stats();
         assert_eq!((st.evaluations, st.buffered, st.unrelated), (0, 0, 3));
         feed(&mut s, vec![ev("e4", 3, vec![ip("10.1.2.3")])]);
-        assert_eq!((s.stats().evaluations, s.stats().buffered), (1, 1));
+        // Buffered, but one event cannot bind `[a] AND [b]`: no evaluation yet.
+        assert_eq!((s.stats().evaluations, s.stats().buffered), (0, 1));
+        feed(
+            &mut s,
+            vec![ev(
+                "e5",
+                4,
+                vec![json!({"type": "url", "value": "http://x.example/"})],
+            )],
+        );
+        assert_eq!((s.stats().evaluations, s.stats().buffered), (1, 2));
     }
 
     #[test]
@@ -1515,7 +1566,7 @@ mod tests {
             ],
         );
         assert_eq!(r[2], fired("indicator--like", &["e2", "e3"]));
-        assert_eq!((s.stats().unrelated, s.stats().evaluations), (1, 2));
+        assert_eq!((s.stats().unrelated, s.stats().evaluations), (1, 1));
     }
 
     #[test]
