@@ -35,7 +35,8 @@
 //! * Only events that satisfy at least one comparison expression (`[...]`) of at least
 //!   one pattern are buffered (others can never be part of a binding); a pattern is
 //!   evaluated on event *n* only when *n* satisfies one of its own `[...]`.
-//!   Patterns added later see only the events that arrive after them.
+//!   Patterns added later see only the events that arrive after them;
+//!   [`StreamEvaluator::remove_pattern`] takes one out (revoked, expired, replaced).
 //!
 //! # Candidate selection
 //!
@@ -229,6 +230,8 @@ struct Registered {
     /// "Any `[...]` of the pattern": decides whether an event can take part.
     relevance: CompiledPattern,
     kinds: KindMask,
+    /// The exact strings / substrings it is indexed under (`None`: unkeyed).
+    keys: Option<Vec<Key>>,
     horizon: Micros,
     /// Fewest distinct events one binding needs (fewer in the window: no evaluation).
     min_events: u64,
@@ -271,7 +274,10 @@ struct Prepared {
 #[derive(Debug)]
 pub struct StreamEvaluator {
     config: StreamConfig,
-    patterns: Vec<Registered>,
+    /// By pattern number; `None` after [`StreamEvaluator::remove_pattern`] (the number is
+    /// reused by a later pattern).
+    patterns: Vec<Option<Registered>>,
+    free: Vec<u32>,
     by_indicator: HashMap<String, u32>,
     /// Exact strings → patterns all of whose `[...]` need one of them.
     by_key: HashMap<String, Vec<u32>>,
@@ -324,6 +330,7 @@ impl StreamEvaluator {
         Ok(StreamEvaluator {
             config,
             patterns: Vec::new(),
+            free: Vec::new(),
             by_indicator: HashMap::new(),
             by_key: HashMap::new(),
             by_substring: HashMap::new(),
@@ -389,17 +396,28 @@ impl StreamEvaluator {
         let horizon = bound
             .span
             .unwrap_or_else(|| duration_micros(self.config.default_horizon));
-        let no = u32::try_from(self.patterns.len())
-            .map_err(|_| uncompilable(EvalError::Input("too many patterns".into())))?;
-        match keys {
-            Some(mut keys) => {
-                keys.sort_unstable();
-                keys.dedup();
+        let no = match self.free.pop() {
+            Some(no) => no,
+            None => {
+                let no = u32::try_from(self.patterns.len())
+                    .map_err(|_| uncompilable(EvalError::Input("too many patterns".into())))?;
+                self.patterns.push(None);
+                self.picked.push(0);
+                no
+            }
+        };
+        let keys = keys.map(|mut keys| {
+            keys.sort_unstable();
+            keys.dedup();
+            keys
+        });
+        match &keys {
+            Some(keys) => {
                 for k in keys {
                     match k {
-                        Key::Exact(k) => self.by_key.entry(k).or_default().push(no),
+                        Key::Exact(k) => self.by_key.entry(k.clone()).or_default().push(no),
                         Key::Contains(k) => {
-                            self.by_substring.entry(k).or_default().push(no);
+                            self.by_substring.entry(k.clone()).or_default().push(no);
                             self.substrings = None;
                         }
                     }
@@ -407,19 +425,53 @@ impl StreamEvaluator {
             }
             None => self.unkeyed.push(no),
         }
-        self.patterns.push(Registered {
+        self.patterns[no as usize] = Some(Registered {
             indicator_id: indicator_id.to_owned(),
             compiled,
             relevance,
             kinds: matcher::compile::pattern_kinds(&ast.root),
+            keys,
             horizon,
             min_events: min_events(&ast.root),
             recent: VecDeque::new(),
         });
-        self.picked.push(0);
         self.by_indicator.insert(indicator_id.to_owned(), no);
         self.retention = self.retention.max(horizon);
         Ok(())
+    }
+
+    /// Removes an indicator's pattern (revoked, expired, replaced); returns whether it was
+    /// registered. It takes part in no evaluation from now on; buffered events stay for the
+    /// other patterns, and the retention does not shrink.
+    pub fn remove_pattern(&mut self, indicator_id: &str) -> bool {
+        let Some(no) = self.by_indicator.remove(indicator_id) else {
+            return false;
+        };
+        let Some(reg) = self.patterns.get_mut(no as usize).and_then(Option::take) else {
+            return false;
+        };
+        match reg.keys {
+            Some(keys) => {
+                for k in keys {
+                    let (map, k) = match k {
+                        Key::Exact(k) => (&mut self.by_key, k),
+                        Key::Contains(k) => {
+                            self.substrings = None;
+                            (&mut self.by_substring, k)
+                        }
+                    };
+                    if let Some(list) = map.get_mut(&k) {
+                        list.retain(|&p| p != no);
+                        if list.is_empty() {
+                            map.remove(&k);
+                        }
+                    }
+                }
+            }
+            None => self.unkeyed.retain(|&p| p != no),
+        }
+        self.free.push(no);
+        true
     }
 
     /// Takes the next event (in arrival order) with the observable kinds the caller
@@ -484,7 +536,9 @@ impl StreamEvaluator {
         }
         let slot = self.front_slot + self.ring.len() as u64;
         for &p in &relevant {
-            self.patterns[p as usize].recent.push_back(slot);
+            if let Some(reg) = &mut self.patterns[p as usize] {
+                reg.recent.push_back(slot);
+            }
         }
         self.bytes += bytes;
         self.stats.buffered += 1;
@@ -522,7 +576,7 @@ impl StreamEvaluator {
 
     /// Number of registered patterns.
     pub fn pattern_count(&self) -> usize {
-        self.patterns.len()
+        self.by_indicator.len()
     }
 
     /// Estimated bytes held by the buffer (what `max_bytes` bounds).
@@ -532,7 +586,7 @@ impl StreamEvaluator {
 
     /// The horizon used for an indicator's pattern, if registered.
     pub fn horizon(&self, indicator_id: &str) -> Option<Duration> {
-        let p = &self.patterns[*self.by_indicator.get(indicator_id)? as usize];
+        let p = self.patterns[*self.by_indicator.get(indicator_id)? as usize].as_ref()?;
         Some(Duration::from_micros(p.horizon.max(0) as u64))
     }
 
@@ -544,9 +598,11 @@ impl StreamEvaluator {
         self.front_slot += 1;
         self.bytes -= b.bytes;
         for &p in &b.patterns {
-            let recent = &mut self.patterns[p as usize].recent;
-            if recent.front() == Some(&slot) {
-                recent.pop_front();
+            // A pattern number reused after a removal only holds newer slots.
+            if let Some(reg) = &mut self.patterns[p as usize] {
+                if reg.recent.front() == Some(&slot) {
+                    reg.recent.pop_front();
+                }
             }
         }
     }
@@ -692,7 +748,8 @@ impl StreamEvaluator {
         let (picked, patterns) = (&mut self.picked, &self.patterns);
         let mut pick = |p: u32| {
             let slot = &mut picked[p as usize];
-            if *slot != pass && patterns[p as usize].kinds.intersects(ev.kinds) {
+            let kinds = patterns[p as usize].as_ref().map(|r| r.kinds);
+            if *slot != pass && kinds.is_some_and(|k| k.intersects(ev.kinds)) {
                 *slot = pass;
                 candidates.push(p);
             }
@@ -738,7 +795,10 @@ impl StreamEvaluator {
         })?;
         let mut relevant = Vec::with_capacity(candidates.len());
         for p in candidates {
-            match self.patterns[p as usize].relevance.matches(&obs) {
+            let Some(reg) = &self.patterns[p as usize] else {
+                continue;
+            };
+            match reg.relevance.matches(&obs) {
                 Ok(r) if r.matched => relevant.push(p),
                 Ok(_) => {}
                 Err(_) => self.stats.eval_errors += 1,
@@ -758,7 +818,9 @@ impl StreamEvaluator {
             return;
         };
         for &p in relevant {
-            let reg = &self.patterns[p as usize];
+            let Some(reg) = &self.patterns[p as usize] else {
+                continue;
+            };
             if reg.min_events > 1 {
                 continue;
             }
@@ -782,7 +844,9 @@ impl StreamEvaluator {
 
     /// Evaluates pattern `p` over its buffered events around `ring[newest]`.
     fn evaluate(&mut self, p: u32, newest: usize, floor: Micros, out: &mut Vec<StreamMatch>) {
-        let reg = &self.patterns[p as usize];
+        let Some(reg) = &self.patterns[p as usize] else {
+            return;
+        };
         let n = &self.ring[newest];
         let (lo, hi) = (
             n.time.saturating_sub(reg.horizon),
@@ -1297,6 +1361,53 @@ mod tests {
         assert_eq!(r[2], fired("indicator--ss", &["e1", "e2"]));
         // STOP is exclusive.
         assert_eq!(r[3], vec![]);
+    }
+
+    #[test]
+    fn removed_patterns_take_no_part_and_their_number_is_reused() {
+        let mut s = evaluator(&[("indicator--rep", REP), ("indicator--fb", FB)]);
+        let r = feed(
+            &mut s,
+            vec![
+                ev("e1", 0, vec![ip("203.0.113.5")]),
+                ev("e2", 1, vec![ip("203.0.113.5")]),
+                ev("e3", 2, vec![dom("a.example")]),
+            ],
+        );
+        assert!(r.iter().all(Vec::is_empty));
+        assert!(s.remove_pattern("indicator--rep"));
+        assert!(!s.remove_pattern("indicator--rep"));
+        assert_eq!(s.pattern_count(), 1);
+        // The third hit would have completed REPEATS 3: the pattern is gone, and the
+        // address no longer makes an event relevant.
+        let r = feed(&mut s, vec![ev("e4", 3, vec![ip("203.0.113.5")])]);
+        assert_eq!(r[0], vec![]);
+        assert_eq!(s.stats().unrelated, 1);
+        // Re-registered: it sees only events from now on (e1, e2, e4 are not its).
+        s.add_pattern("indicator--rep", REP).unwrap();
+        assert_eq!(s.patterns.len(), 2);
+        let r = feed(
+            &mut s,
+            vec![
+                ev("e5", 4, vec![ip("203.0.113.5")]),
+                ev("e6", 5, vec![ip("203.0.113.5")]),
+                // The other pattern still works across the removal.
+                ev("e7", 6, vec![ip("198.51.100.7")]),
+                ev("e8", 7, vec![ip("203.0.113.5")]),
+            ],
+        );
+        assert_eq!(r[1], vec![]);
+        assert_eq!(r[2], fired("indicator--fb", &["e3", "e7"]));
+        assert_eq!(r[3], fired("indicator--rep", &["e5", "e6", "e8"]));
+        // Removing every pattern empties the indexes.
+        let like = "[domain-name:value LIKE '%.x.example'] REPEATS 2 TIMES WITHIN 9 SECONDS";
+        s.add_pattern("indicator--like", like).unwrap();
+        feed(&mut s, vec![ev("e9", 8, vec![dom("a.x.example")])]);
+        assert!(s.remove_pattern("indicator--like"));
+        assert!(s.remove_pattern("indicator--rep") && s.remove_pattern("indicator--fb"));
+        let r = feed(&mut s, vec![ev("e10", 9, vec![dom("b.x.example")])]);
+        assert_eq!(r[0], vec![]);
+        assert!(s.by_key.is_empty() && s.by_substring.is_empty() && s.unkeyed.is_empty());
     }
 
     #[test]
