@@ -21,6 +21,9 @@
 //!   times count as "followed by"), not arrival order; `WITHIN d` bounds the time span of
 //!   the binding (inclusive); `START`/`STOP` bound each bound event's time to
 //!   `[start, stop)`. These are the evaluator's rules, unchanged.
+//! * An event whose `event_id` is already buffered is a redelivery (at-least-once
+//!   sources): counted (`duplicates`) and ignored, so it neither counts twice towards
+//!   `REPEATS` nor reports a combination again.
 //! * **Horizon** of a pattern: the longest time span one of its bindings can have,
 //!   computed from its qualifiers (`[a] FOLLOWEDBY [b] WITHIN 60 SECONDS` → 60 s;
 //!   `START`/`STOP` → the interval's length). A pattern with an unbounded part (e.g.
@@ -145,6 +148,8 @@ pub struct StreamStats {
     pub events: u64,
     /// Events refused as malformed ([`StreamError::BadEvent`]).
     pub rejected: u64,
+    /// Events whose id is already buffered (a redelivery): ignored.
+    pub duplicates: u64,
     /// Events buffered (they satisfy a `[...]` of some pattern).
     pub buffered: u64,
     /// Events that concern no pattern (not buffered).
@@ -293,6 +298,8 @@ pub struct StreamEvaluator {
     picked: Vec<u64>,
     pass: u64,
     ring: VecDeque<Buffered>,
+    /// Event id → slot of the buffered event with that id (redeliveries are ignored).
+    buffered_ids: HashMap<String, u64>,
     /// Slot number of `ring[0]`.
     front_slot: u64,
     bytes: usize,
@@ -339,6 +346,7 @@ impl StreamEvaluator {
             picked: Vec::new(),
             pass: 0,
             ring: VecDeque::new(),
+            buffered_ids: HashMap::new(),
             front_slot: 0,
             bytes: 0,
             watermark: None,
@@ -491,6 +499,11 @@ impl StreamEvaluator {
                 return Err(e);
             }
         };
+        if self.buffered_ids.contains_key(prepared.event_id.as_str()) {
+            self.stats.events += 1;
+            self.stats.duplicates += 1;
+            return Ok(());
+        }
         let relevant = match self.relevant_patterns(&prepared) {
             Ok(r) => r,
             Err(e) => {
@@ -542,6 +555,7 @@ impl StreamEvaluator {
         }
         self.bytes += bytes;
         self.stats.buffered += 1;
+        self.buffered_ids.insert(prepared.event_id.clone(), slot);
         self.ring.push_back(Buffered {
             event_id: prepared.event_id,
             ts: prepared.ts,
@@ -597,6 +611,9 @@ impl StreamEvaluator {
         let slot = self.front_slot;
         self.front_slot += 1;
         self.bytes -= b.bytes;
+        if self.buffered_ids.get(b.event_id.as_str()) == Some(&slot) {
+            self.buffered_ids.remove(b.event_id.as_str());
+        }
         for &p in &b.patterns {
             // A pattern number reused after a removal only holds newer slots.
             if let Some(reg) = &mut self.patterns[p as usize] {
@@ -713,11 +730,12 @@ impl StreamEvaluator {
         bundle.insert("type".into(), "bundle".into());
         bundle.insert("objects".into(), Value::Array(objects));
         let bundle = Value::Object(bundle);
+        // The event id is held twice (the event and the redelivery map).
         let bytes = heap_estimate(&bundle)
             + std::mem::size_of::<Buffered>()
-            + event_id.len()
+            + 2 * event_id.len()
             + od_id.len()
-            + 64;
+            + 96;
         Ok(Prepared {
             event_id,
             ts,
@@ -1361,6 +1379,27 @@ mod tests {
         assert_eq!(r[2], fired("indicator--ss", &["e1", "e2"]));
         // STOP is exclusive.
         assert_eq!(r[3], vec![]);
+    }
+
+    #[test]
+    fn redelivered_events_count_once() {
+        let mut s = evaluator(&[("indicator--rep", REP)]);
+        let r = feed(
+            &mut s,
+            vec![
+                ev("e1", 0, vec![ip("203.0.113.5")]),
+                ev("e1", 0, vec![ip("203.0.113.5")]),
+                ev("e2", 1, vec![ip("203.0.113.5")]),
+                ev("e2", 1, vec![ip("203.0.113.5")]),
+                ev("e3", 2, vec![ip("203.0.113.5")]),
+                // A redelivery of the completing event is not reported again.
+                ev("e3", 2, vec![ip("203.0.113.5")]),
+            ],
+        );
+        assert_eq!(r[3], vec![]);
+        assert_eq!(r[4], fired("indicator--rep", &["e1", "e2", "e3"]));
+        assert_eq!(r[5], vec![]);
+        assert_eq!((s.len(), s.stats().duplicates, s.stats().events), (3, 3, 6));
     }
 
     #[test]
