@@ -263,14 +263,29 @@ struct Buffered {
     bytes: usize,
 }
 
+/// A validated event before its observed-data is built (most events concern no pattern
+/// and are never built).
+#[derive(Debug)]
+struct Checked {
+    event_id: String,
+    ts: Timestamp,
+    time: Micros,
+    scos: Vec<Value>,
+    /// Per SCO, its id in this event; and the caller's ids mapped to them.
+    new_ids: Vec<String>,
+    ids: HashMap<String, String>,
+    od_id: String,
+    /// `time` as the observed-data's `first_observed` / `last_observed`.
+    at: String,
+    kinds: KindMask,
+}
+
 #[derive(Debug)]
 struct Prepared {
     event_id: String,
     ts: Timestamp,
-    time: Micros,
     od_id: String,
     bundle: Value,
-    kinds: KindMask,
     bytes: usize,
 }
 
@@ -492,34 +507,42 @@ impl StreamEvaluator {
         kinds: KindMask,
         out: &mut Vec<StreamMatch>,
     ) -> Result<(), StreamError> {
-        let prepared = match self.prepare(event, kinds) {
-            Ok(p) => p,
+        let checked = match self.check(event, kinds) {
+            Ok(c) => c,
             Err(e) => {
                 self.stats.rejected += 1;
                 return Err(e);
             }
         };
-        if self.buffered_ids.contains_key(prepared.event_id.as_str()) {
+        if self.buffered_ids.contains_key(checked.event_id.as_str()) {
             self.stats.events += 1;
             self.stats.duplicates += 1;
             return Ok(());
         }
-        let relevant = match self.relevant_patterns(&prepared) {
-            Ok(r) => r,
-            Err(e) => {
-                self.stats.rejected += 1;
-                return Err(e);
+        let t = checked.time;
+        let candidates = self.candidates(&checked);
+        let (prepared, relevant) = if candidates.is_empty() {
+            (None, Vec::new())
+        } else {
+            let prepared = Self::build(checked);
+            match self.relevant_patterns(&prepared, candidates) {
+                Ok(r) => (Some(prepared), r),
+                Err(e) => {
+                    self.stats.rejected += 1;
+                    return Err(e);
+                }
             }
         };
         self.next_event += 1;
         self.stats.events += 1;
-        let t = prepared.time;
         let late = self
             .watermark
             .is_some_and(|w| t < w.saturating_sub(self.retention));
         if late {
             self.stats.late += 1;
-            self.evaluate_alone(&prepared, &relevant, out);
+            if let Some(prepared) = &prepared {
+                self.evaluate_alone(prepared, &relevant, out);
+            }
             return Ok(());
         }
         let watermark = self.watermark.map_or(t, |w| w.max(t));
@@ -529,10 +552,10 @@ impl StreamEvaluator {
             self.pop_front();
             self.stats.expired += 1;
         }
-        if relevant.is_empty() {
+        let Some(prepared) = prepared.filter(|_| !relevant.is_empty()) else {
             self.stats.unrelated += 1;
             return Ok(());
-        }
+        };
         let bytes = prepared.bytes + 24 * relevant.len();
         if bytes > self.config.max_bytes {
             self.stats.evicted_by_bytes += 1;
@@ -624,8 +647,8 @@ impl StreamEvaluator {
         }
     }
 
-    /// Checks and converts an event: observed-data + SCOs with ids unique to the event.
-    fn prepare(&self, event: Observation, kinds: KindMask) -> Result<Prepared, StreamError> {
+    /// Checks an event and names its objects (ids unique to the event).
+    fn check(&self, event: Observation, kinds: KindMask) -> Result<Checked, StreamError> {
         let Observation {
             event_id,
             time: ts,
@@ -697,13 +720,44 @@ impl StreamEvaluator {
                 }
             }
             new_ids.push(new_id);
+            if too_deep(sco) {
+                return Err(bad(
+                    format!("/scos/{i}"),
+                    format!("nested deeper than {MAX_DEPTH} levels"),
+                ));
+            }
         }
-        let mut objects = Vec::with_capacity(scos.len() + 1);
         let od_id = format!(
             "observed-data--00000000-0000-4000-8000-{:012x}",
             no & 0xffff_ffff_ffff
         );
         let at = Timestamp::from_unix_micros(time).to_string();
+        Ok(Checked {
+            event_id,
+            ts,
+            time,
+            scos,
+            new_ids,
+            ids,
+            od_id,
+            at,
+            kinds,
+        })
+    }
+
+    /// Builds the event's observed-data and SCOs as the evaluator reads them.
+    fn build(c: Checked) -> Prepared {
+        let Checked {
+            event_id,
+            ts,
+            scos,
+            new_ids,
+            ids,
+            od_id,
+            at,
+            ..
+        } = c;
+        let mut objects = Vec::with_capacity(scos.len() + 1);
         let mut od = Map::new();
         od.insert("type".into(), "observed-data".into());
         od.insert("id".into(), od_id.clone().into());
@@ -715,12 +769,8 @@ impl StreamEvaluator {
             Value::Array(new_ids.iter().cloned().map(Value::from).collect()),
         );
         objects.push(Value::Object(od));
-        for (i, (mut sco, new_id)) in scos.into_iter().zip(new_ids).enumerate() {
-            rewrite(&mut sco, &ids, 0).map_err(|reason| StreamError::BadEvent {
-                event_id: event_id.clone(),
-                pointer: format!("/scos/{i}"),
-                reason: reason.into(),
-            })?;
+        for (mut sco, new_id) in scos.into_iter().zip(new_ids) {
+            rewrite(&mut sco, &ids);
             if let Value::Object(m) = &mut sco {
                 m.insert("id".into(), Value::String(new_id));
             }
@@ -736,19 +786,18 @@ impl StreamEvaluator {
             + 2 * event_id.len()
             + od_id.len()
             + 96;
-        Ok(Prepared {
+        Prepared {
             event_id,
             ts,
-            time,
             od_id,
             bundle,
-            kinds,
             bytes,
-        })
+        }
     }
 
-    /// The patterns one of whose `[...]` the event satisfies, in registration order.
-    fn relevant_patterns(&mut self, ev: &Prepared) -> Result<Vec<u32>, StreamError> {
+    /// The patterns the event could concern (see "Candidate selection"), sorted. Scans
+    /// the event's string values and the strings its observed-data will add.
+    fn candidates(&mut self, ev: &Checked) -> Vec<u32> {
         if self.substrings.is_none() && !self.by_substring.is_empty() {
             let (needles, lists): (Vec<&String>, Vec<Vec<u32>>) = self
                 .by_substring
@@ -781,19 +830,25 @@ impl StreamEvaluator {
             None => None,
         };
         if !self.by_key.is_empty() || automaton.is_some() {
-            let mut stack: Vec<&Value> = vec![&ev.bundle];
+            let by_key = &self.by_key;
+            let mut visit = |s: &str| {
+                if let Some(list) = by_key.get(s) {
+                    list.iter().for_each(|&p| pick(p));
+                }
+                if let Some((ac, lists)) = automaton {
+                    for m in ac.find_overlapping_iter(nfc(s).as_ref()) {
+                        lists[m.pattern().as_usize()].iter().for_each(|&p| pick(p));
+                    }
+                }
+            };
+            for s in ["observed-data", "bundle", ev.od_id.as_str(), ev.at.as_str()] {
+                visit(s);
+            }
+            ev.new_ids.iter().for_each(|s| visit(s));
+            let mut stack: Vec<&Value> = ev.scos.iter().collect();
             while let Some(v) = stack.pop() {
                 match v {
-                    Value::String(s) => {
-                        if let Some(list) = self.by_key.get(s.as_str()) {
-                            list.iter().for_each(|&p| pick(p));
-                        }
-                        if let Some((ac, lists)) = automaton {
-                            for m in ac.find_overlapping_iter(nfc(s).as_ref()) {
-                                lists[m.pattern().as_usize()].iter().for_each(|&p| pick(p));
-                            }
-                        }
-                    }
+                    Value::String(s) => visit(s),
                     Value::Array(a) => stack.extend(a.iter()),
                     Value::Object(m) => stack.extend(m.values()),
                     _ => {}
@@ -801,10 +856,16 @@ impl StreamEvaluator {
             }
         }
         self.unkeyed.iter().for_each(|&p| pick(p));
-        if candidates.is_empty() {
-            return Ok(candidates);
-        }
         candidates.sort_unstable();
+        candidates
+    }
+
+    /// The candidates one of whose `[...]` the event satisfies (exactly, by the evaluator).
+    fn relevant_patterns(
+        &mut self,
+        ev: &Prepared,
+        candidates: Vec<u32>,
+    ) -> Result<Vec<u32>, StreamError> {
         let one = std::slice::from_ref(&ev.bundle);
         let obs = Observations::new(one).map_err(|e| StreamError::BadEvent {
             event_id: ev.event_id.clone(),
@@ -956,15 +1017,29 @@ fn heap_estimate(v: &Value) -> usize {
     total
 }
 
-/// Rewrites `*_ref` / `*_refs` values that name one of the event's SCOs to its new id.
-fn rewrite(v: &mut Value, ids: &HashMap<String, String>, depth: usize) -> Result<(), &'static str> {
-    if depth > MAX_DEPTH {
-        return Err("nested deeper than 64 levels");
+/// Whether a JSON value nests deeper than [`MAX_DEPTH`] (checked without recursion).
+fn too_deep(v: &Value) -> bool {
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            return true;
+        }
+        match v {
+            Value::Array(a) => stack.extend(a.iter().map(|x| (x, depth + 1))),
+            Value::Object(m) => stack.extend(m.values().map(|x| (x, depth + 1))),
+            _ => {}
+        }
     }
+    false
+}
+
+/// Rewrites `*_ref` / `*_refs` values that name one of the event's SCOs to its new id
+/// (the value's depth was checked by [`too_deep`]).
+fn rewrite(v: &mut Value, ids: &HashMap<String, String>) {
     match v {
         Value::Array(a) => {
             for x in a {
-                rewrite(x, ids, depth + 1)?;
+                rewrite(x, ids);
             }
         }
         Value::Object(m) => {
@@ -986,12 +1061,11 @@ fn rewrite(v: &mut Value, ids: &HashMap<String, String>, depth: usize) -> Result
                         }
                     }
                 }
-                rewrite(x, ids, depth + 1)?;
+                rewrite(x, ids);
             }
         }
         _ => {}
     }
-    Ok(())
 }
 
 fn collect_leaves<'p>(e: &'p ObservationExpr, out: &mut Vec<&'p ComparisonExpr>) {
