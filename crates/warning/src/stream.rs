@@ -1932,8 +1932,11 @@ mod tests {
         }
 
         fn stream_of() -> impl Strategy<Value = Vec<(i64, Vec<u8>)>> {
-            prop::collection::vec((-30i64..=45, prop::collection::vec(0u8..8, 1..=2)), 1..=22)
-                .prop_map(|steps| {
+            // Mostly small steps either way; sometimes a jump back past the retention
+            // (late events).
+            let step = prop_oneof![12 => -30i64..=45, 1 => Just(-400i64)];
+            prop::collection::vec((step, prop::collection::vec(0u8..8, 1..=2)), 1..=22).prop_map(
+                |steps| {
                     let mut t = 0;
                     steps
                         .into_iter()
@@ -1942,7 +1945,8 @@ mod tests {
                             (t, codes)
                         })
                         .collect()
-                })
+                },
+            )
         }
 
         proptest! {
@@ -1966,6 +1970,7 @@ mod tests {
                 let retention = s.retention / 1_000_000;
                 let mut watermark: Option<i64> = None;
                 let mut kept: Vec<usize> = Vec::new();
+                let mut late_seen = 0;
                 for (k, (t, codes)) in events.iter().enumerate() {
                     let mut n = 0;
                     // The stream gets the same original ids in every event.
@@ -1982,6 +1987,7 @@ mod tests {
                     s.observe(ev(&format!("e{k}"), *t, objs), KindMask::default(), &mut out).unwrap();
                     let late = watermark.is_some_and(|w| *t < w - retention);
                     let buffer: Vec<usize> = if late {
+                        late_seen += 1;
                         vec![k]
                     } else {
                         let w = watermark.map_or(*t, |w| w.max(*t));
@@ -2016,6 +2022,7 @@ mod tests {
                 }
                 prop_assert_eq!(s.stats().budget_exhausted, 0);
                 prop_assert_eq!(s.stats().eval_errors, 0);
+                prop_assert_eq!(s.stats().late, late_seen);
             }
         }
     }
