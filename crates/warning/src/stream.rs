@@ -25,7 +25,7 @@
 //!   sources): counted (`duplicates`) and ignored, so it neither counts twice towards
 //!   `REPEATS` nor reports a combination again.
 //! * **Horizon** of a pattern: the longest time span one of its bindings can have,
-//!   computed from its qualifiers (`[a] FOLLOWEDBY [b] WITHIN 60 SECONDS` → 60 s;
+//!   computed from its qualifiers (`([a] FOLLOWEDBY [b]) WITHIN 60 SECONDS` → 60 s;
 //!   `START`/`STOP` → the interval's length). A pattern with an unbounded part (e.g.
 //!   `[a] AND [b]`, or `[a] AND [b] WITHIN 60 SECONDS`, where `WITHIN` binds to `[b]`
 //!   only) uses [`StreamConfig::default_horizon`] instead: for those patterns, only events
@@ -43,15 +43,19 @@
 //!
 //! # Candidate selection
 //!
-//! For each event, a pattern is looked at only if its `KindMask` (the SCO types it names,
-//! `matcher::compile::pattern_kinds`) intersects the event's kinds, and — when every
-//! `[...]` of the pattern needs a particular string — one of those strings occurs in the
-//! event: an exact string value for `=` / `IN` on strings (not negated), or a substring of
-//! a string value (after NFC, as the evaluator compares) for `LIKE`, whose longest run of
-//! literal characters must occur (found with one Aho-Corasick automaton over all such
-//! runs). These filters only skip patterns that cannot involve the event. Candidates are then checked exactly, one
-//! evaluation of "any `[...]` of the pattern" over the event alone; only patterns that
-//! pass are evaluated over the buffer.
+//! A binding through the newest event binds it to one of the pattern's `[...]`, so only
+//! the newest event's content decides which patterns to evaluate. A pattern is a
+//! candidate only if its `KindMask` (the SCO types it names,
+//! `matcher::compile::pattern_kinds`) intersects the event's kinds (the caller's mask
+//! plus the event's SCO types), and — when every `[...]` of the pattern needs a
+//! particular string — one of those strings occurs in the event: an exact string value
+//! for `=` / `IN` on strings (not negated), or a substring of a string value (after NFC,
+//! as the evaluator compares) for `LIKE`, whose longest run of literal characters must
+//! occur (one Aho-Corasick automaton over all such runs). These filters only skip
+//! patterns that cannot involve the event; an event with no candidate is never converted
+//! to observed-data. Candidates are then checked exactly (one evaluation of "any `[...]`
+//! of the pattern" over the event alone), and a pattern is evaluated over the buffer only
+//! when its window holds at least as many events as one binding needs.
 //!
 //! # Bounds (all in [`StreamConfig`], every bound hit counted in [`StreamStats`])
 //!
