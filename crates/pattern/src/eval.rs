@@ -2113,6 +2113,23 @@ mod tests {
     }
 
     #[test]
+    fn observations_from_a_selection_equal_a_copy_of_it() {
+        let mut data = observed(1, "2026-01-01T00:00:00Z", "10.0.0.1");
+        data.extend(observed(2, "2026-01-01T00:00:10Z", "10.0.0.2"));
+        data.extend(observed(3, "2026-01-01T00:00:20Z", "10.0.0.1"));
+        // Observations 3 and 1 (in that order), by reference and as a copy.
+        let pick = [4, 5, 0, 1];
+        let copy: Vec<Value> = pick.iter().map(|&i| data[i].clone()).collect();
+        let by_ref = Observations::from_values(pick.iter().map(|&i| &data[i])).unwrap();
+        let copied = Observations::new(&copy).unwrap();
+        assert_eq!(by_ref.len(), 2);
+        let p = "[ipv4-addr:value = '10.0.0.1'] REPEATS 2 TIMES";
+        let c = CompiledPattern::new(&crate::parse(p).unwrap(), EvalOptions::default()).unwrap();
+        assert_eq!(c.matches(&by_ref).unwrap(), c.matches(&copied).unwrap());
+        assert!(c.matches(&by_ref).unwrap().matched);
+    }
+
+    #[test]
     fn python_datetime_rules() {
         assert_eq!(py_datetime("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(py_datetime("1970-01-01T00:00:01.5Z"), Some(1_500_000));
