@@ -226,9 +226,15 @@ impl<'a> Observations<'a> {
     /// SCOs, as `stix2matcher.match(..., stix_version='2.1')` takes), bare objects (treated as
     /// one more bundle's contents), or 2.0-style observed-data with an embedded `objects` map.
     pub fn new(input: &'a [Value]) -> Result<Self, EvalError> {
+        Self::from_values(input)
+    }
+
+    /// [`Observations::new`] over values that need not be contiguous (e.g. a selection
+    /// from a buffer), without copying them.
+    pub fn from_values(input: impl IntoIterator<Item = &'a Value>) -> Result<Self, EvalError> {
         let mut merged: Vec<&'a Value> = Vec::new();
         let mut embedded: Vec<&'a Value> = Vec::new();
-        for (i, v) in input.iter().enumerate() {
+        for (i, v) in input.into_iter().enumerate() {
             match v.get("objects") {
                 Some(Value::Array(objs)) => merged.extend(objs.iter()),
                 Some(Value::Object(_)) if v.get("type") == Some(&Value::from("observed-data")) => {
@@ -1042,6 +1048,35 @@ impl CompiledPattern {
 
     /// Matches this pattern against prepared observations.
     pub fn matches(&self, data: &Observations<'_>) -> Result<MatchResult, EvalError> {
+        self.first_binding(data, None)
+    }
+
+    /// Like [`CompiledPattern::matches`], but only bindings that include the observed-data
+    /// whose `id` is `observed_data_id` count: reports the first such binding in the
+    /// reference's order. The search goes through every binding (within
+    /// [`EvalOptions::max_work`]) before answering "no match"; an unknown id never matches.
+    /// Streaming evaluation uses this to report only combinations completed by the newest
+    /// observation.
+    pub fn matches_involving(
+        &self,
+        data: &Observations<'_>,
+        observed_data_id: &str,
+    ) -> Result<MatchResult, EvalError> {
+        let Some(oi) = data
+            .obs
+            .iter()
+            .position(|o| o.sdo.get("id").and_then(Value::as_str) == Some(observed_data_id))
+        else {
+            return Ok(MatchResult::default());
+        };
+        self.first_binding(data, Some(oi as u32))
+    }
+
+    fn first_binding(
+        &self,
+        data: &Observations<'_>,
+        involving: Option<u32>,
+    ) -> Result<MatchResult, EvalError> {
         let ctx = Ctx {
             data,
             work: Cell::new(0),
@@ -1049,7 +1084,10 @@ impl CompiledPattern {
             err: std::cell::RefCell::new(None),
         };
         let mut it = ctx.observe(&self.root)?;
-        let first = it.next();
+        let first = match involving {
+            None => it.next(),
+            Some(oi) => it.find(|b| b.iter().any(|(o, _)| *o == oi)),
+        };
         drop(it);
         if let Some(e) = ctx.err.borrow_mut().take() {
             return Err(e);
@@ -2014,6 +2052,82 @@ impl Iterator for FromList<'_, '_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn observed(n: u32, t: &str, ip: &str) -> Vec<Value> {
+        let sco = format!("ipv4-addr--00000000-0000-4000-8000-{n:012x}");
+        vec![
+            serde_json::json!({"type": "observed-data", "id": format!("observed-data--{n}"),
+                "first_observed": t, "last_observed": t, "number_observed": 1,
+                "object_refs": [sco]}),
+            serde_json::json!({"type": "ipv4-addr", "id": sco, "value": ip}),
+        ]
+    }
+
+    #[test]
+    fn matches_involving_only_counts_bindings_with_that_observation() {
+        let mut data = observed(1, "2026-01-01T00:00:00Z", "10.0.0.1");
+        data.extend(observed(2, "2026-01-01T00:00:10Z", "10.0.0.2"));
+        data.extend(observed(3, "2026-01-01T00:00:20Z", "10.0.0.1"));
+        let obs = Observations::new(&data).unwrap();
+        let p = |s: &str| CompiledPattern::new(&crate::parse(s).unwrap(), EvalOptions::default());
+        // [10.0.0.1] alone: the first binding is observation 1, but 3 also binds.
+        let one = p("[ipv4-addr:value = '10.0.0.1']").unwrap();
+        assert_eq!(
+            one.matches(&obs).unwrap().observed_data_refs,
+            ["observed-data--1"]
+        );
+        let r = one.matches_involving(&obs, "observed-data--3").unwrap();
+        assert_eq!(r.observed_data_refs, ["observed-data--3"]);
+        assert!(
+            !one.matches_involving(&obs, "observed-data--2")
+                .unwrap()
+                .matched
+        );
+        assert!(
+            !one.matches_involving(&obs, "observed-data--9")
+                .unwrap()
+                .matched
+        );
+        // A FOLLOWEDBY binding through the middle observation, and a window it misses.
+        let fb =
+            p("[ipv4-addr:value = '10.0.0.2'] FOLLOWEDBY [ipv4-addr:value = '10.0.0.1']").unwrap();
+        let r = fb.matches_involving(&obs, "observed-data--2").unwrap();
+        assert_eq!(
+            r.observed_data_refs,
+            ["observed-data--2", "observed-data--3"]
+        );
+        assert!(
+            !fb.matches_involving(&obs, "observed-data--1")
+                .unwrap()
+                .matched
+        );
+        let w = p(
+            "([ipv4-addr:value = '10.0.0.1'] AND [ipv4-addr:value = '10.0.0.2']) WITHIN 5 SECONDS",
+        )
+        .unwrap();
+        assert!(
+            !w.matches_involving(&obs, "observed-data--2")
+                .unwrap()
+                .matched
+        );
+    }
+
+    #[test]
+    fn observations_from_a_selection_equal_a_copy_of_it() {
+        let mut data = observed(1, "2026-01-01T00:00:00Z", "10.0.0.1");
+        data.extend(observed(2, "2026-01-01T00:00:10Z", "10.0.0.2"));
+        data.extend(observed(3, "2026-01-01T00:00:20Z", "10.0.0.1"));
+        // Observations 3 and 1 (in that order), by reference and as a copy.
+        let pick = [4, 5, 0, 1];
+        let copy: Vec<Value> = pick.iter().map(|&i| data[i].clone()).collect();
+        let by_ref = Observations::from_values(pick.iter().map(|&i| &data[i])).unwrap();
+        let copied = Observations::new(&copy).unwrap();
+        assert_eq!(by_ref.len(), 2);
+        let p = "[ipv4-addr:value = '10.0.0.1'] REPEATS 2 TIMES";
+        let c = CompiledPattern::new(&crate::parse(p).unwrap(), EvalOptions::default()).unwrap();
+        assert_eq!(c.matches(&by_ref).unwrap(), c.matches(&copied).unwrap());
+        assert!(c.matches(&by_ref).unwrap().matched);
+    }
 
     #[test]
     fn python_datetime_rules() {

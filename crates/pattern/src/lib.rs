@@ -13,6 +13,8 @@
 //! * `Display` on [`Pattern`] prints the canonical form; `parse(print(ast)) == ast`.
 //! * [`CompiledPattern::matches`] over [`Observations`] follows `stix2matcher.matcher.match
 //!   (pattern, observed, stix_version='2.1')`, including which observed-data it reports.
+//!   [`CompiledPattern::matches_involving`] keeps only bindings through one given
+//!   observed-data (streaming evaluation: what the newest event completes).
 //!
 //! *Invariant*: no I/O, and nothing here can hang or overflow the stack on hostile input:
 //! pattern size, nesting depth, comparison count, `REPEATS` count, regex size and

@@ -11,6 +11,8 @@
 //! - [`watchlist`]: constituents' assets (CIDRs, domains, ASNs) and the check of
 //!   incoming intelligence against them, including lookalike domains ([`lookalike`]).
 //! - [`normalize`]: observable normalisation at the telemetry boundary.
+//! - [`stream`]: full STIX patterns (`AND`, `OR`, `FOLLOWEDBY`, `WITHIN`, `REPEATS`,
+//!   `START`/`STOP`) evaluated over a stream of events with bounded state.
 //!
 //! See `README.md` in this crate for the rules in prose.
 
@@ -23,6 +25,7 @@ pub mod ids;
 pub mod lookalike;
 pub mod normalize;
 pub mod punycode;
+pub mod stream;
 pub mod watchlist;
 
 pub use active::{activity, is_active, ActivePolicy, Activity, WeightBook};
@@ -31,4 +34,7 @@ pub use aggregate::{
 };
 pub use alert::{Alert, AlertState, Severity};
 pub use hit::{AssetRef, Criticality, Hit, HitError, SourceRef};
+pub use stream::{
+    Observation, StreamConfig, StreamError, StreamEvaluator, StreamMatch, StreamStats,
+};
 pub use watchlist::{CheckReport, WatchMatch, Watchlist};
