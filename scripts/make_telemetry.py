@@ -500,11 +500,11 @@ def build_indicators(g):
 
     # General (non-IOC) patterns: three that fire, four near misses that must not.
     gen = {}
-    gen["G_FB"] = add(f"[domain-name:value = '{G_A}'] FOLLOWEDBY [ipv4-addr:value = '{G_B}'] WITHIN 60 SECONDS",
+    gen["G_FB"] = add(f"([domain-name:value = '{G_A}'] FOLLOWEDBY [ipv4-addr:value = '{G_B}']) WITHIN 60 SECONDS",
                       [], "beacon lookup then connection", general=True)
-    gen["G_FB_ORDER"] = add(f"[domain-name:value = '{G_A2}'] FOLLOWEDBY [ipv4-addr:value = '{G_B2}'] WITHIN 60 SECONDS",
+    gen["G_FB_ORDER"] = add(f"([domain-name:value = '{G_A2}'] FOLLOWEDBY [ipv4-addr:value = '{G_B2}']) WITHIN 60 SECONDS",
                             [], "beacon lookup then connection (seen in the wrong order)", general=True)
-    gen["G_FB_FAR"] = add(f"[domain-name:value = '{G_A3}'] FOLLOWEDBY [ipv4-addr:value = '{G_B3}'] WITHIN 60 SECONDS",
+    gen["G_FB_FAR"] = add(f"([domain-name:value = '{G_A3}'] FOLLOWEDBY [ipv4-addr:value = '{G_B3}']) WITHIN 60 SECONDS",
                           [], "beacon lookup then connection (seen too far apart)", general=True)
     gen["G_REP"] = add(f"[ipv4-addr:value = '{G_C}'] REPEATS 3 TIMES WITHIN 300 SECONDS",
                        [], "repeated connections to a staging host", general=True)

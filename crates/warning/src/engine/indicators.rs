@@ -185,6 +185,7 @@ impl Engine {
             time_to_effect_ms = ?status.time_to_effect_ms,
             "indicator index live"
         );
+        self.sync_stream_patterns(&built.general);
         self.live.store(Arc::new(LiveIndicators {
             index: built.index,
             general: built.general,
@@ -314,6 +315,42 @@ impl Engine {
             return Err(e.into());
         }
         Ok(built)
+    }
+
+    /// Makes the stream evaluator hold exactly `general` (adding new patterns, removing
+    /// gone ones; its buffered events stay).
+    fn sync_stream_patterns(&self, general: &[(String, String)]) {
+        let mut ev = match self.stream_eval.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let mut held =
+            std::mem::take(&mut *self.stream_ids.lock().unwrap_or_else(|p| p.into_inner()));
+        let wanted: hashbrown::HashMap<&str, &str> = general
+            .iter()
+            .map(|(i, p)| (i.as_str(), p.as_str()))
+            .collect();
+        held.retain(|id, pat| {
+            let keep = wanted.get(id.as_str()) == Some(&pat.as_str());
+            if !keep {
+                ev.remove_pattern(id);
+            }
+            keep
+        });
+        for (id, pat) in general {
+            if held.contains_key(id) {
+                continue;
+            }
+            match ev.add_pattern(id, pat) {
+                Ok(()) => {
+                    held.insert(id.clone(), pat.clone());
+                }
+                Err(e) => {
+                    tracing::warn!(code = e.code(), indicator = %id, "pattern not evaluated over the stream: {e}")
+                }
+            }
+        }
+        *self.stream_ids.lock().unwrap_or_else(|p| p.into_inner()) = held;
     }
 
     /// Polls for indicator changes until `shutdown` turns true.

@@ -203,6 +203,7 @@ pub struct EngineStats {
     pub no_time: AtomicU64,
     pub alerts: AtomicU64,
     pub sightings_written: AtomicU64,
+    pub pattern_matches: AtomicU64,
 }
 
 /// A snapshot of [`EngineStats`] and the index, for `/warning/status` and the CLI.
@@ -221,6 +222,7 @@ pub struct StatusReport {
     pub no_time: u64,
     pub alerts: u64,
     pub sightings_written: u64,
+    pub pattern_matches: u64,
     pub index: indicators::IndexStatus,
     pub bad_samples: Vec<BadSample>,
 }
@@ -240,6 +242,10 @@ pub struct Engine {
     /// Wakes live streams and webhook dispatchers when the feed grew.
     pub(crate) feed_tx: tokio::sync::watch::Sender<i64>,
     pub(crate) reload: tokio::sync::Mutex<indicators::ReloadState>,
+    /// Evaluates general patterns (FOLLOWEDBY, WITHIN, REPEATS, …) over the stream.
+    pub(crate) stream_eval: Arc<Mutex<crate::stream::StreamEvaluator>>,
+    /// The (indicator, pattern) pairs the stream evaluator holds.
+    pub(crate) stream_ids: Mutex<hashbrown::HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -282,6 +288,11 @@ impl Engine {
             bad_samples: Mutex::new(VecDeque::new()),
             feed_tx,
             reload: tokio::sync::Mutex::new(indicators::ReloadState::default()),
+            stream_ids: Mutex::new(hashbrown::HashMap::new()),
+            stream_eval: Arc::new(Mutex::new(
+                crate::stream::StreamEvaluator::new(crate::stream::StreamConfig::default())
+                    .map_err(|e| EngineError::Config(e.to_string()))?,
+            )),
         });
         engine.reload(true).await?;
         Ok(engine)
@@ -364,6 +375,7 @@ impl Engine {
             no_time: l(&s.no_time),
             alerts: l(&s.alerts),
             sightings_written: l(&s.sightings_written),
+            pattern_matches: l(&s.pattern_matches),
             index: self.live.load().status.clone(),
             bad_samples: samples,
         }

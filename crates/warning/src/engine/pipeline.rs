@@ -3,10 +3,12 @@
 use hashbrown::HashMap;
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
 
 use matcher::fields::FieldMap;
-use matcher::scan::{Hit as ScanHit, Scanner};
+use matcher::scan::{Hit as ScanHit, Observed, Scanner, Sink};
 use matcher::ObservableKind;
 use serde::Serialize;
 use store::{HitRow, InsertOutcome, NewObject};
@@ -15,6 +17,7 @@ use super::alerts::AlertRecord;
 use super::{BadSample, Engine, EngineError, LiveIndicators, Result};
 use crate::aggregate::{window_ids, window_objects, WindowVersion};
 use crate::hit::{sco_for, Hit, SourceRef};
+use crate::stream::{Observation, StreamEvaluator, StreamMatch};
 
 /// How the events of a batch are named. An event's id must be the same every time the
 /// same event is delivered: it is the key that makes counting exactly-once.
@@ -51,6 +54,8 @@ impl Batch {
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct BatchReport {
     pub events: u64,
+    /// General (non IOC-shaped) patterns that fired over the event stream.
+    pub pattern_matches: u64,
     pub bad: u64,
     pub hits: u64,
     pub counted: u64,
@@ -80,6 +85,7 @@ struct ScanOutput {
     no_time: u64,
     max_time: Option<i64>,
     samples: Vec<BadSample>,
+    pattern_matches: u64,
 }
 
 thread_local! {
@@ -112,17 +118,74 @@ fn sample(event_id: String, reason: String, line: &[u8]) -> BadSample {
     }
 }
 
+/// Collects one event's hits and (when general patterns are live) its observables.
+struct EventSink {
+    hits: Vec<(String, ObservableKind, String)>,
+    observed: Vec<(ObservableKind, String)>,
+    want_observed: bool,
+}
+
+impl Sink for EventSink {
+    fn hit(&mut self, h: &ScanHit<'_>) {
+        for id in h.indicator_ids() {
+            self.hits
+                .push((id.to_owned(), h.kind, h.normalized.to_owned()));
+        }
+    }
+    fn observed(&mut self, o: &Observed<'_>) {
+        if self.want_observed
+            && self.observed.len() < 256
+            && !self
+                .observed
+                .iter()
+                .any(|(k, v)| *k == o.kind && v == o.normalized)
+        {
+            self.observed.push((o.kind, o.normalized.to_owned()));
+        }
+    }
+}
+
+/// The STIX SCO (without id) of an observable, for the pattern evaluator.
+fn sco_value(kind: ObservableKind, normalized: &str) -> serde_json::Value {
+    match kind {
+        ObservableKind::FileHash(alg) => {
+            serde_json::json!({"type": "file", "hashes": {alg.stix_name(): normalized}})
+        }
+        other => serde_json::json!({"type": other.sco_type(), "value": normalized}),
+    }
+}
+
+/// A stable key for a pattern match: the same bound events give the same key.
+fn match_key(event_ids: &[String]) -> String {
+    let mut ids: Vec<&str> = event_ids.iter().map(String::as_str).collect();
+    ids.sort_unstable();
+    let mut h = Sha256::new();
+    for id in ids {
+        h.update(id.as_bytes());
+        h.update([0]);
+    }
+    format!("pattern:{}", hex::encode(&h.finalize()[..16]))
+}
+
 fn scan_batch(
     live: &LiveIndicators,
     map: &Arc<FieldMap>,
     max_line: usize,
     batch: &Batch,
+    stream: &Mutex<StreamEvaluator>,
 ) -> ScanOutput {
     let mut out = ScanOutput::default();
     let data = &batch.data;
+    let general = !live.general.is_empty();
+    let mut matches: Vec<StreamMatch> = Vec::new();
     with_scanner(map, |scanner| {
         let mut start = 0usize;
         let mut line_no = 0usize;
+        let mut sink = EventSink {
+            hits: Vec::new(),
+            observed: Vec::new(),
+            want_observed: general,
+        };
         while start < data.len() {
             let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
             let mut line = &data[start..end];
@@ -149,12 +212,8 @@ fn scan_batch(
                 ));
                 continue;
             }
-            let mut pending: Vec<(String, ObservableKind, String)> = Vec::new();
-            let mut sink = |h: &ScanHit<'_>| {
-                for id in h.indicator_ids() {
-                    pending.push((id.to_owned(), h.kind, h.normalized.to_owned()));
-                }
-            };
+            sink.hits.clear();
+            sink.observed.clear();
             match scanner.scan(&live.index, line, &mut sink) {
                 Ok(summary) => {
                     out.invalid_utf8 += u64::from(summary.invalid_utf8);
@@ -163,16 +222,73 @@ fn scan_batch(
                         Some(t) => out.max_time = Some(out.max_time.map_or(t, |m| m.max(t))),
                         None => out.no_time += 1,
                     }
-                    if !pending.is_empty() {
-                        let event_id = batch.event_id(this_no, this_start);
-                        for (indicator_id, kind, normalized) in pending {
-                            out.found.push(Found {
-                                event_id: event_id.clone(),
-                                indicator_id,
-                                kind,
-                                normalized,
-                                time_micros: time,
-                            });
+                    let needs_id = !sink.hits.is_empty() || (general && !sink.observed.is_empty());
+                    if !needs_id {
+                        continue;
+                    }
+                    let event_id = batch.event_id(this_no, this_start);
+                    for (indicator_id, kind, normalized) in sink.hits.drain(..) {
+                        out.found.push(Found {
+                            event_id: event_id.clone(),
+                            indicator_id,
+                            kind,
+                            normalized,
+                            time_micros: time,
+                        });
+                    }
+                    if general && !sink.observed.is_empty() {
+                        let obs = Observation {
+                            event_id: event_id.clone(),
+                            time: stix::Timestamp::from_unix_micros(
+                                time.unwrap_or_else(store::now_micros),
+                            ),
+                            scos: sink
+                                .observed
+                                .iter()
+                                .map(|(k, v)| sco_value(*k, v))
+                                .collect(),
+                        };
+                        matches.clear();
+                        let mut ev = match stream.lock() {
+                            Ok(g) => g,
+                            Err(p) => p.into_inner(),
+                        };
+                        if let Err(e) = ev.observe(obs, summary.kinds, &mut matches) {
+                            out.samples
+                                .push(sample(event_id.clone(), e.to_string(), line));
+                            continue;
+                        }
+                        drop(ev);
+                        for m in matches.drain(..) {
+                            // The sighting references the completing event's observable
+                            // that the pattern names as a literal, else one of a type the
+                            // pattern names, else its first one.
+                            let pattern = live
+                                .general
+                                .iter()
+                                .find(|(id, _)| *id == m.indicator_id)
+                                .map_or("", |(_, p)| p.as_str());
+                            let named = |v: &str| pattern.contains(&format!("'{v}'"));
+                            let pick = sink
+                                .observed
+                                .iter()
+                                .find(|(_, v)| named(v))
+                                .or_else(|| {
+                                    sink.observed.iter().find(|(k, _)| {
+                                        pattern.contains(&format!("{}:", k.sco_type()))
+                                    })
+                                })
+                                .or(sink.observed.first());
+                            if let Some((kind, normalized)) = pick {
+                                out.found.push(Found {
+                                    event_id: match_key(&m.event_ids),
+                                    indicator_id: m.indicator_id,
+                                    kind: *kind,
+                                    normalized: normalized.clone(),
+                                    time_micros: Some(m.last.unix_micros()),
+                                });
+                                out.pattern_matches += 1;
+                            }
                         }
                     }
                 }
@@ -216,8 +332,9 @@ impl Engine {
         let max_line = self.cfg.max_line_bytes;
         let bytes = batch.data.len() as u64;
         let source = batch.source.clone();
+        let stream = self.stream_eval.clone();
         let scanned =
-            tokio::task::spawn_blocking(move || scan_batch(&live, &map, max_line, &batch))
+            tokio::task::spawn_blocking(move || scan_batch(&live, &map, max_line, &batch, &stream))
                 .await
                 .map_err(|e| EngineError::Index(format!("scan thread failed: {e}")))?;
         let s = &self.stats;
@@ -234,7 +351,10 @@ impl Engine {
             tracing::debug!(event = %sample.event_id, reason = %sample.reason, "undecodable event");
             self.sample_bad(sample);
         }
+        s.pattern_matches
+            .fetch_add(scanned.pattern_matches, Ordering::Relaxed);
         let mut report = BatchReport {
+            pattern_matches: scanned.pattern_matches,
             events: scanned.events,
             bad: scanned.bad,
             hits: scanned.found.len() as u64,

@@ -392,6 +392,7 @@ async fn open_retry(
 /// Adds `r` into `total`.
 pub fn add(total: &mut BatchReport, r: &BatchReport) {
     total.events += r.events;
+    total.pattern_matches += r.pattern_matches;
     total.bad += r.bad;
     total.hits += r.hits;
     total.counted += r.counted;
