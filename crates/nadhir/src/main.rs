@@ -61,6 +61,9 @@ enum Command {
     Alerts(cmd::alerts::AlertsArgs),
     /// Webhooks for alerts (HMAC-signed, retried, dead letters).
     Webhook(cmd::alerts::WebhookArgs),
+    /// Asset watchlist: constituents' ranges, domains and AS numbers; intelligence that
+    /// names one (or a lookalike domain) raises an alert for its owner.
+    Watchlist(cmd::alerts::WatchlistArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Publish(args) => cmd::watch::publish(&cli.global, args),
         Command::Alerts(args) => cmd::alerts::run(&cli.global, args),
         Command::Webhook(args) => cmd::alerts::webhook(&cli.global, args),
+        Command::Watchlist(args) => cmd::alerts::watchlist(&cli.global, args),
     };
     match result {
         Ok(code) => code,

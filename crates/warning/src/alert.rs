@@ -461,10 +461,14 @@ impl Alert {
         op.insert("opinion".into(), "strongly-disagree".into());
         op.insert(
             "object_refs".into(),
-            Value::Array(vec![
-                Value::String(self.indicator_id.clone()),
-                Value::String(self.sighting_id.clone()),
-            ]),
+            Value::Array(
+                [&self.indicator_id, &self.sighting_id]
+                    .into_iter()
+                    // An asset alert has no sighting: the opinion is on the object alone.
+                    .filter(|r| !r.is_empty())
+                    .map(|r| Value::String(r.clone()))
+                    .collect(),
+            ),
         );
         let revoked_sighting = sighting.map(|s| revoke(s, now));
         Ok(FalsePositiveReport {

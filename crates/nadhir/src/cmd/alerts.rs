@@ -203,3 +203,79 @@ pub fn webhook(g: &GlobalArgs, args: WebhookArgs) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     })
 }
+
+#[derive(Debug, clap::Args)]
+pub struct WatchlistArgs {
+    #[command(subcommand)]
+    pub command: WatchlistCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum WatchlistCommand {
+    /// Register an asset: a CIDR, an address, an AS number (AS64500) or a domain name
+    /// (its subdomains and lookalikes count too).
+    Add {
+        target: String,
+        /// The organisation that owns it (alerts name it).
+        #[arg(long)]
+        owner: String,
+        /// low, medium, high or critical (raises alert severity).
+        #[arg(long, default_value = "medium")]
+        criticality: String,
+    },
+    /// List assets.
+    List,
+    /// Remove an asset.
+    Remove { id: String },
+    /// Check the intelligence that arrived since the last check now, and print the
+    /// asset alerts raised (`nadhir serve` does this every two seconds).
+    Check,
+}
+
+pub fn watchlist(g: &GlobalArgs, args: WatchlistArgs) -> anyhow::Result<ExitCode> {
+    use warning::engine::assets::{add_asset, list_assets, remove_asset};
+    let rt = super::runtime()?;
+    rt.block_on(async move {
+        let store = super::open_store(g).await?;
+        let mut out = std::io::stdout().lock();
+        match args.command {
+            WatchlistCommand::Add {
+                target,
+                owner,
+                criticality,
+            } => {
+                let crit: warning::Criticality = serde_json::from_value(serde_json::Value::String(
+                    criticality.clone(),
+                ))
+                .with_context(|| {
+                    format!("--criticality {criticality:?}: expected low, medium, high or critical")
+                })?;
+                let a = add_asset(store.as_ref(), &owner, crit, &target).await?;
+                writeln!(out, "{}", serde_json::to_string(&a)?)?;
+            }
+            WatchlistCommand::List => {
+                for a in list_assets(store.as_ref()).await? {
+                    writeln!(
+                        out,
+                        "{}\t{}\t{:?}\t{}",
+                        a.id, a.owner, a.criticality, a.target
+                    )?;
+                }
+            }
+            WatchlistCommand::Remove { id } => {
+                remove_asset(store.as_ref(), &id).await?;
+                writeln!(out, "removed {id}")?;
+            }
+            WatchlistCommand::Check => {
+                let cfg = warning::engine::EngineConfig::new(
+                    "Nadhir node",
+                    taxii::server::DEFAULT_API_ROOT,
+                );
+                let engine = warning::engine::Engine::start(store, cfg).await?;
+                let n = engine.check_new_intelligence().await?;
+                writeln!(out, "{n} new asset alerts")?;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -119,6 +119,7 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .context("cannot start the early-warning engine")?;
             tasks.push(engine.spawn_reloader(warn_rx.clone()));
             tasks.push(engine.spawn_webhooks(warn_rx.clone()));
+            tasks.push(engine.spawn_watchlist(Duration::from_secs(2), warn_rx.clone()));
             for path in &args.watch {
                 let e = engine.clone();
                 let rx = warn_rx.clone();

@@ -188,6 +188,11 @@ pub fn run(g: &GlobalArgs, args: WatchArgs) -> anyhow::Result<ExitCode> {
                 }
             });
         }
+        match engine.check_new_intelligence().await {
+            Ok(0) => {}
+            Ok(n) => eprintln!("watchlist: {n} new asset alerts from incoming intelligence"),
+            Err(e) => eprintln!("watchlist: [{}] {e}", e.code()),
+        }
         let reloader = engine.spawn_reloader(stop_rx.clone());
         let hooks = engine.spawn_webhooks(stop_rx.clone());
         let started = Instant::now();

@@ -9,6 +9,7 @@
 //! | `POST /warning/alerts/{id}/{ack\|close\|reopen\|false-positive}` | analyst, admin | state change; false positive takes `{"reason": "…"}` |
 //! | `GET /warning/status` | any | counters, index status, samples of undecodable events |
 //! | `GET/POST /warning/webhooks`, `DELETE /warning/webhooks/{id}`, `GET /warning/dead-letters` | admin | webhooks |
+//! | `GET/POST /warning/assets`, `DELETE /warning/assets/{id}` | analyst, admin | asset watchlist (`{"owner", "criticality", "target"}`) |
 //!
 //! Authentication: `Authorization: Bearer <token>` with a token made by
 //! `nadhir admin token create` (stored hashed). Errors are JSON
@@ -134,6 +135,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/warning/webhooks", get(webhooks).post(create_webhook))
         .route("/warning/webhooks/{id}", delete(drop_webhook))
         .route("/warning/dead-letters", get(dead))
+        .route("/warning/assets", get(assets).post(create_asset))
+        .route("/warning/assets/{id}", delete(drop_asset))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_INGEST_BYTES))
         .with_state(engine)
 }
@@ -337,4 +340,40 @@ async fn dead(State(engine): State<Arc<Engine>>, headers: HeaderMap) -> ApiResul
         Json(json!({ "dead_letters": dead_letters(engine.store.as_ref(), 1000).await? }))
             .into_response(),
     )
+}
+
+async fn assets(State(engine): State<Arc<Engine>>, headers: HeaderMap) -> ApiResult<Response> {
+    caller(&engine, &headers, &["analyst", "admin"]).await?;
+    let list = super::assets::list_assets(engine.store.as_ref()).await?;
+    Ok(Json(json!({ "assets": list })).into_response())
+}
+
+#[derive(Deserialize)]
+struct NewAsset {
+    owner: String,
+    criticality: crate::hit::Criticality,
+    target: String,
+}
+
+async fn create_asset(
+    State(engine): State<Arc<Engine>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    caller(&engine, &headers, &["analyst", "admin"]).await?;
+    let a: NewAsset = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(400, "warning.bad_body", format!("body: {e}")))?;
+    let rec =
+        super::assets::add_asset(engine.store.as_ref(), &a.owner, a.criticality, &a.target).await?;
+    Ok((StatusCode::CREATED, Json(rec)).into_response())
+}
+
+async fn drop_asset(
+    State(engine): State<Arc<Engine>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    caller(&engine, &headers, &["analyst", "admin"]).await?;
+    super::assets::remove_asset(engine.store.as_ref(), &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -22,6 +22,7 @@
 //! decisions (severity, windows, activity) stay in those modules.
 
 pub mod alerts;
+pub mod assets;
 pub mod deliver;
 pub mod http;
 pub mod indicators;
