@@ -1,8 +1,9 @@
 //! The engine over a real (temporary SQLite) store: batches in, sightings, alerts,
-// Test helpers outside #[test] functions unwrap too: a failure is a test failure.
-#![allow(clippy::unwrap_used)]
 //! exactly-once counting under redelivery, live index updates, analyst actions and
 //! asset watchlists.
+
+// Test helpers outside #[test] functions unwrap too: a failure is a test failure.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 
