@@ -1,0 +1,201 @@
+//! End-to-end early-warning throughput: the engine reading telemetry files through the
+//! file source (framing, scanning against the live index, counting hits, writing
+//! sightings and alerts into a SQLite store) with N active indicators, side by side with
+//! the floor: just parsing the same lines (`serde_json` into `IgnoredAny`).
+//!
+//! ```text
+//! cargo run --release -p warning --example watch_bench -- INDICATORS RUNS EXTRA_BUNDLE FILE...
+//! ```
+//!
+//! INDICATORS generated IOC indicators (domains, IPv4, URLs, SHA-256) are stored first,
+//! plus the indicators of EXTRA_BUNDLE (e.g. the fixture's `indicators.json`, whose values
+//! are planted in the telemetry). Rates are per CPU-second of the whole process (all
+//! threads) for the engine, and of the measuring thread for the floor, so they are "per
+//! core" whatever else the machine runs; wall times are printed too.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Instant;
+
+use store::{NewObject, Store};
+use warning::engine::source::FileSource;
+use warning::engine::{Engine, EngineConfig};
+
+fn proc_cpu_seconds() -> f64 {
+    // utime + stime of the whole process, in clock ticks (100 Hz on Linux).
+    let s = std::fs::read_to_string("/proc/self/stat").expect("procfs");
+    let after = &s[s.rfind(')').expect("stat format") + 2..];
+    let f: Vec<&str> = after.split(' ').collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+fn thread_cpu_seconds() -> f64 {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").expect("procfs");
+    s.split_whitespace().next().unwrap().parse::<f64>().unwrap() / 1e9
+}
+
+fn vm_hwm_mib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").expect("procfs");
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|k| k.parse::<u64>().ok())
+        .unwrap_or(0)
+        / 1024
+}
+
+fn indicator(i: u64) -> String {
+    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let word: String = (0..7).map(|_| char::from(b'a' + (next() % 26) as u8)).collect();
+    let pattern = match i % 10 {
+        0..=4 => format!("[domain-name:value = '{word}{i}.example.com']"),
+        5..=7 => format!(
+            "[ipv4-addr:value = '{}.{}.{}.{}']",
+            11 + next() % 200,
+            next() % 256,
+            next() % 256,
+            1 + next() % 254
+        ),
+        8 => format!("[url:value = 'http://{word}{i}.example.net/p/{}']", next() % 100_000),
+        _ => format!(
+            "[file:hashes.'SHA-256' = '{:016x}{:016x}{:016x}{:016x}']",
+            next(),
+            next(),
+            next(),
+            next()
+        ),
+    };
+    format!(
+        r#"{{"type":"indicator","spec_version":"2.1","id":"indicator--{:08x}-0000-4000-8000-{:012x}","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","pattern":"{pattern}","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}}"#,
+        (i >> 48) as u32,
+        i & 0xffff_ffff_ffff
+    )
+}
+
+fn floor(path: &str) -> (u64, f64, f64) {
+    let mut f = std::fs::File::open(path).expect("events file");
+    let mut data = Vec::new();
+    f.read_to_end(&mut data).expect("read");
+    let (t0, w0) = (thread_cpu_seconds(), Instant::now());
+    let mut n = 0u64;
+    for line in data.split(|&b| b == b'\n') {
+        if line.is_empty() {
+            continue;
+        }
+        let _ = std::hint::black_box(serde_json::from_slice::<serde::de::IgnoredAny>(line));
+        n += 1;
+    }
+    (n, thread_cpu_seconds() - t0, w0.elapsed().as_secs_f64())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 5 {
+        eprintln!("usage: watch_bench INDICATORS RUNS EXTRA_BUNDLE FILE...");
+        std::process::exit(2);
+    }
+    let n: u64 = args[1].parse().expect("INDICATORS");
+    let runs: usize = args[2].parse().expect("RUNS");
+    let extra = &args[3];
+    let files = &args[4..];
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store: Arc<dyn Store> = store::open(dir.path(), None).await.expect("store");
+    let t = Instant::now();
+    let mut batch = Vec::with_capacity(10_000);
+    for i in 0..n {
+        batch.push(NewObject::from_object(
+            &stix::Object::from_json_str(&indicator(i)).expect("generated indicator"),
+        ));
+        if batch.len() == 10_000 {
+            store.insert(&batch, &[]).await.expect("insert");
+            batch.clear();
+        }
+    }
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(extra).expect("bundle")).expect("json");
+    for o in bundle["objects"].as_array().expect("objects") {
+        if o["type"] == "indicator" {
+            batch.push(NewObject::from_object(
+                &stix::Object::from_json_str(&o.to_string()).expect("indicator"),
+            ));
+        }
+    }
+    store.insert(&batch, &[]).await.expect("insert");
+    println!("stored {} indicators in {:.1} s", n, t.elapsed().as_secs_f64());
+
+    let t = Instant::now();
+    let mut cfg = EngineConfig::new("Bench node", "api");
+    cfg.min_confidence = 50;
+    let engine = Engine::start(store.clone(), cfg).await.expect("engine");
+    let st = engine.live().status.clone();
+    println!(
+        "index: {} IOC + {} general indicators live in {:.1} s (build {} ms); VmHWM {} MiB",
+        st.ioc_indicators,
+        st.general_indicators,
+        t.elapsed().as_secs_f64(),
+        st.build_ms,
+        vm_hwm_mib()
+    );
+
+    for path in files {
+        let (lines, fcpu, fwall) = floor(path);
+        let mut rates = Vec::new();
+        let mut walls = Vec::new();
+        for run in 0..runs {
+            // Start the file from the beginning each run.
+            let key = warning::engine::source::checkpoint_key(
+                &std::path::absolute(path).expect("path"),
+            );
+            store.set_state(&key, "null").await.expect("state");
+            let (_tx, rx) = tokio::sync::watch::channel(false);
+            let (c0, w0) = (proc_cpu_seconds(), Instant::now());
+            let r = engine
+                .run_file(FileSource::new(path, false), rx, |_, _| {})
+                .await
+                .expect("run");
+            let (cpu, wall) = (proc_cpu_seconds() - c0, w0.elapsed().as_secs_f64());
+            println!(
+                "{path} run {run}: {} events, {} hits ({} counted, {} duplicates), {} pattern matches, {} undecodable; {:.2} s wall, {:.2} CPU-s: {:.0} events/CPU-s ({:.0}/s wall)",
+                r.events,
+                r.hits,
+                r.counted,
+                r.duplicates,
+                r.pattern_matches,
+                r.bad,
+                wall,
+                cpu,
+                r.events as f64 / cpu.max(0.01),
+                r.events as f64 / wall
+            );
+            rates.push(r.events as f64 / cpu.max(0.01));
+            walls.push(r.events as f64 / wall);
+        }
+        let floor_rate = lines as f64 / fcpu.max(1e-9);
+        let m = median(rates);
+        println!(
+            "SUMMARY {path}: engine median {:.0} events/CPU-s ({:.0}/s wall); floor {:.0} lines/CPU-s ({:.0}/s wall); ratio engine/floor {:.2}",
+            m,
+            median(walls),
+            floor_rate,
+            lines as f64 / fwall,
+            m / floor_rate
+        );
+    }
+    println!("VmHWM {} MiB", vm_hwm_mib());
+}
