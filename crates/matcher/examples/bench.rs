@@ -319,6 +319,22 @@ fn main() {
     let mut full = Vec::new();
     let mut hits_total = 0u64;
     let mut walls = Vec::new();
+    // For profiling: `BENCH_PROFILE=1` only repeats the full scan.
+    if std::env::var_os("BENCH_PROFILE").is_some() {
+        let mut scanner = Scanner::new(map.clone());
+        let mut hits = 0u64;
+        for _ in 0..runs {
+            for l in &lines {
+                scanner
+                    .scan(&index, l, &mut |h: &Hit<'_>| {
+                        hits += h.indicators.len() as u64
+                    })
+                    .expect("generated event scans");
+            }
+        }
+        println!("profile: {hits} hits");
+        return;
+    }
     for run in 0..runs {
         let n_ev = lines.len() as f64;
         let (fw, fc) = timed(|| {

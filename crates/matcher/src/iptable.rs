@@ -31,7 +31,9 @@ impl Bits for u32 {
         (self >> 16) as usize
     }
     fn mix(self) -> u64 {
-        u64::from(self).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        let h = u64::from(self).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // Fold the well-mixed top bits into the low ones (the filter uses both ends).
+        h ^ (h >> 31)
     }
 }
 
@@ -45,7 +47,8 @@ impl Bits for u128 {
     }
     fn mix(self) -> u64 {
         let folded = (self as u64) ^ ((self >> 64) as u64).rotate_left(29);
-        folded.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        let h = folded.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^ (h >> 31)
     }
 }
 
@@ -159,12 +162,9 @@ impl<K: Bits> IpTable<K> {
             l.map.shrink_to_fit();
         }
         if let Some(host) = self.levels.first().filter(|l| l.len == K::WIDTH) {
-            let bits = (host.map.len() * 8).next_power_of_two().max(64);
-            let mut filter = vec![0u64; bits / 64];
-            let shift = 64 - bits.trailing_zeros();
+            let (mut filter, shift) = crate::strset::filter_words(host.map.len());
             for k in host.map.keys() {
-                let bit = (k.mix() >> shift) as usize;
-                filter[bit / 64] |= 1 << (bit % 64);
+                crate::strset::filter_insert(&mut filter, shift, k.mix());
             }
             self.host_filter = filter;
             self.host_shift = shift;
@@ -185,8 +185,11 @@ impl<K: Bits> IpTable<K> {
                 continue;
             }
             if l.len == K::WIDTH && !self.host_filter.is_empty() {
-                let bit = (addr.mix() >> self.host_shift) as usize;
-                if self.host_filter[bit / 64] & (1 << (bit % 64)) == 0 {
+                if !crate::strset::filter_may_contain(
+                    &self.host_filter,
+                    self.host_shift,
+                    addr.mix(),
+                ) {
                     continue;
                 }
             }

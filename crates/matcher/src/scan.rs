@@ -388,7 +388,8 @@ impl Scanner {
                 self.key_buf = kb;
                 c
             } else {
-                self.map.step(node, &b[ks..ke])
+                let tag = crate::fields::key_tag_at(b, ks, ke);
+                self.map.step_tagged(node, &b[ks..ke], tag)
             };
             i = skip_ws(b, ke + 1);
             if b.get(i) != Some(&b':') {
@@ -683,7 +684,8 @@ fn skip_value(b: &[u8], i: usize, depth: usize) -> Result<usize, ScanError> {
             let mut level = 0usize;
             let mut j = i;
             let room = MAX_DEPTH.saturating_sub(depth);
-            while j < b.len() {
+            while let Some(k) = next_structural(b, j) {
+                j = k;
                 let c = b[j];
                 match c {
                     b'"' => {
@@ -716,6 +718,29 @@ fn skip_value(b: &[u8], i: usize, depth: usize) -> Result<usize, ScanError> {
         Some(_) => scalar_end(b, i),
         None => err(i, "expected a value"),
     }
+}
+
+/// The first `"`, `{`, `}`, `[` or `]` at or after `j` (8 bytes at a time).
+#[inline(always)]
+fn next_structural(b: &[u8], mut j: usize) -> Option<usize> {
+    const CASE: u64 = ONES * 0x20;
+    while let Some(chunk) = b.get(j..).and_then(|s| s.first_chunk::<8>()) {
+        let w = u64::from_le_bytes(*chunk);
+        // `[` | 0x20 = `{` and `]` | 0x20 = `}`; no other byte maps onto them.
+        let lw = w | CASE;
+        let m = bytes_eq(w, b'"') | bytes_eq(lw, b'{') | bytes_eq(lw, b'}');
+        if m != 0 {
+            return Some(j + (m.trailing_zeros() / 8) as usize);
+        }
+        j += 8;
+    }
+    while let Some(&c) = b.get(j) {
+        if matches!(c, b'"' | b'{' | b'}' | b'[' | b']') {
+            return Some(j);
+        }
+        j += 1;
+    }
+    None
 }
 
 /// Unescapes JSON string content `raw` (which starts at byte `at` of the event).
