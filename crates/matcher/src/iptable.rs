@@ -184,14 +184,15 @@ impl<K: Bits> IpTable<K> {
             if !open && l.len >= 16 && l.len < K::WIDTH {
                 continue;
             }
-            if l.len == K::WIDTH && !self.host_filter.is_empty() {
-                if !crate::strset::filter_may_contain(
+            if l.len == K::WIDTH
+                && !self.host_filter.is_empty()
+                && !crate::strset::filter_may_contain(
                     &self.host_filter,
                     self.host_shift,
                     addr.mix(),
-                ) {
-                    continue;
-                }
+                )
+            {
+                continue;
             }
             if let Some(v) = l.map.get(&addr.masked(l.len)) {
                 if *v & MULTI == 0 {
