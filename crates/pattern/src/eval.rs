@@ -208,6 +208,22 @@ pub struct Observations<'a> {
     /// For an object path: each string value -> the (observation, root) pairs holding it,
     /// in scan order. Serves `=` and `IN` on string literals without a scan.
     str_index: std::cell::RefCell<hashbrown::HashMap<ObjectPath, Rc<StrIndex<'a>>>>,
+    /// For an object path whose selected values are all scalars (strings, numbers,
+    /// booleans, null): its distinct values and every selected value as a number into
+    /// them, in scan order. Serves the tests the string index does not (`LIKE`,
+    /// `MATCHES`, `ISSUBSET`, order, `!=`, numbers): the predicate runs once per distinct
+    /// value, and the scan reads a compact array instead of chasing each value. `None`
+    /// when the path selects a list, an object or bytes.
+    str_table: std::cell::RefCell<hashbrown::HashMap<ObjectPath, Option<Rc<StrTable<'a>>>>>,
+}
+
+/// See [`Observations::str_table`].
+#[derive(Debug)]
+struct StrTable<'a> {
+    /// Distinct values (the first selected value of each).
+    values: Vec<Val<'a>>,
+    /// (observation, root, value number), in the selection's order.
+    entries: Vec<(u32, u32, u32)>,
 }
 
 type StrIndex<'a> = hashbrown::HashMap<&'a str, Vec<(u32, u32)>>;
@@ -304,6 +320,7 @@ impl<'a> Observations<'a> {
             by_type,
             cache: Default::default(),
             str_index: Default::default(),
+            str_table: Default::default(),
         })
     }
 
@@ -667,10 +684,44 @@ fn v6(s: &str) -> Option<(u128, u32)> {
     Some((u128::from(ip), prefix))
 }
 
-/// `_ip_or_cidr_in_subnet(containee, container)`; IPv6 is an extension (both sides IPv6).
-fn in_subnet(containee: &str, container: &str) -> Result<bool, EvalError> {
-    if containee.contains(':') && container.contains(':') {
-        if let (Some((a, ap)), Some((b, bp))) = (v6(containee), v6(container)) {
+/// One side of `ISSUBSET` / `ISSUPERSET`, parsed once (the pattern's constant side is
+/// parsed when the pattern is compiled; parse errors are kept and raised where the
+/// reference raises them, on a value to test).
+#[derive(Debug, Clone)]
+struct IpArg {
+    colon: bool,
+    v6: Option<(u128, u32)>,
+    v4: Result<(u32, u32), EvalError>,
+}
+
+impl IpArg {
+    fn containee(s: &str) -> IpArg {
+        let colon = s.contains(':');
+        IpArg {
+            colon,
+            v6: if colon { v6(s) } else { None },
+            v4: if s.contains('/') {
+                cidr4(s)
+            } else {
+                ip4(s).map(|a| (a, 32))
+            },
+        }
+    }
+
+    fn container(s: &str) -> IpArg {
+        let colon = s.contains(':');
+        IpArg {
+            colon,
+            v6: if colon { v6(s) } else { None },
+            v4: cidr4(s),
+        }
+    }
+}
+
+/// [`in_subnet`] on parsed sides.
+fn in_subnet_parsed(containee: &IpArg, container: &IpArg) -> Result<bool, EvalError> {
+    if containee.colon && container.colon {
+        if let (Some((a, ap)), Some((b, bp))) = (containee.v6, container.v6) {
             if bp > ap {
                 return Ok(false);
             }
@@ -678,18 +729,20 @@ fn in_subnet(containee: &str, container: &str) -> Result<bool, EvalError> {
             return Ok(a & mask == b & mask);
         }
     }
-    let (a, ap) = if containee.contains('/') {
-        cidr4(containee)?
-    } else {
-        (ip4(containee)?, 32)
-    };
-    let (b, bp) = cidr4(container)?;
+    let (a, ap) = containee.v4.clone()?;
+    let (b, bp) = container.v4.clone()?;
     if bp > ap {
         return Ok(false);
     }
     let mask = ((1u64 << bp) - 1) << (32 - bp);
     let mask = mask as u32;
     Ok(a & mask == b & mask)
+}
+
+/// `_ip_or_cidr_in_subnet(containee, container)`; IPv6 is an extension (both sides IPv6).
+#[cfg(test)]
+fn in_subnet(containee: &str, container: &str) -> Result<bool, EvalError> {
+    in_subnet_parsed(&IpArg::containee(containee), &IpArg::container(container))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -825,8 +878,10 @@ enum Pred {
         re: regex::Regex,
         bin: Option<regex::bytes::Regex>,
     },
-    Subset(String),
-    Superset(String),
+    /// `ISSUBSET`: the pattern's container, parsed.
+    Subset(IpArg),
+    /// `ISSUPERSET`: the pattern's containee, parsed.
+    Superset(IpArg),
 }
 
 #[derive(Debug)]
@@ -1028,8 +1083,8 @@ impl CompiledPattern {
                         };
                         Pred::Matches { re, bin }
                     }
-                    CompOp::IsSubset => Pred::Subset(s(&t.value)?),
-                    CompOp::IsSuperset => Pred::Superset(s(&t.value)?),
+                    CompOp::IsSubset => Pred::Subset(IpArg::container(&s(&t.value)?)),
+                    CompOp::IsSuperset => Pred::Superset(IpArg::containee(&s(&t.value)?)),
                 };
                 CExpr::Test(Box::new(Test {
                     path: t.path.clone(),
@@ -1104,7 +1159,44 @@ pub fn match_pattern(
 /// Per observation: the values selected for each root object (by root index).
 type Selected<'a> = Vec<(usize, Vec<(usize, Vec<Val<'a>>)>)>;
 /// Per observation: the root objects that passed (sorted, deduplicated).
-type Passed = IndexMap<usize, Vec<usize>, hashbrown::DefaultHashBuilder>;
+type Passed = IndexMap<usize, Roots, hashbrown::DefaultHashBuilder>;
+
+/// Root object numbers of one observation; the first is kept inline (usually the only
+/// one), so most tests allocate nothing per observation.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Roots {
+    first: Option<usize>,
+    rest: Vec<usize>,
+}
+
+impl Roots {
+    fn push(&mut self, r: usize) {
+        if self.first.is_none() {
+            self.first = Some(r);
+        } else {
+            self.rest.push(r);
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+    fn contains(&self, r: &usize) -> bool {
+        self.first.as_ref() == Some(r) || self.rest.contains(r)
+    }
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.first.into_iter().chain(self.rest.iter().copied())
+    }
+}
+
+impl FromIterator<usize> for Roots {
+    fn from_iter<I: IntoIterator<Item = usize>>(it: I) -> Self {
+        let mut r = Roots::default();
+        for x in it {
+            r.push(x);
+        }
+        r
+    }
+}
 
 struct Ctx<'d, 'a> {
     data: &'d Observations<'a>,
@@ -1328,8 +1420,7 @@ impl<'a> Ctx<'_, 'a> {
                         .into_iter()
                         .filter_map(|(oi, roots)| {
                             let other = rhs.get(&oi)?;
-                            let both: Vec<usize> =
-                                roots.into_iter().filter(|r| other.contains(r)).collect();
+                            let both: Roots = roots.iter().filter(|r| other.contains(r)).collect();
                             (!both.is_empty()).then_some((oi, both))
                         })
                         .collect();
@@ -1341,7 +1432,7 @@ impl<'a> Ctx<'_, 'a> {
                 for e in &v[1..] {
                     for (oi, roots) in self.comparison(e)? {
                         let slot = acc.entry(oi).or_default();
-                        for r in roots {
+                        for r in roots.iter() {
                             if !slot.contains(&r) {
                                 slot.push(r);
                             }
@@ -1408,6 +1499,98 @@ impl<'a> Ctx<'_, 'a> {
         Ok(idx)
     }
 
+    fn str_table(&self, path: &ObjectPath) -> Result<Option<Rc<StrTable<'a>>>, EvalError> {
+        if let Some(hit) = self.data.str_table.borrow().get(path) {
+            return Ok(hit.clone());
+        }
+        let sel = self.select(path)?;
+        /// Equal keys give equal predicate results.
+        #[derive(PartialEq, Eq, Hash)]
+        enum Key<'s> {
+            S(&'s str),
+            I(i128),
+            F(u64),
+            B(bool),
+            Null,
+        }
+        let mut ids: hashbrown::HashMap<Key<'a>, u32> = hashbrown::HashMap::new();
+        let mut table = StrTable {
+            values: Vec::new(),
+            entries: Vec::new(),
+        };
+        let mut all_strings = true;
+        'scan: for (oi, roots) in sel.iter() {
+            for (ri, vals) in roots {
+                for v in vals {
+                    let key = match v {
+                        Val::J(Value::String(s)) => Key::S(s.as_str()),
+                        Val::J(Value::Bool(b)) => Key::B(*b),
+                        Val::J(Value::Null) => Key::Null,
+                        Val::Num(Num::I(i)) => Key::I(*i),
+                        Val::Num(Num::F(f)) => Key::F(f.to_bits()),
+                        _ => {
+                            all_strings = false;
+                            break 'scan;
+                        }
+                    };
+                    let next = table.values.len() as u32;
+                    let id = *ids.entry(key).or_insert(next);
+                    if id == next {
+                        table.values.push(v.clone());
+                    }
+                    table.entries.push((*oi as u32, *ri as u32, id));
+                }
+            }
+        }
+        let table = all_strings.then(|| Rc::new(table));
+        let mut cache = self.data.str_table.borrow_mut();
+        if cache.len() >= SELECT_CACHE_PATHS {
+            cache.clear();
+        }
+        cache.insert(path.clone(), table.clone());
+        Ok(table)
+    }
+
+    /// [`Ctx::test`] over a [`StrTable`]: the same scan, with the predicate evaluated once
+    /// per distinct string (lazily, so an error is raised exactly where the plain scan
+    /// would raise it).
+    fn test_table(&self, t: &Test, tab: &StrTable<'a>) -> Result<Passed, EvalError> {
+        const UNSET: u8 = 2;
+        let mut memo = vec![UNSET; tab.values.len()];
+        let mut out = Passed::default();
+        let mut cur: Option<u32> = None;
+        let mut passed = Roots::default();
+        let mut done_root: Option<(u32, u32)> = None;
+        for &(oi, ri, id) in &tab.entries {
+            if done_root == Some((oi, ri)) {
+                continue;
+            }
+            if cur != Some(oi) {
+                if let Some(c) = cur {
+                    if !passed.is_empty() {
+                        out.insert(c as usize, std::mem::take(&mut passed));
+                    }
+                }
+                cur = Some(oi);
+            }
+            let slot = &mut memo[id as usize];
+            if *slot == UNSET {
+                let r = pred(&t.pred, &tab.values[id as usize])?;
+                *slot = u8::from(r.is_some_and(|r| r != t.negated));
+            }
+            if *slot == 1 {
+                passed.push(ri as usize);
+                done_root = Some((oi, ri));
+            }
+        }
+        if let Some(c) = cur {
+            if !passed.is_empty() {
+                out.insert(c as usize, passed);
+            }
+        }
+        Ok(out)
+    }
+
     fn test(&self, t: &Test) -> Result<Passed, EvalError> {
         if let Some(keys) = self.indexable(t) {
             let idx = self.string_index(&t.path)?;
@@ -1428,10 +1611,13 @@ impl<'a> Ctx<'_, 'a> {
             }
             return Ok(out);
         }
+        if let Some(tab) = self.str_table(&t.path)? {
+            return self.test_table(t, &tab);
+        }
         let sel = self.select(&t.path)?;
         let mut out = Passed::default();
         for (oi, roots) in sel.iter() {
-            let mut passed = Vec::new();
+            let mut passed = Roots::default();
             for (ri, vals) in roots {
                 for v in vals {
                     if pred(&t.pred, v)?.is_some_and(|r| r != t.negated) {
@@ -1486,6 +1672,9 @@ fn py_b64decode(s: &str) -> Option<Vec<u8>> {
 
 /// NFC form of `s`, borrowing when it already is (the common case).
 fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.is_ascii() {
+        return std::borrow::Cow::Borrowed(s);
+    }
     match unicode_normalization::is_nfc_quick(s.chars()) {
         unicode_normalization::IsNormalized::Yes => std::borrow::Cow::Borrowed(s),
         _ => std::borrow::Cow::Owned(s.nfc().collect()),
@@ -1536,11 +1725,11 @@ fn pred(p: &Pred, v: &Val<'_>) -> Result<Option<bool>, EvalError> {
             _ => false,
         },
         Pred::Subset(container) => match v {
-            Val::J(Value::String(s)) => in_subnet(s, container)?,
+            Val::J(Value::String(s)) => in_subnet_parsed(&IpArg::containee(s), container)?,
             _ => false,
         },
         Pred::Superset(containee) => match v {
-            Val::J(Value::String(s)) => in_subnet(containee, s)?,
+            Val::J(Value::String(s)) => in_subnet_parsed(containee, &IpArg::container(s))?,
             _ => false,
         },
     }))
