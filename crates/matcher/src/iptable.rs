@@ -69,7 +69,6 @@ pub struct IpTable<K: Bits> {
     gate: Vec<u64>,
     /// Frozen: about 8 bits per single address; a clear bit skips the host-level probe.
     host_filter: Vec<u64>,
-    host_shift: u32,
     multi: Vec<Vec<u32>>,
     count: usize,
 }
@@ -80,7 +79,6 @@ impl<K: Bits> Default for IpTable<K> {
             levels: Vec::new(),
             gate: Vec::new(),
             host_filter: Vec::new(),
-            host_shift: 0,
             multi: Vec::new(),
             count: 0,
         }
@@ -162,12 +160,11 @@ impl<K: Bits> IpTable<K> {
             l.map.shrink_to_fit();
         }
         if let Some(host) = self.levels.first().filter(|l| l.len == K::WIDTH) {
-            let (mut filter, shift) = crate::strset::filter_words(host.map.len());
+            let mut filter = crate::strset::filter_words(host.map.len());
             for k in host.map.keys() {
-                crate::strset::filter_insert(&mut filter, shift, k.mix());
+                crate::strset::filter_insert(&mut filter, k.mix());
             }
             self.host_filter = filter;
-            self.host_shift = shift;
         }
         self.multi.shrink_to_fit();
     }
@@ -186,11 +183,7 @@ impl<K: Bits> IpTable<K> {
             }
             if l.len == K::WIDTH
                 && !self.host_filter.is_empty()
-                && !crate::strset::filter_may_contain(
-                    &self.host_filter,
-                    self.host_shift,
-                    addr.mix(),
-                )
+                && !crate::strset::filter_may_contain(&self.host_filter, addr.mix())
             {
                 continue;
             }

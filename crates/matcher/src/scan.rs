@@ -153,6 +153,7 @@ pub struct Scanner {
 /// scanner's reused buffers).
 #[derive(Debug, Clone, Copy)]
 struct PendingValue {
+    vk: ValueKind,
     kind: ObservableKind,
     value: (u32, u32),
     normalized: (u32, u32),
@@ -307,6 +308,32 @@ impl Scanner {
         field: FieldRef,
     ) {
         self.summary.values += 1;
+        // The same value under another field of this event (DNS `rrname` and
+        // `answers.rrname`, `answers.rdata` and `grouped.A`): reuse its lookup.
+        let earlier = self.pending.iter().rposition(|p| {
+            p.vk == vk
+                && self
+                    .pending_text
+                    .get(p.value.0 as usize..p.value.1 as usize)
+                    == Some(value)
+        });
+        if let Some(j) = earlier {
+            let p = self.pending[j];
+            let start = self.pending_hits.len() as u32;
+            for k in p.hits.0..p.hits.1 {
+                if let Some(&h) = self.pending_hits.get(k as usize) {
+                    self.pending_hits.push(h);
+                }
+            }
+            let end = self.pending_hits.len() as u32;
+            self.summary.hits += end - start;
+            self.pending.push(PendingValue {
+                field,
+                hits: (start, end),
+                ..p
+            });
+            return;
+        }
         let summary = &mut self.summary;
         let (hits, ids, text) = (
             &mut self.pending_hits,
@@ -350,6 +377,7 @@ impl Scanner {
                     push(text, normalized)
                 };
                 self.pending.push(PendingValue {
+                    vk,
                     kind,
                     value: value_at,
                     normalized,
