@@ -1176,6 +1176,39 @@ mod tests {
     }
 
     #[test]
+    fn a_value_repeated_in_an_event_hits_under_each_field() {
+        let ev = r#"{"dns":{"rrname":"evil.example","answers":[{"rrname":"evil.example","rdata":"203.0.113.9"}],"grouped":{"A":["203.0.113.9"]}}}"#;
+        let (sum, got) = record(FieldMap::suricata_eve(), ev);
+        assert_eq!(
+            got,
+            vec![
+                "obs domain-name dns.rrname evil.example evil.example",
+                "hit dns.rrname evil.example indicator--dom",
+                "obs domain-name dns.answers.rrname evil.example evil.example",
+                "hit dns.answers.rrname evil.example indicator--dom",
+                "obs ipv4-addr dns.answers.rdata 203.0.113.9 203.0.113.9",
+                "hit dns.answers.rdata 203.0.113.9 indicator--ip",
+                "obs ipv4-addr dns.grouped.A 203.0.113.9 203.0.113.9",
+                "hit dns.grouped.A 203.0.113.9 indicator--ip",
+            ]
+        );
+        let sum = sum.unwrap();
+        assert_eq!((sum.values, sum.hits), (4, 4));
+        // Same text, other kind: looked up again (an `ip` field is not a domain).
+        let (_, got) = record(
+            FieldMap::suricata_eve(),
+            r#"{"src_ip":"evil.example","dns":{"rrname":"evil.example"}}"#,
+        );
+        assert_eq!(
+            got,
+            vec![
+                "obs domain-name dns.rrname evil.example evil.example",
+                "hit dns.rrname evil.example indicator--dom",
+            ]
+        );
+    }
+
+    #[test]
     fn surrogate_pairs_unescape() {
         let mut out = Vec::new();
         unescape_into(br"a\ud83d\ude00b\u00e9", 0, &mut out).unwrap();
