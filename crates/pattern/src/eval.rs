@@ -1557,21 +1557,14 @@ impl<'a> Ctx<'_, 'a> {
     fn test_table(&self, t: &Test, tab: &StrTable<'a>) -> Result<Passed, EvalError> {
         const UNSET: u8 = 2;
         let mut memo = vec![UNSET; tab.values.len()];
-        let mut out = Passed::default();
-        let mut cur: Option<u32> = None;
-        let mut passed = Roots::default();
-        let mut done_root: Option<(u32, u32)> = None;
+        // Passing (observation, root) pairs in scan order, then one map of the right size.
+        let mut hits: Vec<(u32, u32)> = Vec::new();
+        let mut groups = 0usize;
         for &(oi, ri, id) in &tab.entries {
-            if done_root == Some((oi, ri)) {
-                continue;
-            }
-            if cur != Some(oi) {
-                if let Some(c) = cur {
-                    if !passed.is_empty() {
-                        out.insert(c as usize, std::mem::take(&mut passed));
-                    }
+            if let Some(&last) = hits.last() {
+                if last == (oi, ri) {
+                    continue;
                 }
-                cur = Some(oi);
             }
             let slot = &mut memo[id as usize];
             if *slot == UNSET {
@@ -1579,14 +1572,15 @@ impl<'a> Ctx<'_, 'a> {
                 *slot = u8::from(r.is_some_and(|r| r != t.negated));
             }
             if *slot == 1 {
-                passed.push(ri as usize);
-                done_root = Some((oi, ri));
+                if hits.last().is_none_or(|l| l.0 != oi) {
+                    groups += 1;
+                }
+                hits.push((oi, ri));
             }
         }
-        if let Some(c) = cur {
-            if !passed.is_empty() {
-                out.insert(c as usize, passed);
-            }
+        let mut out = Passed::with_capacity_and_hasher(groups, Default::default());
+        for (oi, ri) in hits {
+            out.entry(oi as usize).or_default().push(ri as usize);
         }
         Ok(out)
     }
