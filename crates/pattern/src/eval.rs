@@ -208,13 +208,12 @@ pub struct Observations<'a> {
     /// For an object path: each string value -> the (observation, root) pairs holding it,
     /// in scan order. Serves `=` and `IN` on string literals without a scan.
     str_index: std::cell::RefCell<hashbrown::HashMap<ObjectPath, Rc<StrIndex<'a>>>>,
-    /// For an object path whose selected values are all scalars (strings, numbers,
-    /// booleans, null): its distinct values and every selected value as a number into
-    /// them, in scan order. Serves the tests the string index does not (`LIKE`,
-    /// `MATCHES`, `ISSUBSET`, order, `!=`, numbers): the predicate runs once per distinct
-    /// value, and the scan reads a compact array instead of chasing each value. `None`
-    /// when the path selects a list, an object or bytes.
-    str_table: std::cell::RefCell<hashbrown::HashMap<ObjectPath, Option<Rc<StrTable<'a>>>>>,
+    /// For an object path: its distinct scalar values (strings, numbers, booleans, null;
+    /// each list, object or bytes value counts as distinct) and every selected value as a
+    /// number into them, in scan order. Serves the tests the string index does not
+    /// (`LIKE`, `MATCHES`, `ISSUBSET`, order, `!=`, numbers): the predicate runs once per
+    /// distinct value, and the scan reads a compact array instead of chasing each value.
+    str_table: std::cell::RefCell<hashbrown::HashMap<ObjectPath, Rc<StrTable<'a>>>>,
 }
 
 /// See [`Observations::str_table`].
@@ -1499,9 +1498,9 @@ impl<'a> Ctx<'_, 'a> {
         Ok(idx)
     }
 
-    fn str_table(&self, path: &ObjectPath) -> Result<Option<Rc<StrTable<'a>>>, EvalError> {
+    fn str_table(&self, path: &ObjectPath) -> Result<Rc<StrTable<'a>>, EvalError> {
         if let Some(hit) = self.data.str_table.borrow().get(path) {
-            return Ok(hit.clone());
+            return Ok(Rc::clone(hit));
         }
         let sel = self.select(path)?;
         /// Equal keys give equal predicate results.
@@ -1518,8 +1517,7 @@ impl<'a> Ctx<'_, 'a> {
             values: Vec::new(),
             entries: Vec::new(),
         };
-        let mut all_strings = true;
-        'scan: for (oi, roots) in sel.iter() {
+        for (oi, roots) in sel.iter() {
             for (ri, vals) in roots {
                 for v in vals {
                     let key = match v {
@@ -1528,9 +1526,12 @@ impl<'a> Ctx<'_, 'a> {
                         Val::J(Value::Null) => Key::Null,
                         Val::Num(Num::I(i)) => Key::I(*i),
                         Val::Num(Num::F(f)) => Key::F(f.to_bits()),
+                        // Lists, objects, bytes: a number of their own (no sharing).
                         _ => {
-                            all_strings = false;
-                            break 'scan;
+                            table.values.push(v.clone());
+                            let id = table.values.len() as u32 - 1;
+                            table.entries.push((*oi as u32, *ri as u32, id));
+                            continue;
                         }
                     };
                     let next = table.values.len() as u32;
@@ -1542,7 +1543,7 @@ impl<'a> Ctx<'_, 'a> {
                 }
             }
         }
-        let table = all_strings.then(|| Rc::new(table));
+        let table = Rc::new(table);
         let mut cache = self.data.str_table.borrow_mut();
         if cache.len() >= SELECT_CACHE_PATHS {
             cache.clear();
@@ -1554,17 +1555,13 @@ impl<'a> Ctx<'_, 'a> {
     /// [`Ctx::test`] over a [`StrTable`]: the same scan, with the predicate evaluated once
     /// per distinct string (lazily, so an error is raised exactly where the plain scan
     /// would raise it).
-    fn test_table(&self, t: &Test, tab: &StrTable<'a>) -> Result<Passed, EvalError> {
+    fn table_pairs(&self, t: &Test, tab: &StrTable<'a>) -> Result<Vec<(u32, u32)>, EvalError> {
         const UNSET: u8 = 2;
         let mut memo = vec![UNSET; tab.values.len()];
-        // Passing (observation, root) pairs in scan order, then one map of the right size.
         let mut hits: Vec<(u32, u32)> = Vec::new();
-        let mut groups = 0usize;
         for &(oi, ri, id) in &tab.entries {
-            if let Some(&last) = hits.last() {
-                if last == (oi, ri) {
-                    continue;
-                }
+            if hits.last() == Some(&(oi, ri)) {
+                continue;
             }
             let slot = &mut memo[id as usize];
             if *slot == UNSET {
@@ -1572,20 +1569,15 @@ impl<'a> Ctx<'_, 'a> {
                 *slot = u8::from(r.is_some_and(|r| r != t.negated));
             }
             if *slot == 1 {
-                if hits.last().is_none_or(|l| l.0 != oi) {
-                    groups += 1;
-                }
                 hits.push((oi, ri));
             }
         }
-        let mut out = Passed::with_capacity_and_hasher(groups, Default::default());
-        for (oi, ri) in hits {
-            out.entry(oi as usize).or_default().push(ri as usize);
-        }
-        Ok(out)
+        Ok(hits)
     }
 
-    fn test(&self, t: &Test) -> Result<Passed, EvalError> {
+    /// The (observation, root) pairs passing one test, in scan order (grouped by
+    /// observation).
+    fn test_pairs(&self, t: &Test) -> Result<Vec<(u32, u32)>, EvalError> {
         if let Some(keys) = self.indexable(t) {
             let idx = self.string_index(&t.path)?;
             let mut hits: Vec<(u32, u32)> = Vec::new();
@@ -1599,29 +1591,31 @@ impl<'a> Ctx<'_, 'a> {
                 hits.dedup();
             }
             self.charge(hits.len() as u64 / 16 + 1);
-            let mut out = Passed::default();
-            for (oi, ri) in hits {
-                out.entry(oi as usize).or_default().push(ri as usize);
-            }
-            return Ok(out);
+            return Ok(hits);
         }
-        if let Some(tab) = self.str_table(&t.path)? {
-            return self.test_table(t, &tab);
+        // The table scan: the predicate once per distinct value, lazily, so an error is
+        // raised exactly where a plain scan of every value would raise it.
+        let tab = self.str_table(&t.path)?;
+        self.table_pairs(t, &tab)
+    }
+
+    fn test(&self, t: &Test) -> Result<Passed, EvalError> {
+        let hits = self.test_pairs(t)?;
+        let groups = hits.windows(2).filter(|w| w[0].0 != w[1].0).count() + 1;
+        let mut out = Passed::with_capacity_and_hasher(groups, Default::default());
+        for (oi, ri) in hits {
+            out.entry(oi as usize).or_default().push(ri as usize);
         }
-        let sel = self.select(&t.path)?;
-        let mut out = Passed::default();
-        for (oi, roots) in sel.iter() {
-            let mut passed = Roots::default();
-            for (ri, vals) in roots {
-                for v in vals {
-                    if pred(&t.pred, v)?.is_some_and(|r| r != t.negated) {
-                        passed.push(*ri);
-                        break;
-                    }
-                }
-            }
-            if !passed.is_empty() {
-                out.insert(*oi, passed);
+        Ok(out)
+    }
+
+    /// The observations passing one test, in the order [`Ctx::test`]'s keys have.
+    fn test_observations(&self, t: &Test) -> Result<Vec<usize>, EvalError> {
+        let mut out: Vec<usize> = Vec::new();
+        let mut seen = hashbrown::HashSet::new();
+        for (oi, _) in self.test_pairs(t)? {
+            if out.last() != Some(&(oi as usize)) && seen.insert(oi) {
+                out.push(oi as usize);
             }
         }
         Ok(out)
@@ -1768,11 +1762,15 @@ impl<'d, 'a> Ctx<'d, 'a> {
     fn observe<'c>(&'c self, e: &'c OExpr) -> Result<Bindings<'c>, EvalError> {
         Ok(match e {
             OExpr::Simple(c) => {
-                let passed = self.comparison(c)?;
+                // One test: only which observations pass matters here.
+                let passed: Vec<usize> = match c {
+                    CExpr::Test(t) => self.test_observations(t)?,
+                    _ => self.comparison(c)?.into_keys().collect(),
+                };
                 let data = self.data;
                 Box::new(
                     passed
-                        .into_keys()
+                        .into_iter()
                         .flat_map(move |oi| {
                             let n = data.obs[oi].number;
                             (0..n).map(move |k| -> Binding {
