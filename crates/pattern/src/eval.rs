@@ -1274,16 +1274,37 @@ impl<'a> Ctx<'_, 'a> {
             .get(path.object_type.as_str())
             .map(Vec::as_slice)
             .unwrap_or_default();
+        // The first step (always a key) is taken straight from each root object, without
+        // materialising the roots as a selection first.
+        let mut steps = path.steps.iter();
+        let first = steps.next();
         for &(oi, ri) in hits {
             let (oi, ri) = (oi as usize, ri as usize);
             let obj = self.data.obs[oi].objects[ri].1;
+            let vals = match first {
+                None => vec![Val::J(obj)],
+                Some(PathStep::Key(k)) => {
+                    let mut v = Vec::new();
+                    if let Value::Object(m) = obj {
+                        if let Some(val) = m.get(k) {
+                            v.push(suffix(k, val)?);
+                        }
+                    }
+                    self.deref(oi, k, v)?
+                }
+                // An index step on an object selects nothing.
+                Some(_) => Vec::new(),
+            };
+            if vals.is_empty() {
+                continue;
+            }
             match out.last_mut() {
-                Some((last, roots)) if *last == oi => roots.push((ri, vec![Val::J(obj)])),
-                _ => out.push((oi, vec![(ri, vec![Val::J(obj)])])),
+                Some((last, roots)) if *last == oi => roots.push((ri, vals)),
+                _ => out.push((oi, vec![(ri, vals)])),
             }
         }
         self.charge(hits.len() as u64 / 16 + 1);
-        for step in &path.steps {
+        for step in steps {
             let mut next: Selected<'a> = Vec::with_capacity(out.len());
             for (oi, roots) in out {
                 let mut kept = Vec::new();
@@ -1609,12 +1630,13 @@ impl<'a> Ctx<'_, 'a> {
         Ok(out)
     }
 
-    /// The observations passing one test, in the order [`Ctx::test`]'s keys have.
+    /// The observations passing one test, in the order [`Ctx::test`]'s keys have (the
+    /// pairs come grouped by observation, in increasing order: selections follow the
+    /// observations' order).
     fn test_observations(&self, t: &Test) -> Result<Vec<usize>, EvalError> {
         let mut out: Vec<usize> = Vec::new();
-        let mut seen = hashbrown::HashSet::new();
         for (oi, _) in self.test_pairs(t)? {
-            if out.last() != Some(&(oi as usize)) && seen.insert(oi) {
+            if out.last() != Some(&(oi as usize)) {
                 out.push(oi as usize);
             }
         }
