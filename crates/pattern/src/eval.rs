@@ -135,8 +135,62 @@ fn strptime_re(frac: bool) -> &'static regex::Regex {
     })
 }
 
+/// The common shape `YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z` with two-digit fields in range,
+/// without the regex: `Some(result)` (the same result as [`py_datetime`]'s general path),
+/// or `None` when the text has another shape (the general path decides).
+fn canonical_datetime(b: &[u8]) -> Option<Option<Micros>> {
+    let n = b.len();
+    if !(n == 20 || (22..=27).contains(&n)) || b[n - 1] != b'Z' {
+        return None;
+    }
+    let d2 = |i: usize| -> Option<i64> {
+        let (x, y) = (b[i], b[i + 1]);
+        (x.is_ascii_digit() && y.is_ascii_digit())
+            .then(|| i64::from(x - b'0') * 10 + i64::from(y - b'0'))
+    };
+    if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let y = d2(0)? * 100 + d2(2)?;
+    let (mo, d, h, mi, sec) = (d2(5)?, d2(8)?, d2(11)?, d2(14)?, d2(17)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 61 {
+        return None;
+    }
+    let micro = if n == 20 {
+        0
+    } else {
+        if b[19] != b'.' {
+            return None;
+        }
+        let digits = &b[20..n - 1];
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let mut v = 0i64;
+        for k in 0..6 {
+            v = v * 10 + digits.get(k).map_or(0, |c| i64::from(c - b'0'));
+        }
+        v
+    };
+    if y < 1 || d > days_in_month(y, mo) || sec > 59 {
+        return Some(None);
+    }
+    let days = days_from_civil(y, mo, d);
+    Some(Some(
+        ((days * 24 + h) * 60 + mi) * 60_000_000 + sec * 1_000_000 + micro,
+    ))
+}
+
 /// `stix2matcher.matcher._str_to_datetime`.
 fn py_datetime(s: &str) -> Option<Micros> {
+    match canonical_datetime(s.as_bytes()) {
+        Some(r) => r,
+        None => py_datetime_general(s),
+    }
+}
+
+/// [`py_datetime`] through the reference's regexes.
+fn py_datetime_general(s: &str) -> Option<Micros> {
     if s.chars().any(char::is_lowercase) {
         return None;
     }
@@ -261,11 +315,19 @@ impl<'a> Observations<'a> {
         let mut scos: hashbrown::HashMap<&'a str, &'a Value> = hashbrown::HashMap::new();
         let mut sdos = Vec::new();
         for (i, o) in merged.iter().enumerate() {
-            let ty = str_field(o, "type", &format!("object {i}"))?;
+            // The error context is formatted only on the error path.
+            let ty = match o.get("type").and_then(Value::as_str) {
+                Some(t) => t,
+                None => str_field(o, "type", &format!("object {i}"))?,
+            };
             if ty == "observed-data" {
                 sdos.push(*o);
             } else {
-                scos.insert(str_field(o, "id", &format!("object {i} ({ty})"))?, *o);
+                let id = match o.get("id").and_then(Value::as_str) {
+                    Some(id) => id,
+                    None => str_field(o, "id", &format!("object {i} ({ty})"))?,
+                };
+                scos.insert(id, *o);
             }
         }
         let mut obs = Vec::new();
@@ -2217,6 +2279,43 @@ impl Iterator for FromList<'_, '_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_datetimes_agree_with_the_general_path() {
+        // The general path alone (as before the fast path existed).
+        let general = |s: &str| {
+            assert!(
+                canonical_datetime(s.as_bytes()).is_some(),
+                "{s} is canonical"
+            );
+            py_datetime_general(s)
+        };
+        for s in [
+            "2026-03-01T10:05:00Z",
+            "2026-03-01T10:05:00.1Z",
+            "2026-03-01T10:05:00.123456Z",
+            "2024-02-29T23:59:59.000001Z",
+            "2023-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "0000-01-01T00:00:00Z",
+            "2026-03-01T10:05:60Z",
+            "2026-03-01T10:05:61.5Z",
+            "1969-12-31T23:59:59.999999Z",
+        ] {
+            assert_eq!(py_datetime(s), general(s), "{s}");
+        }
+        for s in [
+            "2026-03-01T24:00:00Z",
+            "2026-3-01T10:05:00Z",
+            "2026-03-01T10:05:00.1234567Z",
+            "2026-03-01t10:05:00Z",
+            "2026-03-01T10:05:00+00:00",
+            "2026-00-01T10:05:00Z",
+            "2026-03-00T10:05:00Z",
+        ] {
+            assert!(canonical_datetime(s.as_bytes()).is_none(), "{s}");
+        }
+    }
 
     #[test]
     fn python_datetime_rules() {
