@@ -284,6 +284,26 @@ type StrIndex<'a> = hashbrown::HashMap<&'a str, Vec<(u32, u32)>>;
 /// Most distinct object paths whose selections are kept (then the cache starts over).
 const SELECT_CACHE_PATHS: usize = 256;
 
+/// A property of a small JSON object: a scan of its few keys beats hashing the key
+/// (`serde_json`'s map hashes with SipHash); big objects use the map.
+#[inline]
+fn map_get<'v>(m: &'v serde_json::Map<String, Value>, k: &str) -> Option<&'v Value> {
+    if m.len() <= 16 {
+        m.iter().find(|(key, _)| key.as_str() == k).map(|(_, v)| v)
+    } else {
+        m.get(k)
+    }
+}
+
+/// [`map_get`] on a value that may be an object.
+#[inline]
+fn get<'v>(v: &'v Value, k: &str) -> Option<&'v Value> {
+    match v {
+        Value::Object(m) => map_get(m, k),
+        _ => None,
+    }
+}
+
 fn str_field<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a str, EvalError> {
     v.get(key)
         .and_then(Value::as_str)
@@ -316,14 +336,14 @@ impl<'a> Observations<'a> {
         let mut sdos = Vec::new();
         for (i, o) in merged.iter().enumerate() {
             // The error context is formatted only on the error path.
-            let ty = match o.get("type").and_then(Value::as_str) {
+            let ty = match get(o, "type").and_then(Value::as_str) {
                 Some(t) => t,
                 None => str_field(o, "type", &format!("object {i}"))?,
             };
             if ty == "observed-data" {
                 sdos.push(*o);
             } else {
-                let id = match o.get("id").and_then(Value::as_str) {
+                let id = match get(o, "id").and_then(Value::as_str) {
                     Some(id) => id,
                     None => str_field(o, "id", &format!("object {i} ({ty})"))?,
                 };
@@ -371,7 +391,7 @@ impl<'a> Observations<'a> {
         let mut by_type: hashbrown::HashMap<&'a str, Vec<(u32, u32)>> = hashbrown::HashMap::new();
         for (oi, o) in obs.iter().enumerate() {
             for (ri, (_, obj)) in o.objects.iter().enumerate() {
-                if let Some(t) = obj.get("type").and_then(Value::as_str) {
+                if let Some(t) = get(obj, "type").and_then(Value::as_str) {
                     by_type.entry(t).or_default().push((oi as u32, ri as u32));
                 }
             }
@@ -1348,7 +1368,7 @@ impl<'a> Ctx<'_, 'a> {
                 Some(PathStep::Key(k)) => {
                     let mut v = Vec::new();
                     if let Value::Object(m) = obj {
-                        if let Some(val) = m.get(k) {
+                        if let Some(val) = map_get(m, k) {
                             v.push(suffix(k, val)?);
                         }
                     }
@@ -1376,7 +1396,7 @@ impl<'a> Ctx<'_, 'a> {
                             let mut v = Vec::new();
                             for x in &vals {
                                 if let Val::J(Value::Object(m)) = x {
-                                    if let Some(val) = m.get(k) {
+                                    if let Some(val) = map_get(m, k) {
                                         v.push(suffix(k, val)?);
                                     }
                                 }
