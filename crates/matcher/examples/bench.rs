@@ -1,9 +1,11 @@
 //! Benchmark of the compiled index: build time and memory for N mixed IOC indicators, and
-//! single-thread lookups per second on realistic Suricata EVE events, side by side with
-//! the floor (just parsing the same events).
+//! single-thread lookups per second on realistic Suricata EVE events and Zeek conn/dns/http
+//! lines, each side by side with its floor (just parsing the same events), and the peak RSS.
 //!
 //! Run: `cargo run --release -p matcher --example bench -- [INDICATORS] [EVENTS] [RUNS] [TEXT]`
-//! (defaults 1000000, 200000, 5) [TEXT_PATTERNS] (default 100). Prints one line per measurement, medians last.
+//! (defaults 1000000, 200000, 5, 100 `LIKE`/`MATCHES` patterns). Prints one line per
+//! measurement, medians last. With `BENCH_PROFILE=1` only the full EVE scan is repeated
+//! RUNS times (for `perf record`).
 
 use matcher::compile::compile_indicator;
 use matcher::fields::FieldMap;
