@@ -69,6 +69,10 @@ pub struct IpTable<K: Bits> {
     gate: Vec<u64>,
     /// Frozen: about 8 bits per single address; a clear bit skips the host-level probe.
     host_filter: Vec<u64>,
+    /// Frozen: a 65,536-bit map of the top 16 bits of the single addresses (8 KiB, so it
+    /// stays in cache): addresses of a /16 no indicator names (internal ranges, typically)
+    /// skip the host filter's memory access.
+    host_gate: Vec<u64>,
     multi: Vec<Vec<u32>>,
     count: usize,
 }
@@ -79,6 +83,7 @@ impl<K: Bits> Default for IpTable<K> {
             levels: Vec::new(),
             gate: Vec::new(),
             host_filter: Vec::new(),
+            host_gate: Vec::new(),
             multi: Vec::new(),
             count: 0,
         }
@@ -161,10 +166,14 @@ impl<K: Bits> IpTable<K> {
         }
         if let Some(host) = self.levels.first().filter(|l| l.len == K::WIDTH) {
             let mut filter = crate::strset::filter_words(host.map.len());
+            let mut gate = vec![0u64; 1024];
             for k in host.map.keys() {
                 crate::strset::filter_insert(&mut filter, k.mix());
+                let t = k.top16();
+                gate[t / 64] |= 1 << (t % 64);
             }
             self.host_filter = filter;
+            self.host_gate = gate;
         }
         self.multi.shrink_to_fit();
     }
@@ -183,7 +192,11 @@ impl<K: Bits> IpTable<K> {
             }
             if l.len == K::WIDTH
                 && !self.host_filter.is_empty()
-                && !crate::strset::filter_may_contain(&self.host_filter, addr.mix())
+                && (self
+                    .host_gate
+                    .get(t / 64)
+                    .is_some_and(|w| w & (1 << (t % 64)) == 0)
+                    || !crate::strset::filter_may_contain(&self.host_filter, addr.mix()))
             {
                 continue;
             }
@@ -201,6 +214,7 @@ impl<K: Bits> IpTable<K> {
     pub fn heap_bytes(&self) -> usize {
         self.gate.capacity() * 8
             + self.host_filter.capacity() * 8
+            + self.host_gate.capacity() * 8
             + self
                 .levels
                 .iter()
