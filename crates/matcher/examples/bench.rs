@@ -1,9 +1,11 @@
 //! Benchmark of the compiled index: build time and memory for N mixed IOC indicators, and
-//! single-thread lookups per second on realistic Suricata EVE events, side by side with
-//! the floor (just parsing the same events).
+//! single-thread lookups per second on realistic Suricata EVE events and Zeek conn/dns/http
+//! lines, each side by side with its floor (just parsing the same events), and the peak RSS.
 //!
 //! Run: `cargo run --release -p matcher --example bench -- [INDICATORS] [EVENTS] [RUNS] [TEXT]`
-//! (defaults 1000000, 200000, 5) [TEXT_PATTERNS] (default 100). Prints one line per measurement, medians last.
+//! (defaults 1000000, 200000, 5, 100 `LIKE`/`MATCHES` patterns). Prints one line per
+//! measurement, medians last. With `BENCH_PROFILE=1` only the full EVE scan is repeated
+//! RUNS times (for `perf record`).
 
 use matcher::compile::compile_indicator;
 use matcher::fields::FieldMap;
@@ -267,6 +269,72 @@ fn eve_events(count: usize, hit_every: usize, iocs: u64) -> Vec<u8> {
     out
 }
 
+/// Zeek JSON lines: conn (50 %), dns (30 %) and http (20 %), 1 % with a planted value.
+fn zeek_events(count: usize, hit_every: usize, iocs: u64) -> Vec<u8> {
+    let mut r = Rng(7);
+    let mut out = Vec::with_capacity(count * 400);
+    for e in 0..count {
+        let src = format!("10.{}.{}.{}", r.below(256), r.below(256), 1 + r.below(254));
+        let mut dst = format!(
+            "{}.{}.{}.{}",
+            11 + r.below(200),
+            r.below(256),
+            r.below(256),
+            1 + r.below(254)
+        );
+        let mut domain = format!("{}.{}.{}", r.word(4), r.word(8), TLDS[r.below(8) as usize]);
+        let mut host = domain.clone();
+        let mut uri = format!("/{}/{}.html", r.word(6), r.word(5));
+        if hit_every > 0 && e % hit_every == 0 {
+            let k = r.below(iocs.max(1));
+            let (_, v) = ioc(k);
+            match k % 20 {
+                0..=6 => domain = v.to_uppercase(),
+                7..=10 => dst = v,
+                12..=14 => {
+                    let (h, p) = v.split_once('\u{0}').unwrap_or((&v, "/"));
+                    host = h.to_owned();
+                    uri = p.to_owned();
+                }
+                _ => {}
+            }
+        }
+        let ts = format!(
+            "{}.{:06}",
+            1_763_805_600 + r.below(86_400),
+            r.below(1_000_000)
+        );
+        let uid = format!("C{}", r.word(17));
+        let sport = 1024 + r.below(60000);
+        let line = match e % 10 {
+            0..=4 => format!(
+                r#"{{"ts":{ts},"uid":"{uid}","id.orig_h":"{src}","id.orig_p":{sport},"id.resp_h":"{dst}","id.resp_p":443,"proto":"tcp","service":"ssl","duration":{}.{:06},"orig_bytes":{},"resp_bytes":{},"conn_state":"SF","local_orig":true,"local_resp":false,"missed_bytes":0,"history":"ShADadFf","orig_pkts":{},"orig_ip_bytes":{},"resp_pkts":{},"resp_ip_bytes":{}}}"#,
+                r.below(100),
+                r.below(1_000_000),
+                r.below(100_000),
+                r.below(1_000_000),
+                r.below(100),
+                r.below(100_000),
+                r.below(100),
+                r.below(1_000_000)
+            ),
+            5..=7 => format!(
+                r#"{{"ts":{ts},"uid":"{uid}","id.orig_h":"{src}","id.orig_p":{sport},"id.resp_h":"10.0.0.53","id.resp_p":53,"proto":"udp","trans_id":{},"rtt":0.0{},"query":"{domain}","qclass":1,"qclass_name":"C_INTERNET","qtype":1,"qtype_name":"A","rcode":0,"rcode_name":"NOERROR","AA":false,"TC":false,"RD":true,"RA":true,"Z":0,"answers":["{dst}"],"TTLs":[300.0],"rejected":false}}"#,
+                r.below(65536),
+                r.below(100_000)
+            ),
+            _ => format!(
+                r#"{{"ts":{ts},"uid":"{uid}","id.orig_h":"{src}","id.orig_p":{sport},"id.resp_h":"{dst}","id.resp_p":80,"trans_depth":1,"method":"GET","host":"{host}","uri":"{uri}","version":"1.1","user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36","request_body_len":0,"response_body_len":{},"status_code":200,"status_msg":"OK","tags":[],"resp_fuids":["F{}"],"resp_mime_types":["text/html"]}}"#,
+                r.below(100_000),
+                r.word(17)
+            ),
+        };
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -319,6 +387,22 @@ fn main() {
     let mut full = Vec::new();
     let mut hits_total = 0u64;
     let mut walls = Vec::new();
+    // For profiling: `BENCH_PROFILE=1` only repeats the full scan.
+    if std::env::var_os("BENCH_PROFILE").is_some() {
+        let mut scanner = Scanner::new(map.clone());
+        let mut hits = 0u64;
+        for _ in 0..runs {
+            for l in &lines {
+                scanner
+                    .scan(&index, l, &mut |h: &Hit<'_>| {
+                        hits += h.indicators.len() as u64
+                    })
+                    .expect("generated event scans");
+            }
+        }
+        println!("profile: {hits} hits");
+        return;
+    }
     for run in 0..runs {
         let n_ev = lines.len() as f64;
         let (fw, fc) = timed(|| {
@@ -368,5 +452,58 @@ fn main() {
         f * mb / lines.len() as f64,
         x * mb / lines.len() as f64,
         x / f
+    );
+
+    // Zeek conn/dns/http with the Zeek field map, same index, floor measured alongside.
+    let zdata = zeek_events(events, 100, n);
+    let zlines: Vec<&[u8]> = zdata
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let zmb = zdata.len() as f64 / 1e6;
+    let zmap = Arc::new(FieldMap::zeek());
+    let (mut zfloor, mut zfull) = (Vec::new(), Vec::new());
+    let mut zhits = 0u64;
+    for run in 0..runs {
+        let n_ev = zlines.len() as f64;
+        let (_, fc) = timed(|| {
+            for l in &zlines {
+                let _: serde::de::IgnoredAny =
+                    serde_json::from_slice(l).expect("generated event parses");
+            }
+        });
+        zfloor.push(n_ev / fc);
+        let mut scanner = Scanner::new(zmap.clone());
+        let mut hits = 0u64;
+        let (_, xc) = timed(|| {
+            for l in &zlines {
+                scanner
+                    .scan(&index, l, &mut |h: &Hit<'_>| {
+                        hits += h.indicators.len() as u64
+                    })
+                    .expect("generated event scans");
+            }
+        });
+        zfull.push(n_ev / xc);
+        zhits = hits;
+        println!(
+            "zeek run {run}: per CPU-second: floor {:.0} ev/s | scanner + index {:.0} ev/s ({hits} indicator hits)",
+            zfloor[run], zfull[run]
+        );
+    }
+    let (zf, zx) = (median(&mut zfloor), median(&mut zfull));
+    println!(
+        "zeek median of {runs}: {} lines, {:.0} bytes/event: floor {zf:.0} ev/s ({:.0} MB/s) | scanner + {n}-indicator index {zx:.0} ev/s ({:.0} MB/s), {:.2}x the floor; {zhits} hits",
+        zlines.len(),
+        zdata.len() as f64 / zlines.len() as f64,
+        zf * zmb / zlines.len() as f64,
+        zx * zmb / zlines.len() as f64,
+        zx / zf
+    );
+    let (rss, hwm) = peak_rss_kib();
+    println!(
+        "memory at the end: VmRSS {} MiB, peak VmHWM {} MiB (index + both event sets)",
+        rss / 1024,
+        hwm / 1024
     );
 }

@@ -81,6 +81,35 @@ fn key_tag(key: &[u8]) -> (u64, usize) {
     (t, key.len())
 }
 
+/// The tag of the key `b[start..end]` (as [`key_tag`]), read with one 8-byte load when
+/// the event has 8 bytes from `start`.
+#[inline(always)]
+pub(crate) fn key_tag_at(b: &[u8], start: usize, end: usize) -> u64 {
+    let len = end - start;
+    match b.get(start..).and_then(|s| s.first_chunk::<8>()) {
+        Some(head) => {
+            let w = u64::from_le_bytes(*head);
+            if len >= 8 {
+                w
+            } else {
+                w & ((1u64 << (8 * len)) - 1)
+            }
+        }
+        None => key_tag(&b[start..end]).0,
+    }
+}
+
+/// Whether a byte of `w` equals `c` (exact: no false positives).
+#[inline(always)]
+fn has_byte(w: u64, c: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = w ^ (ONES * u64::from(c));
+    // High bit of each byte set iff that byte of x is zero.
+    let t = !(((x & LOWS) + LOWS) | x | LOWS);
+    t != 0
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Child {
     tag: u64,
@@ -332,11 +361,25 @@ impl FieldMap {
     /// The child of `node` reached by `key` (a JSON key, split on dots).
     #[inline(always)]
     pub(crate) fn step(&self, node: u32, key: &[u8]) -> Option<u32> {
-        if self.nodes[node as usize].children.is_empty() {
+        self.step_tagged(node, key, key_tag(key).0)
+    }
+
+    /// [`FieldMap::step`] with the key's tag ([`key_tag`]) already computed by the caller
+    /// (the scanner reads it straight from the event's bytes).
+    #[inline(always)]
+    pub(crate) fn step_tagged(&self, node: u32, key: &[u8], tag: u64) -> Option<u32> {
+        let children = &self.nodes[node as usize].children;
+        if children.is_empty() {
             return None;
         }
-        if !key.contains(&b'.') {
-            return self.child(node, key);
+        // A dot among the first 8 bytes shows in the tag; longer keys are searched.
+        let dotted = if key.len() <= 8 {
+            has_byte(tag, b'.')
+        } else {
+            memchr::memchr(b'.', key).is_some()
+        };
+        if !dotted {
+            return Self::find(children, key, tag);
         }
         let mut n = node;
         for part in key.split(|&b| b == b'.') {
@@ -346,19 +389,37 @@ impl FieldMap {
     }
 
     #[inline(always)]
-    fn child(&self, node: u32, part: &[u8]) -> Option<u32> {
-        let (tag, len) = key_tag(part);
-        self.nodes[node as usize]
-            .children
+    fn find(children: &[Child], key: &[u8], tag: u64) -> Option<u32> {
+        let len = key.len();
+        children
             .iter()
-            .find(|c| c.tag == tag && c.len == len && (len <= 8 || *c.key == *part))
+            .find(|c| c.tag == tag && c.len == len && (len <= 8 || *c.key == *key))
             .map(|c| c.node)
+    }
+
+    #[inline(always)]
+    fn child(&self, node: u32, part: &[u8]) -> Option<u32> {
+        Self::find(&self.nodes[node as usize].children, part, key_tag(part).0)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_from_event_bytes_equal_tags_of_keys() {
+        let ev = br#"{"a":1,"src_ip":2,"timestamp":3,"dns.x":4,"k"}"#;
+        for (s, e) in [(2, 3), (8, 14), (19, 28), (33, 38), (43, 44)] {
+            assert_eq!(key_tag_at(ev, s, e), key_tag(&ev[s..e]).0, "{s}..{e}");
+        }
+        assert!(has_byte(key_tag(b"id.orig").0, b'.'));
+        assert!(!has_byte(key_tag(b"id_orig").0, b'.'));
+        let m = FieldMap::zeek();
+        let tag = key_tag_at(b"\"id.orig_h\"", 1, 10);
+        assert_eq!(m.step_tagged(0, b"id.orig_h", tag), m.step(0, b"id.orig_h"));
+        assert!(m.step(0, b"id.orig_h").is_some());
+    }
 
     #[test]
     fn trie_steps_and_dotted_keys() {

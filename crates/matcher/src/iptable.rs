@@ -31,7 +31,9 @@ impl Bits for u32 {
         (self >> 16) as usize
     }
     fn mix(self) -> u64 {
-        u64::from(self).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        let h = u64::from(self).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // Fold the well-mixed top bits into the low ones (the filter uses both ends).
+        h ^ (h >> 31)
     }
 }
 
@@ -45,7 +47,8 @@ impl Bits for u128 {
     }
     fn mix(self) -> u64 {
         let folded = (self as u64) ^ ((self >> 64) as u64).rotate_left(29);
-        folded.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        let h = folded.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^ (h >> 31)
     }
 }
 
@@ -66,7 +69,10 @@ pub struct IpTable<K: Bits> {
     gate: Vec<u64>,
     /// Frozen: about 8 bits per single address; a clear bit skips the host-level probe.
     host_filter: Vec<u64>,
-    host_shift: u32,
+    /// Frozen: a 65,536-bit map of the top 16 bits of the single addresses (8 KiB, so it
+    /// stays in cache): addresses of a /16 no indicator names (internal ranges, typically)
+    /// skip the host filter's memory access.
+    host_gate: Vec<u64>,
     multi: Vec<Vec<u32>>,
     count: usize,
 }
@@ -77,7 +83,7 @@ impl<K: Bits> Default for IpTable<K> {
             levels: Vec::new(),
             gate: Vec::new(),
             host_filter: Vec::new(),
-            host_shift: 0,
+            host_gate: Vec::new(),
             multi: Vec::new(),
             count: 0,
         }
@@ -159,15 +165,15 @@ impl<K: Bits> IpTable<K> {
             l.map.shrink_to_fit();
         }
         if let Some(host) = self.levels.first().filter(|l| l.len == K::WIDTH) {
-            let bits = (host.map.len() * 8).next_power_of_two().max(64);
-            let mut filter = vec![0u64; bits / 64];
-            let shift = 64 - bits.trailing_zeros();
+            let mut filter = crate::strset::filter_words(host.map.len());
+            let mut gate = vec![0u64; 1024];
             for k in host.map.keys() {
-                let bit = (k.mix() >> shift) as usize;
-                filter[bit / 64] |= 1 << (bit % 64);
+                crate::strset::filter_insert(&mut filter, k.mix());
+                let t = k.top16();
+                gate[t / 64] |= 1 << (t % 64);
             }
             self.host_filter = filter;
-            self.host_shift = shift;
+            self.host_gate = gate;
         }
         self.multi.shrink_to_fit();
     }
@@ -184,11 +190,15 @@ impl<K: Bits> IpTable<K> {
             if !open && l.len >= 16 && l.len < K::WIDTH {
                 continue;
             }
-            if l.len == K::WIDTH && !self.host_filter.is_empty() {
-                let bit = (addr.mix() >> self.host_shift) as usize;
-                if self.host_filter[bit / 64] & (1 << (bit % 64)) == 0 {
-                    continue;
-                }
+            if l.len == K::WIDTH
+                && !self.host_filter.is_empty()
+                && (self
+                    .host_gate
+                    .get(t / 64)
+                    .is_some_and(|w| w & (1 << (t % 64)) == 0)
+                    || !crate::strset::filter_may_contain(&self.host_filter, addr.mix()))
+            {
+                continue;
             }
             if let Some(v) = l.map.get(&addr.masked(l.len)) {
                 if *v & MULTI == 0 {
@@ -204,6 +214,7 @@ impl<K: Bits> IpTable<K> {
     pub fn heap_bytes(&self) -> usize {
         self.gate.capacity() * 8
             + self.host_filter.capacity() * 8
+            + self.host_gate.capacity() * 8
             + self
                 .levels
                 .iter()

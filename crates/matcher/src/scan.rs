@@ -153,6 +153,7 @@ pub struct Scanner {
 /// scanner's reused buffers).
 #[derive(Debug, Clone, Copy)]
 struct PendingValue {
+    vk: ValueKind,
     kind: ObservableKind,
     value: (u32, u32),
     normalized: (u32, u32),
@@ -307,6 +308,32 @@ impl Scanner {
         field: FieldRef,
     ) {
         self.summary.values += 1;
+        // The same value under another field of this event (DNS `rrname` and
+        // `answers.rrname`, `answers.rdata` and `grouped.A`): reuse its lookup.
+        let earlier = self.pending.iter().rposition(|p| {
+            p.vk == vk
+                && self
+                    .pending_text
+                    .get(p.value.0 as usize..p.value.1 as usize)
+                    == Some(value)
+        });
+        if let Some(j) = earlier {
+            let p = self.pending[j];
+            let start = self.pending_hits.len() as u32;
+            for k in p.hits.0..p.hits.1 {
+                if let Some(&h) = self.pending_hits.get(k as usize) {
+                    self.pending_hits.push(h);
+                }
+            }
+            let end = self.pending_hits.len() as u32;
+            self.summary.hits += end - start;
+            self.pending.push(PendingValue {
+                field,
+                hits: (start, end),
+                ..p
+            });
+            return;
+        }
         let summary = &mut self.summary;
         let (hits, ids, text) = (
             &mut self.pending_hits,
@@ -350,6 +377,7 @@ impl Scanner {
                     push(text, normalized)
                 };
                 self.pending.push(PendingValue {
+                    vk,
                     kind,
                     value: value_at,
                     normalized,
@@ -388,7 +416,8 @@ impl Scanner {
                 self.key_buf = kb;
                 c
             } else {
-                self.map.step(node, &b[ks..ke])
+                let tag = crate::fields::key_tag_at(b, ks, ke);
+                self.map.step_tagged(node, &b[ks..ke], tag)
             };
             i = skip_ws(b, ke + 1);
             if b.get(i) != Some(&b':') {
@@ -683,7 +712,8 @@ fn skip_value(b: &[u8], i: usize, depth: usize) -> Result<usize, ScanError> {
             let mut level = 0usize;
             let mut j = i;
             let room = MAX_DEPTH.saturating_sub(depth);
-            while j < b.len() {
+            while let Some(k) = next_structural(b, j) {
+                j = k;
                 let c = b[j];
                 match c {
                     b'"' => {
@@ -716,6 +746,29 @@ fn skip_value(b: &[u8], i: usize, depth: usize) -> Result<usize, ScanError> {
         Some(_) => scalar_end(b, i),
         None => err(i, "expected a value"),
     }
+}
+
+/// The first `"`, `{`, `}`, `[` or `]` at or after `j` (8 bytes at a time).
+#[inline(always)]
+fn next_structural(b: &[u8], mut j: usize) -> Option<usize> {
+    const CASE: u64 = ONES * 0x20;
+    while let Some(chunk) = b.get(j..).and_then(|s| s.first_chunk::<8>()) {
+        let w = u64::from_le_bytes(*chunk);
+        // `[` | 0x20 = `{` and `]` | 0x20 = `}`; no other byte maps onto them.
+        let lw = w | CASE;
+        let m = bytes_eq(w, b'"') | bytes_eq(lw, b'{') | bytes_eq(lw, b'}');
+        if m != 0 {
+            return Some(j + (m.trailing_zeros() / 8) as usize);
+        }
+        j += 8;
+    }
+    while let Some(&c) = b.get(j) {
+        if matches!(c, b'"' | b'{' | b'}' | b'[' | b']') {
+            return Some(j);
+        }
+        j += 1;
+    }
+    None
 }
 
 /// Unescapes JSON string content `raw` (which starts at byte `at` of the event).
@@ -1120,6 +1173,39 @@ mod tests {
             .unwrap();
         let (sum, _) = record(m, r#"{"event":{"created":"2026-03-01T10:05:00Z"}}"#);
         assert_eq!(sum.unwrap().time_micros, Some(t));
+    }
+
+    #[test]
+    fn a_value_repeated_in_an_event_hits_under_each_field() {
+        let ev = r#"{"dns":{"rrname":"evil.example","answers":[{"rrname":"evil.example","rdata":"203.0.113.9"}],"grouped":{"A":["203.0.113.9"]}}}"#;
+        let (sum, got) = record(FieldMap::suricata_eve(), ev);
+        assert_eq!(
+            got,
+            vec![
+                "obs domain-name dns.rrname evil.example evil.example",
+                "hit dns.rrname evil.example indicator--dom",
+                "obs domain-name dns.answers.rrname evil.example evil.example",
+                "hit dns.answers.rrname evil.example indicator--dom",
+                "obs ipv4-addr dns.answers.rdata 203.0.113.9 203.0.113.9",
+                "hit dns.answers.rdata 203.0.113.9 indicator--ip",
+                "obs ipv4-addr dns.grouped.A 203.0.113.9 203.0.113.9",
+                "hit dns.grouped.A 203.0.113.9 indicator--ip",
+            ]
+        );
+        let sum = sum.unwrap();
+        assert_eq!((sum.values, sum.hits), (4, 4));
+        // Same text, other kind: looked up again (an `ip` field is not a domain).
+        let (_, got) = record(
+            FieldMap::suricata_eve(),
+            r#"{"src_ip":"evil.example","dns":{"rrname":"evil.example"}}"#,
+        );
+        assert_eq!(
+            got,
+            vec![
+                "obs domain-name dns.rrname evil.example evil.example",
+                "hit dns.rrname evil.example indicator--dom",
+            ]
+        );
     }
 
     #[test]

@@ -249,6 +249,10 @@ impl TextSet {
         for (re, posts) in &self.chunks {
             scratch.patset.clear();
             re.which_overlapping_matches(&Input::new(value), &mut scratch.patset);
+            if scratch.patset.is_empty() {
+                // Iterating an empty set still walks its whole capacity.
+                continue;
+            }
             for pid in scratch.patset.iter() {
                 if let Some((how, ids)) = posts.get(pid.as_usize()) {
                     f(*how, ids);

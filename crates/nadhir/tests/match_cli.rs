@@ -369,4 +369,11 @@ fn match_evaluates_general_patterns_per_event() {
         stderr.contains("general patterns: 9 hits, 0 evaluation errors"),
         "{stderr}"
     );
+    // --help says what "per event" means.
+    let help = Command::new(env!("CARGO_BIN_EXE_nadhir"))
+        .args(["match", "--help"])
+        .output()
+        .expect("run nadhir");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("Single-event semantics"), "{help}");
 }

@@ -135,8 +135,62 @@ fn strptime_re(frac: bool) -> &'static regex::Regex {
     })
 }
 
+/// The common shape `YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z` with two-digit fields in range,
+/// without the regex: `Some(result)` (the same result as [`py_datetime`]'s general path),
+/// or `None` when the text has another shape (the general path decides).
+fn canonical_datetime(b: &[u8]) -> Option<Option<Micros>> {
+    let n = b.len();
+    if !(n == 20 || (22..=27).contains(&n)) || b[n - 1] != b'Z' {
+        return None;
+    }
+    let d2 = |i: usize| -> Option<i64> {
+        let (x, y) = (b[i], b[i + 1]);
+        (x.is_ascii_digit() && y.is_ascii_digit())
+            .then(|| i64::from(x - b'0') * 10 + i64::from(y - b'0'))
+    };
+    if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let y = d2(0)? * 100 + d2(2)?;
+    let (mo, d, h, mi, sec) = (d2(5)?, d2(8)?, d2(11)?, d2(14)?, d2(17)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 61 {
+        return None;
+    }
+    let micro = if n == 20 {
+        0
+    } else {
+        if b[19] != b'.' {
+            return None;
+        }
+        let digits = &b[20..n - 1];
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let mut v = 0i64;
+        for k in 0..6 {
+            v = v * 10 + digits.get(k).map_or(0, |c| i64::from(c - b'0'));
+        }
+        v
+    };
+    if y < 1 || d > days_in_month(y, mo) || sec > 59 {
+        return Some(None);
+    }
+    let days = days_from_civil(y, mo, d);
+    Some(Some(
+        ((days * 24 + h) * 60 + mi) * 60_000_000 + sec * 1_000_000 + micro,
+    ))
+}
+
 /// `stix2matcher.matcher._str_to_datetime`.
 fn py_datetime(s: &str) -> Option<Micros> {
+    match canonical_datetime(s.as_bytes()) {
+        Some(r) => r,
+        None => py_datetime_general(s),
+    }
+}
+
+/// [`py_datetime`] through the reference's regexes.
+fn py_datetime_general(s: &str) -> Option<Micros> {
     if s.chars().any(char::is_lowercase) {
         return None;
     }
@@ -208,12 +262,47 @@ pub struct Observations<'a> {
     /// For an object path: each string value -> the (observation, root) pairs holding it,
     /// in scan order. Serves `=` and `IN` on string literals without a scan.
     str_index: std::cell::RefCell<hashbrown::HashMap<ObjectPath, Rc<StrIndex<'a>>>>,
+    /// For an object path: its distinct scalar values (strings, numbers, booleans, null;
+    /// each list, object or bytes value counts as distinct) and every selected value as a
+    /// number into them, in scan order. Serves the tests the string index does not
+    /// (`LIKE`, `MATCHES`, `ISSUBSET`, order, `!=`, numbers): the predicate runs once per
+    /// distinct value, and the scan reads a compact array instead of chasing each value.
+    str_table: std::cell::RefCell<hashbrown::HashMap<ObjectPath, Rc<StrTable<'a>>>>,
+}
+
+/// See [`Observations::str_table`].
+#[derive(Debug)]
+struct StrTable<'a> {
+    /// Distinct values (the first selected value of each).
+    values: Vec<Val<'a>>,
+    /// (observation, root, value number), in the selection's order.
+    entries: Vec<(u32, u32, u32)>,
 }
 
 type StrIndex<'a> = hashbrown::HashMap<&'a str, Vec<(u32, u32)>>;
 
 /// Most distinct object paths whose selections are kept (then the cache starts over).
 const SELECT_CACHE_PATHS: usize = 256;
+
+/// A property of a small JSON object: a scan of its few keys beats hashing the key
+/// (`serde_json`'s map hashes with SipHash); big objects use the map.
+#[inline]
+fn map_get<'v>(m: &'v serde_json::Map<String, Value>, k: &str) -> Option<&'v Value> {
+    if m.len() <= 16 {
+        m.iter().find(|(key, _)| key.as_str() == k).map(|(_, v)| v)
+    } else {
+        m.get(k)
+    }
+}
+
+/// [`map_get`] on a value that may be an object.
+#[inline]
+fn get<'v>(v: &'v Value, k: &str) -> Option<&'v Value> {
+    match v {
+        Value::Object(m) => map_get(m, k),
+        _ => None,
+    }
+}
 
 fn str_field<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a str, EvalError> {
     v.get(key)
@@ -252,11 +341,19 @@ impl<'a> Observations<'a> {
         let mut scos: hashbrown::HashMap<&'a str, &'a Value> = hashbrown::HashMap::new();
         let mut sdos = Vec::new();
         for (i, o) in merged.iter().enumerate() {
-            let ty = str_field(o, "type", &format!("object {i}"))?;
+            // The error context is formatted only on the error path.
+            let ty = match get(o, "type").and_then(Value::as_str) {
+                Some(t) => t,
+                None => str_field(o, "type", &format!("object {i}"))?,
+            };
             if ty == "observed-data" {
                 sdos.push(*o);
             } else {
-                scos.insert(str_field(o, "id", &format!("object {i} ({ty})"))?, *o);
+                let id = match get(o, "id").and_then(Value::as_str) {
+                    Some(id) => id,
+                    None => str_field(o, "id", &format!("object {i} ({ty})"))?,
+                };
+                scos.insert(id, *o);
             }
         }
         let mut obs = Vec::new();
@@ -300,7 +397,7 @@ impl<'a> Observations<'a> {
         let mut by_type: hashbrown::HashMap<&'a str, Vec<(u32, u32)>> = hashbrown::HashMap::new();
         for (oi, o) in obs.iter().enumerate() {
             for (ri, (_, obj)) in o.objects.iter().enumerate() {
-                if let Some(t) = obj.get("type").and_then(Value::as_str) {
+                if let Some(t) = get(obj, "type").and_then(Value::as_str) {
                     by_type.entry(t).or_default().push((oi as u32, ri as u32));
                 }
             }
@@ -310,6 +407,7 @@ impl<'a> Observations<'a> {
             by_type,
             cache: Default::default(),
             str_index: Default::default(),
+            str_table: Default::default(),
         })
     }
 
@@ -673,10 +771,44 @@ fn v6(s: &str) -> Option<(u128, u32)> {
     Some((u128::from(ip), prefix))
 }
 
-/// `_ip_or_cidr_in_subnet(containee, container)`; IPv6 is an extension (both sides IPv6).
-fn in_subnet(containee: &str, container: &str) -> Result<bool, EvalError> {
-    if containee.contains(':') && container.contains(':') {
-        if let (Some((a, ap)), Some((b, bp))) = (v6(containee), v6(container)) {
+/// One side of `ISSUBSET` / `ISSUPERSET`, parsed once (the pattern's constant side is
+/// parsed when the pattern is compiled; parse errors are kept and raised where the
+/// reference raises them, on a value to test).
+#[derive(Debug, Clone)]
+struct IpArg {
+    colon: bool,
+    v6: Option<(u128, u32)>,
+    v4: Result<(u32, u32), EvalError>,
+}
+
+impl IpArg {
+    fn containee(s: &str) -> IpArg {
+        let colon = s.contains(':');
+        IpArg {
+            colon,
+            v6: if colon { v6(s) } else { None },
+            v4: if s.contains('/') {
+                cidr4(s)
+            } else {
+                ip4(s).map(|a| (a, 32))
+            },
+        }
+    }
+
+    fn container(s: &str) -> IpArg {
+        let colon = s.contains(':');
+        IpArg {
+            colon,
+            v6: if colon { v6(s) } else { None },
+            v4: cidr4(s),
+        }
+    }
+}
+
+/// [`in_subnet`] on parsed sides.
+fn in_subnet_parsed(containee: &IpArg, container: &IpArg) -> Result<bool, EvalError> {
+    if containee.colon && container.colon {
+        if let (Some((a, ap)), Some((b, bp))) = (containee.v6, container.v6) {
             if bp > ap {
                 return Ok(false);
             }
@@ -684,18 +816,20 @@ fn in_subnet(containee: &str, container: &str) -> Result<bool, EvalError> {
             return Ok(a & mask == b & mask);
         }
     }
-    let (a, ap) = if containee.contains('/') {
-        cidr4(containee)?
-    } else {
-        (ip4(containee)?, 32)
-    };
-    let (b, bp) = cidr4(container)?;
+    let (a, ap) = containee.v4.clone()?;
+    let (b, bp) = container.v4.clone()?;
     if bp > ap {
         return Ok(false);
     }
     let mask = ((1u64 << bp) - 1) << (32 - bp);
     let mask = mask as u32;
     Ok(a & mask == b & mask)
+}
+
+/// `_ip_or_cidr_in_subnet(containee, container)`; IPv6 is an extension (both sides IPv6).
+#[cfg(test)]
+fn in_subnet(containee: &str, container: &str) -> Result<bool, EvalError> {
+    in_subnet_parsed(&IpArg::containee(containee), &IpArg::container(container))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -831,8 +965,10 @@ enum Pred {
         re: regex::Regex,
         bin: Option<regex::bytes::Regex>,
     },
-    Subset(String),
-    Superset(String),
+    /// `ISSUBSET`: the pattern's container, parsed.
+    Subset(IpArg),
+    /// `ISSUPERSET`: the pattern's containee, parsed.
+    Superset(IpArg),
 }
 
 #[derive(Debug)]
@@ -1034,8 +1170,8 @@ impl CompiledPattern {
                         };
                         Pred::Matches { re, bin }
                     }
-                    CompOp::IsSubset => Pred::Subset(s(&t.value)?),
-                    CompOp::IsSuperset => Pred::Superset(s(&t.value)?),
+                    CompOp::IsSubset => Pred::Subset(IpArg::container(&s(&t.value)?)),
+                    CompOp::IsSuperset => Pred::Superset(IpArg::containee(&s(&t.value)?)),
                 };
                 CExpr::Test(Box::new(Test {
                     path: t.path.clone(),
@@ -1142,7 +1278,44 @@ pub fn match_pattern(
 /// Per observation: the values selected for each root object (by root index).
 type Selected<'a> = Vec<(usize, Vec<(usize, Vec<Val<'a>>)>)>;
 /// Per observation: the root objects that passed (sorted, deduplicated).
-type Passed = IndexMap<usize, Vec<usize>, hashbrown::DefaultHashBuilder>;
+type Passed = IndexMap<usize, Roots, hashbrown::DefaultHashBuilder>;
+
+/// Root object numbers of one observation; the first is kept inline (usually the only
+/// one), so most tests allocate nothing per observation.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Roots {
+    first: Option<usize>,
+    rest: Vec<usize>,
+}
+
+impl Roots {
+    fn push(&mut self, r: usize) {
+        if self.first.is_none() {
+            self.first = Some(r);
+        } else {
+            self.rest.push(r);
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+    fn contains(&self, r: &usize) -> bool {
+        self.first.as_ref() == Some(r) || self.rest.contains(r)
+    }
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.first.into_iter().chain(self.rest.iter().copied())
+    }
+}
+
+impl FromIterator<usize> for Roots {
+    fn from_iter<I: IntoIterator<Item = usize>>(it: I) -> Self {
+        let mut r = Roots::default();
+        for x in it {
+            r.push(x);
+        }
+        r
+    }
+}
 
 struct Ctx<'d, 'a> {
     data: &'d Observations<'a>,
@@ -1221,16 +1394,37 @@ impl<'a> Ctx<'_, 'a> {
             .get(path.object_type.as_str())
             .map(Vec::as_slice)
             .unwrap_or_default();
+        // The first step (always a key) is taken straight from each root object, without
+        // materialising the roots as a selection first.
+        let mut steps = path.steps.iter();
+        let first = steps.next();
         for &(oi, ri) in hits {
             let (oi, ri) = (oi as usize, ri as usize);
             let obj = self.data.obs[oi].objects[ri].1;
+            let vals = match first {
+                None => vec![Val::J(obj)],
+                Some(PathStep::Key(k)) => {
+                    let mut v = Vec::new();
+                    if let Value::Object(m) = obj {
+                        if let Some(val) = map_get(m, k) {
+                            v.push(suffix(k, val)?);
+                        }
+                    }
+                    self.deref(oi, k, v)?
+                }
+                // An index step on an object selects nothing.
+                Some(_) => Vec::new(),
+            };
+            if vals.is_empty() {
+                continue;
+            }
             match out.last_mut() {
-                Some((last, roots)) if *last == oi => roots.push((ri, vec![Val::J(obj)])),
-                _ => out.push((oi, vec![(ri, vec![Val::J(obj)])])),
+                Some((last, roots)) if *last == oi => roots.push((ri, vals)),
+                _ => out.push((oi, vec![(ri, vals)])),
             }
         }
         self.charge(hits.len() as u64 / 16 + 1);
-        for step in &path.steps {
+        for step in steps {
             let mut next: Selected<'a> = Vec::with_capacity(out.len());
             for (oi, roots) in out {
                 let mut kept = Vec::new();
@@ -1240,7 +1434,7 @@ impl<'a> Ctx<'_, 'a> {
                             let mut v = Vec::new();
                             for x in &vals {
                                 if let Val::J(Value::Object(m)) = x {
-                                    if let Some(val) = m.get(k) {
+                                    if let Some(val) = map_get(m, k) {
                                         v.push(suffix(k, val)?);
                                     }
                                 }
@@ -1366,8 +1560,7 @@ impl<'a> Ctx<'_, 'a> {
                         .into_iter()
                         .filter_map(|(oi, roots)| {
                             let other = rhs.get(&oi)?;
-                            let both: Vec<usize> =
-                                roots.into_iter().filter(|r| other.contains(r)).collect();
+                            let both: Roots = roots.iter().filter(|r| other.contains(r)).collect();
                             (!both.is_empty()).then_some((oi, both))
                         })
                         .collect();
@@ -1379,7 +1572,7 @@ impl<'a> Ctx<'_, 'a> {
                 for e in &v[1..] {
                     for (oi, roots) in self.comparison(e)? {
                         let slot = acc.entry(oi).or_default();
-                        for r in roots {
+                        for r in roots.iter() {
                             if !slot.contains(&r) {
                                 slot.push(r);
                             }
@@ -1446,7 +1639,86 @@ impl<'a> Ctx<'_, 'a> {
         Ok(idx)
     }
 
-    fn test(&self, t: &Test) -> Result<Passed, EvalError> {
+    fn str_table(&self, path: &ObjectPath) -> Result<Rc<StrTable<'a>>, EvalError> {
+        if let Some(hit) = self.data.str_table.borrow().get(path) {
+            return Ok(Rc::clone(hit));
+        }
+        let sel = self.select(path)?;
+        /// Equal keys give equal predicate results.
+        #[derive(PartialEq, Eq, Hash)]
+        enum Key<'s> {
+            S(&'s str),
+            I(i128),
+            F(u64),
+            B(bool),
+            Null,
+        }
+        let mut ids: hashbrown::HashMap<Key<'a>, u32> = hashbrown::HashMap::new();
+        let mut table = StrTable {
+            values: Vec::new(),
+            entries: Vec::new(),
+        };
+        for (oi, roots) in sel.iter() {
+            for (ri, vals) in roots {
+                for v in vals {
+                    let key = match v {
+                        Val::J(Value::String(s)) => Key::S(s.as_str()),
+                        Val::J(Value::Bool(b)) => Key::B(*b),
+                        Val::J(Value::Null) => Key::Null,
+                        Val::Num(Num::I(i)) => Key::I(*i),
+                        Val::Num(Num::F(f)) => Key::F(f.to_bits()),
+                        // Lists, objects, bytes: a number of their own (no sharing).
+                        _ => {
+                            table.values.push(v.clone());
+                            let id = table.values.len() as u32 - 1;
+                            table.entries.push((*oi as u32, *ri as u32, id));
+                            continue;
+                        }
+                    };
+                    let next = table.values.len() as u32;
+                    let id = *ids.entry(key).or_insert(next);
+                    if id == next {
+                        table.values.push(v.clone());
+                    }
+                    table.entries.push((*oi as u32, *ri as u32, id));
+                }
+            }
+        }
+        let table = Rc::new(table);
+        let mut cache = self.data.str_table.borrow_mut();
+        if cache.len() >= SELECT_CACHE_PATHS {
+            cache.clear();
+        }
+        cache.insert(path.clone(), table.clone());
+        Ok(table)
+    }
+
+    /// [`Ctx::test`] over a [`StrTable`]: the same scan, with the predicate evaluated once
+    /// per distinct string (lazily, so an error is raised exactly where the plain scan
+    /// would raise it).
+    fn table_pairs(&self, t: &Test, tab: &StrTable<'a>) -> Result<Vec<(u32, u32)>, EvalError> {
+        const UNSET: u8 = 2;
+        let mut memo = vec![UNSET; tab.values.len()];
+        let mut hits: Vec<(u32, u32)> = Vec::new();
+        for &(oi, ri, id) in &tab.entries {
+            if hits.last() == Some(&(oi, ri)) {
+                continue;
+            }
+            let slot = &mut memo[id as usize];
+            if *slot == UNSET {
+                let r = pred(&t.pred, &tab.values[id as usize])?;
+                *slot = u8::from(r.is_some_and(|r| r != t.negated));
+            }
+            if *slot == 1 {
+                hits.push((oi, ri));
+            }
+        }
+        Ok(hits)
+    }
+
+    /// The (observation, root) pairs passing one test, in scan order (grouped by
+    /// observation).
+    fn test_pairs(&self, t: &Test) -> Result<Vec<(u32, u32)>, EvalError> {
         if let Some(keys) = self.indexable(t) {
             let idx = self.string_index(&t.path)?;
             let mut hits: Vec<(u32, u32)> = Vec::new();
@@ -1460,26 +1732,32 @@ impl<'a> Ctx<'_, 'a> {
                 hits.dedup();
             }
             self.charge(hits.len() as u64 / 16 + 1);
-            let mut out = Passed::default();
-            for (oi, ri) in hits {
-                out.entry(oi as usize).or_default().push(ri as usize);
-            }
-            return Ok(out);
+            return Ok(hits);
         }
-        let sel = self.select(&t.path)?;
-        let mut out = Passed::default();
-        for (oi, roots) in sel.iter() {
-            let mut passed = Vec::new();
-            for (ri, vals) in roots {
-                for v in vals {
-                    if pred(&t.pred, v)?.is_some_and(|r| r != t.negated) {
-                        passed.push(*ri);
-                        break;
-                    }
-                }
-            }
-            if !passed.is_empty() {
-                out.insert(*oi, passed);
+        // The table scan: the predicate once per distinct value, lazily, so an error is
+        // raised exactly where a plain scan of every value would raise it.
+        let tab = self.str_table(&t.path)?;
+        self.table_pairs(t, &tab)
+    }
+
+    fn test(&self, t: &Test) -> Result<Passed, EvalError> {
+        let hits = self.test_pairs(t)?;
+        let groups = hits.windows(2).filter(|w| w[0].0 != w[1].0).count() + 1;
+        let mut out = Passed::with_capacity_and_hasher(groups, Default::default());
+        for (oi, ri) in hits {
+            out.entry(oi as usize).or_default().push(ri as usize);
+        }
+        Ok(out)
+    }
+
+    /// The observations passing one test, in the order [`Ctx::test`]'s keys have (the
+    /// pairs come grouped by observation, in increasing order: selections follow the
+    /// observations' order).
+    fn test_observations(&self, t: &Test) -> Result<Vec<usize>, EvalError> {
+        let mut out: Vec<usize> = Vec::new();
+        for (oi, _) in self.test_pairs(t)? {
+            if out.last() != Some(&(oi as usize)) {
+                out.push(oi as usize);
             }
         }
         Ok(out)
@@ -1524,6 +1802,9 @@ fn py_b64decode(s: &str) -> Option<Vec<u8>> {
 
 /// NFC form of `s`, borrowing when it already is (the common case).
 fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.is_ascii() {
+        return std::borrow::Cow::Borrowed(s);
+    }
     match unicode_normalization::is_nfc_quick(s.chars()) {
         unicode_normalization::IsNormalized::Yes => std::borrow::Cow::Borrowed(s),
         _ => std::borrow::Cow::Owned(s.nfc().collect()),
@@ -1574,11 +1855,11 @@ fn pred(p: &Pred, v: &Val<'_>) -> Result<Option<bool>, EvalError> {
             _ => false,
         },
         Pred::Subset(container) => match v {
-            Val::J(Value::String(s)) => in_subnet(s, container)?,
+            Val::J(Value::String(s)) => in_subnet_parsed(&IpArg::containee(s), container)?,
             _ => false,
         },
         Pred::Superset(containee) => match v {
-            Val::J(Value::String(s)) => in_subnet(containee, s)?,
+            Val::J(Value::String(s)) => in_subnet_parsed(containee, &IpArg::container(s))?,
             _ => false,
         },
     }))
@@ -1623,11 +1904,15 @@ impl<'d, 'a> Ctx<'d, 'a> {
     fn observe<'c>(&'c self, e: &'c OExpr) -> Result<Bindings<'c>, EvalError> {
         Ok(match e {
             OExpr::Simple(c) => {
-                let passed = self.comparison(c)?;
+                // One test: only which observations pass matters here.
+                let passed: Vec<usize> = match c {
+                    CExpr::Test(t) => self.test_observations(t)?,
+                    _ => self.comparison(c)?.into_keys().collect(),
+                };
                 let data = self.data;
                 Box::new(
                     passed
-                        .into_keys()
+                        .into_iter()
                         .flat_map(move |oi| {
                             let n = data.obs[oi].number;
                             (0..n).map(move |k| -> Binding {
@@ -2127,6 +2412,43 @@ mod tests {
         let c = CompiledPattern::new(&crate::parse(p).unwrap(), EvalOptions::default()).unwrap();
         assert_eq!(c.matches(&by_ref).unwrap(), c.matches(&copied).unwrap());
         assert!(c.matches(&by_ref).unwrap().matched);
+    }
+
+    #[test]
+    fn canonical_datetimes_agree_with_the_general_path() {
+        // The general path alone (as before the fast path existed).
+        let general = |s: &str| {
+            assert!(
+                canonical_datetime(s.as_bytes()).is_some(),
+                "{s} is canonical"
+            );
+            py_datetime_general(s)
+        };
+        for s in [
+            "2026-03-01T10:05:00Z",
+            "2026-03-01T10:05:00.1Z",
+            "2026-03-01T10:05:00.123456Z",
+            "2024-02-29T23:59:59.000001Z",
+            "2023-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "0000-01-01T00:00:00Z",
+            "2026-03-01T10:05:60Z",
+            "2026-03-01T10:05:61.5Z",
+            "1969-12-31T23:59:59.999999Z",
+        ] {
+            assert_eq!(py_datetime(s), general(s), "{s}");
+        }
+        for s in [
+            "2026-03-01T24:00:00Z",
+            "2026-3-01T10:05:00Z",
+            "2026-03-01T10:05:00.1234567Z",
+            "2026-03-01t10:05:00Z",
+            "2026-03-01T10:05:00+00:00",
+            "2026-00-01T10:05:00Z",
+            "2026-03-00T10:05:00Z",
+        ] {
+            assert!(canonical_datetime(s.as_bytes()).is_none(), "{s}");
+        }
     }
 
     #[test]

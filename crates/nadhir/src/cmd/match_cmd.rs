@@ -57,6 +57,14 @@ pub enum EventFormat {
 /// job; here they are evaluated over the one event). Hits of those patterns carry
 /// "via": "pattern".
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Patterns that are not IOC-shaped (AND across objects, qualifiers, \
+FOLLOWEDBY, ...) are evaluated per event: the event's extracted values become the SCOs of one \
+observed-data object timed at the event's time (EVE `timestamp`, Zeek `ts`; the Unix epoch \
+when absent). Single-event semantics: WITHIN, REPEATS, FOLLOWEDBY and START/STOP are \
+evaluated over that one event; relating observations across events is the early-warning \
+pipeline's job. Their hits carry \"via\": \"pattern\"."
+)]
 pub struct MatchArgs {
     /// STIX bundle (or JSON array / JSON lines) holding the indicators; only
     /// pattern_type "stix" is compiled, others are reported and skipped.
