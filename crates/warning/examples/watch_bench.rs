@@ -55,7 +55,9 @@ fn indicator(i: u64) -> String {
         x ^= x >> 27;
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     };
-    let word: String = (0..7).map(|_| char::from(b'a' + (next() % 26) as u8)).collect();
+    let word: String = (0..7)
+        .map(|_| char::from(b'a' + (next() % 26) as u8))
+        .collect();
     let pattern = match i % 10 {
         0..=4 => format!("[domain-name:value = '{word}{i}.example.com']"),
         5..=7 => format!(
@@ -65,7 +67,10 @@ fn indicator(i: u64) -> String {
             next() % 256,
             1 + next() % 254
         ),
-        8 => format!("[url:value = 'http://{word}{i}.example.net/p/{}']", next() % 100_000),
+        8 => format!(
+            "[url:value = 'http://{word}{i}.example.net/p/{}']",
+            next() % 100_000
+        ),
         _ => format!(
             "[file:hashes.'SHA-256' = '{:016x}{:016x}{:016x}{:016x}']",
             next(),
@@ -137,7 +142,11 @@ async fn main() {
         }
     }
     store.insert(&batch, &[]).await.expect("insert");
-    println!("stored {} indicators in {:.1} s", n, t.elapsed().as_secs_f64());
+    println!(
+        "stored {} indicators in {:.1} s",
+        n,
+        t.elapsed().as_secs_f64()
+    );
 
     let t = Instant::now();
     let mut cfg = EngineConfig::new("Bench node", "api");
@@ -159,9 +168,8 @@ async fn main() {
         let mut walls = Vec::new();
         for run in 0..runs {
             // Start the file from the beginning each run.
-            let key = warning::engine::source::checkpoint_key(
-                &std::path::absolute(path).expect("path"),
-            );
+            let key =
+                warning::engine::source::checkpoint_key(&std::path::absolute(path).expect("path"));
             store.set_state(&key, "null").await.expect("state");
             let (_tx, rx) = tokio::sync::watch::channel(false);
             let (c0, w0) = (proc_cpu_seconds(), Instant::now());
@@ -197,5 +205,26 @@ async fn main() {
             m / floor_rate
         );
     }
+    // Time to effect: a new indicator arrives; the next poll rebuilds and swaps the
+    // index while ingest could go on with the old one.
+    let new = indicator(n + 1_000_000_007);
+    store
+        .insert(
+            &[NewObject::from_object(
+                &stix::Object::from_json_str(&new).expect("indicator"),
+            )],
+            &[],
+        )
+        .await
+        .expect("insert");
+    let t = Instant::now();
+    assert!(engine.reload(false).await.expect("reload"), "change seen");
+    let st = engine.live().status.clone();
+    println!(
+        "new indicator live after {:.2} s (build {} ms; time from its date_added to live {:?} ms; add the poll interval, 1 s by default)",
+        t.elapsed().as_secs_f64(),
+        st.build_ms,
+        st.time_to_effect_ms
+    );
     println!("VmHWM {} MiB", vm_hwm_mib());
 }

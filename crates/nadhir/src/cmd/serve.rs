@@ -140,7 +140,7 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
                     }
                 }));
             }
-            app = app.merge(warning::engine::http::router(engine));
+            app = app.merge(warning::engine::http::router(engine, warn_rx.clone()));
         }
         let scheme = if args.tls_cert.is_some() {
             "https"
@@ -162,8 +162,11 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 let handle = axum_server::Handle::new();
                 let h2 = handle.clone();
                 let stop = shutdown_signal()?;
+                let warn_stop = warn_stop.clone();
                 tokio::spawn(async move {
                     stop.await;
+                    // Live streams and sources end first, so in-flight requests can finish.
+                    let _ = warn_stop.send(true);
                     h2.graceful_shutdown(Some(Duration::from_secs(30)));
                 });
                 let server = axum_server::bind_rustls(args.listen, tls).handle(handle.clone());
@@ -184,6 +187,15 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("cannot listen on {}", args.listen))?;
                 let addr = listener.local_addr()?;
                 let stop = shutdown_signal()?;
+                let stop = {
+                    let warn_stop = warn_stop.clone();
+                    async move {
+                        stop.await;
+                        // Live streams and sources end first, so in-flight requests can
+                        // finish.
+                        let _ = warn_stop.send(true);
+                    }
+                };
                 announce(scheme, addr, &default_root);
                 axum::serve(listener, app)
                     .with_graceful_shutdown(stop)

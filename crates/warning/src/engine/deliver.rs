@@ -207,29 +207,41 @@ pub async fn dead_letters(store: &dyn Store, limit: usize) -> Result<Vec<DeadLet
         .collect()
 }
 
-/// Feed entries after `after`, live: replays what is stored, then waits for more.
-pub fn feed_stream(engine: Arc<Engine>, after: i64) -> impl Stream<Item = Result<FeedRow>> {
+/// Feed entries after `after`, live: replays what is stored, then waits for more,
+/// until `shutdown` turns true.
+pub fn feed_stream(
+    engine: Arc<Engine>,
+    after: i64,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> impl Stream<Item = Result<FeedRow>> {
     let rx = engine.subscribe();
-    let state = (engine, after, rx, VecDeque::<FeedRow>::new());
-    futures::stream::unfold(state, |(engine, mut cursor, mut rx, mut buf)| async move {
-        loop {
-            if let Some(row) = buf.pop_front() {
-                cursor = row.seq;
-                return Some((Ok(row), (engine, cursor, rx, buf)));
-            }
-            match engine.store.feed_after(cursor, 500).await {
-                Ok(rows) if !rows.is_empty() => buf.extend(rows),
-                Ok(_) => {
-                    // Other processes (workers) append too: poll as well as listen.
-                    tokio::select! {
-                        _ = rx.changed() => {}
-                        _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-                    }
+    let state = (engine, after, rx, shutdown, VecDeque::<FeedRow>::new());
+    futures::stream::unfold(
+        state,
+        |(engine, mut cursor, mut rx, mut stop, mut buf)| async move {
+            loop {
+                if *stop.borrow() {
+                    return None;
                 }
-                Err(e) => return Some((Err(e.into()), (engine, cursor, rx, buf))),
+                if let Some(row) = buf.pop_front() {
+                    cursor = row.seq;
+                    return Some((Ok(row), (engine, cursor, rx, stop, buf)));
+                }
+                match engine.store.feed_after(cursor, 500).await {
+                    Ok(rows) if !rows.is_empty() => buf.extend(rows),
+                    Ok(_) => {
+                        // Other processes (workers) append too: poll as well as listen.
+                        tokio::select! {
+                            _ = rx.changed() => {}
+                            _ = stop.changed() => {}
+                            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                        }
+                    }
+                    Err(e) => return Some((Err(e.into()), (engine, cursor, rx, stop, buf))),
+                }
             }
-        }
-    })
+        },
+    )
 }
 
 impl Engine {

@@ -123,8 +123,22 @@ async fn caller(engine: &Engine, headers: &HeaderMap, roles: &[&str]) -> ApiResu
     })
 }
 
-/// The routes, with the engine as state.
-pub fn router(engine: Arc<Engine>) -> Router {
+/// What the handlers share.
+#[derive(Clone, Debug)]
+pub struct WarningState {
+    engine: Arc<Engine>,
+    /// Turns true when the server shuts down: live streams end.
+    shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl axum::extract::FromRef<WarningState> for Arc<Engine> {
+    fn from_ref(s: &WarningState) -> Arc<Engine> {
+        s.engine.clone()
+    }
+}
+
+/// The routes. Live streams end when `shutdown` turns true.
+pub fn router(engine: Arc<Engine>, shutdown: tokio::sync::watch::Receiver<bool>) -> Router {
     Router::new()
         .route("/warning/ingest", post(ingest))
         .route("/warning/stream", get(stream))
@@ -138,7 +152,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/warning/assets", get(assets).post(create_asset))
         .route("/warning/assets/{id}", delete(drop_asset))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_INGEST_BYTES))
-        .with_state(engine)
+        .with_state(WarningState { engine, shutdown })
 }
 
 async fn ingest(
@@ -176,6 +190,7 @@ struct StreamParams {
 
 async fn stream(
     State(engine): State<Arc<Engine>>,
+    State(state): State<WarningState>,
     headers: HeaderMap,
     Query(p): Query<StreamParams>,
 ) -> ApiResult<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>> {
@@ -189,7 +204,7 @@ async fn stream(
         // A new subscriber starts with what happens next.
         None => super::deliver::feed_end(engine.store.as_ref()).await?,
     };
-    let s = feed_stream(engine, after).map(|row| {
+    let s = feed_stream(engine, after, state.shutdown.clone()).map(|row| {
         Ok(match row {
             Ok(r) => Event::default()
                 .id(r.seq.to_string())
