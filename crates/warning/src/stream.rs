@@ -801,7 +801,45 @@ impl StreamEvaluator {
 
     /// The patterns the event could concern (see "Candidate selection"), sorted. Scans
     /// the event's string values and the strings its observed-data will add.
-    fn candidates(&mut self, ev: &Checked) -> Vec<u32> {
+    /// A cheap pre-check for callers that hold an event's observable values before
+    /// building its SCOs: false when no registered pattern could involve an event with
+    /// these `kinds` and string `values` (the same exact-string and substring index that
+    /// picks candidates in [`Self::observe`]). Such an event would only be counted as
+    /// unrelated; skipping it changes no verdict.
+    pub fn may_involve<'v>(
+        &mut self,
+        kinds: KindMask,
+        values: impl IntoIterator<Item = &'v str>,
+    ) -> bool {
+        if self
+            .patterns
+            .iter()
+            .flatten()
+            .all(|r| !r.kinds.intersects(kinds))
+        {
+            return false;
+        }
+        if !self.unkeyed.is_empty()
+            || ["observed-data", "bundle"]
+                .iter()
+                .any(|k| self.by_key.contains_key(*k))
+        {
+            return true;
+        }
+        self.ensure_substrings();
+        let automaton = match &self.substrings {
+            Some(Substrings::Automaton(ac, _)) => Some(ac),
+            Some(Substrings::Always(always)) if !always.is_empty() => return true,
+            _ => None,
+        };
+        values.into_iter().any(|v| {
+            self.by_key.contains_key(v)
+                || automaton
+                    .is_some_and(|ac| ac.find_overlapping_iter(nfc(v).as_ref()).next().is_some())
+        })
+    }
+
+    fn ensure_substrings(&mut self) {
         if self.substrings.is_none() && !self.by_substring.is_empty() {
             let (needles, lists): (Vec<&String>, Vec<Vec<u32>>) = self
                 .by_substring
@@ -813,6 +851,10 @@ impl StreamEvaluator {
                 Err(_) => Substrings::Always(lists.into_iter().flatten().collect()),
             });
         }
+    }
+
+    fn candidates(&mut self, ev: &Checked) -> Vec<u32> {
+        self.ensure_substrings();
         self.pass += 1;
         let pass = self.pass;
         let mut candidates: Vec<u32> = Vec::new();
@@ -1273,6 +1315,32 @@ mod tests {
 
     fn evaluator(patterns: &[(&str, &str)]) -> StreamEvaluator {
         evaluator_with(StreamConfig::default(), patterns)
+    }
+
+    #[test]
+    fn may_involve_is_a_cheap_exact_precheck() {
+        let dom = KindMask::of_sco_type("domain-name");
+        let ip = KindMask::of_sco_type("ipv4-addr");
+        let mut s = evaluator(&[
+            (
+                "indicator--a",
+                "[domain-name:value = 'a.example'] FOLLOWEDBY [ipv4-addr:value = '198.51.100.7']",
+            ),
+            ("indicator--b", "[domain-name:value LIKE '%.relay.example']"),
+        ]);
+        assert!(s.may_involve(dom, ["a.example"]));
+        assert!(s.may_involve(ip, ["10.0.0.1", "198.51.100.7"]));
+        assert!(s.may_involve(dom, ["c2.relay.example"]));
+        assert!(!s.may_involve(dom, ["b.example", "relay.example.org"]));
+        // The right value under a kind no pattern names is not a candidate.
+        assert!(!s.may_involve(KindMask::of_sco_type("url"), ["a.example"]));
+        // A pattern without literals (unkeyed) makes every event of its kinds a candidate.
+        let mut u = evaluator(&[(
+            "indicator--c",
+            "[ipv4-addr:value ISSUBSET '198.51.100.0/24']",
+        )]);
+        assert!(u.may_involve(ip, ["203.0.113.1"]));
+        assert!(!u.may_involve(dom, ["x.example"]));
     }
 
     fn evaluator_with(config: StreamConfig, patterns: &[(&str, &str)]) -> StreamEvaluator {

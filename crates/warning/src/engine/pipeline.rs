@@ -121,8 +121,17 @@ fn sample(event_id: String, reason: String, line: &[u8]) -> BadSample {
 /// Collects one event's hits and (when general patterns are live) its observables.
 struct EventSink {
     hits: Vec<(String, ObservableKind, String)>,
-    observed: Vec<(ObservableKind, String)>,
+    /// Distinct observables of the event: kind and a range of `text`.
+    observed: Vec<(ObservableKind, std::ops::Range<usize>)>,
+    /// The observables' normalised text, reused across events (no allocation per event).
+    text: String,
     want_observed: bool,
+}
+
+impl EventSink {
+    fn value(&self, r: &std::ops::Range<usize>) -> &str {
+        self.text.get(r.clone()).unwrap_or("")
+    }
 }
 
 impl Sink for EventSink {
@@ -138,9 +147,11 @@ impl Sink for EventSink {
             && !self
                 .observed
                 .iter()
-                .any(|(k, v)| *k == o.kind && v == o.normalized)
+                .any(|(k, r)| *k == o.kind && self.text.get(r.clone()) == Some(o.normalized))
         {
-            self.observed.push((o.kind, o.normalized.to_owned()));
+            let start = self.text.len();
+            self.text.push_str(o.normalized);
+            self.observed.push((o.kind, start..self.text.len()));
         }
     }
 }
@@ -184,6 +195,7 @@ fn scan_batch(
         let mut sink = EventSink {
             hits: Vec::new(),
             observed: Vec::new(),
+            text: String::new(),
             want_observed: general,
         };
         while start < data.len() {
@@ -214,6 +226,7 @@ fn scan_batch(
             }
             sink.hits.clear();
             sink.observed.clear();
+            sink.text.clear();
             match scanner.scan(&live.index, line, &mut sink) {
                 Ok(summary) => {
                     out.invalid_utf8 += u64::from(summary.invalid_utf8);
@@ -222,8 +235,21 @@ fn scan_batch(
                         Some(t) => out.max_time = Some(out.max_time.map_or(t, |m| m.max(t))),
                         None => out.no_time += 1,
                     }
-                    let needs_id = !sink.hits.is_empty() || (general && !sink.observed.is_empty());
-                    if !needs_id {
+                    // Only events some general pattern could involve go to the stream
+                    // evaluator (building their SCOs is the expensive part).
+                    let to_stream = general
+                        && !sink.observed.is_empty()
+                        && match stream.lock() {
+                            Ok(mut g) => g.may_involve(
+                                summary.kinds,
+                                sink.observed.iter().map(|(_, r)| sink.value(r)),
+                            ),
+                            Err(p) => p.into_inner().may_involve(
+                                summary.kinds,
+                                sink.observed.iter().map(|(_, r)| sink.value(r)),
+                            ),
+                        };
+                    if sink.hits.is_empty() && !to_stream {
                         continue;
                     }
                     let event_id = batch.event_id(this_no, this_start);
@@ -236,7 +262,7 @@ fn scan_batch(
                             time_micros: time,
                         });
                     }
-                    if general && !sink.observed.is_empty() {
+                    if to_stream {
                         let obs = Observation {
                             event_id: event_id.clone(),
                             time: stix::Timestamp::from_unix_micros(
@@ -245,7 +271,7 @@ fn scan_batch(
                             scos: sink
                                 .observed
                                 .iter()
-                                .map(|(k, v)| sco_value(*k, v))
+                                .map(|(k, r)| sco_value(*k, sink.value(r)))
                                 .collect(),
                         };
                         matches.clear();
@@ -272,19 +298,19 @@ fn scan_batch(
                             let pick = sink
                                 .observed
                                 .iter()
-                                .find(|(_, v)| named(v))
+                                .find(|(_, r)| named(sink.value(r)))
                                 .or_else(|| {
                                     sink.observed.iter().find(|(k, _)| {
                                         pattern.contains(&format!("{}:", k.sco_type()))
                                     })
                                 })
                                 .or(sink.observed.first());
-                            if let Some((kind, normalized)) = pick {
+                            if let Some((kind, r)) = pick {
                                 out.found.push(Found {
                                     event_id: match_key(&m.event_ids),
                                     indicator_id: m.indicator_id,
                                     kind: *kind,
-                                    normalized: normalized.clone(),
+                                    normalized: sink.value(r).to_owned(),
                                     time_micros: Some(m.last.unix_micros()),
                                 });
                                 out.pattern_matches += 1;
