@@ -174,7 +174,11 @@ impl Framer {
 }
 
 impl Engine {
-    fn note_skipped(&self, source: &SourceRef, prefix: &str, s: Skipped) {
+    /// Counts an over-long line the framer dropped, in the engine's counters and in
+    /// the run's report `total`, and keeps a sample of it.
+    fn note_skipped(&self, source: &SourceRef, prefix: &str, s: Skipped, total: &mut BatchReport) {
+        total.events += 1;
+        total.bad += 1;
         self.stats.events.fetch_add(1, Ordering::Relaxed);
         self.stats.bad.fetch_add(1, Ordering::Relaxed);
         self.stats.too_long.fetch_add(1, Ordering::Relaxed);
@@ -212,7 +216,7 @@ impl Engine {
             let eof = n == 0;
             read += n as u64;
             if let Some(s) = framer.push(&chunk[..n]) {
-                self.note_skipped(&source, &prefix, s);
+                self.note_skipped(&source, &prefix, s, &mut total);
             }
             let min = if eof { 0 } else { 1 << 20 };
             while let Some((base, data)) = framer.take(min, eof) {
@@ -288,7 +292,7 @@ impl Engine {
         loop {
             let n = file.read(&mut chunk).await.map_err(io)?;
             if let Some(s) = framer.push(&chunk[..n]) {
-                self.note_skipped(&source, &prefix, s);
+                self.note_skipped(&source, &prefix, s, &mut total);
             }
             let at_eof = n == 0;
             let final_eof = at_eof && !src.follow;
