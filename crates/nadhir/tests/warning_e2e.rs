@@ -6,7 +6,10 @@
 //!   the exported `sightings` collection equals `expected.json`'s combined sightings,
 //!   one alert per sighting window, every object passes the OASIS oracles; a second
 //!   run counts nothing (checkpoints); a copy of the EVE file at another path is a
-//!   different source (its event ids differ) and is counted again.
+//!   different source (its event ids differ) and is counted again. (Windows of general
+//!   patterns are set aside there; `general_patterns` checks them.)
+//! - `general_patterns`: FOLLOWEDBY, REPEATS and AND patterns over the EVE stream fire
+//!   once each, at the completing event; their near misses never fire.
 //! - `bad_input_keeps_going`: a 100 MB line, invalid UTF-8, malformed and wrongly typed
 //!   events are counted and sampled, the planted hits after them are counted, and the
 //!   peak RSS stays far below the line's size.
@@ -282,6 +285,46 @@ fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// The fixture's general (not IOC-shaped) patterns: those that must fire, with their
+/// pattern and the time of the event completing them, and those that must not.
+struct GeneralCases {
+    fire: BTreeMap<String, (String, i64)>,
+    quiet: BTreeSet<String>,
+}
+
+fn general_cases(expected: &Value) -> GeneralCases {
+    let mut g = GeneralCases {
+        fire: BTreeMap::new(),
+        quiet: BTreeSet::new(),
+    };
+    for (_, f) in expected["files"].as_object().expect("files") {
+        for case in arr(f, "general") {
+            let id = str_of(case, "indicator").to_owned();
+            if case["must_fire"] == true {
+                let last = arr(case, "events")
+                    .iter()
+                    .map(|e| micros(str_of(e, "time")))
+                    .max()
+                    .expect("a general case has events");
+                g.fire
+                    .insert(id, (str_of(case, "pattern").to_owned(), last));
+            } else {
+                g.quiet.insert(id);
+            }
+        }
+    }
+    g
+}
+
+/// Splits windows into those of IOC-shaped indicators and those of general patterns.
+fn split_general(got: &Windows, g: &GeneralCases) -> (Windows, Windows) {
+    got.iter()
+        .map(|(k, w)| (k.clone(), w.clone()))
+        .partition(|((indicator, _), _)| {
+            !g.fire.contains_key(indicator) && !g.quiet.contains(indicator)
+        })
+}
+
 // ---------------------------------------------------------------------------------------
 // 1. The fixture end to end
 // ---------------------------------------------------------------------------------------
@@ -311,10 +354,24 @@ fn fixture_end_to_end() {
     let report = &run["report"];
     let status = &run["status"];
 
-    // The report: every non-blank line is an event, bad.jsonl's undecodable lines are
-    // the only bad ones, every counted hit is in a sighting, one alert per window.
+    // The sightings collection: exactly the expected IOC windows (`combined`), plus
+    // windows of general patterns (which ones, and what they hold, is
+    // `general_patterns`' business; here: only patterns that must fire).
     let want = expected_windows(arr(&expected["combined"], "sightings"));
     let want_count: u64 = want.values().map(|w| w.count).sum();
+    let general = general_cases(&expected);
+    let (export, objects) = export_sightings(&data, dir, "sightings.json");
+    let got = exported_windows(&objects, window_secs);
+    let (got_ioc, got_general) = split_general(&got, &general);
+    assert_same_windows(&got_ioc, &want, "combined");
+    for (indicator, _) in got_general.keys() {
+        assert!(general.fire.contains_key(indicator), "{indicator} fired");
+    }
+    let general_count: u64 = got_general.values().map(|w| w.count).sum();
+    let windows = got.len() as u64;
+
+    // The report: every non-blank line is an event, bad.jsonl's undecodable lines are
+    // the only bad ones, every counted hit is in a sighting, one alert per window.
     let events: u64 = ["eve.json", "zeek_dns.log", "bad.jsonl"]
         .iter()
         .map(|f| u64_at(&expected["files"][*f], "/nonblank_lines"))
@@ -335,19 +392,21 @@ fn fixture_end_to_end() {
     // A hit is one (event, indicator, field); an event naming an indicator in two
     // fields (a DNS answer repeating the query name) is counted once, its second hit
     // reported as a duplicate.
-    assert_eq!(u64_at(report, "/counted"), want_count, "{run}");
+    assert_eq!(
+        u64_at(report, "/counted"),
+        want_count + general_count,
+        "{run}"
+    );
+    assert_eq!(u64_at(report, "/pattern_matches"), general_count, "{run}");
     assert_eq!(u64_at(report, "/late"), 0, "{run}");
     assert_eq!(
         u64_at(report, "/counted") + u64_at(report, "/duplicates"),
         u64_at(report, "/hits"),
         "{run}"
     );
-    assert_eq!(u64_at(report, "/alerts"), want.len() as u64, "{run}");
+    assert_eq!(u64_at(report, "/alerts"), windows, "{run}");
 
-    // The sightings collection: exactly the expected windows.
-    let (export, objects) = export_sightings(&data, dir, "sightings.json");
-    let got = exported_windows(&objects, window_secs);
-    assert_same_windows(&got, &want, "combined");
+    // Neither an inactive indicator nor one only near-missed has a sighting.
     let mut never: BTreeSet<&str> = arr(&expected, "inactive")
         .iter()
         .map(|v| v.as_str().expect("id"))
@@ -383,7 +442,7 @@ fn fixture_end_to_end() {
 
     // One alert per sighting window, for that sighting, with its count.
     let list = alerts(&data);
-    assert_eq!(list.len(), want.len(), "{list:#?}");
+    assert_eq!(list.len() as u64, windows, "{list:#?}");
     let sightings: BTreeMap<&str, &Value> = objects
         .iter()
         .filter(|o| o["type"] == "sighting")
@@ -420,7 +479,7 @@ fn fixture_end_to_end() {
         common::stderr(&out)
     );
     assert_eq!(summary["ok"], true, "{summary}");
-    assert_eq!(u64_at(&summary, "/sightings"), want.len() as u64);
+    assert_eq!(u64_at(&summary, "/sightings"), windows);
 
     // Again, same files: the checkpoints say everything was read; nothing is counted.
     let again = watch(&data, &[&eve, &zeek, &bad], &[]);
@@ -435,26 +494,31 @@ fn fixture_end_to_end() {
         assert_eq!(again["report"][k], 0, "second run, {k}: {again}");
     }
     let (_, objects2) = export_sightings(&data, dir, "sightings2.json");
-    assert_same_windows(&exported_windows(&objects2, window_secs), &want, "rerun");
+    assert_same_windows(&exported_windows(&objects2, window_secs), &got, "rerun");
 
     // A copy of eve.json at another path: counting is exactly-once per event *id*
     // (`file:<path>:<inode>:<offset>`), and the copy is another source, so each of its
-    // hits is a new event: every EVE window grows by its EVE count, no duplicates, no
-    // new alert (same windows), Zeek and bad.jsonl windows unchanged.
+    // hits is a new event: every EVE window grows by its EVE count, no new alert (same
+    // windows), Zeek and bad.jsonl windows unchanged. The general patterns (EVE only)
+    // fire again over the copy's events: their windows count twice.
     let copy = dir.join("copy-of-eve.json");
     std::fs::copy(&eve, &copy).expect("copy eve.json");
     let eve_windows = expected_windows(arr(&expected["files"]["eve.json"], "sightings"));
     let run3 = watch(&data, &[&copy], &[]);
     let eve_count: u64 = eve_windows.values().map(|w| w.count).sum();
-    assert_eq!(u64_at(&run3, "/report/counted"), eve_count, "{run3}");
+    assert_eq!(
+        u64_at(&run3, "/report/counted"),
+        eve_count + general_count,
+        "{run3}"
+    );
     assert_eq!(
         u64_at(&run3, "/report/counted") + u64_at(&run3, "/report/duplicates"),
         u64_at(&run3, "/report/hits"),
         "{run3}"
     );
     assert_eq!(u64_at(&run3, "/report/alerts"), 0, "{run3}");
-    let mut want3 = want.clone();
-    for (k, w) in &eve_windows {
+    let mut want3 = got.clone();
+    for (k, w) in eve_windows.iter().chain(&got_general) {
         let c = want3
             .get_mut(k)
             .expect("an EVE window is a combined window");
@@ -466,7 +530,78 @@ fn fixture_end_to_end() {
         &want3,
         "after the copy",
     );
-    assert_eq!(alerts(&data).len(), want.len());
+    assert_eq!(alerts(&data).len() as u64, windows);
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. General patterns over the event stream
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn general_patterns() {
+    let Some(python) = common::oracle_python() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let data = dir.join("data");
+    let expected = generate(&python, dir, &["--events", "4000"]);
+    let window_secs = expected["window_seconds"].as_i64().expect("window");
+    let general = general_cases(&expected);
+    assert_eq!(general.fire.len(), 3, "G_FB, G_REP, G_AND");
+    assert!(general.quiet.len() >= 5, "near misses: {:?}", general.quiet);
+    import(&data, &dir.join("indicators.json"));
+    let run = watch(&data, &[&dir.join("eve.json")], &[]);
+
+    let (_, objects) = export_sightings(&data, dir, "sightings.json");
+    let got = exported_windows(&objects, window_secs);
+    let (ioc, fired) = split_general(&got, &general);
+    assert_same_windows(
+        &ioc,
+        &expected_windows(arr(&expected["files"]["eve.json"], "sightings")),
+        "IOC windows beside the general patterns",
+    );
+    // Each pattern that must fire: one window, counted once, at the time of the event
+    // that completed it, holding an observable of a type the pattern names.
+    for (id, (pattern, last)) in &general.fire {
+        let windows: Vec<_> = fired.iter().filter(|((i, _), _)| i == id).collect();
+        assert_eq!(windows.len(), 1, "{pattern}: {windows:?}");
+        let ((_, start), w) = windows[0];
+        assert_eq!(w.count, 1, "{pattern}: {w:?}");
+        assert_eq!((w.first_seen, w.last_seen), (*last, *last), "{pattern}");
+        assert_eq!(
+            *start,
+            last.div_euclid(1_000_000) / window_secs * window_secs
+        );
+        assert!(!w.observables.is_empty(), "{pattern}");
+        for o in &w.observables {
+            let t = o.split(':').next().unwrap_or(o);
+            assert!(pattern.contains(&format!("{t}:")), "{o} for {pattern}");
+        }
+    }
+    // Near misses (wrong order, too far apart, too few repeats, conditions split over
+    // two events) never fire.
+    for id in &general.quiet {
+        assert!(
+            !fired.keys().any(|(i, _)| i == id),
+            "{id} must not fire: {fired:?}"
+        );
+    }
+    assert_eq!(
+        u64_at(&run, "/report/pattern_matches"),
+        general.fire.len() as u64,
+        "{run}"
+    );
+    // Each raised one alert for its sighting.
+    let list = alerts(&data);
+    for id in general.fire.keys() {
+        let n = list
+            .iter()
+            .filter(|a| a["alert"]["indicator_id"] == json!(id))
+            .count();
+        assert_eq!(n, 1, "alerts for {id}");
+    }
+    assert_eq!(list.len(), got.len());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -902,6 +1037,7 @@ fn stdin_source() {
 
     for k in [
         "events",
+        "pattern_matches",
         "bad",
         "hits",
         "counted",
@@ -918,12 +1054,15 @@ fn stdin_source() {
         u64_at(&from_pipe, "/report/events"),
         u64_at(&expected["files"]["eve.json"], "/nonblank_lines")
     );
+    let general = general_cases(&expected);
+    let mut all = Vec::new();
     for data in [&file_data, &pipe_data] {
         let (_, objects) = export_sightings(data, dir, "sightings.json");
-        assert_same_windows(
-            &exported_windows(&objects, window_secs),
-            &want,
-            &data.display().to_string(),
-        );
+        let got = exported_windows(&objects, window_secs);
+        let (ioc, _) = split_general(&got, &general);
+        assert_same_windows(&ioc, &want, &data.display().to_string());
+        all.push(got);
     }
+    // General patterns included, the pipe gives what the file gives.
+    assert_same_windows(&all[1], &all[0], "stdin against the file");
 }
