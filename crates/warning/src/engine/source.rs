@@ -5,7 +5,10 @@
 //!   one from its start; a truncated file is read again from the start. The read
 //!   position (device, inode, offset of the first byte not yet processed) is
 //!   checkpointed in the store after every processed batch, so a restart neither
-//!   re-reads nor skips. Event ids are `file:{path}:{inode}:{offset}`.
+//!   re-reads nor skips. Event ids are `file:{path}:{inode}:{offset}`; after a
+//!   truncation the same inode holds new content at the same offsets, so its events
+//!   are `file:{path}:{inode}:{generation}:{offset}` with a new generation, which the
+//!   checkpoint keeps so a restart goes on naming them the same way.
 //! - **stdin** (or any reader) is read to its end; event ids are
 //!   `stdin:{run id}:{offset}`.
 //!
@@ -52,11 +55,23 @@ impl FileSource {
 }
 
 /// Where a file source is up to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub dev: u64,
     pub ino: u64,
     pub offset: u64,
+    /// Set once the file was truncated (new content at old offsets): part of the
+    /// event ids of everything read since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<String>,
+}
+
+/// The event-id prefix of a file's content.
+fn file_prefix(path: &Path, ino: u64, generation: Option<&str>) -> String {
+    match generation {
+        Some(g) => format!("file:{}:{ino}:{g}", path.display()),
+        None => format!("file:{}:{ino}", path.display()),
+    }
 }
 
 /// The state key of a file source's checkpoint.
@@ -159,7 +174,11 @@ impl Framer {
 }
 
 impl Engine {
-    fn note_skipped(&self, source: &SourceRef, prefix: &str, s: Skipped) {
+    /// Counts an over-long line the framer dropped, in the engine's counters and in
+    /// the run's report `total`, and keeps a sample of it.
+    fn note_skipped(&self, source: &SourceRef, prefix: &str, s: Skipped, total: &mut BatchReport) {
+        total.events += 1;
+        total.bad += 1;
         self.stats.events.fetch_add(1, Ordering::Relaxed);
         self.stats.bad.fetch_add(1, Ordering::Relaxed);
         self.stats.too_long.fetch_add(1, Ordering::Relaxed);
@@ -197,7 +216,7 @@ impl Engine {
             let eof = n == 0;
             read += n as u64;
             if let Some(s) = framer.push(&chunk[..n]) {
-                self.note_skipped(&source, &prefix, s);
+                self.note_skipped(&source, &prefix, s, &mut total);
             }
             let min = if eof { 0 } else { 1 << 20 };
             while let Some((base, data)) = framer.take(min, eof) {
@@ -253,20 +272,27 @@ impl Engine {
         let meta = file.metadata().await.map_err(io)?;
         let mut cur = (meta.dev(), meta.ino());
         let mut start = 0u64;
+        let mut generation = None;
         if let Some(cp) = saved {
-            if (cp.dev, cp.ino) == cur && cp.offset <= meta.len() {
-                start = cp.offset;
+            if (cp.dev, cp.ino) == cur {
+                if cp.offset <= meta.len() {
+                    start = cp.offset;
+                    generation = cp.generation;
+                } else {
+                    // Truncated while not watched: new content at old offsets.
+                    generation = Some(uuid::Uuid::now_v7().to_string());
+                }
             }
         }
         file.seek(std::io::SeekFrom::Start(start))
             .await
             .map_err(io)?;
         let mut framer = Framer::new(start, self.cfg.max_line_bytes);
-        let mut prefix = format!("file:{}:{}", path.display(), cur.1);
+        let mut prefix = file_prefix(&path, cur.1, generation.as_deref());
         loop {
             let n = file.read(&mut chunk).await.map_err(io)?;
             if let Some(s) = framer.push(&chunk[..n]) {
-                self.note_skipped(&source, &prefix, s);
+                self.note_skipped(&source, &prefix, s, &mut total);
             }
             let at_eof = n == 0;
             let final_eof = at_eof && !src.follow;
@@ -287,6 +313,7 @@ impl Engine {
                     dev: cur.0,
                     ino: cur.1,
                     offset: framer.position(),
+                    generation: generation.clone(),
                 };
                 self.save_checkpoint(&key, &cp).await?;
                 progress(&total, framer.position());
@@ -302,6 +329,7 @@ impl Engine {
                     dev: cur.0,
                     ino: cur.1,
                     offset: framer.position(),
+                    generation: generation.clone(),
                 };
                 self.save_checkpoint(&key, &cp).await?;
                 return Ok(total);
@@ -330,7 +358,8 @@ impl Engine {
                     file = f;
                     let m = file.metadata().await.map_err(io)?;
                     cur = (m.dev(), m.ino());
-                    prefix = format!("file:{}:{}", path.display(), cur.1);
+                    generation = None;
+                    prefix = file_prefix(&path, cur.1, None);
                     framer = Framer::new(0, self.cfg.max_line_bytes);
                     tracing::info!(path = %path.display(), "followed file rotated; reading the new file");
                     continue;
@@ -340,7 +369,8 @@ impl Engine {
                     file.seek(std::io::SeekFrom::Start(0)).await.map_err(io)?;
                     framer = Framer::new(0, self.cfg.max_line_bytes);
                     // Same inode, new content: new event ids.
-                    prefix = format!("file:{}:{}:{}", path.display(), cur.1, uuid::Uuid::now_v7());
+                    generation = Some(uuid::Uuid::now_v7().to_string());
+                    prefix = file_prefix(&path, cur.1, generation.as_deref());
                     continue;
                 }
                 _ => {}
@@ -412,6 +442,28 @@ mod tests {
             out.push((base, String::from_utf8(data).unwrap()));
         }
         out
+    }
+
+    #[test]
+    fn checkpoint_generation_is_optional_and_names_events() {
+        let old: Checkpoint = serde_json::from_str(r#"{"dev":1,"ino":2,"offset":3}"#).unwrap();
+        assert_eq!(old.generation, None);
+        assert_eq!(
+            serde_json::to_string(&old).unwrap(),
+            r#"{"dev":1,"ino":2,"offset":3}"#
+        );
+        let path = Path::new("/var/log/eve.json");
+        assert_eq!(file_prefix(path, 2, None), "file:/var/log/eve.json:2");
+        let cp = Checkpoint {
+            generation: Some("g1".into()),
+            ..old
+        };
+        let back: Checkpoint = serde_json::from_str(&serde_json::to_string(&cp).unwrap()).unwrap();
+        assert_eq!(back, cp);
+        assert_eq!(
+            file_prefix(path, 2, back.generation.as_deref()),
+            "file:/var/log/eve.json:2:g1"
+        );
     }
 
     #[test]
