@@ -37,7 +37,8 @@ pub struct FileSource {
     pub path: PathBuf,
     /// Keep reading as the file grows and across rotation, until shutdown.
     pub follow: bool,
-    /// Bytes of complete lines per batch.
+    /// Bytes of complete lines per batch while catching up (at the end of a followed
+    /// file whatever is there is taken at once, so latency does not wait for a full batch).
     pub batch_bytes: usize,
     /// How often a followed file is checked for growth or rotation.
     pub poll: Duration,
@@ -48,7 +49,7 @@ impl FileSource {
         FileSource {
             path: path.into(),
             follow,
-            batch_bytes: 1 << 20,
+            batch_bytes: 4 << 20,
             poll: Duration::from_millis(50),
         }
     }
