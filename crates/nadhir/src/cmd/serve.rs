@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// Contact shown by discovery.
     #[arg(long)]
     pub contact: Option<String>,
+    /// Seconds a graceful shutdown waits for background ingestion (large POSTs) to
+    /// finish; objects not processed by then are reported as failures in their status.
+    #[arg(long, default_value_t = 30)]
+    pub shutdown_grace: u64,
 }
 
 fn config(args: &ServeArgs) -> ServerConfig {
@@ -99,7 +103,7 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("cannot start the TAXII server")?;
         let expiry = taxii::server::spawn_status_expiry(state.clone(), Duration::from_secs(600));
-        let app = taxii::server::router(state);
+        let app = taxii::server::router(state.clone());
         let scheme = if args.tls_cert.is_some() {
             "https"
         } else {
@@ -148,6 +152,17 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
                     .await
                     .context("server failed")?;
             }
+        }
+        let drained = state
+            .drain_ingest(Duration::from_secs(args.shutdown_grace))
+            .await;
+        if drained.running_at_start > 0 {
+            tracing::info!(
+                running = drained.running_at_start,
+                finished_in_grace = drained.finished_in_grace,
+                still_running = drained.still_running,
+                "background ingestion drained"
+            );
         }
         expiry.abort();
         Ok(ExitCode::SUCCESS)
