@@ -3,6 +3,8 @@
 //! commit order: a reader paging by cursor never skips a row committed later.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,6 +27,40 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(600);
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    analyze: Arc<AnalyzeState>,
+}
+
+/// When to refresh the planner statistics of the object tables (see
+/// [`AnalyzeState::after_commit`]).
+#[derive(Debug, Default)]
+struct AnalyzeState {
+    /// Object rows committed since the last ANALYZE was started.
+    since: AtomicU64,
+    /// Object rows committed up to the last ANALYZE (by this process).
+    at_last: AtomicU64,
+    /// An ANALYZE is running.
+    running: AtomicBool,
+}
+
+impl AnalyzeState {
+    /// Counts `written` committed object rows; true when the statistics should be
+    /// refreshed now: at least [`ANALYZE_AFTER_ROWS`] rows, and at least a fifth of what
+    /// the last refresh saw, were committed since it (so a steady stream of small
+    /// transactions, such as TAXII POSTs of 1,000 objects, refreshes them as the
+    /// tables grow, geometrically less often), and no refresh is running.
+    fn after_commit(&self, written: u64) -> bool {
+        let since = self.since.fetch_add(written, Ordering::AcqRel) + written;
+        let at_last = self.at_last.load(Ordering::Acquire);
+        if since < ANALYZE_AFTER_ROWS.max(at_last / 5) {
+            return false;
+        }
+        if self.running.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.since.fetch_sub(since, Ordering::AcqRel);
+        self.at_last.store(at_last + since, Ordering::Release);
+        true
+    }
 }
 
 impl PostgresStore {
@@ -38,8 +74,14 @@ impl PostgresStore {
     }
 
     /// Connects with explicit options and applies the migrations.
+    ///
+    /// Parallel query is switched off for the store's sessions: its queries read one
+    /// page (an index range of about a thousand rows) at a time, for which starting a
+    /// parallel worker costs more than the scan (measured: a 1,001-row page of a
+    /// 100,000-object collection in 35 ms with a worker, 7.4 ms without).
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self> {
         let database = options.get_database().unwrap_or("").to_owned();
+        let options = options.options([("max_parallel_workers_per_gather", "0")]);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -50,7 +92,10 @@ impl PostgresStore {
                 reason: e.to_string(),
             })?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore {
+            pool,
+            analyze: Arc::default(),
+        })
     }
 
     /// Closes the pool (waiting for open connections to be returned).
@@ -102,14 +147,18 @@ pub fn redact(url: &str) -> String {
 pub struct PgWriteTx {
     tx: Transaction<'static, Postgres>,
     pool: PgPool,
+    analyze: Arc<AnalyzeState>,
     /// Object rows written by this transaction (for the statistics refresh on commit).
     written: u64,
 }
 
-/// After a commit that wrote at least this many object rows, the planner statistics of
-/// the object tables are refreshed. Without it, the first queries after a bulk load plan
-/// the "latest version" subquery against empty-table statistics and can take minutes;
-/// autovacuum would only catch up later.
+/// Once this many object rows have been committed (by one transaction or many) since
+/// the last refresh, and at least a fifth of the rows the last refresh saw, the planner
+/// statistics of the object tables are refreshed in the background. Without it, queries
+/// after a load plan the "latest version" anti-join against empty-table statistics: a
+/// hash anti-join over the whole collection for every page (measured: a 100,000-object
+/// walk loaded by 1,000-object POSTs ran past 10 minutes; with statistics, 7 ms a page).
+/// Autovacuum may be off or late, so the store does not rely on it.
 const ANALYZE_AFTER_ROWS: u64 = 10_000;
 
 impl PgWriteTx {
@@ -117,6 +166,7 @@ impl PgWriteTx {
         PgWriteTx {
             tx,
             pool: store.pool.clone(),
+            analyze: store.analyze.clone(),
             written: 0,
         }
     }
@@ -249,14 +299,30 @@ impl WriteTx for PgWriteTx {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        let PgWriteTx { tx, pool, written } = *self;
+        let PgWriteTx {
+            tx,
+            pool,
+            analyze,
+            written,
+        } = *self;
         tx.commit().await?;
-        if written >= ANALYZE_AFTER_ROWS {
+        if written > 0 && analyze.after_commit(written) {
             // An optimisation only: the data is committed, so a failure here (e.g. the
             // role may not ANALYZE) must not turn a successful commit into an error.
-            let _ = sqlx::query("ANALYZE objects, collection_objects")
-                .execute(&pool)
-                .await;
+            let refresh = async move {
+                let _ = sqlx::query("ANALYZE objects, collection_objects")
+                    .execute(&pool)
+                    .await;
+                analyze.running.store(false, Ordering::Release);
+            };
+            if written >= ANALYZE_AFTER_ROWS {
+                // A bulk load: its caller gets fresh statistics when the commit returns.
+                refresh.await;
+            } else {
+                // Small transactions (TAXII POSTs): the refresh runs beside the writers
+                // (ANALYZE does not block inserts), so no request waits for it.
+                tokio::spawn(refresh);
+            }
         }
         Ok(())
     }
@@ -271,6 +337,32 @@ crate::common::impl_store!(PostgresStore, Postgres, PgRow, PgWriteTx, "postgres"
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statistics_refresh_as_the_tables_grow() {
+        let a = AnalyzeState::default();
+        // 1,000-row commits: the first refresh after 10,000 rows.
+        let fired = (1..=200u64)
+            .filter(|_| {
+                let go = a.after_commit(1000);
+                if go {
+                    a.running.store(false, Ordering::Release);
+                }
+                go
+            })
+            .count();
+        let at = a.at_last.load(Ordering::Acquire);
+        // 10k, 20k, ... 50k, then every fifth more: 60k, 72k, 87k, 105k, 126k, 152k, 183k.
+        assert_eq!(fired, 12, "refreshes over 200,000 rows");
+        assert_eq!(at, 183_000);
+        // No second refresh while one runs.
+        let b = AnalyzeState::default();
+        assert!(b.after_commit(10_000));
+        assert!(!b.after_commit(50_000));
+        b.running.store(false, Ordering::Release);
+        assert!(b.after_commit(1));
+        assert_eq!(b.at_last.load(Ordering::Acquire), 60_001);
+    }
 
     #[test]
     fn redacts_password() {
