@@ -3,7 +3,7 @@
 //! commit order: a reader paging by cursor never skips a row committed later.
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Transaction};
 
-use crate::insert::{ClockTop, Existing, InsertOps, MemberRow, ObjectRow};
+use crate::insert::{
+    AnalyzeState, ClockTop, Existing, InsertOps, MemberRow, ObjectRow, ANALYZE_AFTER_ROWS,
+};
 use crate::sql::{self, Dialect};
 use crate::{CollectionId, InsertOutcome, NewObject, Result, StoreError, WriteTx};
 
@@ -28,39 +30,6 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(600);
 pub struct PostgresStore {
     pool: PgPool,
     analyze: Arc<AnalyzeState>,
-}
-
-/// When to refresh the planner statistics of the object tables (see
-/// [`AnalyzeState::after_commit`]).
-#[derive(Debug, Default)]
-struct AnalyzeState {
-    /// Object rows committed since the last ANALYZE was started.
-    since: AtomicU64,
-    /// Object rows committed up to the last ANALYZE (by this process).
-    at_last: AtomicU64,
-    /// An ANALYZE is running.
-    running: AtomicBool,
-}
-
-impl AnalyzeState {
-    /// Counts `written` committed object rows; true when the statistics should be
-    /// refreshed now: at least [`ANALYZE_AFTER_ROWS`] rows, and at least a fifth of what
-    /// the last refresh saw, were committed since it (so a steady stream of small
-    /// transactions, such as TAXII POSTs of 1,000 objects, refreshes them as the
-    /// tables grow, geometrically less often), and no refresh is running.
-    fn after_commit(&self, written: u64) -> bool {
-        let since = self.since.fetch_add(written, Ordering::AcqRel) + written;
-        let at_last = self.at_last.load(Ordering::Acquire);
-        if since < ANALYZE_AFTER_ROWS.max(at_last / 5) {
-            return false;
-        }
-        if self.running.swap(true, Ordering::AcqRel) {
-            return false;
-        }
-        self.since.fetch_sub(since, Ordering::AcqRel);
-        self.at_last.store(at_last + since, Ordering::Release);
-        true
-    }
 }
 
 impl PostgresStore {
@@ -151,15 +120,6 @@ pub struct PgWriteTx {
     /// Object rows written by this transaction (for the statistics refresh on commit).
     written: u64,
 }
-
-/// Once this many object rows have been committed (by one transaction or many) since
-/// the last refresh, and at least a fifth of the rows the last refresh saw, the planner
-/// statistics of the object tables are refreshed in the background. Without it, queries
-/// after a load plan the "latest version" anti-join against empty-table statistics: a
-/// hash anti-join over the whole collection for every page (measured: a 100,000-object
-/// walk loaded by 1,000-object POSTs ran past 10 minutes; with statistics, 7 ms a page).
-/// Autovacuum may be off or late, so the store does not rely on it.
-const ANALYZE_AFTER_ROWS: u64 = 10_000;
 
 impl PgWriteTx {
     fn new(tx: Transaction<'static, Postgres>, store: &PostgresStore) -> Self {
@@ -337,32 +297,6 @@ crate::common::impl_store!(PostgresStore, Postgres, PgRow, PgWriteTx, "postgres"
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statistics_refresh_as_the_tables_grow() {
-        let a = AnalyzeState::default();
-        // 1,000-row commits: the first refresh after 10,000 rows.
-        let fired = (1..=200u64)
-            .filter(|_| {
-                let go = a.after_commit(1000);
-                if go {
-                    a.running.store(false, Ordering::Release);
-                }
-                go
-            })
-            .count();
-        let at = a.at_last.load(Ordering::Acquire);
-        // 10k, 20k, ... 50k, then every fifth more: 60k, 72k, 87k, 105k, 126k, 152k, 183k.
-        assert_eq!(fired, 12, "refreshes over 200,000 rows");
-        assert_eq!(at, 183_000);
-        // No second refresh while one runs.
-        let b = AnalyzeState::default();
-        assert!(b.after_commit(10_000));
-        assert!(!b.after_commit(50_000));
-        b.running.store(false, Ordering::Release);
-        assert!(b.after_commit(1));
-        assert_eq!(b.at_last.load(Ordering::Acquire), 60_001);
-    }
 
     #[test]
     fn redacts_password() {
