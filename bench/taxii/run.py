@@ -9,7 +9,8 @@ For each server, started fresh on 127.0.0.1:
      and the server's memory (VmRSS sampled every 50 ms, VmHWM) during the walk;
   3. single-object GETs (random ids) under --concurrency clients with wrk when
      installed (else a Python thread pool with keep-alive): p50, p99, requests/s.
-Then a large walk: --large objects on Nadhir SQLite, bulk-loaded with `nadhir import`.
+Then a large walk: --large objects on Nadhir SQLite and on Nadhir PostgreSQL, bulk-loaded with
+`nadhir import`.
 
 Run with the oracle venv (medallion comes from it):
   .venv/bin/python bench/taxii/run.py            # full run (see bench/taxii/README.md)
@@ -133,6 +134,16 @@ class Sampler:
     def __exit__(self, *exc):
         self._stop.set()
         self._t.join()
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def run(cmd, env=None, check=True):
@@ -442,10 +453,13 @@ def bench_server(server, n, args, workdir, n_walks):
     server.start()
     try:
         bodies = envelopes(n, args.envelope)
+        cpu0 = cpu_s(server.proc.pid)
         post_s, ok, failed = post_all(server, bodies, args.posters)
+        post_cpu = cpu_s(server.proc.pid) - cpu0
         if ok != n or failed:
             raise RuntimeError("%s: POST stored %d of %d (%d failed)" % (server.name, ok, n, failed))
-        log("   %.2f s, %.0f objects/s" % (post_s, n / post_s))
+        log("   %.2f s, %.0f objects/s, server CPU %.2f s (%.1f us/object)" % (
+            post_s, n / post_s, post_cpu, post_cpu * 1e6 / n))
         server.after_load()
         log("== %s: walking with limit=1000" % server.name)
         walks = []
@@ -466,6 +480,7 @@ def bench_server(server, n, args, workdir, n_walks):
         return {
             "server": server.name, "objects": n,
             "post_s": post_s, "post_objects_per_s": n / post_s,
+            "post_server_cpu_s": post_cpu,
             "walk_s": walk_s, "walk_objects_per_s": n / walk_s, "walk_pages": walks[0][1],
             "walk_rss_min_kb": min(samples), "walk_rss_max_kb": max(samples),
             "vmhwm_kb": max(w[3] for w in walks),
@@ -475,9 +490,9 @@ def bench_server(server, n, args, workdir, n_walks):
         server.stop()
 
 
-def large_walk(binary, n, args, workdir):
-    log("== nadhir-sqlite large walk: generating %d objects" % n)
-    srv = NadhirServer(binary, workdir, "nadhir-sqlite (large)")
+def large_walk(binary, n, args, workdir, database_url=None, label="nadhir-sqlite"):
+    log("== %s large walk: generating %d objects" % (label, n))
+    srv = NadhirServer(binary, workdir, label + " (large)", database_url=database_url)
     srv.setup()
     path = os.path.join(workdir, "large.jsonl")
     with open(path, "w") as f:
@@ -500,7 +515,7 @@ def large_walk(binary, n, args, workdir):
         deciles = [max(samples[i:i + k]) // 1024 for i in range(0, len(samples), k)][:10]
         log("   walk %.2f s (%.0f objects/s), RSS by decile (MiB) %s, VmHWM %d MiB" % (
             w_s, n / w_s, deciles, hwm // 1024))
-        return {"objects": n, "import_s": import_s, "walk_s": w_s, "walk_pages": pages,
+        return {"server": label, "objects": n, "import_s": import_s, "walk_s": w_s, "walk_pages": pages,
                 "walk_objects_per_s": n / w_s, "rss_deciles_mib": deciles,
                 "walk_rss_min_kb": min(samples), "walk_rss_max_kb": max(samples),
                 "vmhwm_kb": hwm}
@@ -524,7 +539,7 @@ def machine():
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
-def table(results, large):
+def table(results, larges):
     failed = [r for r in results if "error" in r]
     results = [r for r in results if "error" not in r]
     med = next((r for r in results if r["server"] == "medallion"), None)
@@ -563,11 +578,14 @@ def table(results, large):
     for r in failed:
         lines.append("")
         lines.append("%s (%d objects) FAILED: %s" % (r["server"], r["objects"], r["error"]))
-    if large:
+    for large in larges:
         lines.append("")
-        lines.append("Large walk (nadhir-sqlite): %d objects, import %.1f s, walk %.2f s "
+        if "error" in large:
+            lines.append("Large walk (%s) FAILED: %s" % (large["server"], large["error"]))
+            continue
+        lines.append("Large walk (%s): %d objects, import %.1f s, walk %.2f s "
                      "(%.0f objects/s, %d pages), RSS during walk %d-%d MiB, by decile %s MiB" % (
-                         large["objects"], large["import_s"], large["walk_s"],
+                         large["server"], large["objects"], large["import_s"], large["walk_s"],
                          large["walk_objects_per_s"], large["walk_pages"],
                          large["walk_rss_min_kb"] // 1024, large["walk_rss_max_kb"] // 1024,
                          large["rss_deciles_mib"]))
@@ -617,7 +635,7 @@ def main():
     if not os.path.exists(args.nadhir):
         sys.exit("nadhir binary %s not found: cargo build --release -p nadhir" % args.nadhir)
 
-    results, large = [], None
+    results, larges = [], []
     base = tempfile.mkdtemp(prefix="nadhir-taxii-bench-")
     try:
         if "nadhir-sqlite" not in args.skip:
@@ -647,18 +665,32 @@ def main():
         if args.large and "nadhir-sqlite" not in args.skip:
             d = os.path.join(base, "large")
             os.makedirs(d)
-            large = large_walk(args.nadhir, args.large, args, d)
+            larges.append(large_walk(args.nadhir, args.large, args, d))
+        if args.large and "nadhir-postgres" not in args.skip and args.postgres_url:
+            url, drop = scratch_database(args.postgres_url)
+            try:
+                d = os.path.join(base, "large-postgres")
+                os.makedirs(d)
+                try:
+                    larges.append(large_walk(args.nadhir, args.large, args, d, database_url=url,
+                                             label="nadhir-postgres"))
+                except Exception as e:  # noqa: BLE001 - reported in the table and the JSON
+                    log("!! nadhir-postgres large walk failed: %s" % e)
+                    larges.append({"server": "nadhir-postgres", "objects": args.large,
+                                   "error": str(e)})
+            finally:
+                drop()
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
     info = machine()
-    report = {"machine": info, "args": vars(args), "results": results, "large": large}
+    report = {"machine": info, "args": vars(args), "results": results, "large": larges}
     out = args.out or os.path.join(ROOT, "bench", "out", "taxii-%s.json" % time.strftime("%Y%m%d-%H%M%S"))
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
         json.dump(report, f, indent=2)
     print("machine: %(nproc)s cores, %(cpu)s, %(date)s" % info)
-    print(table(results, large))
+    print(table(results, larges))
     log("results written to %s" % out)
 
 

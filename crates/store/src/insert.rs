@@ -3,10 +3,56 @@
 //! cursor and `date_added` assignment, duplicate / conflict / new-membership
 //! outcomes) lives here once.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
 use async_trait::async_trait;
 use hashbrown::HashMap;
 
 use crate::{CollectionId, InsertOutcome, NewObject, Result, StoreError};
+
+/// Once this many object rows have been committed (by one transaction or many) since
+/// the last refresh, and at least a fifth of the rows the last refresh saw, the planner
+/// statistics of the object tables are refreshed (both backends). Without them, queries
+/// after a load are planned against empty-table statistics. PostgreSQL planned the
+/// "latest version" anti-join as a hash anti-join over the whole collection for every
+/// page (measured: a 100,000-object walk loaded by 1,000-object POSTs ran past 10
+/// minutes; with statistics, 7 ms a page); SQLite drove a single-object GET from the
+/// collection index instead of the id index (353 ms instead of 0.15 ms at 100,000
+/// objects). Autovacuum may be off or late, so the store does not rely on it.
+pub(crate) const ANALYZE_AFTER_ROWS: u64 = 10_000;
+
+/// When to refresh the planner statistics of the object tables (see
+/// [`AnalyzeState::after_commit`]).
+#[derive(Debug, Default)]
+pub(crate) struct AnalyzeState {
+    /// Object rows committed since the last ANALYZE was started.
+    pub since: AtomicU64,
+    /// Object rows committed up to the last ANALYZE (by this process).
+    pub at_last: AtomicU64,
+    /// An ANALYZE is running.
+    pub running: AtomicBool,
+}
+
+impl AnalyzeState {
+    /// Counts `written` committed object rows; true when the statistics should be
+    /// refreshed now: at least [`ANALYZE_AFTER_ROWS`] rows, and at least a fifth of what
+    /// the last refresh saw, were committed since it (so a steady stream of small
+    /// transactions, such as TAXII POSTs of 1,000 objects, refreshes them as the
+    /// tables grow, geometrically less often), and no refresh is running.
+    pub(crate) fn after_commit(&self, written: u64) -> bool {
+        let since = self.since.fetch_add(written, Ordering::AcqRel) + written;
+        let at_last = self.at_last.load(Ordering::Acquire);
+        if since < ANALYZE_AFTER_ROWS.max(at_last / 5) {
+            return false;
+        }
+        if self.running.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.since.fetch_sub(since, Ordering::AcqRel);
+        self.at_last.store(at_last + since, Ordering::Release);
+        true
+    }
+}
 
 /// One object version row to insert.
 #[derive(Debug)]
@@ -288,4 +334,35 @@ pub(crate) async fn insert_batch<T: InsertOps + ?Sized>(
         out.push(outcome);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_refresh_as_the_tables_grow() {
+        let a = AnalyzeState::default();
+        // 1,000-row commits: the first refresh after 10,000 rows.
+        let fired = (1..=200u64)
+            .filter(|_| {
+                let go = a.after_commit(1000);
+                if go {
+                    a.running.store(false, Ordering::Release);
+                }
+                go
+            })
+            .count();
+        let at = a.at_last.load(Ordering::Acquire);
+        // 10k, 20k, ... 50k, then every fifth more: 60k, 72k, 87k, 105k, 126k, 152k, 183k.
+        assert_eq!(fired, 12, "refreshes over 200,000 rows");
+        assert_eq!(at, 183_000);
+        // No second refresh while one runs.
+        let b = AnalyzeState::default();
+        assert!(b.after_commit(10_000));
+        assert!(!b.after_commit(50_000));
+        b.running.store(false, Ordering::Release);
+        assert!(b.after_commit(1));
+        assert_eq!(b.at_last.load(Ordering::Acquire), 60_001);
+    }
 }

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,7 +14,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-use crate::insert::{ClockTop, Existing, InsertOps, MemberRow, ObjectRow};
+use crate::insert::{AnalyzeState, ClockTop, Existing, InsertOps, MemberRow, ObjectRow};
 use crate::sql::{self, Dialect};
 use crate::{CollectionId, InsertOutcome, NewObject, Result, StoreError, WriteTx};
 
@@ -38,6 +40,7 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: SqlitePool,
     reader: SqlitePool,
+    analyze: Arc<AnalyzeState>,
 }
 
 impl SqliteStore {
@@ -81,6 +84,7 @@ impl SqliteStore {
             path: path.to_owned(),
             writer,
             reader,
+            analyze: Arc::default(),
         })
     }
 
@@ -126,13 +130,28 @@ impl SqliteStore {
 /// A write transaction of a [`SqliteStore`].
 pub struct SqliteWriteTx {
     tx: Transaction<'static, Sqlite>,
+    writer: SqlitePool,
+    analyze: Arc<AnalyzeState>,
+    /// Object rows written by this transaction (for the statistics refresh on commit).
+    written: u64,
 }
 
 impl SqliteWriteTx {
-    fn new(tx: Transaction<'static, Sqlite>, _store: &SqliteStore) -> Self {
-        SqliteWriteTx { tx }
+    fn new(tx: Transaction<'static, Sqlite>, store: &SqliteStore) -> Self {
+        SqliteWriteTx {
+            tx,
+            writer: store.writer.clone(),
+            analyze: store.analyze.clone(),
+            written: 0,
+        }
     }
 }
+
+/// Refreshes the planner statistics of the object tables from a sample (about 1,000
+/// rows per index: milliseconds, whatever the table size). See
+/// [`crate::insert::ANALYZE_AFTER_ROWS`] for why and when.
+const ANALYZE_OBJECT_TABLES: &str =
+    "PRAGMA analysis_limit = 1000; ANALYZE objects; ANALYZE collection_objects;";
 
 impl std::fmt::Debug for SqliteWriteTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -227,7 +246,9 @@ impl InsertOps for SqliteWriteTx {
                 .bind(r.obj.json.as_str())
                 .bind(r.date_added);
         }
-        Ok(q.execute(&mut *self.tx).await?.rows_affected())
+        let written = q.execute(&mut *self.tx).await?.rows_affected();
+        self.written += written;
+        Ok(written)
     }
 
     async fn lookup_objects(&mut self, ids: &[&str]) -> Result<Vec<Existing>> {
@@ -292,7 +313,21 @@ impl WriteTx for SqliteWriteTx {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        Ok(self.tx.commit().await?)
+        let SqliteWriteTx {
+            tx,
+            writer,
+            analyze,
+            written,
+        } = *self;
+        tx.commit().await?;
+        if written > 0 && analyze.after_commit(written) {
+            // An optimisation only: the data is committed, so a failure here must not
+            // turn a successful commit into an error. The first refresh creates
+            // `sqlite_stat1`, a schema change every reader connection picks up.
+            let _ = sqlx::raw_sql(ANALYZE_OBJECT_TABLES).execute(&writer).await;
+            analyze.running.store(false, Ordering::Release);
+        }
+        Ok(())
     }
 
     async fn rollback(self: Box<Self>) -> Result<()> {
@@ -305,6 +340,61 @@ crate::common::impl_store!(SqliteStore, Sqlite, SqliteRow, SqliteWriteTx, "sqlit
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn statistics_are_refreshed_as_small_commits_add_up() {
+        use crate::{Collection, CollectionId, NewObject, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
+        let coll = CollectionId("c".into());
+        store
+            .create_collection(&Collection {
+                id: coll.clone(),
+                api_root: "api".into(),
+                title: "c".into(),
+                description: None,
+                alias: None,
+                media_types: vec![],
+                created: 0,
+            })
+            .await
+            .unwrap();
+        let stat_rows = || async {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_stat1'",
+            )
+            .fetch_one(store.reader())
+            .await
+            .unwrap();
+            if n == 0 {
+                return 0;
+            }
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl IN ('objects', 'collection_objects')",
+            )
+            .fetch_one(store.reader())
+            .await
+            .unwrap();
+            n
+        };
+        for batch in 0..10 {
+            assert_eq!(stat_rows().await, 0, "no refresh before 10,000 rows");
+            let objects: Vec<NewObject> = (0..1000)
+                .map(|i| {
+                    let n = batch * 1000 + i;
+                    let v = serde_json::json!({"type": "ipv4-addr", "spec_version": "2.1",
+                        "id": format!("ipv4-addr--00000000-0000-4000-8000-{n:012}"),
+                        "value": format!("10.0.{}.{}", n / 256, n % 256)});
+                    NewObject::from_object(&stix::Object::from_value(v).unwrap())
+                })
+                .collect();
+            store
+                .insert(&objects, std::slice::from_ref(&coll))
+                .await
+                .unwrap();
+        }
+        assert!(stat_rows().await > 0, "refreshed after 10 commits of 1,000");
+    }
 
     #[test]
     fn values_lists_use_anonymous_placeholders() {

@@ -485,6 +485,14 @@ async fn large_envelope_is_processed_in_the_background() {
             12_000,
             "counts add up: {ok} {failed} {pending}"
         );
+        if st["status"] == "pending" {
+            // Progress saves list the objects still pending.
+            assert_eq!(
+                st["pendings"].as_array().map_or(0, Vec::len) as u64,
+                pending,
+                "pendings listed while pending"
+            );
+        }
         saw_progress |= st["status"] == "pending" && ok > 0;
         if st["status"] == "complete" {
             done = Some(st);

@@ -53,6 +53,10 @@ pub struct ServeArgs {
     pub nats: super::watch::NatsArgs,
     #[command(flatten)]
     pub engine: super::watch::EngineArgs,
+    /// Seconds a graceful shutdown waits for background ingestion (large POSTs) to
+    /// finish; objects not processed by then are reported as failures in their status.
+    #[arg(long, default_value_t = 30)]
+    pub shutdown_grace: u64,
 }
 
 fn config(args: &ServeArgs) -> ServerConfig {
@@ -109,7 +113,7 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("cannot start the TAXII server")?;
         let expiry = taxii::server::spawn_status_expiry(state.clone(), Duration::from_secs(600));
-        let mut app = taxii::server::router(state);
+        let mut app = taxii::server::router(state.clone());
         let (warn_stop, warn_rx) = tokio::sync::watch::channel(false);
         let mut tasks = Vec::new();
         if !args.no_warning {
@@ -202,6 +206,17 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
                     .await
                     .context("server failed")?;
             }
+        }
+        let drained = state
+            .drain_ingest(Duration::from_secs(args.shutdown_grace))
+            .await;
+        if drained.running_at_start > 0 {
+            tracing::info!(
+                running = drained.running_at_start,
+                finished_in_grace = drained.finished_in_grace,
+                still_running = drained.still_running,
+                "background ingestion drained"
+            );
         }
         expiry.abort();
         let _ = warn_stop.send(true);

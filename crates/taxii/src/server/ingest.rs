@@ -49,16 +49,16 @@ pub struct StatusResource {
 
 /// Reads the body, refusing more than `limit` bytes (declared or streamed).
 async fn read_limited(headers: &HeaderMap, body: Body, limit: u64) -> Result<Vec<u8>> {
-    if let Some(len) = headers
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-    {
-        if len > limit {
-            return Err(ServerError::TooLarge { limit });
-        }
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(ServerError::TooLarge { limit });
     }
-    let mut out = Vec::new();
+    // Sized from Content-Length (already checked against the limit): one allocation
+    // instead of a chain of reallocations for a multi-megabyte envelope.
+    let mut out = Vec::with_capacity(declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(0));
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| ServerError::BadJson {
@@ -151,9 +151,17 @@ struct Progress {
 /// Saves the status every this many batches while a background ingestion runs.
 const PROGRESS_EVERY: usize = 10;
 
+/// Failure message of an object a background ingestion did not reach before the
+/// server shut down (see [`super::AppState::drain_ingest`]).
+pub const ABANDONED_AT_SHUTDOWN: &str = "not stored: the server shut down before this object \
+     was processed; POST it again (an object already stored is reported as a success)";
+
 /// Validates and stores objects, filling `st`; returns nothing (errors are per object).
-/// With `progress`, the status is saved (counts, successes and failures so far; the
-/// `pendings` list omitted) every [`PROGRESS_EVERY`] batches.
+/// With `progress` (a background ingestion), the status is saved every
+/// [`PROGRESS_EVERY`] batches with its counts, successes, failures and the objects still
+/// pending; and when the server asks background work to stop (graceful shutdown past
+/// its grace period), the batch being written is finished and every object not yet
+/// processed is recorded as a failure ([`ABANDONED_AT_SHUTDOWN`]).
 async fn process(
     state: &AppState,
     coll: &CollectionId,
@@ -163,31 +171,60 @@ async fn process(
 ) {
     let mut batches_done = 0usize;
     let req_ts = st.request_timestamp.clone();
+    let mut chunks: std::collections::VecDeque<Vec<Value>> = std::collections::VecDeque::new();
     let mut iter = objects.into_iter();
-    let mut chunks = Vec::new();
     loop {
         let chunk: Vec<Value> = iter.by_ref().take(BATCH).collect();
         if chunk.is_empty() {
             break;
         }
-        chunks.push(chunk);
+        chunks.push_back(chunk);
     }
     // CPU work (validation, canonical JSON, hashing) runs off the async threads, one
     // batch ahead of the database writes, so both cores stay busy.
-    let mut checked_batches = futures::stream::iter(chunks.into_iter().map(|chunk| {
+    let spawn = |chunk: Vec<Value>| {
         let req_ts = req_ts.clone();
         let fallback: Vec<StatusDetail> = chunk.iter().map(|v| detail_of(v, &req_ts)).collect();
         let task = tokio::task::spawn_blocking(move || check_batch(chunk, &req_ts));
-        async move { (task.await, fallback) }
-    }))
-    .buffered(2);
-    while let Some((checked, fallback)) = checked_batches.next().await {
+        (task, fallback)
+    };
+    let mut next = chunks.pop_front().map(spawn);
+    while let Some((task, fallback)) = next.take() {
+        if progress.is_some() && state.background.stop_requested() {
+            // Shutdown: what is committed stays; the rest is reported, not left pending.
+            task.abort();
+            let rest = fallback.into_iter().chain(
+                chunks
+                    .drain(..)
+                    .flat_map(|c| c.iter().map(|v| detail_of(v, &req_ts)).collect::<Vec<_>>()),
+            );
+            for mut d in rest {
+                d.message = Some(ABANDONED_AT_SHUTDOWN.to_owned());
+                st.failure_count += 1;
+                st.failures.push(d);
+            }
+            tracing::warn!(status = %st.id, failed = st.failure_count, "background ingestion stopped at shutdown");
+            break;
+        }
+        next = chunks.pop_front().map(spawn);
+        let checked = task.await;
         batches_done += 1;
         if let Some(p) = progress.filter(|_| batches_done.is_multiple_of(PROGRESS_EVERY)) {
             st.pending_count = st.total_count - st.success_count - st.failure_count;
+            st.pendings = fallback
+                .iter()
+                .cloned()
+                .chain(next.iter().flat_map(|(_, f)| f.iter().cloned()))
+                .chain(
+                    chunks
+                        .iter()
+                        .flat_map(|c| c.iter().map(|v| detail_of(v, &req_ts))),
+                )
+                .collect();
             if let Err(e) = save(state, &p.root, &p.org, p.created, st).await {
                 tracing::warn!(code = e.code(), error = %e, "cannot save ingestion progress");
             }
+            st.pendings = Vec::new();
         }
         let checked = match checked {
             Ok(c) => c,
@@ -201,65 +238,7 @@ async fn process(
                 continue;
             }
         };
-        let mut good = Vec::with_capacity(checked.len());
-        let mut details = Vec::with_capacity(checked.len());
-        for c in checked {
-            match c {
-                Ok((d, n)) => {
-                    details.push(d);
-                    good.push(n);
-                }
-                Err(d) => {
-                    st.failure_count += 1;
-                    st.failures.push(d);
-                }
-            }
-        }
-        if good.is_empty() {
-            continue;
-        }
-        let result = async {
-            let mut tx = state.store.begin().await?;
-            let out = tx.insert(&good, std::slice::from_ref(coll)).await?;
-            tx.commit().await?;
-            Ok::<_, store::StoreError>(out)
-        }
-        .await;
-        match result {
-            Ok(outcomes) => {
-                for (mut d, o) in details.into_iter().zip(outcomes) {
-                    match o {
-                        InsertOutcome::Inserted { date_added, .. } => {
-                            if d.version.is_empty() || d.version == st.request_timestamp {
-                                d.version = ts(date_added);
-                            }
-                            st.success_count += 1;
-                            st.successes.push(d);
-                        }
-                        InsertOutcome::Duplicate => {
-                            d.message = Some("identical version already stored".into());
-                            st.success_count += 1;
-                            st.successes.push(d);
-                        }
-                        InsertOutcome::Conflict { existing_hash } => {
-                            d.message = Some(format!(
-                                "version conflict: this id and version are already stored with different content (sha256 {existing_hash})"
-                            ));
-                            st.failure_count += 1;
-                            st.failures.push(d);
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::error!(code = e.code(), error = %e, "storing a batch failed");
-                for mut d in details {
-                    d.message = Some(format!("storage error ({})", e.code()));
-                    st.failure_count += 1;
-                    st.failures.push(d);
-                }
-            }
-        }
+        store_batch(state, coll, checked, st).await;
     }
     st.pending_count = 0;
     st.pendings.clear();
@@ -267,6 +246,74 @@ async fn process(
     state
         .metrics
         .observe_ingest(st.success_count, st.failure_count);
+}
+
+/// Writes one validated batch in its own transaction and records each outcome in `st`.
+async fn store_batch(
+    state: &AppState,
+    coll: &CollectionId,
+    checked: Vec<Checked>,
+    st: &mut StatusResource,
+) {
+    let mut good = Vec::with_capacity(checked.len());
+    let mut details = Vec::with_capacity(checked.len());
+    for c in checked {
+        match c {
+            Ok((d, n)) => {
+                details.push(d);
+                good.push(n);
+            }
+            Err(d) => {
+                st.failure_count += 1;
+                st.failures.push(d);
+            }
+        }
+    }
+    if good.is_empty() {
+        return;
+    }
+    let result = async {
+        let mut tx = state.store.begin().await?;
+        let out = tx.insert(&good, std::slice::from_ref(coll)).await?;
+        tx.commit().await?;
+        Ok::<_, store::StoreError>(out)
+    }
+    .await;
+    match result {
+        Ok(outcomes) => {
+            for (mut d, o) in details.into_iter().zip(outcomes) {
+                match o {
+                    InsertOutcome::Inserted { date_added, .. } => {
+                        if d.version.is_empty() || d.version == st.request_timestamp {
+                            d.version = ts(date_added);
+                        }
+                        st.success_count += 1;
+                        st.successes.push(d);
+                    }
+                    InsertOutcome::Duplicate => {
+                        d.message = Some("identical version already stored".into());
+                        st.success_count += 1;
+                        st.successes.push(d);
+                    }
+                    InsertOutcome::Conflict { existing_hash } => {
+                        d.message = Some(format!(
+                            "version conflict: this id and version are already stored with different content (sha256 {existing_hash})"
+                        ));
+                        st.failure_count += 1;
+                        st.failures.push(d);
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!(code = e.code(), error = %e, "storing a batch failed");
+            for mut d in details {
+                d.message = Some(format!("storage error ({})", e.code()));
+                st.failure_count += 1;
+                st.failures.push(d);
+            }
+        }
+    }
 }
 
 async fn save(
@@ -332,7 +379,11 @@ pub(super) async fn add_objects(
         org: p.org_id.clone(),
         created,
     };
+    // Counted from before the 202 is sent, so a shutdown that starts right after the
+    // response still waits for (or finalises) this ingestion.
+    let running = state.enter_background();
     tokio::spawn(async move {
+        let _running = running;
         let mut st = st;
         st.pendings.clear();
         process(&state2, &c.id, objects, &mut st, Some(&progress)).await;

@@ -27,6 +27,7 @@ use store::Store;
 
 pub use auth::{Authenticator, Principal};
 pub use error::ServerError;
+pub use ingest::ABANDONED_AT_SHUTDOWN;
 pub use metrics::Metrics;
 pub use next::NextSigner;
 
@@ -171,6 +172,71 @@ pub struct ServerState {
     pub metrics: Metrics,
     /// Collections found recently (by id or alias), reused for [`auth::CACHE_TTL`].
     pub(crate) collections: auth::TtlCache<store::Collection>,
+    /// Background ingestions in flight (large POSTs answered with a pending status).
+    pub(crate) background: Background,
+}
+
+/// Counts the background ingestions in flight and carries the request to stop them
+/// (see [`AppState::drain_ingest`]).
+#[derive(Debug)]
+pub(crate) struct Background {
+    running: tokio::sync::watch::Sender<usize>,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+/// Held by one background ingestion while it runs; dropping it (normally or on a
+/// panic) counts the ingestion as finished.
+#[derive(Debug)]
+pub(crate) struct RunningGuard(AppState);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0
+            .background
+            .running
+            .send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+impl Background {
+    fn new() -> Self {
+        Background {
+            running: tokio::sync::watch::Sender::new(0),
+            stop: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Whether background ingestions must stop after the batch they are writing.
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// How many background ingestions are running.
+    pub(crate) fn running(&self) -> usize {
+        *self.running.borrow()
+    }
+
+    /// Waits until no background ingestion runs, or `limit` passes; true when none runs.
+    async fn idle_within(&self, limit: Duration) -> bool {
+        let mut rx = self.running.subscribe();
+        let idle = tokio::time::timeout(limit, rx.wait_for(|n| *n == 0))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        idle
+    }
+}
+
+/// What [`AppState::drain_ingest`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Background ingestions running when the drain began.
+    pub running_at_start: usize,
+    /// Whether they all finished within the grace period (otherwise the ones still
+    /// running were stopped and their unprocessed objects reported as failures).
+    pub finished_in_grace: bool,
+    /// Background ingestions still running when the drain gave up (0 unless a batch
+    /// write hung past the second wait).
+    pub still_running: usize,
 }
 
 /// Shared handle on the server state.
@@ -219,7 +285,46 @@ impl AppState {
             auth: Authenticator::new(),
             metrics: Metrics::new(),
             collections: auth::TtlCache::new(),
+            background: Background::new(),
         }))
+    }
+
+    /// Registers one background ingestion (see [`Background`]).
+    pub(crate) fn enter_background(&self) -> RunningGuard {
+        self.background.running.send_modify(|n| *n += 1);
+        RunningGuard(self.clone())
+    }
+
+    /// Graceful shutdown of background ingestion; call it after the HTTP server has
+    /// stopped accepting requests and finished the ones in flight.
+    ///
+    /// Waits up to `grace` for every background ingestion (a POST answered with a
+    /// `pending` status) to finish. Any still running then is asked to stop: it
+    /// finishes the batch it is writing (so what is committed is reported as committed),
+    /// records every object it has not processed as a failure with the message
+    /// [`ABANDONED_AT_SHUTDOWN`], and saves its status as `complete`. A status
+    /// is therefore never left `pending` by a graceful shutdown. The second wait, for
+    /// that last batch, is bounded by `grace` as well.
+    pub async fn drain_ingest(&self, grace: Duration) -> DrainReport {
+        let running_at_start = self.background.running();
+        let finished_in_grace = self.background.idle_within(grace).await;
+        if !finished_in_grace {
+            tracing::warn!(
+                running = self.background.running(),
+                "background ingestion still running after the grace period: stopping it"
+            );
+            self.background
+                .stop
+                .store(true, std::sync::atomic::Ordering::Release);
+            self.background
+                .idle_within(grace.max(Duration::from_secs(1)))
+                .await;
+        }
+        DrainReport {
+            running_at_start,
+            finished_in_grace,
+            still_running: self.background.running(),
+        }
     }
 }
 
