@@ -134,7 +134,11 @@ pub struct EngineConfig {
     pub api_root: String,
     /// Sighting window length, seconds (aligned on the Unix epoch).
     pub window_secs: u32,
-    /// Hits whose window ended longer ago than this (in event time) are late.
+    /// [`Engine::prune`] forgets the dedup keys of windows that ended longer ago than
+    /// this before the slowest source's latest event time. Hits in windows whose keys
+    /// were pruned are late (not counted: they might be counted twice); until then a
+    /// hit of any age, such as an event redelivered after a worker died, is counted
+    /// exactly once.
     pub allowed_lateness_secs: u32,
     /// SCOs referenced per observed-data, at most.
     pub max_scos: usize,
