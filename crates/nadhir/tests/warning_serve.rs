@@ -15,7 +15,7 @@
 // Helpers outside #[test] functions: a failed setup step should panic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -69,7 +69,7 @@ struct Node {
     data: PathBuf,
     child: Option<Child>,
     base: String,
-    tokens: HashMap<&'static str, String>,
+    tokens: BTreeMap<&'static str, String>,
 }
 
 impl Drop for Node {
@@ -79,6 +79,12 @@ impl Drop for Node {
             let _ = c.wait();
         }
     }
+}
+
+/// Reads a file this test wrote (bounded by the test's own data).
+#[allow(clippy::disallowed_methods)]
+fn read_test_file(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap()
 }
 
 fn run(data: &Path, args: &[&str]) -> Output {
@@ -130,7 +136,7 @@ impl Node {
                 "constituent",
             ],
         );
-        let mut tokens = HashMap::new();
+        let mut tokens = BTreeMap::new();
         for role in ["sensor", "analyst", "reader", "admin"] {
             let out = run_ok(
                 &data,
@@ -563,7 +569,7 @@ async fn ingest_stream_alerts_and_cli() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = std::fs::read_to_string(&out_file).unwrap();
+    let text = read_test_file(&out_file);
     let objects: Vec<Value> = match serde_json::from_str::<Value>(&text) {
         Ok(v) if v["objects"].is_array() => v["objects"].as_array().unwrap().clone(),
         Ok(Value::Array(a)) => a,
@@ -792,7 +798,7 @@ async fn latency_event_to_sse_alert() {
     let client = reqwest::Client::new();
     for (mode, offset) in [("http", 0usize), ("file", n)] {
         let mut sse = Sse::open(&client, &node.base, node.token("reader"), None).await;
-        let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        let sent: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
         let sender = {
             let sent = sent.clone();
             let client = client.clone();
@@ -829,7 +835,7 @@ async fn latency_event_to_sse_alert() {
             })
         };
         let mut lat: Vec<f64> = Vec::with_capacity(n);
-        let mut got = std::collections::HashSet::new();
+        let mut got = BTreeSet::new();
         while got.len() < n {
             let ev = sse
                 .next(Duration::from_secs(30))
