@@ -408,6 +408,7 @@ async fn throughput_one_and_two_workers() {
             let mut total = 0u64;
             for c in children {
                 let r = finish(c, Duration::from_secs(1800)).await;
+                eprintln!("worker: {}", r["report"]);
                 total += r["report"]["events"].as_u64().unwrap();
             }
             // Each worker exits after IDLE seconds without messages.
