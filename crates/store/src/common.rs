@@ -620,6 +620,20 @@ macro_rules! impl_store {
                     .await?;
                 Ok(())
             }
+            async fn init_state(&self, key: &str, value: &str) -> $crate::Result<String> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query($crate::sql::INIT_STATE)
+                    .bind(key)
+                    .bind(value)
+                    .execute(&mut *tx)
+                    .await?;
+                let v: String = sqlx::query_scalar($crate::sql::GET_STATE)
+                    .bind(key)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(v)
+            }
             async fn record_hits(
                 &self,
                 hits: &[$crate::HitRow],

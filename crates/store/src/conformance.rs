@@ -1253,6 +1253,16 @@ pub async fn state(s: &dyn Store) {
         s.get_state("peer.b.cursor").await.unwrap().as_deref(),
         Some("7")
     );
+    // init_state: the first value stays, concurrent callers all see it.
+    assert_eq!(s.init_state("peer.a.cursor", "1").await.unwrap(), "42");
+    let (a, b) = tokio::join!(
+        s.init_state("node.identity", "first"),
+        s.init_state("node.identity", "second")
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a, b);
+    assert!(a == "first" || a == "second");
+    assert_eq!(s.get_state("node.identity").await.unwrap(), Some(a));
 }
 
 fn hit(sighting: &str, window_start: i64, event: &str, t: i64, sco: &str) -> crate::HitRow {

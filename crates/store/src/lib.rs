@@ -277,6 +277,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn get_state(&self, key: &str) -> Result<Option<String>>;
     async fn set_state(&self, key: &str, value: &str) -> Result<()>;
+    /// Sets `key` to `value` only if it has no value yet, atomically (also across
+    /// processes sharing the database); returns the value stored, this one or the
+    /// one that was there first.
+    async fn init_state(&self, key: &str, value: &str) -> Result<String>;
 
     // ----- early warning -----
 

@@ -175,6 +175,8 @@ pub(crate) const LIST_PERMISSIONS: &str = "SELECT collection_id, org_id, can_rea
 pub(crate) const GET_STATE: &str = "SELECT value FROM state WHERE key = $1";
 pub(crate) const SET_STATE: &str = "INSERT INTO state (key, value) VALUES ($1, $2) \
      ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+pub(crate) const INIT_STATE: &str = "INSERT INTO state (key, value) VALUES ($1, $2) \
+     ON CONFLICT (key) DO NOTHING";
 
 /// Builds the statement for one page of `q`. Returns the columns
 /// `cursor, date_added, id, type, spec_version, version_key, version_text, revoked, json`

@@ -71,7 +71,7 @@ pub enum UserCommand {
         org: String,
         #[arg(long)]
         username: String,
-        /// admin, analyst, reader or peer.
+        /// admin, analyst, reader, peer or sensor.
         #[arg(long)]
         role: String,
         /// Read the password from the first line of stdin.
@@ -95,7 +95,8 @@ pub enum TokenCommand {
         /// Organisation id or name.
         #[arg(long)]
         org: String,
-        /// admin, analyst, reader or peer.
+        /// admin, analyst, reader, peer or sensor (sensor: posts telemetry to the
+        /// early-warning ingest endpoint only).
         #[arg(long)]
         role: String,
         #[arg(long)]

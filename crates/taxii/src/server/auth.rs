@@ -23,8 +23,9 @@ use super::error::ServerError;
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
 const CACHE_MAX: usize = 10_000;
 
-/// Roles a user or token can carry.
-pub const ROLES: [&str; 4] = ["admin", "analyst", "reader", "peer"];
+/// Roles a user or token can carry. `sensor` is for telemetry feeds: it may post events
+/// to the early-warning ingest endpoint, and reads but never writes over TAXII.
+pub const ROLES: [&str; 5] = ["admin", "analyst", "reader", "peer", "sensor"];
 
 /// Who is making a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,9 +37,9 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// Whether the role may write at all (readers never write).
+    /// Whether the role may write at all (readers and sensors never write).
     pub fn role_can_write(&self) -> bool {
-        self.role != "reader"
+        self.role != "reader" && self.role != "sensor"
     }
     /// Whether the role may delete objects.
     pub fn role_can_delete(&self) -> bool {
@@ -295,6 +296,8 @@ mod tests {
             role: role.into(),
         };
         assert!(!p("reader").role_can_write());
+        assert!(!p("sensor").role_can_write());
+        assert!(!p("sensor").role_can_delete());
         assert!(p("peer").role_can_write());
         assert!(!p("peer").role_can_delete());
         assert!(p("analyst").role_can_delete());

@@ -135,7 +135,11 @@ pub struct EngineConfig {
     pub api_root: String,
     /// Sighting window length, seconds (aligned on the Unix epoch).
     pub window_secs: u32,
-    /// Hits whose window ended longer ago than this (in event time) are late.
+    /// [`Engine::prune`] forgets the dedup keys of windows that ended longer ago than
+    /// this before the slowest source's latest event time. Hits in windows whose keys
+    /// were pruned are late (not counted: they might be counted twice); until then a
+    /// hit of any age, such as an event redelivered after a worker died, is counted
+    /// exactly once.
     pub allowed_lateness_secs: u32,
     /// SCOs referenced per observed-data, at most.
     pub max_scos: usize,
@@ -384,14 +388,19 @@ impl Engine {
 }
 
 /// The node's identity id, creating the identity (an `organization`) on first use.
+/// Workers starting together on one database agree on one identity (the first one
+/// stored), so their sighting ids agree.
 pub async fn ensure_identity(store: &dyn Store, name: &str) -> Result<String> {
-    if let Some(text) = store.get_state(IDENTITY_STATE).await? {
-        let obj = stix::Object::from_json_str(&text).map_err(|e| EngineError::Corrupt {
+    let parse = |text: &str| -> Result<String> {
+        let obj = stix::Object::from_json_str(text).map_err(|e| EngineError::Corrupt {
             kind: "identity",
             id: IDENTITY_STATE.into(),
             reason: e.to_string(),
         })?;
-        return Ok(obj.id().to_owned());
+        Ok(obj.id().to_owned())
+    };
+    if let Some(text) = store.get_state(IDENTITY_STATE).await? {
+        return parse(&text);
     }
     let now = stix::Timestamp::from_unix_millis(store::now_micros().div_euclid(1000));
     let id = format!("identity--{}", uuid::Uuid::new_v4());
@@ -404,8 +413,7 @@ pub async fn ensure_identity(store: &dyn Store, name: &str) -> Result<String> {
         "name": name,
         "identity_class": "organization",
     });
-    store.set_state(IDENTITY_STATE, &json.to_string()).await?;
-    Ok(id)
+    parse(&store.init_state(IDENTITY_STATE, &json.to_string()).await?)
 }
 
 /// The node's identity object.

@@ -386,28 +386,26 @@ impl Engine {
             hits: scanned.found.len() as u64,
             ..Default::default()
         };
-        let watermark = {
+        // The source's latest event time, for pruning.
+        if let Some(t) = scanned.max_time {
             let mut marks = match self.watermarks.lock() {
                 Ok(m) => m,
                 Err(p) => p.into_inner(),
             };
             let w = marks.get(&source.name).copied().unwrap_or(i64::MIN);
-            if let Some(t) = scanned.max_time {
-                marks.insert(source.name.clone(), w.max(t));
-            }
-            w
-        };
+            marks.insert(source.name.clone(), w.max(t));
+        }
         if scanned.found.is_empty() {
             return Ok(report);
         }
 
         let now = store::now_micros();
         let window = i64::from(self.cfg.window_secs);
-        let closed_before = if watermark == i64::MIN {
-            i64::MIN
-        } else {
-            watermark.div_euclid(1_000_000) - window - i64::from(self.cfg.allowed_lateness_secs)
-        };
+        // Late means: the window's dedup keys may have been pruned, so counting the
+        // hit could count an event twice. This process's own watermark is not the
+        // test: an event redelivered after another worker died is older than what
+        // this worker has seen, and must still be counted (its key is still there).
+        let closed_before = pruned_before(self.store.as_ref()).await?;
         let mut rows = Vec::with_capacity(scanned.found.len());
         let mut scos: HashMap<String, stix::Object> = HashMap::new();
         let mut od_ids: HashMap<String, String> = HashMap::new();
@@ -537,6 +535,25 @@ impl Engine {
         let window = i64::from(self.cfg.window_secs);
         let before = w.div_euclid(1_000_000) - window - i64::from(self.cfg.allowed_lateness_secs);
         let before = before.div_euclid(window) * window;
+        // Record the horizon first: from now on hits before it are late everywhere.
+        if before > pruned_before(self.store.as_ref()).await? {
+            self.store
+                .set_state(PRUNED_BEFORE_KEY, &before.to_string())
+                .await?;
+        }
         Ok(self.store.prune_hit_keys(before).await?)
     }
+}
+
+/// Store state key of the window start before which hit keys may have been pruned.
+pub const PRUNED_BEFORE_KEY: &str = "warning.hit_keys.pruned_before";
+
+/// The window start (Unix seconds) before which dedup keys may have been pruned
+/// ([`Engine::prune`]); `i64::MIN` when nothing was pruned.
+async fn pruned_before(store: &dyn store::Store) -> Result<i64> {
+    Ok(store
+        .get_state(PRUNED_BEFORE_KEY)
+        .await?
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(i64::MIN))
 }

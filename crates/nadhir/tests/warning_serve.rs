@@ -1,0 +1,863 @@
+//! Early warning through `nadhir serve`: real processes, real HTTP.
+//!
+//! - `POST /warning/ingest`: authentication (401 with `WWW-Authenticate`, 403 for a
+//!   reader), the batch report, and `Idempotency-Key` counting a retried body once;
+//! - `GET /warning/stream`: `event: alert` with `id: <seq>`, and `Last-Event-ID`
+//!   replaying exactly the entries after the cursor;
+//! - alerts over HTTP and the CLI: list, ack (state and history), false positive (the
+//!   `opinion` and the revoked sighting in the `sightings` collection), 409 on an
+//!   invalid transition, 404 on an unknown alert;
+//! - webhooks: HMAC signatures checked with `warning::engine::deliver::verify_signature`,
+//!   retries with backoff after 5xx, and a dead letter after a 4xx;
+//! - latency from ingest to the SSE alert (`#[ignore]`d; prints p50/p99, asserts only
+//!   that every alert arrives): see docs/PERFORMANCE.md, "Early warning: latency".
+
+// Helpers outside #[test] functions: a failed setup step should panic.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_nadhir");
+const HOOK_SECRET: &str = "webhook secret of the test 0123456789";
+
+/// A domain indicator `[domain-name:value = 'hit-<i>.alert.example']`.
+fn indicator(i: usize) -> Value {
+    json!({
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": format!("indicator--6b1d0c3e-0000-4000-8000-{i:012}"),
+        "created": "2026-01-01T00:00:00.000Z",
+        "modified": "2026-01-01T00:00:00.000Z",
+        "name": format!("test indicator {i}"),
+        "indicator_types": ["malicious-activity"],
+        "pattern": format!("[domain-name:value = 'hit-{i}.alert.example']"),
+        "pattern_type": "stix",
+        "pattern_version": "2.1",
+        "valid_from": "2026-01-01T00:00:00Z",
+        "confidence": 80
+    })
+}
+
+fn indicator_id(i: usize) -> String {
+    format!("indicator--6b1d0c3e-0000-4000-8000-{i:012}")
+}
+
+/// An EVE DNS query for `name` (no timestamp: the engine uses the arrival time).
+fn dns_event(name: &str) -> String {
+    json!({
+        "event_type": "dns",
+        "src_ip": "10.1.2.3",
+        "src_port": 53000,
+        "dest_ip": "10.1.2.53",
+        "dest_port": 53,
+        "proto": "UDP",
+        "dns": {"type": "query", "id": 7, "rrname": name, "rrtype": "A"}
+    })
+    .to_string()
+}
+
+struct Node {
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    child: Option<Child>,
+    base: String,
+    tokens: BTreeMap<&'static str, String>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Reads a file this test wrote (bounded by the test's own data).
+#[allow(clippy::disallowed_methods)]
+fn read_test_file(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap()
+}
+
+fn run(data: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("NADHIR_DATABASE_URL")
+        .env_remove("NADHIR_DATA_DIR")
+        .env("NADHIR_TEST_HOOK_SECRET", HOOK_SECRET)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn run_ok(data: &Path, args: &[&str]) -> String {
+    let out = run(data, args);
+    assert!(
+        out.status.success(),
+        "nadhir {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+impl Node {
+    /// A data directory with `indicators` indicators imported, an organisation, and a
+    /// token per role. The server is not started yet.
+    fn new(indicators: usize) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let bundle = json!({
+            "type": "bundle",
+            "id": "bundle--6b1d0c3e-0000-4000-8000-000000000000",
+            "objects": (0..indicators).map(indicator).collect::<Vec<_>>(),
+        });
+        let f = dir.path().join("indicators.json");
+        std::fs::write(&f, bundle.to_string()).unwrap();
+        run_ok(&data, &["import", f.to_str().unwrap()]);
+        run_ok(
+            &data,
+            &[
+                "admin",
+                "org",
+                "add",
+                "--name",
+                "bank",
+                "--kind",
+                "constituent",
+            ],
+        );
+        let mut tokens = BTreeMap::new();
+        for role in ["sensor", "analyst", "reader", "admin"] {
+            let out = run_ok(
+                &data,
+                &["admin", "token", "create", "--org", "bank", "--role", role],
+            );
+            // Plain output: the secret, shown this once.
+            let t = out.trim().to_owned();
+            assert!(t.starts_with("ndr_"), "{t}");
+            tokens.insert(role, t);
+        }
+        Node {
+            _dir: dir,
+            data,
+            child: None,
+            base: String::new(),
+            tokens,
+        }
+    }
+
+    fn start(&mut self, extra: &[&str]) {
+        let mut child = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&self.data)
+            .args(["serve", "--listen", "127.0.0.1:0", "--reload-ms", "100"])
+            .args(extra)
+            .env_remove("NADHIR_DATABASE_URL")
+            .env_remove("NADHIR_DATA_DIR")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut url = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut url)
+            .unwrap();
+        self.child = Some(child);
+        // The discovery URL: http://127.0.0.1:PORT/taxii2/
+        let url = url.trim();
+        let rest = url.strip_prefix("http://").expect(url);
+        let host = rest.split('/').next().unwrap();
+        self.base = format!("http://{host}");
+    }
+
+    fn token(&self, role: &str) -> &str {
+        self.tokens.get(role).unwrap()
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        run(&self.data, args)
+    }
+}
+
+/// A Server-Sent Events reader over a reqwest response.
+struct Sse {
+    body: futures::stream::BoxStream<'static, reqwest::Result<axum::body::Bytes>>,
+    buf: String,
+}
+
+#[derive(Debug, Clone)]
+struct SseEvent {
+    id: Option<i64>,
+    event: String,
+    data: String,
+}
+
+impl Sse {
+    async fn open(client: &reqwest::Client, base: &str, token: &str, last: Option<i64>) -> Sse {
+        let mut req = client
+            .get(format!("{base}/warning/stream"))
+            .bearer_auth(token);
+        if let Some(l) = last {
+            req = req.header("Last-Event-ID", l.to_string());
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(ct.starts_with("text/event-stream"), "{ct}");
+        Sse {
+            body: resp.bytes_stream().boxed(),
+            buf: String::new(),
+        }
+    }
+
+    /// The next event (comments and keep-alives skipped), or `None` after `wait`.
+    async fn next(&mut self, wait: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut ev = SseEvent {
+                    id: None,
+                    event: "message".into(),
+                    data: String::new(),
+                };
+                let mut any = false;
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        ev.id = Some(v.trim().parse().unwrap());
+                        any = true;
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        ev.event = v.trim().to_owned();
+                        any = true;
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        if !ev.data.is_empty() {
+                            ev.data.push('\n');
+                        }
+                        ev.data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                        any = true;
+                    }
+                }
+                if any {
+                    return Some(ev);
+                }
+                continue;
+            }
+            match tokio::time::timeout_at(deadline, self.body.next()).await {
+                Err(_) => return None,
+                Ok(None) => panic!("the event stream ended"),
+                Ok(Some(chunk)) => self
+                    .buf
+                    .push_str(&String::from_utf8_lossy(&chunk.unwrap()).replace("\r\n", "\n")),
+            }
+        }
+    }
+}
+
+async fn ingest(
+    client: &reqwest::Client,
+    node: &Node,
+    token: Option<&str>,
+    key: Option<&str>,
+    body: String,
+) -> reqwest::Response {
+    let mut req = client
+        .post(format!("{}/warning/ingest", node.base))
+        .header("content-type", "application/x-ndjson")
+        .body(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    req.send().await.unwrap()
+}
+
+async fn post_action(
+    client: &reqwest::Client,
+    node: &Node,
+    token: &str,
+    id: &str,
+    action: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = client
+        .post(format!("{}/warning/alerts/{id}/{action}", node.base))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_stream_alerts_and_cli() {
+    let mut node = Node::new(5);
+    node.start(&[]);
+    let client = reqwest::Client::new();
+    let mut live = Sse::open(&client, &node.base, node.token("reader"), None).await;
+
+    // 401 without a token, with a challenge; 403 for a reader.
+    let body = [
+        dns_event("HIT-1.alert.EXAMPLE."),
+        dns_event("hit-2.alert.example"),
+        dns_event("no-hit.alert.example"),
+        "{not json".to_owned(),
+    ]
+    .join("\n")
+        + "\n";
+    let r = ingest(&client, &node, None, None, body.clone()).await;
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().contains_key("www-authenticate"));
+    let r = ingest(&client, &node, Some("not-a-token"), None, body.clone()).await;
+    assert_eq!(r.status(), 401);
+    let r = ingest(
+        &client,
+        &node,
+        Some(node.token("reader")),
+        None,
+        body.clone(),
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "auth.forbidden", "{v}");
+
+    // 200 for a sensor, with the report.
+    let r = ingest(
+        &client,
+        &node,
+        Some(node.token("sensor")),
+        Some("batch-1"),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let rep: Value = r.json().await.unwrap();
+    assert_eq!(rep["events"], 4, "{rep}");
+    assert_eq!(rep["bad"], 1, "{rep}");
+    assert_eq!(rep["hits"], 2, "{rep}");
+    assert_eq!(rep["counted"], 2, "{rep}");
+    assert_eq!(rep["alerts"], 2, "{rep}");
+    // The same body with the same key counts nothing new.
+    let r = ingest(
+        &client,
+        &node,
+        Some(node.token("sensor")),
+        Some("batch-1"),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let rep: Value = r.json().await.unwrap();
+    assert_eq!(rep["counted"], 0, "{rep}");
+    assert_eq!(rep["duplicates"], 2, "{rep}");
+    assert_eq!(rep["alerts"], 0, "{rep}");
+    // An analyst may ingest too.
+    let r = ingest(
+        &client,
+        &node,
+        Some(node.token("analyst")),
+        Some("batch-2"),
+        dns_event("hit-3.alert.example"),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let rep: Value = r.json().await.unwrap();
+    assert_eq!(rep["alerts"], 1, "{rep}");
+
+    // The live stream delivered the three alerts, in feed order.
+    let mut seen: Vec<(i64, Value)> = Vec::new();
+    while seen.len() < 3 {
+        let ev = live
+            .next(Duration::from_secs(20))
+            .await
+            .expect("alert on the live stream");
+        if ev.event != "alert" {
+            continue;
+        }
+        let seq = ev.id.expect("alert events carry an id");
+        if let Some((last, _)) = seen.last() {
+            assert!(seq > *last, "ids increase: {seq} after {last}");
+        }
+        seen.push((seq, serde_json::from_str(&ev.data).unwrap()));
+    }
+    let indicators: Vec<&str> = seen
+        .iter()
+        .map(|(_, a)| a["alert"]["indicator_id"].as_str().unwrap())
+        .collect();
+    let mut sorted = indicators.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        vec![indicator_id(1), indicator_id(2), indicator_id(3)]
+    );
+    assert_eq!(indicators[2], indicator_id(3));
+    let alert_ids: Vec<String> = seen
+        .iter()
+        .map(|(_, a)| a["alert"]["id"].as_str().unwrap().to_owned())
+        .collect();
+
+    // Reconnecting after the first entry replays exactly the entries after it.
+    let cursor = seen[0].0;
+    let mut replay = Sse::open(&client, &node.base, node.token("reader"), Some(cursor)).await;
+    for (seq, _) in &seen[1..] {
+        let ev = replay.next(Duration::from_secs(10)).await.expect("replay");
+        assert_eq!(ev.id, Some(*seq), "{ev:?}");
+        assert_eq!(ev.event, "alert");
+    }
+    // … and then what happens next (an acknowledgement), nothing older.
+    let (st, acked) = post_action(
+        &client,
+        &node,
+        node.token("analyst"),
+        &alert_ids[0],
+        "ack",
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{acked}");
+    assert_eq!(acked["alert"]["state"], "acknowledged");
+    assert_eq!(acked["alert"]["history"].as_array().unwrap().len(), 1);
+    assert_eq!(acked["alert"]["history"][0]["to"], "acknowledged");
+    let ev = replay
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the ack on the stream");
+    assert!(ev.id.unwrap() > seen[2].0, "{ev:?}");
+    let v: Value = serde_json::from_str(&ev.data).unwrap();
+    assert_eq!(v["alert"]["id"], alert_ids[0].as_str());
+    assert_eq!(v["alert"]["state"], "acknowledged");
+    // The ?after= form replays from the same cursor.
+    let r = client
+        .get(format!("{}/warning/stream?after={}", node.base, seen[1].0))
+        .bearer_auth(node.token("reader"))
+        .send()
+        .await
+        .unwrap();
+    let mut after = Sse {
+        body: r.bytes_stream().boxed(),
+        buf: String::new(),
+    };
+    let ev = after.next(Duration::from_secs(10)).await.expect("after");
+    assert_eq!(ev.id, Some(seen[2].0));
+
+    // Alerts API: list, 409 on an invalid transition, 404 on an unknown id, 403 for a
+    // reader.
+    let r = client
+        .get(format!("{}/warning/alerts", node.base))
+        .bearer_auth(node.token("reader"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let list: Value = r.json().await.unwrap();
+    assert_eq!(list["alerts"].as_array().unwrap().len(), 3, "{list}");
+    let r = client
+        .get(format!("{}/warning/alerts?state=acknowledged", node.base))
+        .bearer_auth(node.token("reader"))
+        .send()
+        .await
+        .unwrap();
+    let list: Value = r.json().await.unwrap();
+    let acked: Vec<&str> = list["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["alert"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(acked, vec![alert_ids[0].as_str()]);
+    let (st, v) = post_action(
+        &client,
+        &node,
+        node.token("analyst"),
+        &alert_ids[0],
+        "ack",
+        None,
+    )
+    .await;
+    assert_eq!(st, 409, "{v}");
+    let (st, v) = post_action(
+        &client,
+        &node,
+        node.token("analyst"),
+        "00000000-0000-4000-8000-000000000000",
+        "ack",
+        None,
+    )
+    .await;
+    assert_eq!(st, 404, "{v}");
+    let (st, _) = post_action(
+        &client,
+        &node,
+        node.token("reader"),
+        &alert_ids[1],
+        "ack",
+        None,
+    )
+    .await;
+    assert_eq!(st, 403);
+
+    // CLI: list, ack (state and history), and an invalid transition.
+    let out = node.cli(&["alerts", "--json"]);
+    assert!(out.status.success());
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 3);
+    let out = node.cli(&["alerts", "ack", &alert_ids[1], "--by", "duty-analyst"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = node.cli(&["alerts", "show", &alert_ids[1]]);
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["alert"]["state"], "acknowledged");
+    assert_eq!(shown["alert"]["history"][0]["by"], "duty-analyst");
+    let out = node.cli(&["alerts", "ack", &alert_ids[1]]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: ["));
+    let out = node.cli(&["alerts", "show", "00000000-0000-4000-8000-000000000000"]);
+    assert!(!out.status.success());
+
+    // False positive: opinion and revoked sighting in the sightings collection.
+    let (st, fp) = post_action(
+        &client,
+        &node,
+        node.token("analyst"),
+        &alert_ids[2],
+        "false-positive",
+        Some(json!({"reason": "sinkholed by the registry"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{fp}");
+    assert_eq!(fp["alert"]["state"], "closed");
+    assert_eq!(fp["alert"]["false_positive"], true);
+    let (st, _) = post_action(
+        &client,
+        &node,
+        node.token("analyst"),
+        &alert_ids[2],
+        "false-positive",
+        Some(json!({"reason": "again"})),
+    )
+    .await;
+    assert_eq!(st, 409);
+    let sighting_id = fp["alert"]["sighting_id"].as_str().unwrap().to_owned();
+    let out_file = node.data.parent().unwrap().join("sightings.json");
+    let out = node.cli(&[
+        "export",
+        "--collection",
+        "sightings",
+        "-o",
+        out_file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = read_test_file(&out_file);
+    let objects: Vec<Value> = match serde_json::from_str::<Value>(&text) {
+        Ok(v) if v["objects"].is_array() => v["objects"].as_array().unwrap().clone(),
+        Ok(Value::Array(a)) => a,
+        _ => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+    };
+    let opinion = objects
+        .iter()
+        .find(|o| o["type"] == "opinion")
+        .expect("an opinion in the sightings collection");
+    assert_eq!(opinion["opinion"], "strongly-disagree");
+    let refs: Vec<&str> = opinion["object_refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(refs.contains(&sighting_id.as_str()), "{opinion}");
+    assert!(
+        objects
+            .iter()
+            .any(|o| o["id"] == sighting_id.as_str() && o["revoked"] == true),
+        "the revoked sighting {sighting_id} is exported"
+    );
+    // The other two windows' sightings are there and not revoked.
+    let live_sightings = objects
+        .iter()
+        .filter(|o| o["type"] == "sighting" && o["revoked"] != true)
+        .count();
+    assert_eq!(live_sightings, 2);
+}
+
+/// What a test webhook receiver saw.
+#[derive(Debug, Clone)]
+struct Received {
+    at: Instant,
+    delivery: i64,
+    signed: bool,
+    tampered_rejected: bool,
+    status: u16,
+}
+
+/// Receives webhook posts: `/flaky` answers 500 twice, then 200; `/broken` always 400.
+async fn receiver() -> (String, Arc<Mutex<BTreeMap<String, Vec<Received>>>>) {
+    let seen: Arc<Mutex<BTreeMap<String, Vec<Received>>>> = Arc::default();
+    let s2 = seen.clone();
+    let handler = move |axum::extract::Path(name): axum::extract::Path<String>,
+                        headers: axum::http::HeaderMap,
+                        body: axum::body::Bytes| {
+        let seen = s2.clone();
+        async move {
+            let sig = headers
+                .get("x-nadhir-signature")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let delivery = headers
+                .get("x-nadhir-delivery")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(-1);
+            let signed = warning::engine::deliver::verify_signature(HOOK_SECRET, &sig, &body);
+            let mut tampered = body.to_vec();
+            tampered.push(b' ');
+            let tampered_rejected =
+                !warning::engine::deliver::verify_signature(HOOK_SECRET, &sig, &tampered);
+            let mut m = seen.lock().unwrap();
+            let list = m.entry(name.clone()).or_default();
+            let status = match name.as_str() {
+                "flaky" if list.len() < 2 => 500,
+                "flaky" => 200,
+                _ => 400,
+            };
+            list.push(Received {
+                at: Instant::now(),
+                delivery,
+                signed,
+                tampered_rejected,
+                status,
+            });
+            axum::http::StatusCode::from_u16(status).unwrap()
+        }
+    };
+    let app = axum::Router::new().route("/hook/{name}", axum::routing::post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hook"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_signed_retried_and_dead_lettered() {
+    let (url, seen) = receiver().await;
+    let mut node = Node::new(2);
+    let flaky = format!("{url}/flaky");
+    let broken = format!("{url}/broken");
+    for u in [&flaky, &broken] {
+        let out = run_ok(
+            &node.data,
+            &[
+                "webhook",
+                "add",
+                u,
+                "--secret-env",
+                "NADHIR_TEST_HOOK_SECRET",
+                "--max-attempts",
+                "4",
+            ],
+        );
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["url"], u.as_str());
+    }
+    node.start(&[]);
+    let client = reqwest::Client::new();
+    let r = ingest(
+        &client,
+        &node,
+        Some(node.token("sensor")),
+        None,
+        dns_event("hit-0.alert.example"),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+
+    // Wait for the flaky hook to succeed (third attempt: 0.5 s + 1 s of backoff) and
+    // for the broken hook's single attempt.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        {
+            let m = seen.lock().unwrap();
+            let ok = m.get("flaky").is_some_and(|l| l.len() >= 3)
+                && m.get("broken").is_some_and(|l| !l.is_empty());
+            if ok {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "webhooks not delivered: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Give a wrong retry of the 400 the time to show up.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let m = seen.lock().unwrap().clone();
+    let f = &m["flaky"];
+    assert_eq!(f.len(), 3, "{f:?}");
+    assert_eq!(
+        f.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![500, 500, 200]
+    );
+    assert!(f.iter().all(|r| r.signed && r.tampered_rejected), "{f:?}");
+    assert!(f
+        .iter()
+        .all(|r| r.delivery == f[0].delivery && r.delivery > 0));
+    // Backoff: 0.5 s, then 1 s (lower bounds only).
+    assert!(f[1].at - f[0].at >= Duration::from_millis(450), "{f:?}");
+    assert!(f[2].at - f[1].at >= Duration::from_millis(900), "{f:?}");
+    assert!(f[2].at - f[1].at > f[1].at - f[0].at, "{f:?}");
+    let b = &m["broken"];
+    assert_eq!(b.len(), 1, "a 400 is not retried: {b:?}");
+    assert!(b[0].signed);
+
+    // The 400 left a dead letter.
+    let out = node.cli(&["webhook", "dead-letters"]);
+    assert!(out.status.success());
+    let letters: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0]["url"], broken.as_str());
+    assert_eq!(letters[0]["seq"], b[0].delivery);
+    assert_eq!(letters[0]["attempts"], 1);
+    assert_eq!(letters[0]["last_error"], "HTTP 400");
+    let body: Value = serde_json::from_str(letters[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["alert"]["indicator_id"], indicator_id(0).as_str());
+    // And over HTTP, for an admin only.
+    let r = client
+        .get(format!("{}/warning/dead-letters", node.base))
+        .bearer_auth(node.token("analyst"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = client
+        .get(format!("{}/warning/dead-letters", node.base))
+        .bearer_auth(node.token("admin"))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["dead_letters"].as_array().unwrap().len(), 1);
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Latency from writing an event to its alert on the SSE stream, over HTTP ingest and
+/// over a followed file (`serve --watch`). Each event hits a new indicator, so each
+/// raises an alert. Prints p50/p99; asserts only that every alert arrives once.
+///
+/// `NADHIR_LATENCY_EVENTS` (default 300) events at `NADHIR_LATENCY_RATE` (default 50)
+/// per second. Run: `cargo test -p nadhir --release --test warning_serve -- --ignored
+/// --nocapture latency`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: run by hand, see docs/PERFORMANCE.md"]
+async fn latency_event_to_sse_alert() {
+    let n: usize = std::env::var("NADHIR_LATENCY_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let rate: f64 = std::env::var("NADHIR_LATENCY_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50.0);
+    let mut node = Node::new(2 * n);
+    let watched = node.data.parent().unwrap().join("live-eve.json");
+    std::fs::write(&watched, "").unwrap();
+    node.start(&["--watch", watched.to_str().unwrap()]);
+    let client = reqwest::Client::new();
+    for (mode, offset) in [("http", 0usize), ("file", n)] {
+        let mut sse = Sse::open(&client, &node.base, node.token("reader"), None).await;
+        let sent: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
+        let sender = {
+            let sent = sent.clone();
+            let client = client.clone();
+            let base = node.base.clone();
+            let token = node.token("sensor").to_owned();
+            let watched = watched.clone();
+            tokio::spawn(async move {
+                let gap = Duration::from_secs_f64(1.0 / rate);
+                let mut next = tokio::time::Instant::now();
+                let mut file = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&watched)
+                    .unwrap();
+                for i in offset..offset + n {
+                    tokio::time::sleep_until(next).await;
+                    next += gap;
+                    let line = dns_event(&format!("hit-{i}.alert.example")) + "\n";
+                    sent.lock().unwrap().insert(indicator_id(i), Instant::now());
+                    if mode == "http" {
+                        let r = client
+                            .post(format!("{base}/warning/ingest"))
+                            .bearer_auth(&token)
+                            .body(line)
+                            .send()
+                            .await
+                            .unwrap();
+                        assert_eq!(r.status(), 200);
+                    } else {
+                        use std::io::Write;
+                        file.write_all(line.as_bytes()).unwrap();
+                        file.flush().unwrap();
+                    }
+                }
+            })
+        };
+        let mut lat: Vec<f64> = Vec::with_capacity(n);
+        let mut got = BTreeSet::new();
+        while got.len() < n {
+            let ev = sse
+                .next(Duration::from_secs(30))
+                .await
+                .expect("every alert arrives");
+            if ev.event != "alert" {
+                continue;
+            }
+            let at = Instant::now();
+            let v: Value = serde_json::from_str(&ev.data).unwrap();
+            let ind = v["alert"]["indicator_id"].as_str().unwrap().to_owned();
+            assert!(got.insert(ind.clone()), "alert for {ind} twice");
+            let t0 = sent.lock().unwrap()[&ind];
+            lat.push((at - t0).as_secs_f64() * 1000.0);
+        }
+        sender.await.unwrap();
+        lat.sort_by(f64::total_cmp);
+        println!(
+            "latency {mode}: {n} events at {rate}/s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            lat[lat.len() - 1]
+        );
+    }
+}
