@@ -178,9 +178,33 @@ fn nadhir_match_reports_exactly_the_planted_ioc_hits() {
         assert_eq!(windows.len(), 2, "{f}: sightings fall in two windows");
     }
 
-    // `nadhir match` over all three files.
-    let (hits, stderr, code) = nadhir_match(dir.path(), &files);
+    // `nadhir match` over all three files. It also evaluates the general patterns per
+    // event (`"via": "pattern"`): only a single-event pattern (the AND one) can fire
+    // there; those hits are checked apart from the IOC hits.
+    let (all_hits, stderr, code) = nadhir_match(dir.path(), &files);
     assert_eq!(code, Some(0), "{stderr}");
+    let (pattern_hits, hits): (Vec<Value>, Vec<Value>) =
+        all_hits.into_iter().partition(|h| h["via"] == "pattern");
+    let single_event: BTreeSet<&str> = files
+        .iter()
+        .flat_map(|f| arr(&expected["files"][*f], "general"))
+        .filter(|g| {
+            g["must_fire"] == true
+                && !str_of(g, "pattern").contains("FOLLOWEDBY")
+                && !str_of(g, "pattern").contains("REPEATS")
+        })
+        .map(|g| str_of(g, "indicator"))
+        .collect();
+    assert!(
+        !pattern_hits.is_empty(),
+        "the single-event general pattern fires"
+    );
+    for h in &pattern_hits {
+        assert!(
+            single_event.contains(str_of(h, "indicator")),
+            "only single-event general patterns fire per event: {h}"
+        );
+    }
     let got = got_hits(&hits);
     assert_same_hits(&got, &want, &stderr);
 
@@ -264,7 +288,7 @@ fn nadhir_match_reports_exactly_the_planted_ioc_hits() {
     let nm = &bad["nadhir_match"];
     let summary = format!(
         "summary: {events} events, {} hits, {} undecodable lines ({} over the length limit), {} values with invalid UTF-8",
-        hits.len(),
+        hits.len() + pattern_hits.len(),
         u64_of(nm, "undecodable"),
         u64_of(nm, "over_length"),
         u64_of(nm, "invalid_utf8_values")

@@ -290,6 +290,36 @@ fn push_version_filter(b: &mut Built, versions: &VersionFilter, in_collection: b
     b.sql.push(')');
 }
 
+// ----- early warning -----
+
+pub(crate) const INSERT_HIT_KEY: &str =
+    "INSERT INTO hit_keys (sighting_id, event_key, window_start) VALUES ($1, $2, $3) \
+     ON CONFLICT (sighting_id, event_key) DO NOTHING";
+pub(crate) const GET_WINDOW: &str = "SELECT sighting_id, indicator_id, window_start, count, \
+     first_seen, last_seen, sco_ids, created, modified FROM sighting_windows WHERE sighting_id = $1";
+pub(crate) const PUT_WINDOW: &str = "INSERT INTO sighting_windows (sighting_id, indicator_id, \
+     window_start, count, first_seen, last_seen, sco_ids, created, modified) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (sighting_id) DO UPDATE SET count = excluded.count, \
+     first_seen = excluded.first_seen, last_seen = excluded.last_seen, \
+     sco_ids = excluded.sco_ids, modified = excluded.modified";
+pub(crate) const PRUNE_HIT_KEYS: &str = "DELETE FROM hit_keys WHERE window_start < $1";
+pub(crate) const PUT_RECORD: &str =
+    "INSERT INTO records (kind, id, tag, body, updated) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (kind, id) DO UPDATE SET tag = excluded.tag, body = excluded.body, \
+     updated = excluded.updated";
+pub(crate) const GET_RECORD: &str =
+    "SELECT kind, id, tag, body, updated FROM records WHERE kind = $1 AND id = $2";
+pub(crate) const LIST_RECORDS: &str = "SELECT kind, id, tag, body, updated FROM records \
+     WHERE kind = $1 ORDER BY updated DESC, id LIMIT $2";
+pub(crate) const LIST_RECORDS_TAG: &str = "SELECT kind, id, tag, body, updated FROM records \
+     WHERE kind = $1 AND tag = $2 ORDER BY updated DESC, id LIMIT $3";
+pub(crate) const DELETE_RECORD: &str = "DELETE FROM records WHERE kind = $1 AND id = $2";
+pub(crate) const APPEND_FEED: &str =
+    "INSERT INTO feed (kind, ref_id, body, at) VALUES ($1, $2, $3, $4) RETURNING seq";
+pub(crate) const FEED_AFTER: &str =
+    "SELECT seq, kind, ref_id, body, at FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,33 +393,3 @@ mod tests {
         assert!(!b.sql.contains("version_key ="), "{}", b.sql);
     }
 }
-
-// ----- early warning -----
-
-pub(crate) const INSERT_HIT_KEY: &str =
-    "INSERT INTO hit_keys (sighting_id, event_key, window_start) VALUES ($1, $2, $3) \
-     ON CONFLICT (sighting_id, event_key) DO NOTHING";
-pub(crate) const GET_WINDOW: &str = "SELECT sighting_id, indicator_id, window_start, count, \
-     first_seen, last_seen, sco_ids, created, modified FROM sighting_windows WHERE sighting_id = $1";
-pub(crate) const PUT_WINDOW: &str = "INSERT INTO sighting_windows (sighting_id, indicator_id, \
-     window_start, count, first_seen, last_seen, sco_ids, created, modified) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-     ON CONFLICT (sighting_id) DO UPDATE SET count = excluded.count, \
-     first_seen = excluded.first_seen, last_seen = excluded.last_seen, \
-     sco_ids = excluded.sco_ids, modified = excluded.modified";
-pub(crate) const PRUNE_HIT_KEYS: &str = "DELETE FROM hit_keys WHERE window_start < $1";
-pub(crate) const PUT_RECORD: &str =
-    "INSERT INTO records (kind, id, tag, body, updated) VALUES ($1, $2, $3, $4, $5) \
-     ON CONFLICT (kind, id) DO UPDATE SET tag = excluded.tag, body = excluded.body, \
-     updated = excluded.updated";
-pub(crate) const GET_RECORD: &str =
-    "SELECT kind, id, tag, body, updated FROM records WHERE kind = $1 AND id = $2";
-pub(crate) const LIST_RECORDS: &str = "SELECT kind, id, tag, body, updated FROM records \
-     WHERE kind = $1 ORDER BY updated DESC, id LIMIT $2";
-pub(crate) const LIST_RECORDS_TAG: &str = "SELECT kind, id, tag, body, updated FROM records \
-     WHERE kind = $1 AND tag = $2 ORDER BY updated DESC, id LIMIT $3";
-pub(crate) const DELETE_RECORD: &str = "DELETE FROM records WHERE kind = $1 AND id = $2";
-pub(crate) const APPEND_FEED: &str =
-    "INSERT INTO feed (kind, ref_id, body, at) VALUES ($1, $2, $3, $4) RETURNING seq";
-pub(crate) const FEED_AFTER: &str =
-    "SELECT seq, kind, ref_id, body, at FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2";
