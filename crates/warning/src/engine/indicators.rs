@@ -353,7 +353,8 @@ impl Engine {
         *self.stream_ids.lock().unwrap_or_else(|p| p.into_inner()) = held;
     }
 
-    /// Polls for indicator changes until `shutdown` turns true.
+    /// Polls for indicator changes until `shutdown` turns true, and once a minute prunes
+    /// the dedup keys of windows that can no longer receive hits ([`Engine::prune`]).
     pub fn spawn_reloader(
         self: &Arc<Self>,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
@@ -362,6 +363,7 @@ impl Engine {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(engine.cfg.reload_interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last_prune = tokio::time::Instant::now();
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
@@ -372,6 +374,15 @@ impl Engine {
                 }
                 if let Err(e) = engine.reload(false).await {
                     tracing::warn!(code = e.code(), "indicator reload failed: {e}");
+                }
+                // Dedup keys of windows that can no longer receive hits go, once a minute.
+                if last_prune.elapsed() >= std::time::Duration::from_secs(60) {
+                    last_prune = tokio::time::Instant::now();
+                    match engine.prune().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::debug!(keys = n, "pruned hit keys of closed windows"),
+                        Err(e) => tracing::warn!(code = e.code(), "pruning hit keys failed: {e}"),
+                    }
                 }
             }
         })
