@@ -657,11 +657,12 @@ macro_rules! impl_store {
                         .bind(h.window_start)
                         .execute(&mut *tx)
                         .await?;
-                    if done.rows_affected() == 0 {
+                    let counted = done.rows_affected() > 0;
+                    if counted {
+                        out.counted += 1;
+                    } else {
                         out.duplicates += 1;
-                        continue;
                     }
-                    out.counted += 1;
                     let i = match slot.get(&h.sighting_id) {
                         Some(&i) => i,
                         None => {
@@ -691,8 +692,11 @@ macro_rules! impl_store {
                                         modified: r.try_get("modified")?,
                                         first_version: false,
                                         new_sco_ids: Vec::new(),
+                                        changed: false,
                                     }
                                 }
+                                // A duplicate always has its window (written together).
+                                None if !counted => continue,
                                 None => $crate::WindowRow {
                                     sighting_id: h.sighting_id.clone(),
                                     indicator_id: h.indicator_id.clone(),
@@ -705,6 +709,7 @@ macro_rules! impl_store {
                                     modified: 0,
                                     first_version: true,
                                     new_sco_ids: Vec::new(),
+                                    changed: false,
                                 },
                             };
                             touched.push(w);
@@ -712,7 +717,11 @@ macro_rules! impl_store {
                             touched.len() - 1
                         }
                     };
+                    if !counted {
+                        continue;
+                    }
                     let w = &mut touched[i];
+                    w.changed = true;
                     w.count += 1;
                     w.first_seen = w.first_seen.min(h.observed_micros);
                     w.last_seen = w.last_seen.max(h.observed_micros);
@@ -723,7 +732,7 @@ macro_rules! impl_store {
                         }
                     }
                 }
-                for w in &mut touched {
+                for w in touched.iter_mut().filter(|w| w.changed) {
                     let modified = if w.first_version {
                         now_micros
                     } else {

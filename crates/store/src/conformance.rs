@@ -1300,7 +1300,7 @@ pub async fn hits_counted_once(s: &dyn Store) {
     assert_eq!((a.first_seen, a.last_seen), (3_650_000_000, 3_700_000_000));
     assert_eq!(a.sco_ids, vec!["ipv4-addr--1", "ipv4-addr--2"]);
     assert_eq!(a.new_sco_ids, a.sco_ids);
-    assert!(a.first_version);
+    assert!(a.first_version && a.changed);
     assert_eq!((a.created, a.modified), (1_000, 1_000));
 
     // Redelivery of the same events: nothing changes, no window is returned.
@@ -1313,7 +1313,13 @@ pub async fn hits_counted_once(s: &dyn Store) {
         .await
         .unwrap();
     assert_eq!((again.counted, again.duplicates), (0, 1));
-    assert!(again.windows.is_empty());
+    // The window comes back unchanged (for a caller that must rewrite its objects).
+    assert_eq!(again.windows.len(), 1);
+    assert!(!again.windows[0].changed);
+    assert_eq!(
+        (again.windows[0].count, again.windows[0].modified),
+        (2, 1_000)
+    );
 
     // A new event: count grows, the SCO bound holds, modified moves on even when the
     // clock did not (now earlier than the previous modified).

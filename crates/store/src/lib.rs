@@ -288,7 +288,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// in one transaction that is the only writer: every worker sharing the store sees
     /// the same counts. A window's `modified` is `now_micros`, or one microsecond after
     /// its previous `modified` when that is not earlier. At most `max_scos` SCO ids are
-    /// kept per window.
+    /// kept per window. Windows touched only by duplicates are returned unchanged
+    /// (`changed: false`).
     async fn record_hits(
         &self,
         hits: &[HitRow],

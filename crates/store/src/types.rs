@@ -292,12 +292,17 @@ pub struct WindowRow {
     pub first_version: bool,
     /// SCO ids this call added to `sco_ids`.
     pub new_sco_ids: Vec<String>,
+    /// False when only redelivered (duplicate) hits touched the window: it is returned
+    /// unchanged, so a caller that crashed after counting but before writing the
+    /// window's STIX objects writes them on the redelivery.
+    pub changed: bool,
 }
 
 /// What [`crate::Store::record_hits`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HitOutcome {
-    /// Windows changed by this call (one entry per window).
+    /// Windows touched by this call, changed or not (one entry per window, see
+    /// [`WindowRow::changed`]).
     pub windows: Vec<WindowRow>,
     /// Hits counted.
     pub counted: u64,

@@ -467,7 +467,15 @@ impl Engine {
 
         let mut objects = Vec::new();
         for w in &outcome.windows {
-            for id in &w.new_sco_ids {
+            // A window touched only by redelivered events is written again as it is: a
+            // worker that died after counting but before writing left it missing (the
+            // insert is a no-op when it is there).
+            let sco_ids = if w.changed {
+                &w.new_sco_ids
+            } else {
+                &w.sco_ids
+            };
+            for id in sco_ids {
                 if let Some(o) = scos.get(id) {
                     objects.push(NewObject::from_object(o));
                 }
@@ -500,13 +508,27 @@ impl Engine {
                 tracing::warn!(id = %o.id, version = %o.version_text, "sighting version conflict");
             }
         }
-        report.sightings = outcome.windows.len() as u64;
+        report.sightings = outcome.windows.iter().filter(|w| w.changed).count() as u64;
         s.sightings_written
             .fetch_add(report.sightings, Ordering::Relaxed);
 
         for w in &outcome.windows {
             let seen = observed.get(&w.sighting_id).cloned().unwrap_or_default();
-            if w.first_version {
+            if !w.changed {
+                // Redelivery: make sure the window's alert exists (see above).
+                let id = crate::alert::alert_id(&w.sighting_id);
+                if self
+                    .store
+                    .get_record(super::alerts::ALERT_KIND, &id)
+                    .await?
+                    .is_none()
+                {
+                    let rec = AlertRecord::for_window(self, w, seen, &source.name).await?;
+                    self.save_alert(&rec, true).await?;
+                    report.alerts += 1;
+                    s.alerts.fetch_add(1, Ordering::Relaxed);
+                }
+            } else if w.first_version {
                 let rec = AlertRecord::for_window(self, w, seen, &source.name).await?;
                 self.save_alert(&rec, true).await?;
                 report.alerts += 1;
