@@ -314,25 +314,37 @@ fn report_bad(counts: &Counts, msg: std::fmt::Arguments<'_>) {
     }
 }
 
-pub fn run(_g: &GlobalArgs, args: MatchArgs) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
-    let mut map = match args.format {
+/// The field map for `format` plus an optional user mapping file (read up to
+/// `max_bytes`); shared by `nadhir match`, `watch` and `serve`.
+pub fn field_map(
+    format: EventFormat,
+    mapping: Option<&std::path::Path>,
+    max_bytes: u64,
+) -> anyhow::Result<FieldMap> {
+    let mut map = match format {
         EventFormat::Auto => FieldMap::auto(),
         EventFormat::Eve => FieldMap::suricata_eve(),
         EventFormat::Zeek => FieldMap::zeek(),
         EventFormat::None => FieldMap::new(),
     };
-    if let Some(path) = &args.mapping {
+    if let Some(path) = mapping {
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let value: serde_json::Value =
-            serde_json::from_reader(BufReader::new(file.take(MAX_OBJECT_BYTES)))
-                .with_context(|| format!("{}: not JSON", path.display()))?;
+            serde_json::from_reader(BufReader::new(file.take(max_bytes))).with_context(|| {
+                format!("{}: not JSON (or over {max_bytes} bytes)", path.display())
+            })?;
         map.add_mapping_json(&value)
             .with_context(|| format!("{}", path.display()))?;
     }
     if map.is_empty() {
         anyhow::bail!("no fields to extract: use --format eve|zeek|auto or --mapping FILE");
     }
+    Ok(map)
+}
+
+pub fn run(_g: &GlobalArgs, args: MatchArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let map = field_map(args.format, args.mapping.as_deref(), MAX_OBJECT_BYTES)?;
 
     // Build the index.
     let ind_name = args.indicators.display().to_string();

@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use matcher::fields::FieldMap;
 use warning::engine::nats::NatsSource;
 use warning::engine::source::{add, FileSource};
 use warning::engine::{BatchReport, Engine, EngineConfig};
 use warning::hit::SourceRef;
 
-use super::match_cmd::EventFormat;
+use super::match_cmd::{field_map, EventFormat};
 use super::GlobalArgs;
 
 /// Options shared by the commands that run the early-warning engine.
@@ -50,7 +49,7 @@ pub struct EngineArgs {
 impl EngineArgs {
     pub fn config(&self, api_root: &str) -> anyhow::Result<EngineConfig> {
         let mut c = EngineConfig::new(&self.node_name, api_root);
-        c.field_map = Arc::new(build_field_map(self.format, self.mapping.as_deref())?);
+        c.field_map = Arc::new(field_map(self.format, self.mapping.as_deref(), 16 << 20)?);
         c.min_confidence = self.min_confidence.min(100);
         c.window_secs = self.window_secs.max(1);
         c.max_line_bytes = self.max_line_bytes.max(1);
@@ -59,34 +58,6 @@ impl EngineArgs {
     }
 }
 
-/// The field map for `format` plus an optional user mapping file.
-pub fn build_field_map(
-    format: EventFormat,
-    mapping: Option<&std::path::Path>,
-) -> anyhow::Result<FieldMap> {
-    let mut map = match format {
-        EventFormat::Auto => FieldMap::auto(),
-        EventFormat::Eve => FieldMap::suricata_eve(),
-        EventFormat::Zeek => FieldMap::zeek(),
-        EventFormat::None => FieldMap::new(),
-    };
-    if let Some(path) = mapping {
-        use std::io::Read;
-        let file =
-            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let value: serde_json::Value =
-            serde_json::from_reader(std::io::BufReader::new(file.take(16 << 20)))
-                .with_context(|| format!("{}: not JSON (or over 16 MiB)", path.display()))?;
-        map.add_mapping_json(&value)
-            .with_context(|| path.display().to_string())?;
-    }
-    if map.is_empty() {
-        anyhow::bail!("no fields to extract: use --format eve|zeek|auto or --mapping FILE");
-    }
-    Ok(map)
-}
-
-/// NATS JetStream source options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NatsArgs {
     /// Consume a NATS JetStream stream (several workers may share its consumer).

@@ -61,6 +61,14 @@ pub struct DeadLetter {
 
 /// The signature header value for `body` at Unix time `t`.
 pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
+    format!(
+        "t={t},v1={}",
+        hex::encode(signed(secret, t, body).finalize().into_bytes())
+    )
+}
+
+/// HMAC-SHA256 keyed with `secret` over `"<t>.<body>"`.
+fn signed(secret: &str, t: i64, body: &[u8]) -> Hmac<Sha256> {
     let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
         Ok(m) => m,
         // HMAC accepts keys of any length.
@@ -69,7 +77,7 @@ pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
     mac.update(t.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+    mac
 }
 
 /// Checks a signature header (for receivers and tests): constant-time comparison.
@@ -86,13 +94,7 @@ pub fn verify_signature(secret: &str, header: &str, body: &[u8]) -> bool {
     let (Some(t), Some(v1)) = (t, v1) else {
         return false;
     };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        return false;
-    };
-    mac.update(t.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    mac.verify_slice(&v1).is_ok()
+    signed(secret, t, body).verify_slice(&v1).is_ok()
 }
 
 fn cursor_key(id: &str) -> String {

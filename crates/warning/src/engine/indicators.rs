@@ -320,12 +320,8 @@ impl Engine {
     /// Makes the stream evaluator hold exactly `general` (adding new patterns, removing
     /// gone ones; its buffered events stay).
     fn sync_stream_patterns(&self, general: &[(String, String)]) {
-        let mut ev = match self.stream_eval.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        let mut held =
-            std::mem::take(&mut *self.stream_ids.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut ev = super::lock(&self.stream_eval);
+        let mut held = std::mem::take(&mut *super::lock(&self.stream_ids));
         let wanted: hashbrown::HashMap<&str, &str> = general
             .iter()
             .map(|(i, p)| (i.as_str(), p.as_str()))
@@ -350,7 +346,7 @@ impl Engine {
                 }
             }
         }
-        *self.stream_ids.lock().unwrap_or_else(|p| p.into_inner()) = held;
+        *super::lock(&self.stream_ids) = held;
     }
 
     /// Polls for indicator changes until `shutdown` turns true, and once a minute prunes

@@ -120,6 +120,12 @@ impl EngineError {
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
+/// Locks `m`, also after a panic on another thread (the data guarded here stays
+/// consistent at every await-free step: counters, samples, the stream evaluator).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Alias of the collection sightings are written to.
 pub const SIGHTINGS_ALIAS: &str = "sightings";
 /// State key holding this node's identity object (JSON).
@@ -348,10 +354,7 @@ impl Engine {
         if self.cfg.bad_sample_size == 0 {
             return;
         }
-        let mut q = match self.bad_samples.lock() {
-            Ok(q) => q,
-            Err(p) => p.into_inner(),
-        };
+        let mut q = lock(&self.bad_samples);
         if q.len() >= self.cfg.bad_sample_size {
             q.pop_front();
         }
@@ -362,10 +365,7 @@ impl Engine {
     pub fn status(&self) -> StatusReport {
         let s = &self.stats;
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let samples = match self.bad_samples.lock() {
-            Ok(q) => q.iter().cloned().collect(),
-            Err(p) => p.into_inner().iter().cloned().collect(),
-        };
+        let samples = lock(&self.bad_samples).iter().cloned().collect();
         StatusReport {
             identity_id: self.identity_id.clone(),
             events: l(&s.events),

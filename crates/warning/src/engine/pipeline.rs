@@ -236,19 +236,17 @@ fn scan_batch(
                         None => out.no_time += 1,
                     }
                     // Only events some general pattern could involve go to the stream
-                    // evaluator (building their SCOs is the expensive part).
-                    let to_stream = general
-                        && !sink.observed.is_empty()
-                        && match stream.lock() {
-                            Ok(mut g) => g.may_involve(
-                                summary.kinds,
-                                sink.observed.iter().map(|(_, r)| sink.value(r)),
-                            ),
-                            Err(p) => p.into_inner().may_involve(
-                                summary.kinds,
-                                sink.observed.iter().map(|(_, r)| sink.value(r)),
-                            ),
-                        };
+                    // evaluator (building their SCOs is the expensive part); one lock
+                    // covers the pre-check and the evaluation.
+                    let mut ev =
+                        (general && !sink.observed.is_empty()).then(|| super::lock(stream));
+                    if let Some(g) = ev.as_mut() {
+                        let values = sink.observed.iter().map(|(_, r)| sink.value(r));
+                        if !g.may_involve(summary.kinds, values) {
+                            ev = None;
+                        }
+                    }
+                    let to_stream = ev.is_some();
                     if sink.hits.is_empty() && !to_stream {
                         continue;
                     }
@@ -262,7 +260,7 @@ fn scan_batch(
                             time_micros: time,
                         });
                     }
-                    if to_stream {
+                    if let Some(mut ev) = ev {
                         let obs = Observation {
                             event_id: event_id.clone(),
                             time: stix::Timestamp::from_unix_micros(
@@ -275,10 +273,6 @@ fn scan_batch(
                                 .collect(),
                         };
                         matches.clear();
-                        let mut ev = match stream.lock() {
-                            Ok(g) => g,
-                            Err(p) => p.into_inner(),
-                        };
                         if let Err(e) = ev.observe(obs, summary.kinds, &mut matches) {
                             out.samples
                                 .push(sample(event_id.clone(), e.to_string(), line));
@@ -388,10 +382,7 @@ impl Engine {
         };
         // The source's latest event time, for pruning.
         if let Some(t) = scanned.max_time {
-            let mut marks = match self.watermarks.lock() {
-                Ok(m) => m,
-                Err(p) => p.into_inner(),
-            };
+            let mut marks = super::lock(&self.watermarks);
             let w = marks.get(&source.name).copied().unwrap_or(i64::MIN);
             marks.insert(source.name.clone(), w.max(t));
         }
@@ -544,10 +535,7 @@ impl Engine {
     /// slowest source's watermark minus window and lateness).
     pub async fn prune(&self) -> Result<u64> {
         let w = {
-            let marks = match self.watermarks.lock() {
-                Ok(m) => m,
-                Err(p) => p.into_inner(),
-            };
+            let marks = super::lock(&self.watermarks);
             // The slowest source decides.
             marks.values().copied().min()
         };

@@ -175,6 +175,26 @@ impl Framer {
 }
 
 impl Engine {
+    /// Processes lines read from a byte stream at offset `base` (event ids
+    /// `{prefix}:{offset}`).
+    async fn process_at(
+        self: &Arc<Self>,
+        source: &SourceRef,
+        prefix: &str,
+        base: u64,
+        data: Vec<u8>,
+    ) -> Result<BatchReport> {
+        self.process(Batch {
+            source: source.clone(),
+            data,
+            ids: EventIds::Offsets {
+                prefix: prefix.to_owned(),
+                base,
+            },
+        })
+        .await
+    }
+
     /// Counts an over-long line the framer dropped, in the engine's counters and in
     /// the run's report `total`, and keeps a sample of it.
     fn note_skipped(&self, source: &SourceRef, prefix: &str, s: Skipped, total: &mut BatchReport) {
@@ -221,16 +241,7 @@ impl Engine {
             }
             let min = if eof { 0 } else { 1 << 20 };
             while let Some((base, data)) = framer.take(min, eof) {
-                let r = self
-                    .process(Batch {
-                        source: source.clone(),
-                        data,
-                        ids: EventIds::Offsets {
-                            prefix: prefix.clone(),
-                            base,
-                        },
-                    })
-                    .await?;
+                let r = self.process_at(&source, &prefix, base, data).await?;
                 add(&mut total, &r);
                 progress(&total, read);
             }
@@ -299,16 +310,7 @@ impl Engine {
             let final_eof = at_eof && !src.follow;
             let min = if at_eof { 0 } else { src.batch_bytes };
             while let Some((base, data)) = framer.take(min, final_eof) {
-                let r = self
-                    .process(Batch {
-                        source: source.clone(),
-                        data,
-                        ids: EventIds::Offsets {
-                            prefix: prefix.clone(),
-                            base,
-                        },
-                    })
-                    .await?;
+                let r = self.process_at(&source, &prefix, base, data).await?;
                 add(&mut total, &r);
                 let cp = Checkpoint {
                     dev: cur.0,
@@ -341,16 +343,7 @@ impl Engine {
                     // Rotated: the old file is read to its end (an unfinished last line
                     // included); continue with the new one from its start.
                     while let Some((base, data)) = framer.take(0, true) {
-                        let r = self
-                            .process(Batch {
-                                source: source.clone(),
-                                data,
-                                ids: EventIds::Offsets {
-                                    prefix: prefix.clone(),
-                                    base,
-                                },
-                            })
-                            .await?;
+                        let r = self.process_at(&source, &prefix, base, data).await?;
                         add(&mut total, &r);
                     }
                     let Some(f) = open_retry(&path, true, &mut shutdown).await.map_err(io)? else {
