@@ -10,36 +10,11 @@ mod common;
 
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// `(file, line, indicator)` of one IOC hit.
 type HitKey = (String, u64, String);
-
-fn generator() -> PathBuf {
-    common::workspace_root().join("scripts/make_telemetry.py")
-}
-
-fn check_emitted() -> PathBuf {
-    common::workspace_root().join("crates/nadhir/tests/oracle/check_emitted.py")
-}
-
-/// Runs the generator into `dir` and returns `expected.json`.
-fn generate(python: &Path, dir: &Path, args: &[&str]) -> Value {
-    let out = Command::new(python)
-        .arg(generator())
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("run the generator");
-    assert!(
-        out.status.success(),
-        "make_telemetry.py failed: {}",
-        common::stderr(&out)
-    );
-    let file = std::fs::File::open(dir.join("expected.json")).expect("expected.json");
-    serde_json::from_reader(std::io::BufReader::new(file)).expect("expected.json is JSON")
-}
 
 /// Runs `nadhir match` in `dir` (relative file names, so hits name them as given).
 fn nadhir_match(dir: &Path, files: &[&str]) -> (Vec<Value>, String, Option<i32>) {
@@ -131,7 +106,7 @@ fn nadhir_match_reports_exactly_the_planted_ioc_hits() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let expected = generate(&python, dir.path(), &[]);
+    let expected = common::generate_telemetry(&python, dir.path(), &[]);
     let files = ["eve.json", "zeek_dns.log", "bad.jsonl"];
 
     // The fixture itself: realistic sizes, valid STIX, every kind of bait present.
@@ -302,7 +277,8 @@ fn huge_line_is_skipped_and_matching_goes_on() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let expected = generate(&python, dir.path(), &["--events", "200", "--huge-line"]);
+    let expected =
+        common::generate_telemetry(&python, dir.path(), &["--events", "200", "--huge-line"]);
     let bad = &expected["files"]["bad.jsonl"];
     let over = arr(bad, "over_length_lines");
     assert_eq!(over.len(), 1);
@@ -346,9 +322,9 @@ fn generator_is_deterministic() {
     let a = tempfile::tempdir().expect("temp dir");
     let b = tempfile::tempdir().expect("temp dir");
     let c = tempfile::tempdir().expect("temp dir");
-    generate(&python, a.path(), &["--events", "500", "--seed", "7"]);
-    generate(&python, b.path(), &["--events", "500", "--seed", "7"]);
-    generate(&python, c.path(), &["--events", "500", "--seed", "8"]);
+    common::generate_telemetry(&python, a.path(), &["--events", "500", "--seed", "7"]);
+    common::generate_telemetry(&python, b.path(), &["--events", "500", "--seed", "7"]);
+    common::generate_telemetry(&python, c.path(), &["--events", "500", "--seed", "8"]);
     for f in [
         "indicators.json",
         "eve.json",
@@ -427,7 +403,7 @@ fn run_check(python: &Path, dir: &Path, name: &str, doc: &Value) -> (Option<i32>
     let path = dir.join(name);
     std::fs::write(&path, doc.to_string()).expect("write objects");
     let out: Output = Command::new(python)
-        .arg(check_emitted())
+        .arg(common::check_emitted_script())
         .arg(&path)
         .output()
         .expect("run check_emitted.py");
@@ -530,7 +506,7 @@ fn check_emitted_accepts_valid_objects_and_rejects_tampered_ones() {
     let path = dir.path().join("broken.json");
     std::fs::write(&path, "[{\"type\": ").expect("write");
     let out = Command::new(&python)
-        .arg(check_emitted())
+        .arg(common::check_emitted_script())
         .arg(&path)
         .output()
         .expect("run check_emitted.py");

@@ -38,30 +38,6 @@ use std::time::{Duration, Instant};
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-fn generator() -> PathBuf {
-    common::workspace_root().join("scripts/make_telemetry.py")
-}
-
-fn check_emitted() -> PathBuf {
-    common::workspace_root().join("crates/nadhir/tests/oracle/check_emitted.py")
-}
-
-/// Runs the fixture generator into `dir`; returns `expected.json`.
-fn generate(python: &Path, dir: &Path, args: &[&str]) -> Value {
-    let out = Command::new(python)
-        .arg(generator())
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("run the generator");
-    assert!(
-        out.status.success(),
-        "make_telemetry.py failed: {}",
-        common::stderr(&out)
-    );
-    read_json(&dir.join("expected.json"))
-}
-
 fn read_json(path: &Path) -> Value {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_reader(std::io::BufReader::new(file))
@@ -337,7 +313,7 @@ fn fixture_end_to_end() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path();
     let data = dir.join("data");
-    let expected = generate(&python, dir, &[]);
+    let expected = common::generate_telemetry(&python, dir, &[]);
     let window_secs = expected["window_seconds"].as_i64().expect("window");
     assert_eq!(expected["min_confidence"], 50);
     import(&data, &dir.join("indicators.json"));
@@ -463,7 +439,7 @@ fn fixture_end_to_end() {
     // The OASIS oracles: SCO ids equal stix2's, every object passes stix2-validator,
     // references resolve.
     let out = Command::new(&python)
-        .arg(check_emitted())
+        .arg(common::check_emitted_script())
         .arg(&export)
         .output()
         .expect("run check_emitted.py");
@@ -545,7 +521,7 @@ fn general_patterns() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path();
     let data = dir.join("data");
-    let expected = generate(&python, dir, &["--events", "4000"]);
+    let expected = common::generate_telemetry(&python, dir, &["--events", "4000"]);
     let window_secs = expected["window_seconds"].as_i64().expect("window");
     let general = general_cases(&expected);
     assert_eq!(general.fire.len(), 3, "G_FB, G_REP, G_AND");
@@ -687,7 +663,7 @@ fn bad_input_keeps_going() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path();
     let data = dir.join("data");
-    let expected = generate(&python, dir, &["--events", "200", "--huge-line"]);
+    let expected = common::generate_telemetry(&python, dir, &["--events", "200", "--huge-line"]);
     import(&data, &dir.join("indicators.json"));
     let bad = dir.join("bad.jsonl");
     let exp = &expected["files"]["bad.jsonl"];
@@ -998,7 +974,7 @@ fn stdin_source() {
     };
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path();
-    let expected = generate(&python, dir, &["--events", "2000"]);
+    let expected = common::generate_telemetry(&python, dir, &["--events", "2000"]);
     let eve = dir.join("eve.json");
     let window_secs = expected["window_seconds"].as_i64().expect("window");
     let want = expected_windows(arr(&expected["files"]["eve.json"], "sightings"));

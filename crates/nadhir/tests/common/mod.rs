@@ -86,3 +86,33 @@ pub fn oracle_invalid_objects(python: &Path, bundle: &Path) -> Vec<(String, Vec<
         })
         .collect()
 }
+
+/// The telemetry fixture generator (`scripts/make_telemetry.py`).
+pub fn telemetry_generator() -> PathBuf {
+    workspace_root().join("scripts/make_telemetry.py")
+}
+
+/// The emitted-objects oracle (`tests/oracle/check_emitted.py`).
+pub fn check_emitted_script() -> PathBuf {
+    workspace_root().join("crates/nadhir/tests/oracle/check_emitted.py")
+}
+
+/// Runs the telemetry fixture generator into `dir` with `python` (extra `args`, e.g.
+/// `--events N`) and returns its `expected.json`.
+pub fn generate_telemetry(python: &Path, dir: &Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(python)
+        .arg(telemetry_generator())
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run the generator");
+    assert!(
+        out.status.success(),
+        "make_telemetry.py failed: {}",
+        stderr(&out)
+    );
+    let path = dir.join("expected.json");
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_reader(std::io::BufReader::new(file))
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
