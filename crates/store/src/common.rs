@@ -125,6 +125,53 @@ macro_rules! impl_store {
             })
         }
 
+        fn row_meta(r: &$row) -> $crate::Result<$crate::MetaRow> {
+            use sqlx::Row;
+            Ok($crate::MetaRow {
+                id: r.try_get("id")?,
+                json: r.try_get("json")?,
+                expires: r.try_get("expires")?,
+                updated: r.try_get("updated")?,
+            })
+        }
+
+        fn row_egress(r: &$row) -> $crate::Result<$crate::EgressRow> {
+            use sqlx::Row;
+            Ok($crate::EgressRow {
+                seq: r.try_get("seq")?,
+                at: r.try_get("at")?,
+                entry: $crate::EgressEntry {
+                    peer: r.try_get("peer")?,
+                    object_id: r.try_get("object_id")?,
+                    version_key: r.try_get("version_key")?,
+                    content_hash: r.try_get("content_hash")?,
+                    agreement_id: r.try_get("agreement_id")?,
+                    agreement_version: r.try_get("agreement_version")?,
+                    action: r.try_get("action")?,
+                    detail: r.try_get("detail")?,
+                },
+                prev_hash: r.try_get("prev_hash")?,
+                hash: r.try_get("hash")?,
+            })
+        }
+
+        /// Upserts metadata rows on `conn` (a transaction of the caller's).
+        async fn put_meta_in(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            rows: &[$crate::MetaRow],
+        ) -> $crate::Result<()> {
+            for m in rows {
+                sqlx::query($crate::sql::PUT_META)
+                    .bind(m.id.as_str())
+                    .bind(m.json.as_str())
+                    .bind(m.expires)
+                    .bind(m.updated)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        }
+
         #[async_trait::async_trait]
         impl $crate::Store for $store {
             fn backend(&self) -> &'static str {
@@ -890,6 +937,128 @@ macro_rules! impl_store {
                         })
                     })
                     .collect()
+            }
+
+            async fn put_meta(&self, rows: &[$crate::MetaRow]) -> $crate::Result<()> {
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.write_tx().await?;
+                put_meta_in(&mut tx, rows).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_meta(&self, ids: &[String]) -> $crate::Result<Vec<$crate::MetaRow>> {
+                let mut out = Vec::new();
+                for chunk in ids.chunks($crate::sql::META_IDS_PER_STATEMENT) {
+                    let built = $crate::sql::select_meta(chunk);
+                    let rows = bind_built(sqlx::query(&built.sql), &built.args)
+                        .fetch_all(self.reader())
+                        .await?;
+                    for r in &rows {
+                        out.push(row_meta(r)?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn delete_meta(&self, id: &str) -> $crate::Result<bool> {
+                let done = sqlx::query($crate::sql::DELETE_META)
+                    .bind(id)
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn expired_meta(
+                &self,
+                now_micros: i64,
+                limit: usize,
+            ) -> $crate::Result<Vec<String>> {
+                let ids: Vec<String> = sqlx::query_scalar($crate::sql::EXPIRED_META)
+                    .bind(now_micros)
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .fetch_all(self.reader())
+                    .await?;
+                Ok(ids)
+            }
+
+            async fn append_egress(
+                &self,
+                entries: &[$crate::EgressEntry],
+                now_micros: i64,
+            ) -> $crate::Result<Vec<$crate::EgressRow>> {
+                if entries.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut tx = self.write_tx().await?;
+                let last: Option<(i64, i64, String)> = sqlx::query_as($crate::sql::LAST_EGRESS)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let (mut seq, mut at, mut prev) =
+                    last.unwrap_or_else(|| (0, now_micros, $crate::GENESIS_HASH.to_owned()));
+                at = at.max(now_micros);
+                let mut out = Vec::with_capacity(entries.len());
+                for e in entries {
+                    seq = seq.checked_add(1).ok_or_else(|| {
+                        $crate::StoreError::Corrupt("egress ledger seq overflows".into())
+                    })?;
+                    let mut row = $crate::EgressRow {
+                        seq,
+                        at,
+                        entry: e.clone(),
+                        prev_hash: std::mem::take(&mut prev),
+                        hash: String::new(),
+                    };
+                    row.hash = row.expected_hash();
+                    sqlx::query($crate::sql::INSERT_EGRESS)
+                        .bind(row.seq)
+                        .bind(row.at)
+                        .bind(e.peer.as_str())
+                        .bind(e.object_id.as_str())
+                        .bind(e.version_key.as_str())
+                        .bind(e.content_hash.as_str())
+                        .bind(e.agreement_id.as_str())
+                        .bind(e.agreement_version)
+                        .bind(e.action.as_str())
+                        .bind(e.detail.as_str())
+                        .bind(row.prev_hash.as_str())
+                        .bind(row.hash.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    prev.clone_from(&row.hash);
+                    out.push(row);
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn egress_after(
+                &self,
+                after_seq: i64,
+                peer: Option<&str>,
+                limit: usize,
+            ) -> $crate::Result<Vec<$crate::EgressRow>> {
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let rows = match peer {
+                    Some(peer) => {
+                        sqlx::query($crate::sql::EGRESS_AFTER_PEER)
+                            .bind(peer)
+                            .bind(after_seq)
+                            .bind(limit)
+                            .fetch_all(self.reader())
+                            .await?
+                    }
+                    None => {
+                        sqlx::query($crate::sql::EGRESS_AFTER)
+                            .bind(after_seq)
+                            .bind(limit)
+                            .fetch_all(self.reader())
+                            .await?
+                    }
+                };
+                rows.iter().map(row_egress).collect()
             }
         }
     };

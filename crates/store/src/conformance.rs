@@ -45,6 +45,12 @@ macro_rules! conformance_cases {
             hits_counted_once,
             hits_concurrent_workers,
             records_and_feed,
+            meta_crud_and_expiry,
+            meta_in_rolled_back_tx,
+            egress_chain_across_batches,
+            egress_tampering_detected,
+            egress_concurrent_appenders,
+            egress_after_by_peer,
         );
     };
 }
@@ -1481,4 +1487,337 @@ pub async fn stream_large(s: &dyn Store) {
     assert!(malware.iter().all(|r| r
         .as_ref()
         .is_ok_and(|o| o.type_name == "malware" && o.json.is_empty())));
+}
+
+// ----- federation -----
+
+fn meta(id: &str, json: &str, expires: Option<i64>, updated: i64) -> crate::MetaRow {
+    crate::MetaRow {
+        id: id.into(),
+        json: json.into(),
+        expires,
+        updated,
+    }
+}
+
+fn sorted_meta(mut rows: Vec<crate::MetaRow>) -> Vec<crate::MetaRow> {
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    rows
+}
+
+/// Metadata is upserted by id, read by ids (missing ones left out), deleted, and
+/// listed by expiry (at or before `now`, soonest first, capped).
+pub async fn meta_crud_and_expiry(s: &dyn Store) {
+    let a = meta("indicator--a", r#"{"tlp":"green"}"#, Some(100), 1);
+    let b = meta("indicator--b", r#"{"tlp":"amber"}"#, None, 1);
+    let c = meta("indicator--c", "{}", Some(50), 1);
+    s.put_meta(&[a.clone(), b.clone(), c.clone()])
+        .await
+        .unwrap();
+    s.put_meta(&[]).await.unwrap();
+    let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let got = s
+        .get_meta(&ids(&["indicator--a", "indicator--b", "indicator--x"]))
+        .await
+        .unwrap();
+    assert_eq!(sorted_meta(got), vec![a.clone(), b.clone()]);
+    assert!(s.get_meta(&[]).await.unwrap().is_empty());
+
+    // Replace: new JSON, expiry removed.
+    let a2 = meta("indicator--a", r#"{"tlp":"red"}"#, None, 2);
+    s.put_meta(std::slice::from_ref(&a2)).await.unwrap();
+    let got = s.get_meta(&ids(&["indicator--a"])).await.unwrap();
+    assert_eq!(got, vec![a2]);
+
+    // Expiry: at or before now; soonest first; limit honoured.
+    let d = meta("indicator--d", "{}", Some(10), 1);
+    s.put_meta(std::slice::from_ref(&d)).await.unwrap();
+    assert_eq!(s.expired_meta(9, 10).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        s.expired_meta(10, 10).await.unwrap(),
+        ids(&["indicator--d"])
+    );
+    assert_eq!(
+        s.expired_meta(1_000, 10).await.unwrap(),
+        ids(&["indicator--d", "indicator--c"])
+    );
+    assert_eq!(
+        s.expired_meta(1_000, 1).await.unwrap(),
+        ids(&["indicator--d"])
+    );
+
+    assert!(s.delete_meta("indicator--d").await.unwrap());
+    assert!(!s.delete_meta("indicator--d").await.unwrap());
+    assert_eq!(
+        s.expired_meta(1_000, 10).await.unwrap(),
+        ids(&["indicator--c"])
+    );
+
+    // More ids than one statement takes.
+    let many: Vec<crate::MetaRow> = (0..1_200)
+        .map(|n| meta(&format!("indicator--m{n:05}"), "{}", None, 3))
+        .collect();
+    s.put_meta(&many).await.unwrap();
+    let wanted: Vec<String> = many.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(sorted_meta(s.get_meta(&wanted).await.unwrap()), many);
+}
+
+/// Metadata written in a write transaction commits with it, and vanishes with it on
+/// rollback or drop.
+pub async fn meta_in_rolled_back_tx(s: &dyn Store) {
+    let obj = indicator(1, "2024-01-01T00:00:00.000Z", "m");
+    let m = meta(&obj.id, r#"{"tlp":"amber"}"#, Some(5), 1);
+    let mut tx = s.begin().await.unwrap();
+    tx.insert(std::slice::from_ref(&obj), &[]).await.unwrap();
+    tx.put_meta(std::slice::from_ref(&m)).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(s
+        .get_meta(std::slice::from_ref(&obj.id))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s.expired_meta(i64::MAX, 10).await.unwrap().is_empty());
+    assert!(q(s, all_versions()).await.objects.is_empty());
+    {
+        let mut tx = s.begin().await.unwrap();
+        tx.put_meta(std::slice::from_ref(&m)).await.unwrap();
+        // dropped without commit
+    }
+    assert!(s
+        .get_meta(std::slice::from_ref(&obj.id))
+        .await
+        .unwrap()
+        .is_empty());
+
+    let mut tx = s.begin().await.unwrap();
+    tx.insert(std::slice::from_ref(&obj), &[]).await.unwrap();
+    tx.put_meta(std::slice::from_ref(&m)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        s.get_meta(std::slice::from_ref(&obj.id)).await.unwrap(),
+        vec![m]
+    );
+    assert_eq!(q(s, all_versions()).await.objects.len(), 1);
+}
+
+fn egress(peer: &str, n: u32, action: &str) -> crate::EgressEntry {
+    crate::EgressEntry {
+        peer: peer.into(),
+        object_id: id_of("indicator", n),
+        version_key: if action == "sent" {
+            format!("2024-01-01T00:00:00.{n:06}Z")
+        } else {
+            String::new()
+        },
+        content_hash: if action == "sent" {
+            format!("{n:064x}")
+        } else {
+            String::new()
+        },
+        agreement_id: "agreement--1".into(),
+        agreement_version: i64::from(n % 3),
+        action: action.into(),
+        detail: if n % 2 == 0 {
+            String::new()
+        } else {
+            format!(r#"{{"reason":"r{n}"}}"#)
+        },
+    }
+}
+
+/// Every row of the ledger, read in pages.
+async fn whole_ledger(s: &dyn Store) -> Vec<crate::EgressRow> {
+    let mut all = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |r: &crate::EgressRow| r.seq);
+        let page = s.egress_after(after, None, 7).await.unwrap();
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
+}
+
+/// Batches appended one after another form one chain from seq 1 that verifies; the
+/// returned rows are the stored ones; `at` never decreases even when the clock does.
+pub async fn egress_chain_across_batches(s: &dyn Store) {
+    use crate::{verify_egress_chain, GENESIS_HASH};
+    assert!(s.append_egress(&[], 5).await.unwrap().is_empty());
+    assert!(whole_ledger(s).await.is_empty());
+    let b1: Vec<_> = (0..3).map(|n| egress("identity--p1", n, "sent")).collect();
+    let b2 = vec![egress("identity--p2", 3, "recall")];
+    let b3: Vec<_> = (4..9)
+        .map(|n| egress("identity--p1", n, "delete"))
+        .collect();
+    let r1 = s.append_egress(&b1, 1_000).await.unwrap();
+    let r2 = s.append_egress(&b2, 2_000).await.unwrap();
+    // The clock went backwards: `at` stays at the last row's.
+    let r3 = s.append_egress(&b3, 1_500).await.unwrap();
+    assert_eq!(r1.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(r2[0].seq, 4);
+    assert_eq!(
+        r3.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        [5, 6, 7, 8, 9]
+    );
+    assert_eq!(r1[0].prev_hash, GENESIS_HASH);
+    assert!(r1.iter().all(|r| r.at == 1_000));
+    assert_eq!(r2[0].at, 2_000);
+    assert!(r3.iter().all(|r| r.at == 2_000));
+    assert_eq!(r1[1].entry, b1[1]);
+    assert_eq!(r2[0].prev_hash, r1[2].hash);
+
+    let all = whole_ledger(s).await;
+    let returned: Vec<_> = r1.iter().chain(&r2).chain(&r3).cloned().collect();
+    assert_eq!(all, returned, "stored rows are the rows returned");
+    let last = verify_egress_chain(GENESIS_HASH, &all).unwrap();
+    assert_eq!(last, all[8].hash);
+    // Verifying continues from a checkpoint.
+    let tail = s.egress_after(4, None, 100).await.unwrap();
+    assert_eq!(verify_egress_chain(&all[3].hash, &tail).unwrap(), last);
+    assert_eq!(verify_egress_chain(&last, &[]).unwrap(), last);
+    // A later batch continues the same chain.
+    let r4 = s
+        .append_egress(&[egress("identity--p3", 9, "sent")], 3_000)
+        .await
+        .unwrap();
+    assert_eq!((r4[0].seq, r4[0].prev_hash.as_str()), (10, last.as_str()));
+    verify_egress_chain(GENESIS_HASH, &whole_ledger(s).await).unwrap();
+}
+
+/// Edits, a recomputed hash, a removed row, reordered rows and a wrong starting point
+/// are each reported at the first bad seq.
+pub async fn egress_tampering_detected(s: &dyn Store) {
+    use crate::{verify_egress_chain, GENESIS_HASH};
+    let entries: Vec<_> = (0..6).map(|n| egress("identity--p1", n, "sent")).collect();
+    s.append_egress(&entries, 42).await.unwrap();
+    let rows = whole_ledger(s).await;
+    verify_egress_chain(GENESIS_HASH, &rows).unwrap();
+
+    let seq_of = |rows: &[crate::EgressRow]| verify_egress_chain(GENESIS_HASH, rows).unwrap_err();
+
+    // A field edited in place: its own hash no longer matches.
+    for edit in [
+        |r: &mut crate::EgressRow| r.entry.peer = "identity--other".into(),
+        |r: &mut crate::EgressRow| r.entry.content_hash = "00".repeat(32),
+        |r: &mut crate::EgressRow| r.entry.action = "recall".into(),
+        |r: &mut crate::EgressRow| r.entry.agreement_version += 1,
+        |r: &mut crate::EgressRow| r.entry.detail.push(' '),
+        |r: &mut crate::EgressRow| r.at += 1,
+    ] {
+        let mut t = rows.clone();
+        edit(&mut t[2]);
+        let err = seq_of(&t);
+        assert_eq!(err.seq, 3, "{err}");
+        assert!(err.reason.contains("hash"), "{err}");
+        assert!(
+            err.to_string().starts_with("egress ledger entry #3: "),
+            "{err}"
+        );
+        assert_eq!(err.code(), "store.egress_chain");
+    }
+    // Bytes shifted between two fields change the hash (length prefixes).
+    let mut t = rows.clone();
+    let shifted = format!("{}{}", t[1].entry.object_id, t[1].entry.version_key);
+    t[1].entry.object_id = shifted;
+    t[1].entry.version_key = String::new();
+    assert_eq!(seq_of(&t).seq, 2);
+    // The edited row's hash recomputed: the next row's link breaks.
+    let mut t = rows.clone();
+    t[2].entry.object_id = "indicator--forged".into();
+    t[2].hash = t[2].expected_hash();
+    let err = seq_of(&t);
+    assert_eq!(err.seq, 4, "{err}");
+    assert!(err.reason.contains("prev_hash"), "{err}");
+    // A row removed: the gap is reported at the row after it.
+    let mut t = rows.clone();
+    t.remove(3);
+    assert_eq!(seq_of(&t).seq, 5);
+    // The first row removed: the chain no longer starts at seq 1.
+    assert_eq!(seq_of(&rows[1..]).seq, 2);
+    // Two rows swapped.
+    let mut t = rows.clone();
+    t.swap(1, 2);
+    assert_eq!(seq_of(&t).seq, 3);
+    // Renumbered after a removal, hashes recomputed from there on except the link.
+    let mut t = rows.clone();
+    t.remove(1);
+    for (i, r) in t.iter_mut().enumerate().skip(1) {
+        r.seq = i as i64 + 1;
+        r.hash = r.expected_hash();
+    }
+    assert_eq!(seq_of(&t).seq, 2);
+    // Continuing from the wrong checkpoint.
+    let err = verify_egress_chain(&rows[1].hash, &rows[3..]).unwrap_err();
+    assert_eq!(err.seq, 4);
+}
+
+/// Two appenders, each making 50 single-entry appends at once, build one unbroken
+/// chain of 100 rows.
+pub async fn egress_concurrent_appenders(s: &dyn Store) {
+    use crate::{verify_egress_chain, GENESIS_HASH};
+    let appender = |peer: &'static str| async move {
+        let mut seqs = Vec::new();
+        for n in 0..50 {
+            let rows = s
+                .append_egress(&[egress(peer, n, "sent")], 7)
+                .await
+                .unwrap();
+            seqs.push(rows[0].seq);
+            tokio::task::yield_now().await;
+        }
+        seqs
+    };
+    let (a, b) = tokio::join!(appender("identity--a"), appender("identity--b"));
+    let mut seqs: Vec<i64> = a.iter().chain(&b).copied().collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=100).collect::<Vec<i64>>());
+    let all = whole_ledger(s).await;
+    assert_eq!(all.len(), 100);
+    verify_egress_chain(GENESIS_HASH, &all).unwrap();
+}
+
+/// egress_after pages after a seq, over all peers or one peer's rows only.
+pub async fn egress_after_by_peer(s: &dyn Store) {
+    let entries: Vec<_> = (0..10)
+        .map(|n| {
+            egress(
+                if n % 3 == 0 {
+                    "identity--p1"
+                } else {
+                    "identity--p2"
+                },
+                n,
+                "sent",
+            )
+        })
+        .collect();
+    s.append_egress(&entries, 1).await.unwrap();
+    let seqs = |rows: Vec<crate::EgressRow>| rows.iter().map(|r| r.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(s.egress_after(0, None, 100).await.unwrap()),
+        (1..=10).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        seqs(s.egress_after(7, None, 100).await.unwrap()),
+        [8, 9, 10]
+    );
+    assert_eq!(seqs(s.egress_after(2, None, 3).await.unwrap()), [3, 4, 5]);
+    let p1 = s.egress_after(0, Some("identity--p1"), 100).await.unwrap();
+    assert_eq!(seqs(p1.clone()), [1, 4, 7, 10]);
+    assert!(p1.iter().all(|r| r.entry.peer == "identity--p1"));
+    assert_eq!(
+        seqs(s.egress_after(4, Some("identity--p1"), 100).await.unwrap()),
+        [7, 10]
+    );
+    assert_eq!(
+        seqs(s.egress_after(0, Some("identity--p2"), 2).await.unwrap()),
+        [2, 3]
+    );
+    assert!(s
+        .egress_after(0, Some("identity--none"), 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s.egress_after(10, None, 100).await.unwrap().is_empty());
+    assert!(s.egress_after(0, None, 0).await.unwrap().is_empty());
 }

@@ -316,6 +316,38 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn append_feed(&self, kind: &str, ref_id: &str, body: &str) -> Result<i64>;
     /// Feed entries with a sequence after `after_seq`, oldest first.
     async fn feed_after(&self, after_seq: i64, limit: usize) -> Result<Vec<FeedRow>>;
+
+    // ----- federation -----
+
+    /// Inserts or replaces metadata rows (keyed by object id) in one transaction.
+    async fn put_meta(&self, rows: &[MetaRow]) -> Result<()>;
+    /// Metadata of the given ids that have one (any order).
+    async fn get_meta(&self, ids: &[String]) -> Result<Vec<MetaRow>>;
+    /// Deletes an object's metadata; returns whether it existed.
+    async fn delete_meta(&self, id: &str) -> Result<bool>;
+    /// Ids whose `expires` is at or before `now_micros`, at most `limit`, soonest
+    /// expired first.
+    async fn expired_meta(&self, now_micros: i64, limit: usize) -> Result<Vec<String>>;
+    /// Appends entries to the hash-chained egress ledger in one writer transaction:
+    /// reads the last row's hash ([`GENESIS_HASH`] when empty), assigns seq (1, 2, …,
+    /// no gaps) and `at` (`now_micros`, or the last row's `at` when that is later, so
+    /// `at` never decreases), and computes each hash ([`EgressRow::expected_hash`]).
+    /// The transaction is the store's only writer (also across processes sharing the
+    /// database), so concurrent callers never fork the chain. There is no update or
+    /// delete: the ledger is append-only (the migrations also refuse both in SQL).
+    async fn append_egress(
+        &self,
+        entries: &[EgressEntry],
+        now_micros: i64,
+    ) -> Result<Vec<EgressRow>>;
+    /// Ledger rows with seq > `after_seq` (only `peer`'s when given), oldest first, at
+    /// most `limit`.
+    async fn egress_after(
+        &self,
+        after_seq: i64,
+        peer: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<EgressRow>>;
 }
 
 /// A write transaction. See [`Store::begin`].
@@ -328,6 +360,9 @@ pub trait WriteTx: Send {
         objects: &[NewObject],
         collections: &[CollectionId],
     ) -> Result<Vec<InsertOutcome>>;
+    /// Inserts or replaces metadata rows (keyed by object id) in this transaction, so
+    /// metadata commits (or rolls back) with the objects it describes.
+    async fn put_meta(&mut self, rows: &[MetaRow]) -> Result<()>;
     async fn commit(self: Box<Self>) -> Result<()>;
     async fn rollback(self: Box<Self>) -> Result<()>;
 }

@@ -320,6 +320,39 @@ pub(crate) const APPEND_FEED: &str =
 pub(crate) const FEED_AFTER: &str =
     "SELECT seq, kind, ref_id, body, at FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2";
 
+// ----- federation -----
+
+pub(crate) const PUT_META: &str =
+    "INSERT INTO object_meta (id, json, expires, updated) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (id) DO UPDATE SET json = excluded.json, expires = excluded.expires, \
+     updated = excluded.updated";
+pub(crate) const DELETE_META: &str = "DELETE FROM object_meta WHERE id = $1";
+pub(crate) const EXPIRED_META: &str = "SELECT id FROM object_meta \
+     WHERE expires IS NOT NULL AND expires <= $1 ORDER BY expires, id LIMIT $2";
+/// Ids per `get_meta` statement (far below either backend's bind limit).
+pub(crate) const META_IDS_PER_STATEMENT: usize = 500;
+
+/// `SELECT … FROM object_meta WHERE id IN (…)` for `ids`.
+pub(crate) fn select_meta(ids: &[String]) -> Built {
+    let mut b = Built::new();
+    b.sql
+        .push_str("SELECT id, json, expires, updated FROM object_meta WHERE id IN ");
+    b.bind_list(ids);
+    b
+}
+
+pub(crate) const LAST_EGRESS: &str =
+    "SELECT seq, at, hash FROM egress_ledger ORDER BY seq DESC LIMIT 1";
+pub(crate) const INSERT_EGRESS: &str = "INSERT INTO egress_ledger (seq, at, peer, object_id, \
+     version_key, content_hash, agreement_id, agreement_version, action, detail, prev_hash, \
+     hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+pub(crate) const EGRESS_AFTER: &str = "SELECT seq, at, peer, object_id, version_key, \
+     content_hash, agreement_id, agreement_version, action, detail, prev_hash, hash \
+     FROM egress_ledger WHERE seq > $1 ORDER BY seq LIMIT $2";
+pub(crate) const EGRESS_AFTER_PEER: &str = "SELECT seq, at, peer, object_id, version_key, \
+     content_hash, agreement_id, agreement_version, action, detail, prev_hash, hash \
+     FROM egress_ledger WHERE peer = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -312,6 +312,10 @@ impl WriteTx for SqliteWriteTx {
         crate::insert::insert_batch(self, objects, collections, ROWS_PER_STATEMENT).await
     }
 
+    async fn put_meta(&mut self, rows: &[crate::MetaRow]) -> Result<()> {
+        put_meta_in(&mut self.tx, rows).await
+    }
+
     async fn commit(self: Box<Self>) -> Result<()> {
         let SqliteWriteTx {
             tx,

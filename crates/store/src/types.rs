@@ -336,3 +336,137 @@ pub struct FeedRow {
     /// Unix microseconds.
     pub at: i64,
 }
+
+/// Sharing metadata of one object (all versions), kept as JSON the policy layer defines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaRow {
+    pub id: String,
+    /// JSON document (the policy layer's sharing metadata).
+    pub json: String,
+    /// Unix µs after which a received object must be deleted (retention); None = keep.
+    pub expires: Option<i64>,
+    /// Unix microseconds.
+    pub updated: i64,
+}
+
+/// One object version leaving the node (or being recalled / deleted at a peer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EgressEntry {
+    /// Partner node id (`identity--…`).
+    pub peer: String,
+    pub object_id: String,
+    /// "" for unversioned objects.
+    pub version_key: String,
+    /// SHA-256 hex of what was sent ("" for recall / delete).
+    pub content_hash: String,
+    pub agreement_id: String,
+    pub agreement_version: i64,
+    /// "sent" | "recall" | "delete".
+    pub action: String,
+    /// Free JSON text (reason, redactions); may be "".
+    pub detail: String,
+}
+
+/// One row of the hash-chained egress ledger, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EgressRow {
+    /// 1, 2, … without gaps, in commit order.
+    pub seq: i64,
+    /// Unix microseconds; never decreases with `seq`.
+    pub at: i64,
+    #[serde(flatten)]
+    pub entry: EgressEntry,
+    /// The previous row's `hash` ([`GENESIS_HASH`] for seq 1).
+    pub prev_hash: String,
+    /// [`EgressRow::expected_hash`] when the row was appended.
+    pub hash: String,
+}
+
+/// The `prev_hash` of the ledger's first row: 64 zeros.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+impl EgressRow {
+    /// The hash this row must carry: SHA-256 hex over `prev_hash`, `seq`, `at` and every
+    /// entry field (in declaration order), each length-prefixed (decimal length, ':',
+    /// bytes, '\n') so no two rows collide by shifting bytes between fields. Integers
+    /// are written in decimal.
+    pub fn expected_hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        fn field(h: &mut Sha256, bytes: &[u8]) {
+            h.update(bytes.len().to_string().as_bytes());
+            h.update(b":");
+            h.update(bytes);
+            h.update(b"\n");
+        }
+        let e = &self.entry;
+        let mut h = Sha256::new();
+        field(&mut h, self.prev_hash.as_bytes());
+        field(&mut h, self.seq.to_string().as_bytes());
+        field(&mut h, self.at.to_string().as_bytes());
+        field(&mut h, e.peer.as_bytes());
+        field(&mut h, e.object_id.as_bytes());
+        field(&mut h, e.version_key.as_bytes());
+        field(&mut h, e.content_hash.as_bytes());
+        field(&mut h, e.agreement_id.as_bytes());
+        field(&mut h, e.agreement_version.to_string().as_bytes());
+        field(&mut h, e.action.as_bytes());
+        field(&mut h, e.detail.as_bytes());
+        hex::encode(h.finalize())
+    }
+}
+
+/// Why an egress ledger chain does not verify, at the first bad row.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("egress ledger entry #{seq}: {reason}")]
+pub struct ChainError {
+    pub seq: i64,
+    pub reason: String,
+}
+
+impl ChainError {
+    /// Stable machine-readable code for the error table.
+    pub fn code(&self) -> &'static str {
+        "store.egress_chain"
+    }
+}
+
+/// Checks a chain of ledger rows read in seq order: starting at seq 1 when `prev_hash`
+/// is [`GENESIS_HASH`], otherwise continuing from the row whose hash is `prev_hash`.
+/// Each row's `prev_hash` must equal the previous row's hash, each `hash` must equal
+/// [`EgressRow::expected_hash`], and seqs must increase by exactly one. Returns the
+/// last row's hash (`prev_hash` for no rows), to continue from; the error names the
+/// first bad seq and why.
+pub fn verify_egress_chain(prev_hash: &str, rows: &[EgressRow]) -> Result<String, ChainError> {
+    let mut prev = prev_hash.to_owned();
+    let mut prev_seq: Option<i64> = (prev_hash == GENESIS_HASH).then_some(0);
+    for row in rows {
+        let bad = |reason: String| ChainError {
+            seq: row.seq,
+            reason,
+        };
+        if let Some(p) = prev_seq {
+            if p.checked_add(1) != Some(row.seq) {
+                return Err(bad(format!(
+                    "expected seq {} after {p} (a row is missing or out of order)",
+                    p.saturating_add(1)
+                )));
+            }
+        }
+        if row.prev_hash != prev {
+            return Err(bad(format!(
+                "prev_hash {} is not the previous row's hash {prev}",
+                row.prev_hash
+            )));
+        }
+        let expected = row.expected_hash();
+        if row.hash != expected {
+            return Err(bad(format!(
+                "hash {} does not match its contents (expected {expected})",
+                row.hash
+            )));
+        }
+        prev_seq = Some(row.seq);
+        prev.clone_from(&row.hash);
+    }
+    Ok(prev)
+}
