@@ -13,6 +13,7 @@ use serde_json::Value;
 
 /// What the store knows about an object besides its content.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ObjectMeta {
     /// The organisation that published the object at this node (or on whose behalf it
     /// was received). It is always part of the object's AMBER / AMBER+STRICT audience.

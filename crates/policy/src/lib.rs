@@ -8,6 +8,7 @@
 //! - [`sharing`]: the Nadhir sharing extension (relay permission, provenance).
 //! - [`pii`]: detection and redaction / generalisation of personal data.
 //! - [`sighting`]: anonymised sightings.
+//! - [`stored`]: the stored forms of object metadata and collection sharing defaults.
 //! - [`recall`]: what partners must delete after a marking or agreement change.
 //!
 //! *Boundary*: pure logic. No I/O, no async, no clock; it cannot fail for reasons
@@ -23,6 +24,7 @@ pub mod pii;
 pub mod recall;
 pub mod sharing;
 pub mod sighting;
+pub mod stored;
 
 pub use agreement::{egress_allowed, Agreement};
 pub use decide::{decide, in_audience, Decision, ObjectMeta, ReadPurpose, Redacted};
@@ -34,3 +36,4 @@ pub use model::{
 };
 pub use pii::{Minimiser, PiiAction, PiiConfig, PiiFinding, PiiKind, RedactionRules};
 pub use recall::{recall_after_agreement_change, recall_after_object_change, Delivery, Recall};
+pub use stored::{CollectionSharing, MetaDoc};

@@ -438,6 +438,19 @@ impl Client {
         Ok(())
     }
 
+    /// GETs a JSON resource outside TAXII (a Nadhir node's federation endpoints) with
+    /// this client's credentials and response limit.
+    pub async fn get_json<T: DeserializeOwned>(&self, url: Url) -> Result<T> {
+        let reply = self.get(url, &[]).await?;
+        serde_json::from_slice(&reply.body).map_err(|e| ClientError::Decode {
+            url: reply.url.to_string(),
+            resource: "JSON resource",
+            line: e.line(),
+            column: e.column(),
+            reason: e.to_string(),
+        })
+    }
+
     // ----- transport -----
 
     async fn get(&self, url: Url, params: &[(&'static str, String)]) -> Result<Reply> {

@@ -34,6 +34,9 @@ pub struct Principal {
     pub key: String,
     pub org_id: String,
     pub role: String,
+    /// The user account behind the credential (a token may belong to none): the
+    /// identity TLP:RED's named individuals are matched against.
+    pub user_id: Option<String>,
 }
 
 impl Principal {
@@ -201,6 +204,7 @@ impl Authenticator {
                 key: format!("token:{}", rec.id),
                 org_id: rec.org_id,
                 role: rec.role,
+                user_id: rec.user_id,
             }
         } else if scheme.eq_ignore_ascii_case("basic") {
             let decoded = STANDARD
@@ -225,6 +229,7 @@ impl Authenticator {
             }
             Principal {
                 key: format!("user:{}", rec.id),
+                user_id: Some(rec.id),
                 org_id: rec.org_id,
                 role: rec.role,
             }
@@ -294,6 +299,7 @@ mod tests {
             key: "k".into(),
             org_id: "o".into(),
             role: role.into(),
+            user_id: None,
         };
         assert!(!p("reader").role_can_write());
         assert!(!p("sensor").role_can_write());

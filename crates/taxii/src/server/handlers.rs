@@ -11,6 +11,7 @@ use store::{Collection, CollectionId, Page, Query, StoredObject, VersionFilter};
 use super::auth::{Principal, Rights};
 use super::error::ServerError;
 use super::filters::{self, Endpoint, Filters};
+use super::gate;
 use super::media::{self, STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE};
 use super::next::Position;
 use super::{ApiRootConfig, AppState};
@@ -251,10 +252,16 @@ pub(super) async fn collection(
 
 /// One page of a paged endpoint, with what the response headers need.
 struct Paged {
+    /// What the requester may receive of the page (the policy gate's copies).
     page: Page,
     next: Option<String>,
     /// `date_added` to report when the page is empty (the query's lower bound).
     lower_bound: i64,
+    /// `date_added` of the first and last row the page covered, withheld ones
+    /// included, so a poller resuming from the last header moves past them.
+    span: Option<(i64, i64)>,
+    /// Rows the policy withheld from this requester.
+    withheld: usize,
 }
 
 async fn run_paged(
@@ -300,9 +307,10 @@ async fn run_paged(
         added_before_or_at: None,
         after_cursor: pos.map(|p| p.cursor),
         limit: Some(limit),
-        with_body: matches!(endpoint, Endpoint::Objects | Endpoint::Object),
+        // The policy decides on content, so every endpoint reads the bodies.
+        with_body: true,
     };
-    let page = state.store.query(&q).await?;
+    let mut page = state.store.query(&q).await?;
     let next = match (page.more, page.objects.last()) {
         (true, Some(last)) => Some(state.signer.issue(
             &binding,
@@ -314,10 +322,39 @@ async fn run_paged(
         _ => None,
     };
     let lower_bound = pos.map(|p| p.date_added).or(f.added_after).unwrap_or(0);
+    let span = match (page.objects.first(), page.objects.last()) {
+        (Some(a), Some(b)) => Some((a.date_added, b.date_added)),
+        _ => None,
+    };
+    let dir = state.directory.get(state.store.as_ref()).await?;
+    let admitted = gate::admit(
+        state.store.as_ref(),
+        &dir,
+        state.federation.get(),
+        p,
+        &coll.0,
+        &page.objects,
+    )
+    .await?;
+    let before = page.objects.len();
+    page.objects = page
+        .objects
+        .into_iter()
+        .zip(admitted)
+        .filter_map(|(mut o, copy)| {
+            copy.map(|json| {
+                o.json = json;
+                o
+            })
+        })
+        .collect();
+    let withheld = before - page.objects.len();
     Ok(Paged {
         page,
         next,
         lower_bound,
+        span,
+        withheld,
     })
 }
 
@@ -326,10 +363,9 @@ async fn run_paged(
 /// else the epoch): a client that polls with `added_after` = the last header value
 /// then neither misses nor repeats anything.
 fn with_date_headers(mut r: Response, paged: &Paged) -> Response {
-    let (first, last) = match (paged.page.objects.first(), paged.page.objects.last()) {
-        (Some(a), Some(b)) => (a.date_added, b.date_added),
-        _ => (paged.lower_bound, paged.lower_bound),
-    };
+    let (first, last) = paged
+        .span
+        .unwrap_or((paged.lower_bound, paged.lower_bound));
     let h = r.headers_mut();
     for (name, v) in [
         ("x-taxii-date-added-first", first),
@@ -473,6 +509,13 @@ pub(super) async fn get_object(
     let paged = run_paged(&state, &p, r, &c.id, Some(&oid), Endpoint::Object, &f).await?;
     if paged.page.objects.is_empty() && f.next.is_none() {
         ensure_object_exists(&state, &c.id, &oid).await?;
+        if paged.withheld > 0 && !paged.page.more {
+            // Withheld by policy: answered exactly like an absent object.
+            return Err(ServerError::not_found(format!(
+                "object {oid:?} in collection {}",
+                c.id
+            )));
+        }
     }
     Ok(with_date_headers(
         taxii_response(StatusCode::OK, objects_envelope(&paged)),
@@ -494,6 +537,13 @@ pub(super) async fn versions(
     let paged = run_paged(&state, &p, r, &c.id, Some(&oid), Endpoint::Versions, &f).await?;
     if paged.page.objects.is_empty() && f.next.is_none() {
         ensure_object_exists(&state, &c.id, &oid).await?;
+        if paged.withheld > 0 && !paged.page.more {
+            // Withheld by policy: answered exactly like an absent object.
+            return Err(ServerError::not_found(format!(
+                "object {oid:?} in collection {}",
+                c.id
+            )));
+        }
     }
     let items = paged
         .page

@@ -9,9 +9,10 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
 use stix::Timestamp;
-use store::{CollectionId, InsertOutcome, NewObject, StatusRecord};
+use store::{CollectionId, InsertOutcome, MetaRow, NewObject, StatusRecord};
 
 use super::error::ServerError;
+use super::gate;
 use super::handlers::{begin, collection_for, root, taxii_response, ts, Need, Result};
 use super::media;
 use super::validate;
@@ -122,16 +123,28 @@ fn detail_of(v: &Value, fallback_version: &str) -> StatusDetail {
     }
 }
 
-type Checked = Result<(StatusDetail, NewObject), StatusDetail>;
+/// A validated object: its status entry, its stored form, and (for a peer's push, whose
+/// objects the federation layer still checks and rewrites) the object itself.
+type Checked = Result<(StatusDetail, NewObject, Option<stix::Object>), StatusDetail>;
+
+/// Who is publishing: one of this node's accounts, or a partner node pushing.
+#[derive(Debug, Clone)]
+pub(crate) enum Publisher {
+    Local(policy::OrgId),
+    Peer(super::auth::Principal),
+}
 
 /// Validates one batch and prepares the valid objects for storage.
-fn check_batch(chunk: Vec<Value>, req_ts: &str) -> Vec<Checked> {
+fn check_batch(chunk: Vec<Value>, req_ts: &str, keep: bool) -> Vec<Checked> {
     chunk
         .into_iter()
         .map(|v| {
             let detail = detail_of(&v, req_ts);
             match validate::check(v) {
-                Ok(obj) => Ok((detail, NewObject::from_object(&obj))),
+                Ok(obj) => {
+                    let new = NewObject::from_object(&obj);
+                    Ok((detail, new, keep.then_some(obj)))
+                }
                 Err(e) => Err(StatusDetail {
                     message: Some(format!("invalid object: {e}")),
                     ..detail
@@ -168,7 +181,9 @@ async fn process(
     objects: Vec<Value>,
     st: &mut StatusResource,
     progress: Option<&Progress>,
+    publisher: &Publisher,
 ) {
+    let keep = matches!(publisher, Publisher::Peer(_));
     let mut batches_done = 0usize;
     let req_ts = st.request_timestamp.clone();
     let mut chunks: std::collections::VecDeque<Vec<Value>> = std::collections::VecDeque::new();
@@ -185,7 +200,7 @@ async fn process(
     let spawn = |chunk: Vec<Value>| {
         let req_ts = req_ts.clone();
         let fallback: Vec<StatusDetail> = chunk.iter().map(|v| detail_of(v, &req_ts)).collect();
-        let task = tokio::task::spawn_blocking(move || check_batch(chunk, &req_ts));
+        let task = tokio::task::spawn_blocking(move || check_batch(chunk, &req_ts, keep));
         (task, fallback)
     };
     let mut next = chunks.pop_front().map(spawn);
@@ -238,7 +253,7 @@ async fn process(
                 continue;
             }
         };
-        store_batch(state, coll, checked, st).await;
+        store_batch(state, coll, checked, st, publisher).await;
     }
     st.pending_count = 0;
     st.pendings.clear();
@@ -248,20 +263,75 @@ async fn process(
         .observe_ingest(st.success_count, st.failure_count);
 }
 
-/// Writes one validated batch in its own transaction and records each outcome in `st`.
+/// A partner's pushed objects, as the federation layer accepts them: the stored form
+/// and metadata of each accepted one; refused ones go to the failures.
+async fn accept_pushed(
+    state: &AppState,
+    peer: &super::auth::Principal,
+    coll: &CollectionId,
+    details: Vec<StatusDetail>,
+    objects: Vec<stix::Object>,
+    st: &mut StatusResource,
+) -> Result<(Vec<StatusDetail>, Vec<NewObject>, Vec<MetaRow>)> {
+    let Some(hook) = state.federation.get() else {
+        for mut d in details {
+            d.message = Some("this node does not accept objects from partner nodes".into());
+            st.failure_count += 1;
+            st.failures.push(d);
+        }
+        return Ok((Vec::new(), Vec::new(), Vec::new()));
+    };
+    let dir = state.directory.get(state.store.as_ref()).await?;
+    let verdicts = hook.accept(&dir, peer, &coll.0, objects).await;
+    let now = store::now_micros();
+    let mut keep_details = Vec::new();
+    let mut accepted = Vec::new();
+    let mut rows = Vec::new();
+    for (mut d, v) in details.into_iter().zip(verdicts) {
+        match v {
+            Ok(a) => {
+                rows.push(MetaRow {
+                    id: a.object.id().to_owned(),
+                    json: gate::meta_json(&a.doc)?,
+                    expires: a.expires,
+                    updated: now,
+                });
+                accepted.push(a.object);
+                keep_details.push(d);
+            }
+            Err(reason) => {
+                d.message = Some(reason);
+                st.failure_count += 1;
+                st.failures.push(d);
+            }
+        }
+    }
+    let news = tokio::task::spawn_blocking(move || {
+        accepted.iter().map(NewObject::from_object).collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ServerError::Internal(e.to_string()))?;
+    Ok((keep_details, news, rows))
+}
+
+/// Writes one validated batch in its own transaction, with the objects' sharing
+/// metadata, and records each outcome in `st`.
 async fn store_batch(
     state: &AppState,
     coll: &CollectionId,
     checked: Vec<Checked>,
     st: &mut StatusResource,
+    publisher: &Publisher,
 ) {
     let mut good = Vec::with_capacity(checked.len());
     let mut details = Vec::with_capacity(checked.len());
+    let mut objects = Vec::new();
     for c in checked {
         match c {
-            Ok((d, n)) => {
+            Ok((d, n, o)) => {
                 details.push(d);
                 good.push(n);
+                objects.extend(o);
             }
             Err(d) => {
                 st.failure_count += 1;
@@ -272,9 +342,29 @@ async fn store_batch(
     if good.is_empty() {
         return;
     }
+    let prepared = match publisher {
+        Publisher::Local(owner) => {
+            let ids: Vec<&str> = good.iter().map(|n| n.id.as_str()).collect();
+            gate::publish_meta(state.store.as_ref(), owner, &coll.0, &ids)
+                .await
+                .map(|rows| (details, good, rows))
+        }
+        Publisher::Peer(peer) => accept_pushed(state, peer, coll, details, objects, st).await,
+    };
+    let (details, good, rows) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(code = e.code(), error = %e, "preparing a batch failed");
+            return;
+        }
+    };
+    if good.is_empty() {
+        return;
+    }
     let result = async {
         let mut tx = state.store.begin().await?;
         let out = tx.insert(&good, std::slice::from_ref(coll)).await?;
+        tx.put_meta(&rows).await?;
         tx.commit().await?;
         Ok::<_, store::StoreError>(out)
     }
@@ -350,6 +440,11 @@ pub(super) async fn add_objects(
     let objects = tokio::task::spawn_blocking(move || parse_envelope(&bytes))
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))??;
+    let publisher = if p.role == "peer" {
+        Publisher::Peer(p.clone())
+    } else {
+        Publisher::Local(policy::OrgId::new(p.org_id.clone()))
+    };
     let created = Timestamp::now_unix_micros();
     let mut st = StatusResource {
         id: uuid::Uuid::new_v4().to_string(),
@@ -364,7 +459,7 @@ pub(super) async fn add_objects(
         pendings: Vec::new(),
     };
     if objects.len() <= state.config.inline_ingest_max {
-        process(&state, &c.id, objects, &mut st, None).await;
+        process(&state, &c.id, objects, &mut st, None, &publisher).await;
         let json = save(&state, &r.name, &p.org_id, created, &st).await?;
         return Ok(taxii_response(StatusCode::ACCEPTED, json));
     }
@@ -386,7 +481,7 @@ pub(super) async fn add_objects(
         let _running = running;
         let mut st = st;
         st.pendings.clear();
-        process(&state2, &c.id, objects, &mut st, Some(&progress)).await;
+        process(&state2, &c.id, objects, &mut st, Some(&progress), &publisher).await;
         if let Err(e) = save(&state2, &progress.root, &progress.org, created, &st).await {
             tracing::error!(code = e.code(), error = %e, status = %st.id, "cannot save the final status");
         }

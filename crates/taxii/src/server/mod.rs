@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod error;
 pub mod filters;
+pub mod gate;
 mod handlers;
 mod ingest;
 pub mod media;
@@ -174,6 +175,10 @@ pub struct ServerState {
     pub(crate) collections: auth::TtlCache<store::Collection>,
     /// Background ingestions in flight (large POSTs answered with a pending status).
     pub(crate) background: Background,
+    /// The policy directory every read decision is taken against.
+    pub directory: gate::DirectoryCache,
+    /// What crosses to partner nodes (set once by the federation layer).
+    pub federation: std::sync::OnceLock<Arc<dyn gate::FederationHook>>,
 }
 
 /// Counts the background ingestions in flight and carries the request to stop them
@@ -286,7 +291,14 @@ impl AppState {
             metrics: Metrics::new(),
             collections: auth::TtlCache::new(),
             background: Background::new(),
+            directory: gate::DirectoryCache::default(),
+            federation: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Installs the federation hook (peer reads and pushes); only the first call counts.
+    pub fn set_federation(&self, hook: Arc<dyn gate::FederationHook>) -> bool {
+        self.federation.set(hook).is_ok()
     }
 
     /// Registers one background ingestion (see [`Background`]).

@@ -1,0 +1,141 @@
+//! Taking back what partners may no longer hold: after an agreement changes or ends,
+//! after an object's marking or audience changes, and when an object is deleted here
+//! (or recalled by the node it came from). Each recall is an egress-ledger entry
+//! addressed to the partner (action `recall` or `delete`), which the partner reads from
+//! `GET /federation/v1/recalls` on its next sync and applies.
+
+use policy::{Agreement, MetaDoc, NodeId};
+use store::{EgressEntry, EgressRow, Query, VersionFilter};
+
+use crate::directory;
+use crate::error::FederationError;
+use crate::node::Node;
+
+/// The ledger's deliveries: per (partner, object) the latest row, `sent` or not.
+async fn deliveries(node: &Node, partner: Option<&NodeId>) -> Result<Vec<EgressRow>, FederationError> {
+    let mut latest: indexmap::IndexMap<(String, String), EgressRow> = indexmap::IndexMap::new();
+    let mut after = 0;
+    loop {
+        let rows = node
+            .store
+            .egress_after(after, partner.map(NodeId::as_str), 10_000)
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.seq;
+        for r in rows {
+            latest.insert((r.entry.peer.clone(), r.entry.object_id.clone()), r);
+        }
+    }
+    Ok(latest.into_values().collect())
+}
+
+/// Partners currently holding `object_id` (its latest ledger row for them is `sent`).
+pub async fn holders(node: &Node, object_id: &str) -> Result<Vec<EgressRow>, FederationError> {
+    Ok(deliveries(node, None)
+        .await?
+        .into_iter()
+        .filter(|r| r.entry.object_id == object_id && r.entry.action == "sent")
+        .collect())
+}
+
+/// Records a deletion for every partner that holds the object.
+pub async fn propagate_delete(node: &Node, object_id: &str, why: &str) -> Result<u64, FederationError> {
+    let entries: Vec<EgressEntry> = holders(node, object_id)
+        .await?
+        .into_iter()
+        .map(|r| EgressEntry {
+            peer: r.entry.peer,
+            object_id: object_id.to_owned(),
+            version_key: String::new(),
+            content_hash: String::new(),
+            agreement_id: r.entry.agreement_id,
+            agreement_version: r.entry.agreement_version,
+            action: "delete".to_owned(),
+            detail: serde_json::json!({ "reason": why }).to_string(),
+        })
+        .collect();
+    let n = entries.len() as u64;
+    node.record_egress(&entries).await?;
+    Ok(n)
+}
+
+/// The newest stored version of an object, with its metadata.
+async fn current(node: &Node, dir: &taxii::server::gate::Directory, id: &str) -> Result<Option<(stix::Object, MetaDoc)>, FederationError> {
+    let page = node
+        .store
+        .query(&Query {
+            ids: vec![id.to_owned()],
+            versions: VersionFilter::last(),
+            limit: Some(1),
+            with_body: true,
+            ..Query::default()
+        })
+        .await?;
+    let Some(o) = page.objects.into_iter().next() else {
+        return Ok(None);
+    };
+    let object = stix::Object::from_json_str(&o.json)
+        .map_err(|e| FederationError::Invalid(format!("stored {id} does not parse: {e}")))?;
+    let doc = taxii::server::gate::load_meta(node.store.as_ref(), dir, &[id], "")
+        .await
+        .map_err(|e| FederationError::Invalid(e.to_string()))?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    Ok(Some((object, doc)))
+}
+
+/// Re-checks what partners hold against the terms in force (for one partner, or all)
+/// and records a recall for every object a partner may no longer hold. Returns the
+/// recalls recorded.
+pub async fn recheck(node: &Node, partner: Option<&NodeId>) -> Result<Vec<EgressEntry>, FederationError> {
+    let dir = taxii::server::gate::load_directory(node.store.as_ref())
+        .await
+        .map_err(|e| FederationError::Invalid(e.to_string()))?;
+    let agreements: Vec<Agreement> = directory::agreements(node.store.as_ref()).await?;
+    let mut out = Vec::new();
+    for r in deliveries(node, partner).await? {
+        if r.entry.action != "sent" {
+            continue;
+        }
+        let agreement = agreements.iter().find(|a| a.partner_node.as_str() == r.entry.peer);
+        let reason = match (agreement, current(node, &dir, &r.entry.object_id).await?) {
+            (_, None) => continue, // deleted: the deletion itself is propagated
+            (None, Some(_)) => "no agreement with the partner any more".to_owned(),
+            (Some(a), Some((object, doc))) => {
+                let mut object = object;
+                if let Some(orig) = &doc.meta.originator {
+                    policy::sharing::stamp(
+                        &mut object,
+                        &policy::sharing::SharingInfo {
+                            originator: orig.clone(),
+                            may_relay: doc.may_relay,
+                            provenance: doc.meta.provenance.clone(),
+                            recipients: Vec::new(),
+                            communities: Vec::new(),
+                            signature: None,
+                        },
+                    );
+                }
+                match policy::recall::may_hold(&dir.ctx, a, &object, &doc.meta) {
+                    Ok(()) => continue,
+                    Err(reason) => format!("{reason} [{}]", reason.code()),
+                }
+            }
+        };
+        out.push(EgressEntry {
+            peer: r.entry.peer.clone(),
+            object_id: r.entry.object_id.clone(),
+            version_key: String::new(),
+            content_hash: String::new(),
+            agreement_id: agreement.map(|a| a.id.clone()).unwrap_or(r.entry.agreement_id.clone()),
+            agreement_version: agreement
+                .map(|a| i64::try_from(a.version).unwrap_or(i64::MAX))
+                .unwrap_or(r.entry.agreement_version),
+            action: "recall".to_owned(),
+            detail: serde_json::json!({ "reason": reason }).to_string(),
+        });
+    }
+    node.record_egress(&out).await?;
+    Ok(out)
+}

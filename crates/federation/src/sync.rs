@@ -1,0 +1,279 @@
+//! Pull sync: this node reads each peer's TAXII collections with its peer account, by
+//! `added_after` cursor, and stores what passes the checks of [`Node::accept_from`]
+//! (signature, loops) with its metadata, in one transaction per page. The cursor of
+//! (peer, collection) is saved after the page is committed, so a sync interrupted at
+//! any point resumes where it stopped; a page fetched twice is stored once
+//! (idempotent by (id, version)). Then it applies the peer's recalls and deletions.
+
+use std::pin::pin;
+
+use futures::TryStreamExt;
+use store::{Collection, CollectionId, NewObject, Permission, Store, VersionFilter};
+use taxii::client::{Auth, Client, ObjectQuery, VersionSelector};
+use taxii::server::gate;
+
+use crate::directory::{self, Peer};
+use crate::error::FederationError;
+use crate::node::Node;
+
+/// What one sync with one peer did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncReport {
+    pub peer: String,
+    pub collections: usize,
+    pub pages: u64,
+    pub received: u64,
+    /// New versions stored.
+    pub stored: u64,
+    /// Versions already held (idempotency by id and version).
+    pub duplicates: u64,
+    /// Objects refused (bad signature, loop, invalid), with the reason.
+    pub rejected: Vec<String>,
+    /// Objects deleted here because the peer recalled or deleted them.
+    pub removed: u64,
+}
+
+/// The state key of the pull cursor of (peer, remote collection).
+pub fn cursor_key(peer: &Peer, collection: &str) -> String {
+    format!("federation.pull {} {collection}", peer.node)
+}
+
+/// The state key of the last recall sequence applied from a peer.
+pub fn recall_key(peer: &Peer) -> String {
+    format!("federation.recalls {}", peer.node)
+}
+
+/// The local collection received objects go into, created (readable by the node's own
+/// organisation) when missing.
+pub async fn inbox(store: &dyn Store, alias: &str) -> Result<CollectionId, FederationError> {
+    if let Some(c) = store.find_collection(alias).await? {
+        return Ok(c.id);
+    }
+    let c = Collection {
+        id: CollectionId(uuid::Uuid::new_v4().to_string()),
+        api_root: taxii::server::DEFAULT_API_ROOT.to_owned(),
+        title: format!("Received from partner nodes ({alias})"),
+        description: Some("Objects received from partner nodes under sharing agreements".into()),
+        alias: Some(alias.to_owned()),
+        media_types: Vec::new(),
+        created: store::now_micros(),
+    };
+    store.create_collection(&c).await?;
+    if let Some(org) = store.get_state(policy::stored::NODE_ORG_STATE_KEY).await? {
+        store
+            .set_permission(&Permission {
+                collection: c.id.clone(),
+                org_id: org,
+                can_read: true,
+                can_write: false,
+            })
+            .await?;
+    }
+    Ok(c.id)
+}
+
+fn client_for(peer: &Peer) -> Result<(Client, reqwest::Url), FederationError> {
+    let url = peer.url.as_deref().ok_or_else(|| {
+        FederationError::Invalid(format!("peer {} has no TAXII address to pull from", peer.name))
+    })?;
+    let mut url = reqwest::Url::parse(url)
+        .map_err(|e| FederationError::Invalid(format!("peer {} address {url:?}: {e}", peer.name)))?;
+    if !url.path().ends_with('/') {
+        let p = format!("{}/", url.path());
+        url.set_path(&p);
+    }
+    let auth = match &peer.token {
+        Some(t) => Auth::Bearer(t.clone()),
+        None => Auth::None,
+    };
+    Ok((Client::new(auth)?, url))
+}
+
+/// Pulls everything new from one peer, then applies its recalls.
+pub async fn pull_peer(
+    node: &Node,
+    peer: &Peer,
+    progress: &mut (dyn FnMut(&SyncReport) + Send),
+) -> Result<SyncReport, FederationError> {
+    let store = node.store.as_ref();
+    let (client, api_root) = client_for(peer)?;
+    let mut report = SyncReport {
+        peer: peer.name.clone(),
+        ..SyncReport::default()
+    };
+    let remote: Vec<String> = if peer.collections.is_empty() {
+        client
+            .collections(&api_root)
+            .await?
+            .into_iter()
+            .filter(|c| c.can_read)
+            .map(|c| c.id)
+            .collect()
+    } else {
+        peer.collections.clone()
+    };
+    report.collections = remote.len();
+    let into = inbox(store, &peer.inbox).await?;
+    for coll in &remote {
+        let key = cursor_key(peer, coll);
+        let start = match store.get_state(&key).await? {
+            Some(v) => Some(stix::Timestamp::parse(&v).map_err(|e| {
+                FederationError::Invalid(format!("stored cursor {key:?} = {v:?}: {}", e.reason))
+            })?),
+            None => None,
+        };
+        let query = ObjectQuery {
+            added_after: start,
+            limit: Some(1000),
+            versions: vec![VersionSelector::All],
+            ..ObjectQuery::default()
+        };
+        let mut pages = pin!(client.pages(&api_root, coll, query));
+        while let Some(page) = pages.try_next().await? {
+            report.pages += 1;
+            report.received += page.objects.len() as u64;
+            let raw: Vec<String> = page.objects.iter().map(|r| r.get().to_owned()).collect();
+            let (objects, invalid) = tokio::task::spawn_blocking(move || {
+                let mut ok = Vec::new();
+                let mut bad = Vec::new();
+                for text in raw {
+                    match serde_json::from_str::<serde_json::Value>(&text)
+                        .map_err(|e| e.to_string())
+                        .and_then(|v| taxii::server::validate::check(v).map_err(|e| e.to_string()))
+                    {
+                        Ok(o) => ok.push(o),
+                        Err(e) => bad.push(e),
+                    }
+                }
+                (ok, bad)
+            })
+            .await
+            .map_err(|e| FederationError::Invalid(e.to_string()))?;
+            report.rejected.extend(invalid);
+            let dir = gate::load_directory(store)
+                .await
+                .map_err(|e| FederationError::Invalid(e.to_string()))?;
+            let verdicts = node.accept_from(&dir, &peer.node, objects).await?;
+            let mut news = Vec::new();
+            let mut rows = Vec::new();
+            let now = store::now_micros();
+            for v in verdicts {
+                match v {
+                    Ok(a) => {
+                        rows.push(store::MetaRow {
+                            id: a.object.id().to_owned(),
+                            json: gate::meta_json(&a.doc)
+                                .map_err(|e| FederationError::Invalid(e.to_string()))?,
+                            expires: a.expires,
+                            updated: now,
+                        });
+                        news.push(NewObject::from_object(&a.object));
+                    }
+                    Err(reason) => report.rejected.push(reason),
+                }
+            }
+            if !news.is_empty() {
+                let mut tx = store.begin().await?;
+                let outcomes = tx.insert(&news, std::slice::from_ref(&into)).await?;
+                tx.put_meta(&rows).await?;
+                tx.commit().await?;
+                for o in outcomes {
+                    match o {
+                        store::InsertOutcome::Inserted { .. } => report.stored += 1,
+                        store::InsertOutcome::Duplicate => report.duplicates += 1,
+                        store::InsertOutcome::Conflict { existing_hash } => report
+                            .rejected
+                            .push(format!("version conflict with stored content {existing_hash}")),
+                    }
+                }
+            }
+            if let Some(last) = page.date_added.last {
+                store.set_state(&key, &last.to_string()).await?;
+            }
+            progress(&report);
+        }
+    }
+    report.removed += apply_recalls(node, peer, &client, &api_root).await?;
+    progress(&report);
+    Ok(report)
+}
+
+/// One recall or deletion a peer asks this node to apply.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RecallEntry {
+    pub seq: i64,
+    pub object_id: String,
+    pub action: String,
+    pub detail: String,
+}
+
+/// The recalls a peer serves: `entries` after the asked sequence, and `through`, the
+/// ledger sequence read up to (the next `after`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RecallPage {
+    pub through: i64,
+    pub entries: Vec<RecallEntry>,
+}
+
+/// Fetches the peer's recalls and deletions addressed to this node and deletes those
+/// objects here (only objects received from, or originated by, that peer); then
+/// passes each deletion on to the partners this node sent the object to.
+pub async fn apply_recalls(
+    node: &Node,
+    peer: &Peer,
+    client: &Client,
+    api_root: &reqwest::Url,
+) -> Result<u64, FederationError> {
+    let store = node.store.as_ref();
+    let key = recall_key(peer);
+    let after: i64 = store
+        .get_state(&key)
+        .await?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut url = api_root.clone();
+    url.set_path("/federation/v1/recalls");
+    url.set_query(Some(&format!("after={after}")));
+    let page: RecallPage = client.get_json(url).await?;
+    let mut removed = 0;
+    let last = page.through.max(after);
+    for e in page.entries {
+        let held = store.get_meta(std::slice::from_ref(&e.object_id)).await?;
+        let Some(row) = held.first() else { continue };
+        let Ok(doc) = serde_json::from_str::<policy::MetaDoc>(&row.json) else {
+            continue;
+        };
+        let from_peer = doc.received_from.as_ref() == Some(&peer.node)
+            || doc.meta.originator.as_ref() == Some(&peer.node);
+        if !from_peer {
+            continue;
+        }
+        let n = store
+            .delete_object(None, &e.object_id, &VersionFilter::all(), &[])
+            .await?;
+        store.delete_meta(&e.object_id).await?;
+        if n > 0 {
+            removed += 1;
+            tracing::info!(object = %e.object_id, peer = %peer.name, action = %e.action, "removed an object the peer recalled");
+            crate::recall::propagate_delete(node, &e.object_id, &format!("{} by {}", e.action, peer.node)).await?;
+        }
+    }
+    if last > after {
+        store.set_state(&key, &last.to_string()).await?;
+    }
+    Ok(removed)
+}
+
+/// Pulls from every peer that has an address; one failing peer does not stop the others.
+pub async fn pull_all(node: &Node) -> Vec<(String, Result<SyncReport, FederationError>)> {
+    let peers = match directory::list_peers(node.store.as_ref()).await {
+        Ok(p) => p,
+        Err(e) => return vec![("*".to_owned(), Err(e))],
+    };
+    let mut out = Vec::new();
+    for p in peers.into_iter().filter(|p| p.url.is_some()) {
+        let r = pull_peer(node, &p, &mut |_| {}).await;
+        out.push((p.name.clone(), r));
+    }
+    out
+}

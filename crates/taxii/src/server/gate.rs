@@ -1,0 +1,356 @@
+//! The read gate: every object the TAXII server sends, on every read endpoint, is what
+//! [`policy::decide`] returned for the requester. There is no other way out.
+//!
+//! - Accounts of this node's users (admin, analyst, reader, sensor) are decided with
+//!   `ReadPurpose::Read`: TLP audience per requester, granular markings honoured.
+//! - Peer accounts (role `peer`, a partner node syncing) are handed to the
+//!   [`FederationHook`], which decides under the agreement with that partner
+//!   (`ReadPurpose::Sync`), signs and records every object in the egress ledger. Without
+//!   a hook a peer receives nothing.
+//!
+//! The directory (organisations, communities, policy configuration, node identity) is
+//! loaded from the store and reused for [`super::auth::CACHE_TTL`].
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use policy::stored::{
+    COLLECTION_SHARING_RECORD, COMMUNITY_RECORD, NODE_ID_STATE_KEY, NODE_ORG_STATE_KEY,
+    POLICY_CONFIG_STATE_KEY,
+};
+use policy::{
+    decide, CollectionSharing, Community, Context, Decision, MetaDoc, NodeId, OrgId, OrgKind,
+    ReadPurpose, Requester, Role, UserId,
+};
+use store::{MetaRow, StoredObject, Store};
+
+use super::auth::{Principal, CACHE_TTL};
+use super::error::ServerError;
+
+/// The node's directory, as the policy sees it.
+#[derive(Debug, Clone)]
+pub struct Directory {
+    pub ctx: Context,
+    /// The organisation that runs this node.
+    pub node_org: OrgId,
+}
+
+/// Maps a stored organisation kind (`national-centre`, …) to the policy's.
+pub fn org_kind(kind: &str) -> Option<OrgKind> {
+    match kind.replace('_', "-").as_str() {
+        "national-centre" => Some(OrgKind::NationalCentre),
+        "regional-hub" => Some(OrgKind::RegionalHub),
+        "sector-regulator" => Some(OrgKind::SectorRegulator),
+        "constituent" => Some(OrgKind::Constituent),
+        _ => None,
+    }
+}
+
+/// The node's identity id, created on first use (`identity--<uuid v4>`).
+pub async fn node_id(store: &dyn Store) -> Result<NodeId, ServerError> {
+    let fresh = format!("identity--{}", uuid::Uuid::new_v4());
+    Ok(NodeId::new(store.init_state(NODE_ID_STATE_KEY, &fresh).await?))
+}
+
+/// Loads the directory from the store.
+pub async fn load_directory(store: &dyn Store) -> Result<Directory, ServerError> {
+    let mut ctx = Context::new(node_id(store).await?);
+    if let Some(cfg) = store.get_state(POLICY_CONFIG_STATE_KEY).await? {
+        ctx.config = serde_json::from_str(&cfg).map_err(|e| {
+            ServerError::Internal(format!("stored {POLICY_CONFIG_STATE_KEY} is not valid: {e}"))
+        })?;
+    }
+    for o in store.list_orgs().await? {
+        // An organisation of an unknown kind is still an organisation; only its kind is
+        // unknown, and the audience rules do not depend on the kind.
+        let kind = org_kind(&o.kind).unwrap_or(OrgKind::Constituent);
+        ctx.add_org(policy::Org {
+            id: OrgId::new(o.id),
+            kind,
+            sector: o.sector.unwrap_or_default(),
+            country: o.country.unwrap_or_default(),
+            parent: o.parent.map(OrgId::new),
+        });
+    }
+    for r in store
+        .list_records(COMMUNITY_RECORD, None, 1_000_000)
+        .await?
+    {
+        let c: Community = serde_json::from_str(&r.body).map_err(|e| {
+            ServerError::Internal(format!("stored community {} is not valid: {e}", r.id))
+        })?;
+        ctx.add_community(c);
+    }
+    let node_org = OrgId::new(
+        store
+            .get_state(NODE_ORG_STATE_KEY)
+            .await?
+            .unwrap_or_default(),
+    );
+    Ok(Directory { ctx, node_org })
+}
+
+/// The directory, reloaded at most every [`CACHE_TTL`].
+#[derive(Debug, Default)]
+pub struct DirectoryCache {
+    slot: Mutex<Option<(Instant, Arc<Directory>)>>,
+}
+
+impl DirectoryCache {
+    pub async fn get(&self, store: &dyn Store) -> Result<Arc<Directory>, ServerError> {
+        if let Ok(slot) = self.slot.lock() {
+            if let Some((at, d)) = slot.as_ref() {
+                if at.elapsed() < CACHE_TTL {
+                    return Ok(d.clone());
+                }
+            }
+        }
+        let d = Arc::new(load_directory(store).await?);
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = Some((Instant::now(), d.clone()));
+        }
+        Ok(d)
+    }
+
+    /// Forgets the cached directory (after an administrative change in this process).
+    pub fn invalidate(&self) {
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = None;
+        }
+    }
+}
+
+/// The policy's view of an authenticated principal.
+pub fn requester(dir: &Directory, p: &Principal) -> Requester {
+    let org = OrgId::new(p.org_id.clone());
+    let communities = dir
+        .ctx
+        .communities
+        .values()
+        .filter(|c| c.members.contains(&org))
+        .map(|c| c.id.clone())
+        .collect();
+    let role = match p.role.as_str() {
+        "admin" => Role::Admin,
+        "analyst" => Role::Analyst,
+        "peer" => Role::Peer,
+        _ => Role::Reader,
+    };
+    Requester {
+        org,
+        user_id: UserId::new(p.user_id.clone().unwrap_or_default()),
+        role,
+        anonymous: false,
+        communities,
+    }
+}
+
+/// The stored metadata of each object (in order), or the local default for objects
+/// without a row.
+pub async fn load_meta(
+    store: &dyn Store,
+    dir: &Directory,
+    objects: &[&str],
+    collection: &str,
+) -> Result<Vec<MetaDoc>, ServerError> {
+    let mut ids: Vec<String> = objects.iter().map(|s| (*s).to_owned()).collect();
+    ids.sort();
+    ids.dedup();
+    let rows = store.get_meta(&ids).await?;
+    let mut by_id: hashbrown::HashMap<String, MetaDoc> = hashbrown::HashMap::new();
+    for r in rows {
+        let doc: MetaDoc = serde_json::from_str(&r.json).map_err(|e| {
+            ServerError::Internal(format!("stored metadata of {} is not valid: {e}", r.id))
+        })?;
+        by_id.insert(r.id, doc);
+    }
+    Ok(objects
+        .iter()
+        .map(|id| {
+            by_id.get(*id).cloned().unwrap_or_else(|| {
+                MetaDoc::local_default(&dir.node_org, vec![collection.to_owned()])
+            })
+        })
+        .collect())
+}
+
+/// A collection's sharing defaults (none recorded: no recipients, communities or named
+/// individuals; the publisher's organisation is the audience).
+pub async fn collection_sharing(
+    store: &dyn Store,
+    collection: &str,
+) -> Result<CollectionSharing, ServerError> {
+    match store
+        .get_record(COLLECTION_SHARING_RECORD, collection)
+        .await?
+    {
+        Some(r) => serde_json::from_str(&r.body).map_err(|e| {
+            ServerError::Internal(format!(
+                "stored sharing defaults of collection {collection} are not valid: {e}"
+            ))
+        }),
+        None => Ok(CollectionSharing::default()),
+    }
+}
+
+/// One object a partner node is about to receive.
+#[derive(Debug, Clone)]
+pub struct EgressItem {
+    pub object: stix::Object,
+    pub doc: MetaDoc,
+    pub version_key: String,
+}
+
+/// What crosses to and from partner nodes (implemented by the federation layer).
+#[async_trait::async_trait]
+pub trait FederationHook: Send + Sync + std::fmt::Debug {
+    /// The copies a peer account receives (in order; `None` = withheld), decided under
+    /// the agreement with the peer's node, signed, and recorded in the egress ledger.
+    async fn egress(
+        &self,
+        dir: &Directory,
+        peer: &Principal,
+        items: Vec<EgressItem>,
+    ) -> Result<Vec<Option<String>>, ServerError>;
+
+    /// Checks objects a peer account pushes (signature, sharing extension) and returns,
+    /// per object in order, what to store, or why it is refused.
+    async fn accept(
+        &self,
+        dir: &Directory,
+        peer: &Principal,
+        collection: &str,
+        objects: Vec<stix::Object>,
+    ) -> Vec<Result<Accepted, String>>;
+}
+
+/// An object received from a partner, ready to store.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// The object without the sharing extension (its signed content).
+    pub object: stix::Object,
+    pub doc: MetaDoc,
+    /// When retention under the agreement ends (Unix microseconds).
+    pub expires: Option<i64>,
+}
+
+/// Decides a page of stored objects for `p`: per object (in order) the JSON to send, or
+/// `None` when it is withheld.
+pub async fn admit(
+    store: &dyn Store,
+    dir: &Arc<Directory>,
+    hook: Option<&Arc<dyn FederationHook>>,
+    p: &Principal,
+    collection: &str,
+    objects: &[StoredObject],
+) -> Result<Vec<Option<String>>, ServerError> {
+    if objects.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = objects.iter().map(|o| o.id.as_str()).collect();
+    let docs = load_meta(store, dir, &ids, collection).await?;
+    let parsed: Vec<(String, String)> = objects
+        .iter()
+        .map(|o| (o.json.clone(), o.version_key.clone()))
+        .collect();
+    if p.role == "peer" {
+        let Some(hook) = hook else {
+            return Ok(vec![None; objects.len()]);
+        };
+        let items = tokio::task::spawn_blocking(move || {
+            parsed
+                .into_iter()
+                .zip(docs)
+                .map(|((json, version_key), doc)| {
+                    stix::Object::from_json_str(&json).map(|object| EgressItem {
+                        object,
+                        doc,
+                        version_key,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?
+        .map_err(|e| ServerError::Internal(format!("a stored object does not parse: {e}")))?;
+        return hook.egress(dir, p, items).await;
+    }
+    let dir = dir.clone();
+    let who = requester(&dir, p);
+    tokio::task::spawn_blocking(move || {
+        parsed
+            .into_iter()
+            .zip(docs)
+            .map(|((json, _), doc)| {
+                let object = stix::Object::from_json_str(&json).map_err(|e| {
+                    ServerError::Internal(format!("a stored object does not parse: {e}"))
+                })?;
+                Ok(match decide(&dir.ctx, &who, &object, &doc.meta, ReadPurpose::Read) {
+                    Decision::Allow(_) => Some(json),
+                    Decision::Redacted(r) => Some(r.object.to_json()),
+                    Decision::Deny(_) => None,
+                })
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| ServerError::Internal(e.to_string()))?
+}
+
+/// The metadata rows of objects a local account publishes into `collection`: an object
+/// already known keeps its metadata (its owner does not change when someone else adds
+/// a version), with the collection added; a new one gets the publisher's organisation
+/// as owner and the collection's sharing defaults.
+pub async fn publish_meta(
+    store: &dyn Store,
+    owner: &OrgId,
+    collection: &str,
+    ids: &[&str],
+) -> Result<Vec<MetaRow>, ServerError> {
+    let sharing = collection_sharing(store, collection).await?;
+    let mut want: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+    want.sort();
+    want.dedup();
+    let existing = store.get_meta(&want).await?;
+    let mut by_id: hashbrown::HashMap<String, MetaRow> =
+        existing.into_iter().map(|r| (r.id.clone(), r)).collect();
+    let now = store::now_micros();
+    let mut out = Vec::with_capacity(want.len());
+    for id in want {
+        match by_id.remove(&id) {
+            Some(row) => {
+                let mut doc: MetaDoc = serde_json::from_str(&row.json).map_err(|e| {
+                    ServerError::Internal(format!("stored metadata of {id} is not valid: {e}"))
+                })?;
+                if doc.meta.collections.iter().any(|c| c == collection) {
+                    continue;
+                }
+                doc.meta.collections.push(collection.to_owned());
+                out.push(MetaRow {
+                    id,
+                    json: meta_json(&doc)?,
+                    expires: row.expires,
+                    updated: now,
+                });
+            }
+            None => {
+                let doc = MetaDoc {
+                    meta: sharing.meta_for(owner, collection),
+                    ..MetaDoc::default()
+                };
+                out.push(MetaRow {
+                    id,
+                    json: meta_json(&doc)?,
+                    expires: None,
+                    updated: now,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A metadata document as stored.
+pub fn meta_json(doc: &MetaDoc) -> Result<String, ServerError> {
+    serde_json::to_string(doc).map_err(|e| ServerError::Internal(e.to_string()))
+}
