@@ -163,7 +163,8 @@ mod tests {
         let (key, peers) = setup();
         let o = indicator();
         let sig = sign(&o, &key, &NodeId::new(A));
-        let edits: Vec<Box<dyn Fn(&mut Map<String, Value>)>> = vec![
+        type Edit = Box<dyn Fn(&mut Map<String, Value>)>;
+        let edits: Vec<Edit> = vec![
             Box::new(|m| {
                 m.insert("name".into(), json!("C2 domain "));
             }),
