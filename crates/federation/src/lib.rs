@@ -1,6 +1,7 @@
 //! Nadhir federation: what crosses between nodes, and the record of it.
 //!
-//! - [`identity`]: the node's Ed25519 key pair and the directory of peer keys.
+//! - [`identity`]: the node's Ed25519 key pair (a 0600 key file) and the directory of
+//!   peer keys.
 //! - [`signature`]: signatures over the JCS-canonical object (the sharing extension
 //!   excluded, so relays can extend the provenance without breaking them).
 //! - [`wire`]: the outgoing copy (sharing extension + signature) and the checks on an
@@ -12,6 +13,7 @@
 //! - [`recall`]: recalls after agreement or object changes, deletions passed on.
 //! - [`ledger`]: checking the hash-chained egress ledger.
 //! - [`api`]: `/federation/v1/*` endpoints.
+//! - [`error`]: `FederationError` with a stable `code()` and an `http_status()`.
 
 pub mod api;
 pub mod directory;
@@ -24,4 +26,7 @@ pub mod signature;
 pub mod sync;
 pub mod wire;
 
-pub use error::FederationError;
+pub use error::{FederationError, SignatureFault};
+pub use identity::{NodeKey, PeerKeys};
+pub use signature::{sign, signing_bytes, verify};
+pub use wire::{open, seal, Incoming};

@@ -280,7 +280,15 @@ fn decide_inner(
         }
         pii = ctx.minimiser.minimise_in_place(&mut copy, &a.redaction);
         let current = read_sharing(object)?;
-        let info = SharingInfo::outgoing(current.as_ref(), &ctx.local_node, a.may_reshare);
+        // The TLP audience travels with the copy: the recipients known here plus the
+        // partner it is sent to, and the communities it is shared into.
+        let recipients = meta
+            .recipients
+            .iter()
+            .chain(std::iter::once(&a.partner_org))
+            .cloned();
+        let info = SharingInfo::outgoing(current.as_ref(), &ctx.local_node, a.may_reshare)
+            .with_audience(recipients, meta.communities.iter().cloned());
         stamp(&mut copy, &info);
     }
     if removed.is_empty() && pii.is_empty() && !sighting_anonymised {
@@ -769,6 +777,10 @@ mod tests {
                 let info = crate::sharing::read_sharing(&r.object).unwrap().unwrap();
                 assert_eq!(info.originator, NodeId::new(NODE_A));
                 assert!(!info.may_relay);
+                // The audience travels: meta.recipients ∪ {partner}, no repeat.
+                assert_eq!(info.recipients, vec![OrgId::new("ncB")]);
+                assert_eq!(info.communities, vec![CommunityId::new("gulf-fin")]);
+                assert_eq!(info.signature, None);
                 // Nothing else changed.
                 assert_eq!(r.object.get("pattern"), o.get("pattern"));
                 assert_eq!(r.object.id(), o.id());
@@ -787,6 +799,55 @@ mod tests {
             )),
             "agreement.tlp_exceeded"
         );
+    }
+
+    #[test]
+    fn sync_stamps_the_audience_with_the_partner_and_no_stale_signature() {
+        let c = ctx();
+        let a = agreement(NODE_B, "ncB", Tlp::Amber);
+        let peer = user("ncB", "p", Role::Peer, &[]);
+        // CLEAR: the audience lists below do not gate the decision.
+        let mut o = indicator(&[TLP2_CLEAR]);
+        // A stamp left from an earlier send, signed: the new copy is unsigned.
+        let earlier = SharingInfo {
+            signature: Some(crate::sharing::Signature {
+                signer: NodeId::new(NODE_A),
+                value: format!("{}==", "A".repeat(86)),
+            }),
+            ..SharingInfo::outgoing(None, &NodeId::new(NODE_A), true)
+        };
+        stamp(&mut o, &earlier);
+        let cases = [
+            (vec![], vec![], vec!["ncB"], vec![]),
+            (
+                vec!["hub", "ncB", "hub"],
+                vec!["gulf-fin", "gulf-fin"],
+                vec!["hub", "ncB"],
+                vec!["gulf-fin"],
+            ),
+            (vec!["bankA1"], vec![], vec!["bankA1", "ncB"], vec![]),
+        ];
+        for (recipients, communities, want_r, want_c) in cases {
+            let m = ObjectMeta {
+                recipients: recipients.into_iter().map(OrgId::from).collect(),
+                communities: communities.into_iter().map(CommunityId::from).collect(),
+                ..meta()
+            };
+            let d = decide(&c, &peer, &o, &m, ReadPurpose::Sync(&a));
+            let copy = d.object().unwrap();
+            let info = crate::sharing::read_sharing(copy).unwrap().unwrap();
+            let want_r: Vec<OrgId> = want_r.into_iter().map(OrgId::from).collect();
+            let want_c: Vec<CommunityId> = want_c.into_iter().map(CommunityId::from).collect();
+            assert_eq!(info.recipients, want_r);
+            assert_eq!(info.communities, want_c);
+            assert_eq!(info.signature, None);
+            let ext = &copy.get("extensions").unwrap()[crate::sharing::SHARING_EXTENSION_ID];
+            assert!(ext.get("signer").is_none() && ext.get("signature").is_none());
+            assert_eq!(
+                ext.get("communities").is_some(),
+                !info.communities.is_empty()
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The Nadhir sharing extension: the originator's relay permission and the provenance
-//! path, carried with every object that leaves a node.
+//! The Nadhir sharing extension: the originator's relay permission, the provenance
+//! path, the TLP audience the object was shared to, and the sending node's signature,
+//! carried with every object that leaves a node.
 //!
 //! It is a STIX 2.1 property-extension (§7.3) with a deterministic id (UUIDv5 in the URL
 //! namespace of `https://example.invalid/nadhir/stix/extension/sharing/1.0`):
@@ -10,16 +11,24 @@
 //!     "extension_type": "property-extension",
 //!     "originator": "identity--…",      // the node the object was first published at
 //!     "may_relay": false,               // may the recipient send it further?
-//!     "provenance": ["identity--…", …]  // nodes it has left, originator first
+//!     "provenance": ["identity--…", …], // nodes it has left, originator first
+//!     "recipients": ["…"],              // organisations it was shared to (optional)
+//!     "communities": ["…"],             // communities it was shared into (optional)
+//!     "signer": "identity--…",          // the node that signed this copy (optional,
+//!     "signature": "<base64, 64 bytes>" //   with `signature`: both or neither)
 //!   }
 //! }
 //! ```
 //!
 //! *Invariant*: `may_relay` can only be narrowed along the path: a relay sets it to the
 //! value it received AND its own agreement's `may_reshare` with the next partner.
+//!
+//! The signature covers the object without this extension (see the federation crate),
+//! so a relay can extend the provenance, narrow `may_relay` and re-sign without touching
+//! the content.
 
 use crate::error::ExtensionError;
-use crate::model::NodeId;
+use crate::model::{CommunityId, NodeId, OrgId};
 use serde_json::{json, Map, Value};
 
 /// The extension-definition id of the Nadhir sharing extension.
@@ -38,7 +47,7 @@ pub fn sharing_extension_definition() -> stix::Object {
         "created": "2026-11-22T00:00:00.000Z",
         "modified": "2026-11-22T00:00:00.000Z",
         "name": "Nadhir sharing",
-        "description": "Relay permission and provenance of an object shared between Nadhir nodes. Properties: originator (identity id of the node the object was first published at), may_relay (boolean: whether the recipient may send it to further nodes), provenance (list of identity ids of the nodes the object has left, originator first).",
+        "description": "Relay permission, provenance, TLP audience and signature of an object shared between Nadhir nodes. Properties: originator (identity id of the node the object was first published at), may_relay (boolean: whether the recipient may send it to further nodes), provenance (list of identity ids of the nodes the object has left, originator first), recipients (optional list of organisation ids the object was shared to: its TLP:AMBER audience), communities (optional list of community ids the object was shared into: its TLP:GREEN audience), signer (optional identity id of the node that signed this copy) and signature (optional standard base64 of the 64-byte Ed25519 signature over the RFC 8785 canonical JSON of the object without this extension); signer and signature appear together or not at all.",
         "schema": "https://example.invalid/nadhir/crates/policy/README.md#the-sharing-extension",
         "version": "1.0.0",
         "extension_types": ["property-extension"]
@@ -50,12 +59,28 @@ pub fn sharing_extension_definition() -> stix::Object {
     }
 }
 
+/// A node's signature over an object (the object without the sharing extension; see
+/// the federation crate). JSON keys in the extension: `signer` and `signature`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    /// The node that signed (its identity id).
+    pub signer: NodeId,
+    /// Standard base64 (with padding) of the 64-byte Ed25519 signature.
+    pub value: String,
+}
+
 /// The sharing information carried with an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharingInfo {
     pub originator: NodeId,
     pub may_relay: bool,
     pub provenance: Vec<NodeId>,
+    /// The organisations the object was shared to (its TLP:AMBER audience).
+    pub recipients: Vec<OrgId>,
+    /// The communities the object was shared into (its TLP:GREEN audience).
+    pub communities: Vec<CommunityId>,
+    /// The sending node's signature, when the copy has been sealed.
+    pub signature: Option<Signature>,
 }
 
 impl SharingInfo {
@@ -67,12 +92,17 @@ impl SharingInfo {
     /// What the object carries when `local` sends it on: a locally published object
     /// (`current` is `None`) gets `local` as originator and `may_reshare` as permission;
     /// a relayed one keeps its originator, narrows the permission and extends the path.
+    /// The audience starts empty (set it with [`SharingInfo::with_audience`]) and the
+    /// signature is `None`: the sender signs its own copy.
     pub fn outgoing(current: Option<&SharingInfo>, local: &NodeId, may_reshare: bool) -> Self {
         match current {
             None => SharingInfo {
                 originator: local.clone(),
                 may_relay: may_reshare,
                 provenance: vec![local.clone()],
+                recipients: Vec::new(),
+                communities: Vec::new(),
+                signature: None,
             },
             Some(cur) => {
                 let mut provenance = cur.provenance.clone();
@@ -83,19 +113,83 @@ impl SharingInfo {
                     originator: cur.originator.clone(),
                     may_relay: cur.may_relay && may_reshare,
                     provenance,
+                    recipients: Vec::new(),
+                    communities: Vec::new(),
+                    signature: None,
                 }
             }
         }
     }
 
-    fn to_value(&self) -> Value {
-        json!({
-            "extension_type": "property-extension",
-            "originator": self.originator.as_str(),
-            "may_relay": self.may_relay,
-            "provenance": self.provenance.iter().map(NodeId::as_str).collect::<Vec<_>>(),
-        })
+    /// Sets the TLP audience, dropping repeats (first occurrence kept).
+    pub fn with_audience(
+        mut self,
+        recipients: impl IntoIterator<Item = OrgId>,
+        communities: impl IntoIterator<Item = CommunityId>,
+    ) -> Self {
+        self.recipients = dedup(recipients);
+        self.communities = dedup(communities);
+        self
     }
+
+    fn to_value(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("extension_type".into(), json!("property-extension"));
+        m.insert("originator".into(), json!(self.originator.as_str()));
+        m.insert("may_relay".into(), json!(self.may_relay));
+        m.insert(
+            "provenance".into(),
+            json!(self
+                .provenance
+                .iter()
+                .map(NodeId::as_str)
+                .collect::<Vec<_>>()),
+        );
+        if !self.recipients.is_empty() {
+            m.insert(
+                "recipients".into(),
+                json!(self
+                    .recipients
+                    .iter()
+                    .map(OrgId::as_str)
+                    .collect::<Vec<_>>()),
+            );
+        }
+        if !self.communities.is_empty() {
+            m.insert(
+                "communities".into(),
+                json!(self
+                    .communities
+                    .iter()
+                    .map(CommunityId::as_str)
+                    .collect::<Vec<_>>()),
+            );
+        }
+        if let Some(sig) = &self.signature {
+            m.insert("signer".into(), json!(sig.signer.as_str()));
+            m.insert("signature".into(), json!(sig.value));
+        }
+        Value::Object(m)
+    }
+}
+
+fn dedup<T: std::hash::Hash + Eq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    items
+        .into_iter()
+        .collect::<indexmap::IndexSet<T>>()
+        .into_iter()
+        .collect()
+}
+
+/// Whether `s` has the shape of standard base64 (with padding) of 64 bytes: 86
+/// alphabet characters then `==`. Whether the bytes decode is the verifier's check.
+fn is_signature_b64(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 88
+        && b[..86]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        && &b[86..] == b"=="
 }
 
 fn is_identity_id(s: &str) -> bool {
@@ -178,10 +272,61 @@ pub fn read_sharing(object: &stix::Object) -> Result<Option<SharingInfo>, Extens
             "the path must start with the originator",
         ));
     }
+    let recipients = read_names(ext, "recipients", &base, &err)?
+        .into_iter()
+        .map(OrgId::new)
+        .collect();
+    let communities = read_names(ext, "communities", &base, &err)?
+        .into_iter()
+        .map(CommunityId::new)
+        .collect();
+    let signature = match (ext.get("signer"), ext.get("signature")) {
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(err(
+                format!("{base}/signature"),
+                "missing: signer and signature appear together",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(err(
+                format!("{base}/signer"),
+                "missing: signer and signature appear together",
+            ))
+        }
+        (Some(signer), Some(value)) => {
+            let signer = match signer.as_str() {
+                Some(s) if is_identity_id(s) => NodeId::new(s),
+                _ => {
+                    return Err(err(
+                        format!("{base}/signer"),
+                        "must be an identity id (identity--<uuid>)",
+                    ))
+                }
+            };
+            let value = match value.as_str() {
+                Some(s) if is_signature_b64(s) => s.to_owned(),
+                _ => {
+                    return Err(err(
+                        format!("{base}/signature"),
+                        "must be the standard base64 (with padding) of a 64-byte signature",
+                    ))
+                }
+            };
+            Some(Signature { signer, value })
+        }
+    };
     for key in ext.keys() {
         if !matches!(
             key.as_str(),
-            "extension_type" | "originator" | "may_relay" | "provenance"
+            "extension_type"
+                | "originator"
+                | "may_relay"
+                | "provenance"
+                | "recipients"
+                | "communities"
+                | "signer"
+                | "signature"
         ) {
             return Err(err(format!("{base}/{key}"), "unknown property"));
         }
@@ -190,7 +335,42 @@ pub fn read_sharing(object: &stix::Object) -> Result<Option<SharingInfo>, Extens
         originator,
         may_relay,
         provenance,
+        recipients,
+        communities,
+        signature,
     }))
+}
+
+/// An optional list of non-empty strings without repeats (absent = empty).
+fn read_names(
+    ext: &Map<String, Value>,
+    key: &str,
+    base: &str,
+    err: &dyn Fn(String, &str) -> ExtensionError,
+) -> Result<Vec<String>, ExtensionError> {
+    let Some(value) = ext.get(key) else {
+        return Ok(Vec::new());
+    };
+    let Some(list) = value.as_array() else {
+        return Err(err(format!("{base}/{key}"), "must be a list of strings"));
+    };
+    let mut out: indexmap::IndexSet<&str> = indexmap::IndexSet::with_capacity(list.len());
+    for (i, v) in list.iter().enumerate() {
+        match v.as_str() {
+            Some(s) if !s.is_empty() => {
+                if !out.insert(s) {
+                    return Err(err(format!("{base}/{key}/{i}"), "appears twice"));
+                }
+            }
+            _ => {
+                return Err(err(
+                    format!("{base}/{key}/{i}"),
+                    "must be a non-empty string",
+                ))
+            }
+        }
+    }
+    Ok(out.into_iter().map(str::to_owned).collect())
 }
 
 /// Writes (or replaces) the sharing extension on a copy of the object.
@@ -275,6 +455,131 @@ mod tests {
             assert_eq!(e.object_id, "indicator--1");
         }
         assert_eq!(read_sharing(&indicator()).unwrap(), None);
+    }
+
+    fn sig() -> Signature {
+        Signature {
+            signer: NodeId::new(H),
+            value: format!("{}+/==", "Ab9".repeat(28)),
+        }
+    }
+
+    #[test]
+    fn audience_and_signature_round_trip() {
+        let a = NodeId::new(A);
+        let info = SharingInfo {
+            signature: Some(sig()),
+            ..SharingInfo::outgoing(None, &a, true).with_audience(
+                [OrgId::new("ncB"), OrgId::new("hub"), OrgId::new("ncB")],
+                [CommunityId::new("gulf-fin")],
+            )
+        };
+        assert_eq!(info.recipients, vec![OrgId::new("ncB"), OrgId::new("hub")]);
+        let mut o = indicator();
+        stamp(&mut o, &info);
+        let ext = &o.get("extensions").unwrap()[SHARING_EXTENSION_ID];
+        assert_eq!(ext["recipients"], json!(["ncB", "hub"]));
+        assert_eq!(ext["communities"], json!(["gulf-fin"]));
+        assert_eq!(ext["signer"], json!(H));
+        assert_eq!(ext["signature"], json!(sig().value));
+        assert_eq!(read_sharing(&o).unwrap(), Some(info.clone()));
+
+        // `outgoing` starts a new copy: empty audience, no signature.
+        let next = SharingInfo::outgoing(Some(&info), &NodeId::new(H), true);
+        assert!(next.recipients.is_empty() && next.communities.is_empty());
+        assert_eq!(next.signature, None);
+    }
+
+    #[test]
+    fn empty_audience_and_absent_signature_are_omitted_and_optional_on_read() {
+        let plain = SharingInfo::outgoing(None, &NodeId::new(A), false);
+        let mut o = indicator();
+        stamp(&mut o, &plain);
+        let ext = o.get("extensions").unwrap()[SHARING_EXTENSION_ID]
+            .as_object()
+            .unwrap()
+            .clone();
+        let keys: Vec<&str> = ext.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["extension_type", "originator", "may_relay", "provenance"]
+        );
+        // An extension written before the audience and signature existed still reads.
+        let mut old = indicator();
+        old.as_map_mut().insert(
+            "extensions".into(),
+            json!({SHARING_EXTENSION_ID: {"extension_type": "property-extension", "originator": A, "may_relay": false, "provenance": [A]}}),
+        );
+        assert_eq!(read_sharing(&old).unwrap(), Some(plain));
+        // Re-stamping replaces the extension, keeping the object's other extensions.
+        let mut both = indicator();
+        both.as_map_mut()
+            .insert("extensions".into(), json!({"x-other-ext": {"k": 1}}));
+        stamp(
+            &mut both,
+            &SharingInfo::outgoing(None, &NodeId::new(A), true),
+        );
+        stamp(
+            &mut both,
+            &SharingInfo::outgoing(None, &NodeId::new(H), false),
+        );
+        let exts = both.get("extensions").unwrap().as_object().unwrap();
+        assert_eq!(exts.len(), 2);
+        assert_eq!(
+            read_sharing(&both).unwrap().unwrap().originator,
+            NodeId::new(H)
+        );
+    }
+
+    #[test]
+    fn invalid_audience_and_signature_are_located() {
+        let good = format!("{}==", "A".repeat(86));
+        let base = |extra: Value| {
+            let mut e = json!({"extension_type": "property-extension", "originator": A, "may_relay": true, "provenance": [A]});
+            for (k, v) in extra.as_object().unwrap() {
+                e[k] = v.clone();
+            }
+            e
+        };
+        let p = |suffix: &str| format!("/extensions/{SHARING_EXTENSION_ID}/{suffix}");
+        let cases = [
+            (json!({"recipients": "ncB"}), p("recipients")),
+            (json!({"recipients": ["ncB", 3]}), p("recipients/1")),
+            (json!({"recipients": [""]}), p("recipients/0")),
+            (json!({"recipients": ["ncB", "ncB"]}), p("recipients/1")),
+            (json!({"communities": {"a": 1}}), p("communities")),
+            (json!({"communities": ["c", null]}), p("communities/1")),
+            (json!({"signer": H}), p("signature")),
+            (json!({"signature": good}), p("signer")),
+            (json!({"signer": "node-h", "signature": good}), p("signer")),
+            (json!({"signer": H, "signature": 7}), p("signature")),
+            (json!({"signer": H, "signature": "AAAA"}), p("signature")),
+            (
+                json!({"signer": H, "signature": format!("{}=", "A".repeat(87))}),
+                p("signature"),
+            ),
+            (
+                json!({"signer": H, "signature": format!("{}-_==", "A".repeat(84))}),
+                p("signature"),
+            ),
+        ];
+        for (extra, pointer) in cases {
+            let mut o = indicator();
+            o.as_map_mut().insert(
+                "extensions".into(),
+                json!({ SHARING_EXTENSION_ID: base(extra.clone()) }),
+            );
+            let e = read_sharing(&o).unwrap_err();
+            assert_eq!(e.pointer, pointer, "{extra}");
+            assert_eq!(e.object_id, "indicator--1");
+        }
+        let mut o = indicator();
+        o.as_map_mut().insert(
+            "extensions".into(),
+            json!({ SHARING_EXTENSION_ID: base(json!({"signer": H, "signature": good})) }),
+        );
+        let info = read_sharing(&o).unwrap().unwrap();
+        assert_eq!(info.signature.unwrap().value, good);
     }
 
     #[test]

@@ -183,6 +183,9 @@ fn hub_relays_only_what_the_originator_allowed() {
                 originator: NODE_A.into(),
                 may_relay,
                 provenance: vec![NODE_A.into()],
+                recipients: vec![],
+                communities: vec![],
+                signature: None,
             },
         );
         assert_eq!(code(egress_allowed(&hub, &to_b, &o, &received)), want);
