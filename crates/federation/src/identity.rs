@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 pub const MAX_KEY_FILE_BYTES: u64 = 1024;
 
 /// This node's signing key. `Debug` shows the public key only.
+#[derive(Clone)]
 pub struct NodeKey {
     key: SigningKey,
 }

@@ -22,6 +22,7 @@ pub mod identity;
 pub mod ledger;
 pub mod node;
 pub mod recall;
+pub mod runtime;
 pub mod signature;
 pub mod sync;
 pub mod wire;

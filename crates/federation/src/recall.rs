@@ -89,13 +89,22 @@ async fn current(node: &Node, dir: &taxii::server::gate::Directory, id: &str) ->
 /// and records a recall for every object a partner may no longer hold. Returns the
 /// recalls recorded.
 pub async fn recheck(node: &Node, partner: Option<&NodeId>) -> Result<Vec<EgressEntry>, FederationError> {
+    recheck_only(node, partner, None).await
+}
+
+/// [`recheck`] restricted to some objects (those that just got a new version).
+pub async fn recheck_only(
+    node: &Node,
+    partner: Option<&NodeId>,
+    only: Option<&hashbrown::HashSet<String>>,
+) -> Result<Vec<EgressEntry>, FederationError> {
     let dir = taxii::server::gate::load_directory(node.store.as_ref())
         .await
         .map_err(|e| FederationError::Invalid(e.to_string()))?;
     let agreements: Vec<Agreement> = directory::agreements(node.store.as_ref()).await?;
     let mut out = Vec::new();
     for r in deliveries(node, partner).await? {
-        if r.entry.action != "sent" {
+        if r.entry.action != "sent" || only.is_some_and(|o| !o.contains(&r.entry.object_id)) {
             continue;
         }
         let agreement = agreements.iter().find(|a| a.partner_node.as_str() == r.entry.peer);

@@ -64,6 +64,22 @@ enum Command {
     /// Asset watchlist: constituents' ranges, domains and AS numbers; intelligence that
     /// names one (or a lookalike domain) raises an alert for its owner.
     Watchlist(cmd::alerts::WatchlistArgs),
+    /// This node's identity and key (`node show`), its organisation and policy settings.
+    Node(cmd::federation::NodeArgs),
+    /// Sharing communities (the TLP:GREEN audiences).
+    Community(cmd::federation::CommunityArgs),
+    /// Sets the audience (recipients, communities, named individuals) of what is
+    /// published into a collection.
+    Share(cmd::federation::ShareArgs),
+    /// Partner nodes: add, list, remove.
+    Peer(cmd::federation::PeerArgs),
+    /// Sharing agreements with partners: set (versioned; recalls what is no longer
+    /// allowed), show.
+    Agreement(cmd::federation::AgreementArgs),
+    /// Pull from partner nodes now (and apply their recalls).
+    Sync(cmd::federation::SyncArgs),
+    /// The egress ledger: verify its hash chain, list what a partner received.
+    Audit(cmd::federation::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +100,13 @@ fn main() -> ExitCode {
         Command::Alerts(args) => cmd::alerts::run(&cli.global, args),
         Command::Webhook(args) => cmd::alerts::webhook(&cli.global, args),
         Command::Watchlist(args) => cmd::alerts::watchlist(&cli.global, args),
+        Command::Node(args) => cmd::federation::node(&cli.global, args),
+        Command::Community(args) => cmd::federation::community(&cli.global, args),
+        Command::Share(args) => cmd::federation::share(&cli.global, args),
+        Command::Peer(args) => cmd::federation::peer(&cli.global, args),
+        Command::Agreement(args) => cmd::federation::agreement(&cli.global, args),
+        Command::Sync(args) => cmd::federation::sync(&cli.global, args),
+        Command::Audit(args) => cmd::federation::audit(&cli.global, args),
     };
     match result {
         Ok(code) => code,

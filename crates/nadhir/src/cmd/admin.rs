@@ -46,6 +46,10 @@ pub enum OrgCommand {
     Add {
         #[arg(long)]
         name: String,
+        /// The id to give it (default: a new UUID). Nodes that share agreements about
+        /// an organisation may give it the same id everywhere (e.g. its node's identity id).
+        #[arg(long)]
+        id: Option<String>,
         /// national-centre, regional-hub, sector-regulator or constituent.
         #[arg(long)]
         kind: String,
@@ -173,7 +177,7 @@ fn check_role(role: &str) -> anyhow::Result<()> {
     }
 }
 
-async fn org_of(store: &dyn Store, id_or_name: &str) -> anyhow::Result<Org> {
+pub(crate) async fn org_of(store: &dyn Store, id_or_name: &str) -> anyhow::Result<Org> {
     store.get_org(id_or_name).await?.with_context(|| {
         format!("no organisation with id or name {id_or_name:?} (see `nadhir admin org list`)")
     })
@@ -225,7 +229,7 @@ pub fn run(g: &GlobalArgs, args: AdminArgs) -> anyhow::Result<ExitCode> {
         let s = store.as_ref();
         let js = args.json;
         match args.command {
-            AdminCommand::Org(OrgCommand::Add { name, kind, sector, country, parent }) => {
+            AdminCommand::Org(OrgCommand::Add { name, id, kind, sector, country, parent }) => {
                 if !KINDS.contains(&kind.as_str()) {
                     bail!("unknown organisation kind {kind:?}; expected one of {}", KINDS.join(", "));
                 }
@@ -239,7 +243,7 @@ pub fn run(g: &GlobalArgs, args: AdminArgs) -> anyhow::Result<ExitCode> {
                     None => None,
                 };
                 let org = Org {
-                    id: uuid::Uuid::new_v4().to_string(),
+                    id: id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
                     name,
                     kind,
                     sector,

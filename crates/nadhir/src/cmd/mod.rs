@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod export;
+pub mod federation;
 pub mod import;
 pub mod input;
 pub mod match_cmd;

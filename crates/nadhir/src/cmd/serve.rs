@@ -57,6 +57,12 @@ pub struct ServeArgs {
     /// finish; objects not processed by then are reported as failures in their status.
     #[arg(long, default_value_t = 30)]
     pub shutdown_grace: u64,
+    /// Milliseconds between federation rounds (pull from peers, recalls, deletions).
+    #[arg(long, default_value_t = 1000)]
+    pub sync_interval_ms: u64,
+    /// Do not run the federation loops (peers can still pull from this node).
+    #[arg(long)]
+    pub no_sync: bool,
 }
 
 fn config(args: &ServeArgs) -> ServerConfig {
@@ -113,9 +119,21 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("cannot start the TAXII server")?;
         let expiry = taxii::server::spawn_status_expiry(state.clone(), Duration::from_secs(600));
-        let mut app = taxii::server::router(state.clone());
+        let node = federation::node::Node::open(store.clone(), &g.data_dir)
+            .await
+            .context("cannot load the node's identity")?;
+        state.set_federation(std::sync::Arc::new(federation::node::NodeHook(node.clone())));
+        let mut app = taxii::server::router(state.clone())
+            .merge(federation::api::router(state.clone(), node.clone()));
         let (warn_stop, warn_rx) = tokio::sync::watch::channel(false);
         let mut tasks = Vec::new();
+        if !args.no_sync {
+            tasks.push(federation::runtime::spawn(
+                node.clone(),
+                Duration::from_millis(args.sync_interval_ms.max(50)),
+                warn_rx.clone(),
+            ));
+        }
         if !args.no_warning {
             let wcfg = args.engine.config(&default_root)?;
             let engine = warning::engine::Engine::start(store.clone(), wcfg)

@@ -1,0 +1,109 @@
+//! The loops `nadhir serve` runs for federation:
+//!
+//! - **sync**: pull from every peer with an address, every interval;
+//! - **outbox**: deletions here (store tombstones) become `delete` entries for the
+//!   partners holding the object; a new version of an object a partner holds is
+//!   re-checked against the terms, and recalled when it may no longer be held;
+//! - **retention**: received objects past their agreement's retention are deleted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use store::{Query, VersionFilter};
+
+use crate::error::FederationError;
+use crate::node::Node;
+
+const OUTBOX_TOMBSTONES: &str = "federation.outbox.tombstones";
+const OUTBOX_CURSOR: &str = "federation.outbox.cursor";
+
+/// One pass of the outbox; returns the ledger entries it recorded.
+pub async fn outbox_once(node: &Node) -> Result<u64, FederationError> {
+    let store = node.store.as_ref();
+    let mut recorded = 0;
+    let after: i64 = store.get_state(OUTBOX_TOMBSTONES).await?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let tombs = store.tombstones(after, 1000).await?;
+    if let Some(last) = tombs.last().map(|t| t.seq) {
+        let mut seen = hashbrown::HashSet::new();
+        for t in tombs.into_iter().filter(|t| t.collection.is_none()) {
+            if seen.insert(t.id.clone()) {
+                recorded += crate::recall::propagate_delete(node, &t.id, "deleted at this node").await?;
+            }
+        }
+        store.set_state(OUTBOX_TOMBSTONES, &last.to_string()).await?;
+    }
+    let cursor: i64 = store.get_state(OUTBOX_CURSOR).await?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let page = store
+        .query(&Query {
+            versions: VersionFilter::all(),
+            after_cursor: Some(cursor),
+            limit: Some(5000),
+            with_body: false,
+            ..Query::default()
+        })
+        .await?;
+    if let Some(last) = page.objects.last().map(|o| o.cursor) {
+        let ids: hashbrown::HashSet<String> = page.objects.into_iter().map(|o| o.id).collect();
+        recorded += crate::recall::recheck_only(node, None, Some(&ids)).await?.len() as u64;
+        store.set_state(OUTBOX_CURSOR, &last.to_string()).await?;
+    }
+    Ok(recorded)
+}
+
+/// Deletes received objects whose retention ended; returns how many.
+pub async fn retention_once(node: &Node) -> Result<u64, FederationError> {
+    let store = node.store.as_ref();
+    let mut n = 0;
+    for id in store.expired_meta(store::now_micros(), 1000).await? {
+        store.delete_object(None, &id, &VersionFilter::all(), &[]).await?;
+        store.delete_meta(&id).await?;
+        crate::recall::propagate_delete(node, &id, "retention ended").await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Runs the sync, outbox and retention loops until `stop` turns true.
+pub fn spawn(
+    node: Arc<Node>,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut retention_at = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                break;
+            }
+            for (peer, r) in crate::sync::pull_all(&node).await {
+                match r {
+                    Ok(r) if r.stored > 0 || r.removed > 0 || !r.rejected.is_empty() => {
+                        tracing::info!(peer = %peer, stored = r.stored, removed = r.removed, rejected = r.rejected.len(), "synced");
+                        for why in &r.rejected {
+                            tracing::warn!(peer = %peer, reason = %why, "object rejected");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(peer = %peer, code = e.code(), error = %e, "sync failed; retrying next round"),
+                }
+            }
+            if let Err(e) = outbox_once(&node).await {
+                tracing::warn!(code = e.code(), error = %e, "outbox pass failed");
+            }
+            if retention_at.elapsed() >= Duration::from_secs(60) {
+                retention_at = tokio::time::Instant::now();
+                match retention_once(&node).await {
+                    Ok(n) if n > 0 => tracing::info!(deleted = n, "retention: deleted received objects past their retention"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(code = e.code(), error = %e, "retention pass failed"),
+                }
+            }
+        }
+    })
+}
