@@ -1617,7 +1617,7 @@ fn egress(peer: &str, n: u32, action: &str) -> crate::EgressEntry {
         agreement_id: "agreement--1".into(),
         agreement_version: i64::from(n % 3),
         action: action.into(),
-        detail: if n % 2 == 0 {
+        detail: if n.is_multiple_of(2) {
             String::new()
         } else {
             format!(r#"{{"reason":"r{n}"}}"#)
@@ -1778,10 +1778,10 @@ pub async fn egress_concurrent_appenders(s: &dyn Store) {
 
 /// egress_after pages after a seq, over all peers or one peer's rows only.
 pub async fn egress_after_by_peer(s: &dyn Store) {
-    let entries: Vec<_> = (0..10)
+    let entries: Vec<_> = (0..10u32)
         .map(|n| {
             egress(
-                if n % 3 == 0 {
+                if n.is_multiple_of(3) {
                     "identity--p1"
                 } else {
                     "identity--p2"

@@ -9,6 +9,10 @@
 //! *Invariant*: (id, version) identifies a version. Inserting the same version with the
 //! same content is a no-op; with different content it is a [`InsertOutcome::Conflict`].
 //!
+//! *Invariant*: the egress ledger ([`Store::append_egress`]) is append-only and
+//! hash-chained: seq 1, 2, … without gaps, each row's hash covering its predecessor's,
+//! all assigned in the single writer transaction; [`verify_egress_chain`] checks it.
+//!
 //! *Boundary*: the store makes no policy decisions; callers filter what they read.
 
 pub mod types;

@@ -470,3 +470,51 @@ pub fn verify_egress_chain(prev_hash: &str, rows: &[EgressRow]) -> Result<String
     }
     Ok(prev)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> EgressRow {
+        EgressRow {
+            seq: 1,
+            at: 1_700_000_000_000_000,
+            entry: EgressEntry {
+                peer: "identity--p".into(),
+                object_id: "indicator--x".into(),
+                version_key: "20240101000000000000".into(),
+                content_hash: "ab".repeat(32),
+                agreement_id: "agreement--1".into(),
+                agreement_version: 2,
+                action: "sent".into(),
+                detail: r#"{"reason":"r"}"#.into(),
+            },
+            prev_hash: GENESIS_HASH.into(),
+            hash: String::new(),
+        }
+    }
+
+    /// The preimage format is fixed (other nodes and auditors recompute it): this
+    /// vector was computed independently with Python's hashlib.
+    #[test]
+    fn expected_hash_matches_the_documented_preimage() {
+        assert_eq!(GENESIS_HASH.len(), 64);
+        assert!(GENESIS_HASH.bytes().all(|b| b == b'0'));
+        assert_eq!(
+            row().expected_hash(),
+            "87fc3998447d19ccd66adfe88e89b31ad740a07e490334e5582f0c522235a943"
+        );
+    }
+
+    #[test]
+    fn flattened_serialisation_round_trips() {
+        let mut r = row();
+        r.hash = r.expected_hash();
+        let v = serde_json::to_value(&r).unwrap_or_default();
+        assert_eq!(v["peer"], "identity--p");
+        assert_eq!(v["seq"], 1);
+        let back: EgressRow = serde_json::from_value(v).unwrap_or_else(|_| row());
+        assert_eq!(back, r);
+        assert_eq!(verify_egress_chain(GENESIS_HASH, &[back]), Ok(r.hash));
+    }
+}

@@ -99,3 +99,65 @@ async fn open_by_url() {
     drop(s);
     scratch.drop_db().await;
 }
+
+fn sent(peer: &str, n: u32) -> store::EgressEntry {
+    store::EgressEntry {
+        peer: peer.into(),
+        object_id: format!("indicator--{n}"),
+        version_key: String::new(),
+        content_hash: format!("{n:064x}"),
+        agreement_id: "agreement--1".into(),
+        agreement_version: 1,
+        action: "sent".into(),
+        detail: String::new(),
+    }
+}
+
+/// Two stores with their own pools on one database (as two processes would) append
+/// from spawned tasks, 50 single-entry appends each: one unbroken chain of 100. The
+/// ledger refuses UPDATE, DELETE and TRUNCATE in SQL; a row edited behind the store's
+/// back (the guard dropped) is detected at its seq.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn egress_ledger_across_pools_and_tampering() {
+    use store::Store;
+    let Some(url) = base_url() else { return };
+    let (scratch, opts) = Scratch::create(&url).await;
+    let a = PostgresStore::connect_with(opts.clone()).await.unwrap();
+    let b = PostgresStore::connect_with(opts.clone()).await.unwrap();
+    let run = |s: PostgresStore, peer: &'static str| {
+        tokio::spawn(async move {
+            for n in 0..50 {
+                s.append_egress(&[sent(peer, n)], 1).await.unwrap();
+            }
+        })
+    };
+    let (ra, rb) = tokio::join!(run(a.clone(), "identity--a"), run(b.clone(), "identity--b"));
+    ra.unwrap();
+    rb.unwrap();
+    let rows = a.egress_after(0, None, 1000).await.unwrap();
+    assert_eq!(rows.len(), 100);
+    store::verify_egress_chain(store::GENESIS_HASH, &rows).unwrap();
+
+    let mut conn: PgConnection = opts.connect().await.unwrap();
+    for stmt in [
+        "UPDATE egress_ledger SET peer = 'identity--x' WHERE seq = 3",
+        "DELETE FROM egress_ledger WHERE seq = 100",
+        "TRUNCATE egress_ledger",
+    ] {
+        let err = conn.execute(stmt).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{stmt}: {err}");
+    }
+    conn.execute("ALTER TABLE egress_ledger DISABLE TRIGGER egress_ledger_no_change")
+        .await
+        .unwrap();
+    conn.execute("UPDATE egress_ledger SET detail = '{}' WHERE seq = 42")
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let rows = b.egress_after(0, None, 1000).await.unwrap();
+    let err = store::verify_egress_chain(store::GENESIS_HASH, &rows).unwrap_err();
+    assert_eq!(err.seq, 42, "{err}");
+    a.close().await;
+    b.close().await;
+    scratch.drop_db().await;
+}

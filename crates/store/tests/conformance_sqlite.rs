@@ -80,3 +80,85 @@ async fn open_reports_an_unusable_directory() {
     assert_eq!(err.code(), "store.open", "{err}");
     assert!(err.to_string().contains("a-file"), "{err}");
 }
+
+fn sent(peer: &str, n: u32) -> store::EgressEntry {
+    store::EgressEntry {
+        peer: peer.into(),
+        object_id: format!("indicator--{n}"),
+        version_key: String::new(),
+        content_hash: format!("{n:064x}"),
+        agreement_id: "agreement--1".into(),
+        agreement_version: 1,
+        action: "sent".into(),
+        detail: String::new(),
+    }
+}
+
+/// The ledger refuses UPDATE and DELETE in SQL; a row edited behind the store's back
+/// (the guard dropped) is detected at its seq when the chain is read back.
+#[tokio::test]
+async fn egress_ledger_edit_through_sql_is_refused_and_detected() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nadhir.db");
+    let s = SqliteStore::open(&path).await.unwrap();
+    let entries: Vec<_> = (0..5).map(|n| sent("identity--p", n)).collect();
+    use store::Store;
+    s.append_egress(&entries, 10).await.unwrap();
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    for stmt in [
+        "UPDATE egress_ledger SET peer = 'identity--x' WHERE seq = 3",
+        "DELETE FROM egress_ledger WHERE seq = 5",
+    ] {
+        let err = sqlx::query(stmt).execute(&mut conn).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{stmt}: {err}");
+    }
+    sqlx::query("DROP TRIGGER egress_ledger_no_update")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE egress_ledger SET content_hash = 'forged' WHERE seq = 3")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let rows = s.egress_after(0, None, 100).await.unwrap();
+    let err = store::verify_egress_chain(store::GENESIS_HASH, &rows).unwrap_err();
+    assert_eq!(err.seq, 3, "{err}");
+    s.close().await;
+}
+
+/// Two stores opened on the same file (as two processes would) append from spawned
+/// tasks, 50 single-entry appends each: one unbroken chain of 100.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn egress_appenders_sharing_a_file_never_fork_the_chain() {
+    use store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nadhir.db");
+    let a = SqliteStore::open(&path).await.unwrap();
+    let b = SqliteStore::open(&path).await.unwrap();
+    let run = |s: SqliteStore, peer: &'static str| {
+        tokio::spawn(async move {
+            for n in 0..50 {
+                s.append_egress(&[sent(peer, n)], 1).await.unwrap();
+            }
+        })
+    };
+    let (ra, rb) = tokio::join!(run(a.clone(), "identity--a"), run(b.clone(), "identity--b"));
+    ra.unwrap();
+    rb.unwrap();
+    let rows = a.egress_after(0, None, 1000).await.unwrap();
+    assert_eq!(rows.len(), 100);
+    store::verify_egress_chain(store::GENESIS_HASH, &rows).unwrap();
+    assert_eq!(
+        b.egress_after(0, Some("identity--b"), 1000)
+            .await
+            .unwrap()
+            .len(),
+        50
+    );
+    a.close().await;
+    b.close().await;
+}
