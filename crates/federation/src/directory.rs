@@ -70,14 +70,19 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
 pub async fn list_peers(store: &dyn Store) -> Result<Vec<Peer>, FederationError> {
     let mut out = Vec::new();
     for r in store.list_records(PEER_RECORD, None, 100_000).await? {
-        out.push(serde_json::from_str::<Peer>(&r.body).map_err(|e| bad_record(PEER_RECORD, &r.id, e))?);
+        out.push(
+            serde_json::from_str::<Peer>(&r.body).map_err(|e| bad_record(PEER_RECORD, &r.id, e))?,
+        );
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 
 /// A peer by name or node id.
-pub async fn find_peer(store: &dyn Store, name_or_id: &str) -> Result<Option<Peer>, FederationError> {
+pub async fn find_peer(
+    store: &dyn Store,
+    name_or_id: &str,
+) -> Result<Option<Peer>, FederationError> {
     Ok(list_peers(store)
         .await?
         .into_iter()
@@ -150,7 +155,10 @@ pub async fn agreement_with(
 pub async fn agreements(store: &dyn Store) -> Result<Vec<Agreement>, FederationError> {
     let mut out = Vec::new();
     for r in store.list_records(AGREEMENT_RECORD, None, 100_000).await? {
-        out.push(serde_json::from_str::<Agreement>(&r.body).map_err(|e| bad_record(AGREEMENT_RECORD, &r.id, e))?);
+        out.push(
+            serde_json::from_str::<Agreement>(&r.body)
+                .map_err(|e| bad_record(AGREEMENT_RECORD, &r.id, e))?,
+        );
     }
     Ok(out)
 }

@@ -33,7 +33,8 @@ pub async fn verify(
             )));
         }
         after = last.seq;
-        prev = verify_egress_chain(&prev, &rows).map_err(|e| FederationError::Chain(e.to_string()))?;
+        prev =
+            verify_egress_chain(&prev, &rows).map_err(|e| FederationError::Chain(e.to_string()))?;
         entries += rows.len() as u64;
         progress(entries);
     }

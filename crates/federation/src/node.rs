@@ -33,7 +33,10 @@ pub struct Node {
 
 impl Node {
     /// Loads (or creates, on first start) the node's identity and key.
-    pub async fn open(store: Arc<dyn Store>, data_dir: &Path) -> Result<Arc<Node>, FederationError> {
+    pub async fn open(
+        store: Arc<dyn Store>,
+        data_dir: &Path,
+    ) -> Result<Arc<Node>, FederationError> {
         let id = gate::node_id(store.as_ref())
             .await
             .map_err(|e| FederationError::Invalid(e.to_string()))?;
@@ -96,7 +99,9 @@ impl Node {
         requester: &policy::Requester,
         items: Vec<EgressItem>,
     ) -> Result<Vec<Option<String>>, FederationError> {
-        let Some(agreement) = directory::agreement_for_org(self.store.as_ref(), &requester.org).await? else {
+        let Some(agreement) =
+            directory::agreement_for_org(self.store.as_ref(), &requester.org).await?
+        else {
             return Ok(vec![None; items.len()]);
         };
         let ctx = dir.ctx.clone();
@@ -187,7 +192,11 @@ impl Node {
         from: &NodeId,
         objects: Vec<stix::Object>,
     ) -> Result<Vec<Result<Accepted, String>>, FederationError> {
-        let keys = directory::peer_keys(self.store.as_ref(), Some((&self.id, &self.key.public_b64()))).await?;
+        let keys = directory::peer_keys(
+            self.store.as_ref(),
+            Some((&self.id, &self.key.public_b64())),
+        )
+        .await?;
         let retention = directory::agreement_with(self.store.as_ref(), from)
             .await?
             .map(|a| a.retention_days);
@@ -197,7 +206,11 @@ impl Node {
             .get_meta(&ids)
             .await?
             .into_iter()
-            .filter_map(|r| serde_json::from_str::<MetaDoc>(&r.json).ok().map(|d| (r.id, d)))
+            .filter_map(|r| {
+                serde_json::from_str::<MetaDoc>(&r.json)
+                    .ok()
+                    .map(|d| (r.id, d))
+            })
             .collect();
         let now = store::now_micros();
         let node_org = dir.node_org.clone();

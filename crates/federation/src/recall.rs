@@ -12,7 +12,10 @@ use crate::error::FederationError;
 use crate::node::Node;
 
 /// The ledger's deliveries: per (partner, object) the latest row, `sent` or not.
-async fn deliveries(node: &Node, partner: Option<&NodeId>) -> Result<Vec<EgressRow>, FederationError> {
+async fn deliveries(
+    node: &Node,
+    partner: Option<&NodeId>,
+) -> Result<Vec<EgressRow>, FederationError> {
     let mut latest: indexmap::IndexMap<(String, String), EgressRow> = indexmap::IndexMap::new();
     let mut after = 0;
     loop {
@@ -39,7 +42,11 @@ pub async fn holders(node: &Node, object_id: &str) -> Result<Vec<EgressRow>, Fed
 }
 
 /// Records a deletion for every partner that holds the object.
-pub async fn propagate_delete(node: &Node, object_id: &str, why: &str) -> Result<u64, FederationError> {
+pub async fn propagate_delete(
+    node: &Node,
+    object_id: &str,
+    why: &str,
+) -> Result<u64, FederationError> {
     let entries: Vec<EgressEntry> = holders(node, object_id)
         .await?
         .into_iter()
@@ -60,7 +67,11 @@ pub async fn propagate_delete(node: &Node, object_id: &str, why: &str) -> Result
 }
 
 /// The newest stored version of an object, with its metadata.
-async fn current(node: &Node, dir: &taxii::server::gate::Directory, id: &str) -> Result<Option<(stix::Object, MetaDoc)>, FederationError> {
+async fn current(
+    node: &Node,
+    dir: &taxii::server::gate::Directory,
+    id: &str,
+) -> Result<Option<(stix::Object, MetaDoc)>, FederationError> {
     let page = node
         .store
         .query(&Query {
@@ -88,7 +99,10 @@ async fn current(node: &Node, dir: &taxii::server::gate::Directory, id: &str) ->
 /// Re-checks what partners hold against the terms in force (for one partner, or all)
 /// and records a recall for every object a partner may no longer hold. Returns the
 /// recalls recorded.
-pub async fn recheck(node: &Node, partner: Option<&NodeId>) -> Result<Vec<EgressEntry>, FederationError> {
+pub async fn recheck(
+    node: &Node,
+    partner: Option<&NodeId>,
+) -> Result<Vec<EgressEntry>, FederationError> {
     recheck_only(node, partner, None).await
 }
 
@@ -107,7 +121,9 @@ pub async fn recheck_only(
         if r.entry.action != "sent" || only.is_some_and(|o| !o.contains(&r.entry.object_id)) {
             continue;
         }
-        let agreement = agreements.iter().find(|a| a.partner_node.as_str() == r.entry.peer);
+        let agreement = agreements
+            .iter()
+            .find(|a| a.partner_node.as_str() == r.entry.peer);
         let reason = match (agreement, current(node, &dir, &r.entry.object_id).await?) {
             (_, None) => continue, // deleted: the deletion itself is propagated
             (None, Some(_)) => "no agreement with the partner any more".to_owned(),
@@ -137,7 +153,9 @@ pub async fn recheck_only(
             object_id: r.entry.object_id.clone(),
             version_key: String::new(),
             content_hash: String::new(),
-            agreement_id: agreement.map(|a| a.id.clone()).unwrap_or(r.entry.agreement_id.clone()),
+            agreement_id: agreement
+                .map(|a| a.id.clone())
+                .unwrap_or(r.entry.agreement_id.clone()),
             agreement_version: agreement
                 .map(|a| i64::try_from(a.version).unwrap_or(i64::MAX))
                 .unwrap_or(r.entry.agreement_version),

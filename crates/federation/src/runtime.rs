@@ -1,7 +1,7 @@
 //! The loops `nadhir serve` runs for federation:
 //!
 //! - **sync**: pull from every peer with an address, every interval;
-//! - **outbox**: deletions here (store tombstones) become `delete` entries for the
+//! - **outbox**: deletions here (store tombstones, whole-store or from a collection) become `delete` entries for the
 //!   partners holding the object; a new version of an object a partner holds is
 //!   re-checked against the terms, and recalled when it may no longer be held;
 //! - **retention**: received objects past their agreement's retention are deleted.
@@ -21,18 +21,31 @@ const OUTBOX_CURSOR: &str = "federation.outbox.cursor";
 pub async fn outbox_once(node: &Node) -> Result<u64, FederationError> {
     let store = node.store.as_ref();
     let mut recorded = 0;
-    let after: i64 = store.get_state(OUTBOX_TOMBSTONES).await?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let after: i64 = store
+        .get_state(OUTBOX_TOMBSTONES)
+        .await?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let tombs = store.tombstones(after, 1000).await?;
     if let Some(last) = tombs.last().map(|t| t.seq) {
         let mut seen = hashbrown::HashSet::new();
-        for t in tombs.into_iter().filter(|t| t.collection.is_none()) {
+        // A deletion from one collection counts too: a partner holds the object because
+        // it was in one of this node's collections.
+        for t in tombs {
             if seen.insert(t.id.clone()) {
-                recorded += crate::recall::propagate_delete(node, &t.id, "deleted at this node").await?;
+                recorded +=
+                    crate::recall::propagate_delete(node, &t.id, "deleted at this node").await?;
             }
         }
-        store.set_state(OUTBOX_TOMBSTONES, &last.to_string()).await?;
+        store
+            .set_state(OUTBOX_TOMBSTONES, &last.to_string())
+            .await?;
     }
-    let cursor: i64 = store.get_state(OUTBOX_CURSOR).await?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let cursor: i64 = store
+        .get_state(OUTBOX_CURSOR)
+        .await?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let page = store
         .query(&Query {
             versions: VersionFilter::all(),
@@ -44,7 +57,9 @@ pub async fn outbox_once(node: &Node) -> Result<u64, FederationError> {
         .await?;
     if let Some(last) = page.objects.last().map(|o| o.cursor) {
         let ids: hashbrown::HashSet<String> = page.objects.into_iter().map(|o| o.id).collect();
-        recorded += crate::recall::recheck_only(node, None, Some(&ids)).await?.len() as u64;
+        recorded += crate::recall::recheck_only(node, None, Some(&ids))
+            .await?
+            .len() as u64;
         store.set_state(OUTBOX_CURSOR, &last.to_string()).await?;
     }
     Ok(recorded)
@@ -55,7 +70,9 @@ pub async fn retention_once(node: &Node) -> Result<u64, FederationError> {
     let store = node.store.as_ref();
     let mut n = 0;
     for id in store.expired_meta(store::now_micros(), 1000).await? {
-        store.delete_object(None, &id, &VersionFilter::all(), &[]).await?;
+        store
+            .delete_object(None, &id, &VersionFilter::all(), &[])
+            .await?;
         store.delete_meta(&id).await?;
         crate::recall::propagate_delete(node, &id, "retention ended").await?;
         n += 1;
@@ -90,7 +107,9 @@ pub fn spawn(
                         }
                     }
                     Ok(_) => {}
-                    Err(e) => tracing::warn!(peer = %peer, code = e.code(), error = %e, "sync failed; retrying next round"),
+                    Err(e) => {
+                        tracing::warn!(peer = %peer, code = e.code(), error = %e, "sync failed; retrying next round")
+                    }
                 }
             }
             if let Err(e) = outbox_once(&node).await {
@@ -99,7 +118,10 @@ pub fn spawn(
             if retention_at.elapsed() >= Duration::from_secs(60) {
                 retention_at = tokio::time::Instant::now();
                 match retention_once(&node).await {
-                    Ok(n) if n > 0 => tracing::info!(deleted = n, "retention: deleted received objects past their retention"),
+                    Ok(n) if n > 0 => tracing::info!(
+                        deleted = n,
+                        "retention: deleted received objects past their retention"
+                    ),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(code = e.code(), error = %e, "retention pass failed"),
                 }

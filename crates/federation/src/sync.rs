@@ -74,10 +74,14 @@ pub async fn inbox(store: &dyn Store, alias: &str) -> Result<CollectionId, Feder
 
 fn client_for(peer: &Peer) -> Result<(Client, reqwest::Url), FederationError> {
     let url = peer.url.as_deref().ok_or_else(|| {
-        FederationError::Invalid(format!("peer {} has no TAXII address to pull from", peer.name))
+        FederationError::Invalid(format!(
+            "peer {} has no TAXII address to pull from",
+            peer.name
+        ))
     })?;
-    let mut url = reqwest::Url::parse(url)
-        .map_err(|e| FederationError::Invalid(format!("peer {} address {url:?}: {e}", peer.name)))?;
+    let mut url = reqwest::Url::parse(url).map_err(|e| {
+        FederationError::Invalid(format!("peer {} address {url:?}: {e}", peer.name))
+    })?;
     if !url.path().ends_with('/') {
         let p = format!("{}/", url.path());
         url.set_path(&p);
@@ -181,9 +185,9 @@ pub async fn pull_peer(
                     match o {
                         store::InsertOutcome::Inserted { .. } => report.stored += 1,
                         store::InsertOutcome::Duplicate => report.duplicates += 1,
-                        store::InsertOutcome::Conflict { existing_hash } => report
-                            .rejected
-                            .push(format!("version conflict with stored content {existing_hash}")),
+                        store::InsertOutcome::Conflict { existing_hash } => report.rejected.push(
+                            format!("version conflict with stored content {existing_hash}"),
+                        ),
                     }
                 }
             }
@@ -216,8 +220,8 @@ pub struct RecallPage {
 }
 
 /// Fetches the peer's recalls and deletions addressed to this node and deletes those
-/// objects here (only objects received from, or originated by, that peer); then
-/// passes each deletion on to the partners this node sent the object to.
+/// objects here (only objects received from, or originated by, that peer). The
+/// deletion's tombstone is passed on by the outbox (`runtime::outbox_once`).
 pub async fn apply_recalls(
     node: &Node,
     peer: &Peer,
@@ -254,8 +258,9 @@ pub async fn apply_recalls(
         store.delete_meta(&e.object_id).await?;
         if n > 0 {
             removed += 1;
+            // The store's tombstone makes the outbox pass the deletion on to the
+            // partners this node sent the object to.
             tracing::info!(object = %e.object_id, peer = %peer.name, action = %e.action, "removed an object the peer recalled");
-            crate::recall::propagate_delete(node, &e.object_id, &format!("{} by {}", e.action, peer.node)).await?;
         }
     }
     if last > after {

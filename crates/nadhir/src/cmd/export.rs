@@ -29,6 +29,14 @@ pub struct ExportArgs {
     /// Write to this file instead of stdout.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Export what this user (username) may read: their organisation's TLP audience,
+    /// and TLP:RED where they are named. Default: the node's organisation, no user
+    /// (so no TLP:RED object is exported).
+    #[arg(long, value_name = "USERNAME")]
+    pub as_user: Option<String>,
+    /// An export for blocking devices (firewalls, DNS filters): PAP:RED data stays out.
+    #[arg(long)]
+    pub blocking: bool,
 }
 
 fn parse_timestamp(s: &str) -> Result<stix::Timestamp, String> {
@@ -91,19 +99,81 @@ pub fn run(g: &GlobalArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
             out,
             "{{\"type\":\"bundle\",\"id\":\"{bundle_id}\",\"objects\":["
         )?;
+        // Every exported object is what the policy lets the requester have.
+        let dir = std::sync::Arc::new(
+            taxii::server::gate::load_directory(store.as_ref())
+                .await
+                .context("cannot load the policy directory")?,
+        );
+        let who = match &args.as_user {
+            Some(u) => {
+                let user = store
+                    .get_user_by_name(u)
+                    .await?
+                    .with_context(|| format!("no user {u:?}"))?;
+                let p = taxii::server::Principal {
+                    key: format!("user:{}", user.id),
+                    org_id: user.org_id,
+                    role: user.role,
+                    user_id: Some(user.id),
+                };
+                taxii::server::gate::requester(&dir, &p)
+            }
+            None => {
+                let p = taxii::server::Principal {
+                    key: "export".into(),
+                    org_id: dir.node_org.to_string(),
+                    role: "admin".into(),
+                    user_id: None,
+                };
+                taxii::server::gate::requester(&dir, &p)
+            }
+        };
+        let purpose = taxii::server::gate::LocalPurpose::Export {
+            blocking: args.blocking,
+        };
+        let coll_name = query
+            .collection
+            .as_ref()
+            .map(|c| c.0.clone())
+            .unwrap_or_default();
         let mut stream = store.stream(query);
         let mut n = 0u64;
-        while let Some(row) = stream.next().await {
-            let row = row.context("reading from the store failed")?;
-            if n > 0 {
-                out.write_all(b",\n")?;
-            } else {
-                out.write_all(b"\n")?;
+        let mut withheld = 0u64;
+        let mut batch: Vec<store::StoredObject> = Vec::with_capacity(1000);
+        let mut done = false;
+        while !done {
+            match stream.next().await {
+                Some(row) => batch.push(row.context("reading from the store failed")?),
+                None => done = true,
             }
-            out.write_all(row.json.as_bytes())?;
-            n += 1;
-            if n.is_multiple_of(4096) {
-                bar.set_position(n);
+            if batch.len() < 1000 && !done {
+                continue;
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let ids: Vec<&str> = batch.iter().map(|o| o.id.as_str()).collect();
+            let docs =
+                taxii::server::gate::load_meta(store.as_ref(), &dir, &ids, &coll_name).await?;
+            let json: Vec<String> = batch.drain(..).map(|o| o.json).collect();
+            for copy in
+                taxii::server::gate::decide_page(&dir, who.clone(), json, docs, purpose).await?
+            {
+                let Some(copy) = copy else {
+                    withheld += 1;
+                    continue;
+                };
+                if n > 0 {
+                    out.write_all(b",\n")?;
+                } else {
+                    out.write_all(b"\n")?;
+                }
+                out.write_all(copy.as_bytes())?;
+                n += 1;
+                if n.is_multiple_of(4096) {
+                    bar.set_position(n);
+                }
             }
         }
         out.write_all(b"\n]}\n")?;
@@ -122,7 +192,7 @@ pub fn run(g: &GlobalArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
             tmp.persist(&path)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
-        eprintln!("exported {n} objects");
+        eprintln!("exported {n} objects ({withheld} withheld by policy)");
         Ok(ExitCode::SUCCESS)
     })
 }

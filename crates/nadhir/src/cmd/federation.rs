@@ -10,7 +10,9 @@ use federation::node::Node;
 use policy::stored::{
     COLLECTION_SHARING_RECORD, COMMUNITY_RECORD, NODE_ORG_STATE_KEY, POLICY_CONFIG_STATE_KEY,
 };
-use policy::{Agreement, CollectionSharing, Community, CommunityId, NodeId, OrgId, PolicyConfig, Tlp, UserId};
+use policy::{
+    Agreement, CollectionSharing, Community, CommunityId, NodeId, OrgId, PolicyConfig, Tlp, UserId,
+};
 use serde_json::json;
 use store::RecordRow;
 
@@ -20,7 +22,9 @@ fn tlp(s: &str) -> anyhow::Result<Tlp> {
     let norm = s.trim().to_ascii_lowercase();
     let norm = norm.strip_prefix("tlp:").unwrap_or(&norm);
     serde_json::from_value(json!(norm)).map_err(|_| {
-        anyhow::anyhow!("unknown TLP level {s:?}; expected clear, green, amber, amber+strict or red")
+        anyhow::anyhow!(
+            "unknown TLP level {s:?}; expected clear, green, amber, amber+strict or red"
+        )
     })
 }
 
@@ -65,7 +69,11 @@ pub fn node(g: &GlobalArgs, args: NodeArgs) -> anyhow::Result<ExitCode> {
                 let node = Node::open(store.clone(), &g.data_dir).await?;
                 print_json(&node.identity().await?)?;
             }
-            NodeCommand::Set { org, default_tlp, anonymous_clear } => {
+            NodeCommand::Set {
+                org,
+                default_tlp,
+                anonymous_clear,
+            } => {
                 if let Some(org) = org {
                     let o = super::admin::org_of(store.as_ref(), &org).await?;
                     store.set_state(NODE_ORG_STATE_KEY, &o.id).await?;
@@ -80,7 +88,9 @@ pub fn node(g: &GlobalArgs, args: NodeArgs) -> anyhow::Result<ExitCode> {
                 if let Some(a) = anonymous_clear {
                     cfg.allow_anonymous_clear = a;
                 }
-                store.set_state(POLICY_CONFIG_STATE_KEY, &serde_json::to_string(&cfg)?).await?;
+                store
+                    .set_state(POLICY_CONFIG_STATE_KEY, &serde_json::to_string(&cfg)?)
+                    .await?;
                 let org = store.get_state(NODE_ORG_STATE_KEY).await?;
                 print_json(&json!({"org": org, "policy": cfg}))?;
             }
@@ -116,9 +126,14 @@ pub fn community(g: &GlobalArgs, args: CommunityArgs) -> anyhow::Result<ExitCode
         let store = super::open_store(g).await?;
         match args.command {
             CommunityCommand::Set { id, members } => {
-                let mut c = Community { id: CommunityId::new(id.clone()), members: Default::default() };
+                let mut c = Community {
+                    id: CommunityId::new(id.clone()),
+                    members: Default::default(),
+                };
                 for m in members {
-                    c.members.insert(OrgId::new(super::admin::org_of(store.as_ref(), &m).await?.id));
+                    c.members.insert(OrgId::new(
+                        super::admin::org_of(store.as_ref(), &m).await?.id,
+                    ));
                 }
                 store
                     .put_record(
@@ -173,9 +188,14 @@ pub fn share(g: &GlobalArgs, args: ShareArgs) -> anyhow::Result<ExitCode> {
             .find_collection(&args.collection)
             .await?
             .with_context(|| format!("no collection {:?}", args.collection))?;
-        let mut sharing = CollectionSharing { sectors: args.sectors, ..Default::default() };
+        let mut sharing = CollectionSharing {
+            sectors: args.sectors,
+            ..Default::default()
+        };
         for r in args.recipients {
-            sharing.recipients.push(OrgId::new(super::admin::org_of(store.as_ref(), &r).await?.id));
+            sharing.recipients.push(OrgId::new(
+                super::admin::org_of(store.as_ref(), &r).await?.id,
+            ));
         }
         sharing.communities = args.communities.into_iter().map(CommunityId::new).collect();
         for u in args.named {
@@ -252,7 +272,17 @@ pub fn peer(g: &GlobalArgs, args: PeerArgs) -> anyhow::Result<ExitCode> {
     super::runtime()?.block_on(async move {
         let store = super::open_store(g).await?;
         match args.command {
-            PeerCommand::Add { name, node, key, org, url, token_env, collections, inbox, from_url } => {
+            PeerCommand::Add {
+                name,
+                node,
+                key,
+                org,
+                url,
+                token_env,
+                collections,
+                inbox,
+                from_url,
+            } => {
                 let (node, key) = if from_url {
                     let url = url.as_deref().context("--from-url needs --url")?;
                     let mut u = reqwest::Url::parse(url).context("--url")?;
@@ -265,13 +295,22 @@ pub fn peer(g: &GlobalArgs, args: PeerArgs) -> anyhow::Result<ExitCode> {
                         .await?;
                     (
                         v["id"].as_str().context("identity without id")?.to_owned(),
-                        v["x_nadhir_public_key"].as_str().context("identity without x_nadhir_public_key")?.to_owned(),
+                        v["x_nadhir_public_key"]
+                            .as_str()
+                            .context("identity without x_nadhir_public_key")?
+                            .to_owned(),
                     )
                 } else {
-                    (node.context("--node (or --from-url)")?, key.context("--key (or --from-url)")?)
+                    (
+                        node.context("--node (or --from-url)")?,
+                        key.context("--key (or --from-url)")?,
+                    )
                 };
                 let token = match token_env {
-                    Some(var) => Some(std::env::var(&var).with_context(|| format!("environment variable {var} is not set"))?),
+                    Some(var) => Some(
+                        std::env::var(&var)
+                            .with_context(|| format!("environment variable {var} is not set"))?,
+                    ),
                     None => None,
                 };
                 let org = super::admin::org_of(store.as_ref(), &org).await?;
@@ -289,11 +328,17 @@ pub fn peer(g: &GlobalArgs, args: PeerArgs) -> anyhow::Result<ExitCode> {
                 print_json(&peer_json(&p))?;
             }
             PeerCommand::List => {
-                let list: Vec<_> = directory::list_peers(store.as_ref()).await?.iter().map(peer_json).collect();
+                let list: Vec<_> = directory::list_peers(store.as_ref())
+                    .await?
+                    .iter()
+                    .map(peer_json)
+                    .collect();
                 print_json(&json!(list))?;
             }
             PeerCommand::Remove { peer } => {
-                let p = directory::find_peer(store.as_ref(), &peer).await?.with_context(|| format!("no peer {peer:?}"))?;
+                let p = directory::find_peer(store.as_ref(), &peer)
+                    .await?
+                    .with_context(|| format!("no peer {peer:?}"))?;
                 directory::remove_peer(store.as_ref(), &p.node).await?;
                 print_json(&json!({"removed": p.node}))?;
             }
@@ -368,13 +413,32 @@ pub fn agreement(g: &GlobalArgs, args: AgreementArgs) -> anyhow::Result<ExitCode
         let store = super::open_store(g).await?;
         match args.command {
             AgreementCommand::Set {
-                peer, max_tlp, types, sectors, collections, sightings_back, anonymise_sightings,
-                may_reshare, retention_days, purpose, keep_pii, end,
+                peer,
+                max_tlp,
+                types,
+                sectors,
+                collections,
+                sightings_back,
+                anonymise_sightings,
+                may_reshare,
+                retention_days,
+                purpose,
+                keep_pii,
+                end,
             } => {
-                let p = directory::find_peer(store.as_ref(), &peer).await?.with_context(|| format!("no peer {peer:?} (nadhir peer add)"))?;
+                let p = directory::find_peer(store.as_ref(), &peer)
+                    .await?
+                    .with_context(|| format!("no peer {peer:?} (nadhir peer add)"))?;
                 let mut colls = Vec::new();
                 for c in collections {
-                    colls.push(store.find_collection(&c).await?.with_context(|| format!("no collection {c:?}"))?.id.0);
+                    colls.push(
+                        store
+                            .find_collection(&c)
+                            .await?
+                            .with_context(|| format!("no collection {c:?}"))?
+                            .id
+                            .0,
+                    );
                 }
                 let a = Agreement {
                     id: String::new(),
@@ -391,7 +455,11 @@ pub fn agreement(g: &GlobalArgs, args: AgreementArgs) -> anyhow::Result<ExitCode
                     purpose,
                     active: !end,
                     anonymise_sightings,
-                    redaction: if keep_pii { policy::RedactionRules::keep_all() } else { policy::RedactionRules::redact_all() },
+                    redaction: if keep_pii {
+                        policy::RedactionRules::keep_all()
+                    } else {
+                        policy::RedactionRules::redact_all()
+                    },
                 };
                 let (a, _previous) = directory::set_agreement(store.as_ref(), a).await?;
                 let node = Node::open(store.clone(), &g.data_dir).await?;
@@ -401,7 +469,9 @@ pub fn agreement(g: &GlobalArgs, args: AgreementArgs) -> anyhow::Result<ExitCode
             AgreementCommand::Show { peer } => {
                 let mut list = directory::agreements(store.as_ref()).await?;
                 if let Some(peer) = peer {
-                    let p = directory::find_peer(store.as_ref(), &peer).await?.with_context(|| format!("no peer {peer:?}"))?;
+                    let p = directory::find_peer(store.as_ref(), &peer)
+                        .await?
+                        .with_context(|| format!("no peer {peer:?}"))?;
                     list.retain(|a| a.partner_node == p.node);
                 }
                 print_json(&serde_json::to_value(&list)?)?;
@@ -491,11 +561,15 @@ pub fn audit(g: &GlobalArgs, args: AuditArgs) -> anyhow::Result<ExitCode> {
         match args.command {
             AuditCommand::Verify => {
                 let bar = super::progress_bar(None, "verifying the egress ledger");
-                let r = federation::ledger::verify(store.as_ref(), &mut |n| bar.set_position(n)).await;
+                let r =
+                    federation::ledger::verify(store.as_ref(), &mut |n| bar.set_position(n)).await;
                 bar.finish_and_clear();
                 match r {
                     Ok(r) => {
-                        println!("egress ledger intact: {} entries, head {}", r.entries, r.head);
+                        println!(
+                            "egress ledger intact: {} entries, head {}",
+                            r.entries, r.head
+                        );
                         Ok(ExitCode::SUCCESS)
                     }
                     Err(e) => {
@@ -513,15 +587,25 @@ pub fn audit(g: &GlobalArgs, args: AuditArgs) -> anyhow::Result<ExitCode> {
                 let mut out = std::io::stdout().lock();
                 let mut after = 0;
                 loop {
-                    let rows = federation::ledger::for_peer(store.as_ref(), &node, after, 10_000).await?;
+                    let rows =
+                        federation::ledger::for_peer(store.as_ref(), &node, after, 10_000).await?;
                     let Some(last) = rows.last() else { break };
                     after = last.seq;
                     for r in rows {
                         if json {
                             writeln!(out, "{}", serde_json::to_string(&r)?)?;
                         } else {
-                            writeln!(out, "#{}\t{}\t{}\t{}\t{}\t{}@{}", r.seq, stix::Timestamp::from_unix_micros(r.at),
-                                r.entry.action, r.entry.object_id, r.entry.version_key, r.entry.agreement_id, r.entry.agreement_version)?;
+                            writeln!(
+                                out,
+                                "#{}\t{}\t{}\t{}\t{}\t{}@{}",
+                                r.seq,
+                                stix::Timestamp::from_unix_micros(r.at),
+                                r.entry.action,
+                                r.entry.object_id,
+                                r.entry.version_key,
+                                r.entry.agreement_id,
+                                r.entry.agreement_version
+                            )?;
                         }
                     }
                 }

@@ -22,7 +22,7 @@ use policy::{
     decide, CollectionSharing, Community, Context, Decision, MetaDoc, NodeId, OrgId, OrgKind,
     ReadPurpose, Requester, Role, UserId,
 };
-use store::{MetaRow, StoredObject, Store};
+use store::{MetaRow, Store, StoredObject};
 
 use super::auth::{Principal, CACHE_TTL};
 use super::error::ServerError;
@@ -49,7 +49,9 @@ pub fn org_kind(kind: &str) -> Option<OrgKind> {
 /// The node's identity id, created on first use (`identity--<uuid v4>`).
 pub async fn node_id(store: &dyn Store) -> Result<NodeId, ServerError> {
     let fresh = format!("identity--{}", uuid::Uuid::new_v4());
-    Ok(NodeId::new(store.init_state(NODE_ID_STATE_KEY, &fresh).await?))
+    Ok(NodeId::new(
+        store.init_state(NODE_ID_STATE_KEY, &fresh).await?,
+    ))
 }
 
 /// Loads the directory from the store.
@@ -57,7 +59,9 @@ pub async fn load_directory(store: &dyn Store) -> Result<Directory, ServerError>
     let mut ctx = Context::new(node_id(store).await?);
     if let Some(cfg) = store.get_state(POLICY_CONFIG_STATE_KEY).await? {
         ctx.config = serde_json::from_str(&cfg).map_err(|e| {
-            ServerError::Internal(format!("stored {POLICY_CONFIG_STATE_KEY} is not valid: {e}"))
+            ServerError::Internal(format!(
+                "stored {POLICY_CONFIG_STATE_KEY} is not valid: {e}"
+            ))
         })?;
     }
     for o in store.list_orgs().await? {
@@ -81,13 +85,49 @@ pub async fn load_directory(store: &dyn Store) -> Result<Directory, ServerError>
         })?;
         ctx.add_community(c);
     }
-    let node_org = OrgId::new(
-        store
-            .get_state(NODE_ORG_STATE_KEY)
-            .await?
-            .unwrap_or_default(),
-    );
+    let node_org = node_org(store).await?;
+    if !ctx.orgs.contains_key(&node_org) {
+        // Created just now by `node_org`: the directory read above predates it.
+        ctx.add_org(policy::Org {
+            id: node_org.clone(),
+            kind: OrgKind::NationalCentre,
+            sector: String::new(),
+            country: String::new(),
+            parent: None,
+        });
+    }
     Ok(Directory { ctx, node_org })
+}
+
+/// Id and name of the organisation a node creates for itself on first use, until
+/// `nadhir node set --org` names the real one.
+pub const DEFAULT_NODE_ORG: &str = "local";
+
+/// The organisation that runs the node: the one set with `nadhir node set --org`, or,
+/// on a node where none was set, [`DEFAULT_NODE_ORG`] (created on first use), so a
+/// fresh node works with zero set-up.
+pub async fn node_org(store: &dyn Store) -> Result<OrgId, ServerError> {
+    let id = store
+        .init_state(NODE_ORG_STATE_KEY, DEFAULT_NODE_ORG)
+        .await?;
+    if id == DEFAULT_NODE_ORG && store.get_org(DEFAULT_NODE_ORG).await?.is_none() {
+        let org = store::Org {
+            id: DEFAULT_NODE_ORG.to_owned(),
+            name: DEFAULT_NODE_ORG.to_owned(),
+            kind: "national-centre".to_owned(),
+            sector: None,
+            country: None,
+            parent: None,
+            created: store::now_micros(),
+        };
+        if let Err(e) = store.create_org(&org).await {
+            // Another process created it first.
+            if store.get_org(DEFAULT_NODE_ORG).await?.is_none() {
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(OrgId::new(id))
 }
 
 /// The directory, reloaded at most every [`CACHE_TTL`].
@@ -275,17 +315,52 @@ pub async fn admit(
         .map_err(|e| ServerError::Internal(format!("a stored object does not parse: {e}")))?;
         return hook.egress(dir, p, items).await;
     }
+    let who = requester(dir, p);
+    decide_page(
+        dir,
+        who,
+        parsed.into_iter().map(|(j, _)| j).collect(),
+        docs,
+        LocalPurpose::Read,
+    )
+    .await
+}
+
+/// A read purpose of this node's own accounts (what [`policy::ReadPurpose`] names
+/// besides sync).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalPurpose {
+    Read,
+    Export { blocking: bool },
+    Stream,
+    Webhook,
+}
+
+/// Decides stored objects (JSON, with their metadata) for a local requester: per
+/// object the copy to send, or `None`.
+pub async fn decide_page(
+    dir: &Arc<Directory>,
+    who: Requester,
+    objects: Vec<String>,
+    docs: Vec<MetaDoc>,
+    purpose: LocalPurpose,
+) -> Result<Vec<Option<String>>, ServerError> {
     let dir = dir.clone();
-    let who = requester(&dir, p);
     tokio::task::spawn_blocking(move || {
-        parsed
+        let purpose = match purpose {
+            LocalPurpose::Read => ReadPurpose::Read,
+            LocalPurpose::Export { blocking } => ReadPurpose::Export { blocking },
+            LocalPurpose::Stream => ReadPurpose::Stream,
+            LocalPurpose::Webhook => ReadPurpose::Webhook,
+        };
+        objects
             .into_iter()
             .zip(docs)
-            .map(|((json, _), doc)| {
+            .map(|(json, doc)| {
                 let object = stix::Object::from_json_str(&json).map_err(|e| {
                     ServerError::Internal(format!("a stored object does not parse: {e}"))
                 })?;
-                Ok(match decide(&dir.ctx, &who, &object, &doc.meta, ReadPurpose::Read) {
+                Ok(match decide(&dir.ctx, &who, &object, &doc.meta, purpose) {
                     Decision::Allow(_) => Some(json),
                     Decision::Redacted(r) => Some(r.object.to_json()),
                     Decision::Deny(_) => None,

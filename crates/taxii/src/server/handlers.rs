@@ -363,9 +363,7 @@ async fn run_paged(
 /// else the epoch): a client that polls with `added_after` = the last header value
 /// then neither misses nor repeats anything.
 fn with_date_headers(mut r: Response, paged: &Paged) -> Response {
-    let (first, last) = paged
-        .span
-        .unwrap_or((paged.lower_bound, paged.lower_bound));
+    let (first, last) = paged.span.unwrap_or((paged.lower_bound, paged.lower_bound));
     let h = r.headers_mut();
     for (name, v) in [
         ("x-taxii-date-added-first", first),

@@ -307,7 +307,10 @@ async fn accept_pushed(
         }
     }
     let news = tokio::task::spawn_blocking(move || {
-        accepted.iter().map(NewObject::from_object).collect::<Vec<_>>()
+        accepted
+            .iter()
+            .map(NewObject::from_object)
+            .collect::<Vec<_>>()
     })
     .await
     .map_err(|e| ServerError::Internal(e.to_string()))?;
@@ -481,7 +484,15 @@ pub(super) async fn add_objects(
         let _running = running;
         let mut st = st;
         st.pendings.clear();
-        process(&state2, &c.id, objects, &mut st, Some(&progress), &publisher).await;
+        process(
+            &state2,
+            &c.id,
+            objects,
+            &mut st,
+            Some(&progress),
+            &publisher,
+        )
+        .await;
         if let Err(e) = save(&state2, &progress.root, &progress.org, created, &st).await {
             tracing::error!(code = e.code(), error = %e, status = %st.id, "cannot save the final status");
         }

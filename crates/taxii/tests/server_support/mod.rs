@@ -179,6 +179,12 @@ pub async fn node_on(dir: tempfile::TempDir, store: Arc<dyn Store>, config: Serv
         })
         .await
         .unwrap();
+    // The centre runs this node: objects stored without a publisher (the tests'
+    // `store_objects`, like `nadhir import`) are the centre's.
+    store
+        .set_state(policy::stored::NODE_ORG_STATE_KEY, &orgs[0])
+        .await
+        .unwrap();
     let state = AppState::new(store.clone(), config).await.unwrap();
     let app = router(state.clone());
     Node {
