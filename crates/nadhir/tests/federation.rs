@@ -370,6 +370,15 @@ async fn federation_of_four_nodes() {
     let mut h = Node::new(dir.path(), "H", "127.0.0.5", "org-h");
     // A's "strict" collection is shared to the bank A1 by name.
     a.cli(&["share", "strict", "--recipient", "org-a1"]);
+    // The bank reports to its national centre: what it publishes is shared to A.
+    a1.cli(&[
+        "share",
+        "intel",
+        "--community",
+        "region",
+        "--recipient",
+        "org-a",
+    ]);
     // Only analyst users are named for RED: nobody here.
     for n in [&mut a, &mut a1, &mut b, &mut h] {
         n.start();
@@ -670,6 +679,48 @@ async fn federation_of_four_nodes() {
         lat.len(),
         percentile(&lat, 0.5),
         percentile(&lat, 0.99)
+    );
+    // Directly: a sighting at the bank A1 reaches A (A pulls A1).
+    let mut direct = Vec::new();
+    for i in 0..12u32 {
+        let sid = uuid_id("sighting", 200 + i);
+        let t0 = Instant::now();
+        post(
+            &client,
+            &a1,
+            "intel",
+            vec![json!({
+            "type": "sighting", "spec_version": "2.1", "id": sid,
+            "created": "2026-11-01T00:00:00.000Z", "modified": "2026-11-01T00:00:00.000Z",
+            "sighting_of_ref": amber, "count": 1, "object_marking_refs": [TLP_AMBER]})],
+        )
+        .await;
+        wait_until(
+            "the sighting to reach A directly",
+            Duration::from_secs(20),
+            || async {
+                let r = client
+                    .get(format!(
+                        "{}/api/collections/inbox/objects/?match[id]={sid}",
+                        a.base
+                    ))
+                    .bearer_auth(&a.analyst)
+                    .header("accept", "application/taxii+json;version=2.1")
+                    .send()
+                    .await
+                    .unwrap();
+                r.status() == 200 && r.json::<Value>().await.unwrap()["objects"].is_array()
+            },
+        )
+        .await;
+        direct.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    direct.sort_by(f64::total_cmp);
+    println!(
+        "sighting A1 -> A (direct): n={} p50={:.0} ms p99={:.0} ms (sync interval 150 ms)",
+        direct.len(),
+        percentile(&direct, 0.5),
+        percentile(&direct, 0.99)
     );
     // It went through the hub: H's ledger shows it sent to A.
     assert!(ledger(&h, "A")
