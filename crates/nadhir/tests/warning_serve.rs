@@ -123,7 +123,6 @@ impl Node {
         });
         let f = dir.path().join("indicators.json");
         std::fs::write(&f, bundle.to_string()).unwrap();
-        run_ok(&data, &["import", f.to_str().unwrap()]);
         run_ok(
             &data,
             &[
@@ -136,6 +135,10 @@ impl Node {
                 "constituent",
             ],
         );
+        // The bank runs this node: what it imports is its own, and its accounts read the
+        // alerts about it (alerts are handed out through the TLP policy).
+        run_ok(&data, &["node", "set", "--org", "bank"]);
+        run_ok(&data, &["import", f.to_str().unwrap()]);
         let mut tokens = BTreeMap::new();
         for role in ["sensor", "analyst", "reader", "admin"] {
             let out = run_ok(
@@ -466,6 +469,49 @@ async fn ingest_stream_alerts_and_cli() {
     assert_eq!(r.status(), 200);
     let list: Value = r.json().await.unwrap();
     assert_eq!(list["alerts"].as_array().unwrap().len(), 3, "{list}");
+    // Another organisation's account is outside the indicators' TLP:AMBER audience: it
+    // receives none of these alerts (list, one alert, live stream replay).
+    node.cli(&[
+        "admin",
+        "org",
+        "add",
+        "--name",
+        "outsider",
+        "--kind",
+        "constituent",
+    ]);
+    let outsider = String::from_utf8(
+        node.cli(&[
+            "admin", "token", "create", "--org", "outsider", "--role", "analyst",
+        ])
+        .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let r = client
+        .get(format!("{}/warning/alerts", node.base))
+        .bearer_auth(&outsider)
+        .send()
+        .await
+        .unwrap();
+    let list: Value = r.json().await.unwrap();
+    assert_eq!(list["alerts"], json!([]), "{list}");
+    let r = client
+        .get(format!("{}/warning/alerts/{}", node.base, alert_ids[0]))
+        .bearer_auth(&outsider)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let mut theirs = Sse::open(&client, &node.base, &outsider, Some(0)).await;
+    while let Some(ev) = theirs.next(Duration::from_secs(2)).await {
+        assert_ne!(
+            ev.event, "alert",
+            "an alert leaked to another organisation: {}",
+            ev.data
+        );
+    }
     let r = client
         .get(format!("{}/warning/alerts?state=acknowledged", node.base))
         .bearer_auth(node.token("reader"))

@@ -178,7 +178,7 @@ pub fn webhook(g: &GlobalArgs, args: WebhookArgs) -> anyhow::Result<ExitCode> {
             } => {
                 let secret = std::env::var(&secret_env)
                     .with_context(|| format!("set the webhook secret in ${secret_env}"))?;
-                let h = add_webhook(store.as_ref(), &url, &secret, kinds, max_attempts).await?;
+                let h = add_webhook(store.as_ref(), &url, &secret, kinds, max_attempts, "").await?;
                 writeln!(
                     out,
                     "{}",

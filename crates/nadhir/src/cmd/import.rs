@@ -255,6 +255,7 @@ async fn import_sources(
     // The writer: one transaction for --strict; otherwise a transaction per group of
     // `commit_every` objects, committed at the end of each file too.
     let mut written = Summary::default();
+    let node_org = taxii::server::gate::node_org(store.as_ref()).await?;
     let mut tx = if args.strict {
         Some(store.begin().await?)
     } else {
@@ -294,9 +295,27 @@ async fn import_sources(
         }
         let Some(open) = tx.as_mut() else { continue };
         let objects: Vec<NewObject> = batch.iter().map(|(_, _, o)| o.clone()).collect();
-        let outcomes = open
+        // What is imported is published by the node's organisation, with the
+        // collection's sharing defaults (`nadhir share`), in the same transaction.
+        let ids: Vec<&str> = objects.iter().map(|o| o.id.as_str()).collect();
+        let meta =
+            match taxii::server::gate::publish_meta(store.as_ref(), &node_org, &collection.0, &ids)
+                .await
+            {
+                Ok(m) => m,
+                Err(e) => {
+                    write_error =
+                        Some(anyhow::Error::new(e).context("reading sharing metadata failed"));
+                    continue;
+                }
+            };
+        let outcomes = match open
             .insert(&objects, std::slice::from_ref(collection))
-            .await;
+            .await
+        {
+            Ok(o) => open.put_meta(&meta).await.map(|()| o),
+            Err(e) => Err(e),
+        };
         pending += objects.len() as u64;
         if !args.strict && pending >= args.commit_every && outcomes.is_ok() {
             if let Some(open) = tx.take() {

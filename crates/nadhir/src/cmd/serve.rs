@@ -89,6 +89,50 @@ fn config(args: &ServeArgs) -> ServerConfig {
     c
 }
 
+/// Alerts are handed out (API, live stream, webhooks) through the same policy as TAXII:
+/// a reader receives an alert only if it may read the object the alert is about.
+#[derive(Debug)]
+struct AlertPolicy(AppState);
+
+#[async_trait::async_trait]
+impl warning::engine::gate::AlertGate for AlertPolicy {
+    async fn may_read(
+        &self,
+        reader: &warning::engine::gate::Reader,
+        ids: &[String],
+        purpose: warning::engine::gate::AlertPurpose,
+    ) -> Result<Vec<bool>, String> {
+        use taxii::server::gate::{self, LocalPurpose};
+        use warning::engine::gate::AlertPurpose;
+        let store = self.0.store.as_ref();
+        let dir = self
+            .0
+            .directory
+            .get(store)
+            .await
+            .map_err(|e| e.to_string())?;
+        let org = if reader.org.is_empty() {
+            dir.node_org.to_string()
+        } else {
+            reader.org.clone()
+        };
+        let p = taxii::server::Principal {
+            key: String::new(),
+            org_id: org,
+            role: reader.role.clone(),
+            user_id: reader.user.clone(),
+        };
+        let purpose = match purpose {
+            AlertPurpose::Read => LocalPurpose::Read,
+            AlertPurpose::Stream => LocalPurpose::Stream,
+            AlertPurpose::Webhook => LocalPurpose::Webhook,
+        };
+        gate::objects_visible(store, &dir, &p, ids, purpose)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// Installs the Ctrl-C and SIGTERM handlers now (so a signal that arrives before the
 /// server starts serving is not lost) and returns a future that resolves on either.
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
@@ -139,6 +183,7 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             let engine = warning::engine::Engine::start(store.clone(), wcfg)
                 .await
                 .context("cannot start the early-warning engine")?;
+            engine.set_gate(std::sync::Arc::new(AlertPolicy(state.clone())));
             tasks.push(engine.spawn_reloader(warn_rx.clone()));
             tasks.push(engine.spawn_webhooks(warn_rx.clone()));
             tasks.push(engine.spawn_watchlist(Duration::from_secs(2), warn_rx.clone()));

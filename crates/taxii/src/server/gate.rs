@@ -372,6 +372,40 @@ pub async fn decide_page(
     .map_err(|e| ServerError::Internal(e.to_string()))?
 }
 
+/// Whether `p` may read each object (newest stored version) for `purpose`; an object
+/// not stored is not readable.
+pub async fn objects_visible(
+    store: &dyn Store,
+    dir: &Arc<Directory>,
+    p: &Principal,
+    ids: &[String],
+    purpose: LocalPurpose,
+) -> Result<Vec<bool>, ServerError> {
+    let mut wanted: Vec<String> = ids.to_vec();
+    wanted.sort();
+    wanted.dedup();
+    let page = store
+        .query(&store::Query {
+            ids: wanted,
+            versions: store::VersionFilter::last(),
+            with_body: true,
+            ..store::Query::default()
+        })
+        .await?;
+    let refs: Vec<&str> = page.objects.iter().map(|o| o.id.as_str()).collect();
+    let docs = load_meta(store, dir, &refs, "").await?;
+    let json = page.objects.iter().map(|o| o.json.clone()).collect();
+    let copies = decide_page(dir, requester(dir, p), json, docs, purpose).await?;
+    let ok: hashbrown::HashSet<&str> = page
+        .objects
+        .iter()
+        .zip(&copies)
+        .filter(|(_, c)| c.is_some())
+        .map(|(o, _)| o.id.as_str())
+        .collect();
+    Ok(ids.iter().map(|i| ok.contains(i.as_str())).collect())
+}
+
 /// The metadata rows of objects a local account publishes into `collection`: an object
 /// already known keeps its metadata (its owner does not change when someone else adds
 /// a version), with the collection added; a new one gets the publisher's organisation

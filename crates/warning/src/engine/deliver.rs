@@ -43,6 +43,10 @@ pub struct Webhook {
     pub max_attempts: u32,
     /// Unix microseconds.
     pub created: i64,
+    /// The organisation the deliveries are for: only alerts about objects it may read
+    /// are posted. Empty: the node's own organisation.
+    #[serde(default)]
+    pub org: String,
 }
 
 /// An undeliverable post.
@@ -120,6 +124,7 @@ pub async fn add_webhook(
     secret: &str,
     kinds: Vec<String>,
     max_attempts: u32,
+    org: &str,
 ) -> Result<Webhook> {
     let parsed = reqwest::Url::parse(url)
         .map_err(|e| EngineError::BadWebhook(format!("url {url:?}: {e}")))?;
@@ -149,6 +154,7 @@ pub async fn add_webhook(
         },
         max_attempts,
         created: store::now_micros(),
+        org: org.to_owned(),
     };
     store
         .set_state(&cursor_key(&hook.id), &feed_end(store).await?.to_string())
@@ -315,9 +321,22 @@ impl Engine {
                 if rows.is_empty() {
                     break;
                 }
-                for row in rows {
-                    if hook.kinds.contains(&row.kind) {
-                        if let Err((attempts, err)) = self.post(client, &hook, &row, shutdown).await
+                let bodies: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
+                let reader = super::gate::Reader {
+                    org: hook.org.clone(),
+                    user: None,
+                    role: "admin".to_owned(),
+                };
+                let allowed = super::gate::visible(
+                    self.gate.get(),
+                    &reader,
+                    &bodies,
+                    super::gate::AlertPurpose::Webhook,
+                )
+                .await;
+                for (row, allowed) in rows.iter().zip(allowed) {
+                    if allowed && hook.kinds.contains(&row.kind) {
+                        if let Err((attempts, err)) = self.post(client, &hook, row, shutdown).await
                         {
                             if *shutdown.borrow() {
                                 return Ok(());

@@ -45,7 +45,22 @@ pub struct Caller {
     pub token_id: String,
     pub org_id: String,
     pub role: String,
+    pub user_id: Option<String>,
 }
+
+impl Caller {
+    fn reader(&self) -> super::gate::Reader {
+        super::gate::Reader {
+            org: self.org_id.clone(),
+            user: self.user_id.clone(),
+            role: self.role.clone(),
+        }
+    }
+}
+
+/// The roles that read alerts: every local account (a partner's peer account reads
+/// only through sync).
+const READERS: &[&str] = &["admin", "analyst", "reader", "sensor"];
 
 /// An API error.
 #[derive(Debug)]
@@ -120,6 +135,7 @@ async fn caller(engine: &Engine, headers: &HeaderMap, roles: &[&str]) -> ApiResu
         token_id: rec.id,
         org_id: rec.org_id,
         role: rec.role,
+        user_id: rec.user_id,
     })
 }
 
@@ -194,7 +210,7 @@ async fn stream(
     headers: HeaderMap,
     Query(p): Query<StreamParams>,
 ) -> ApiResult<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>> {
-    caller(&engine, &headers, &[]).await?;
+    let who = caller(&engine, &headers, READERS).await?;
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -204,16 +220,34 @@ async fn stream(
         // A new subscriber starts with what happens next.
         None => super::deliver::feed_end(engine.store.as_ref()).await?,
     };
-    let s = feed_stream(engine, after, state.shutdown.clone()).map(|row| {
-        Ok(match row {
-            Ok(r) => Event::default()
-                .id(r.seq.to_string())
-                .event(r.kind)
-                .data(r.body),
-            Err(e) => Event::default()
-                .event("error")
-                .data(json!({"code": e.code(), "message": e.to_string()}).to_string()),
-        })
+    let reader = who.reader();
+    let gate = engine.gate.get().cloned();
+    let s = feed_stream(engine, after, state.shutdown.clone()).filter_map(move |row| {
+        let reader = reader.clone();
+        let gate = gate.clone();
+        async move {
+            Some(Ok(match row {
+                Ok(r) => {
+                    let ok = super::gate::visible(
+                        gate.as_ref(),
+                        &reader,
+                        &[r.body.as_str()],
+                        super::gate::AlertPurpose::Stream,
+                    )
+                    .await;
+                    if ok.first() != Some(&true) {
+                        return None;
+                    }
+                    Event::default()
+                        .id(r.seq.to_string())
+                        .event(r.kind)
+                        .data(r.body)
+                }
+                Err(e) => Event::default()
+                    .event("error")
+                    .data(json!({"code": e.code(), "message": e.to_string()}).to_string()),
+            }))
+        }
     });
     Ok(Sse::new(s).keep_alive(KeepAlive::default()))
 }
@@ -229,7 +263,7 @@ async fn alerts(
     headers: HeaderMap,
     Query(p): Query<ListParams>,
 ) -> ApiResult<Response> {
-    caller(&engine, &headers, &[]).await?;
+    let who = caller(&engine, &headers, READERS).await?;
     let state = match p.state.as_deref() {
         None => None,
         Some(s) => Some(parse_state(s).ok_or_else(|| {
@@ -243,6 +277,23 @@ async fn alerts(
     let list = engine
         .list_alerts(state, p.limit.unwrap_or(100).min(10_000))
         .await?;
+    let bodies: Vec<String> = list
+        .iter()
+        .map(|a| serde_json::to_string(a).unwrap_or_default())
+        .collect();
+    let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+    let allowed = super::gate::visible(
+        engine.gate.get(),
+        &who.reader(),
+        &refs,
+        super::gate::AlertPurpose::Read,
+    )
+    .await;
+    let list: Vec<_> = list
+        .into_iter()
+        .zip(allowed)
+        .filter_map(|(a, ok)| ok.then_some(a))
+        .collect();
     Ok(Json(json!({ "alerts": list })).into_response())
 }
 
@@ -251,8 +302,21 @@ async fn alert(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    caller(&engine, &headers, &[]).await?;
-    Ok(Json(engine.get_alert(&id).await?).into_response())
+    let who = caller(&engine, &headers, READERS).await?;
+    let rec = engine.get_alert(&id).await?;
+    let body = serde_json::to_string(&rec).unwrap_or_default();
+    let ok = super::gate::visible(
+        engine.gate.get(),
+        &who.reader(),
+        &[body.as_str()],
+        super::gate::AlertPurpose::Read,
+    )
+    .await;
+    if ok.first() != Some(&true) {
+        // Withheld exactly like an absent alert.
+        return Err(EngineError::AlertNotFound(id).into());
+    }
+    Ok(Json(rec).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -321,7 +385,7 @@ async fn create_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    caller(&engine, &headers, &["admin"]).await?;
+    let who = caller(&engine, &headers, &["admin"]).await?;
     let h: NewHook = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(400, "warning.bad_body", format!("body: {e}")))?;
     let hook = add_webhook(
@@ -330,6 +394,7 @@ async fn create_webhook(
         &h.secret,
         h.kinds,
         h.max_attempts.unwrap_or(6),
+        &who.org_id,
     )
     .await?;
     Ok((

@@ -24,6 +24,7 @@
 pub mod alerts;
 pub mod assets;
 pub mod deliver;
+pub mod gate;
 pub mod http;
 pub mod indicators;
 pub mod nats;
@@ -257,6 +258,8 @@ pub struct Engine {
     pub(crate) stream_eval: Arc<Mutex<crate::stream::StreamEvaluator>>,
     /// The (indicator, pattern) pairs the stream evaluator holds.
     pub(crate) stream_ids: Mutex<hashbrown::HashMap<String, String>>,
+    /// The node's policy for handing alerts out (installed by the server).
+    pub(crate) gate: std::sync::OnceLock<Arc<dyn gate::AlertGate>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -269,6 +272,11 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
+    /// Installs the policy gate alerts are handed out through (first call wins).
+    pub fn set_gate(&self, gate: Arc<dyn gate::AlertGate>) -> bool {
+        self.gate.set(gate).is_ok()
+    }
+
     /// Starts the engine on `store`: makes sure the node has an identity and a
     /// `sightings` collection, and builds the index from the active indicators.
     pub async fn start(store: Arc<dyn Store>, cfg: EngineConfig) -> Result<Arc<Engine>> {
@@ -300,6 +308,7 @@ impl Engine {
             feed_tx,
             reload: tokio::sync::Mutex::new(indicators::ReloadState::default()),
             stream_ids: Mutex::new(hashbrown::HashMap::new()),
+            gate: std::sync::OnceLock::new(),
             stream_eval: Arc::new(Mutex::new(
                 crate::stream::StreamEvaluator::new(crate::stream::StreamConfig::default())
                     .map_err(|e| EngineError::Config(e.to_string()))?,

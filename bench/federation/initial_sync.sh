@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Initial sync of N objects from node A to node B, both on this machine (127.0.0.2 and
+# 127.0.0.3), embedded SQLite stores. A serves; B runs `nadhir sync --peer A`, which pulls
+# every page through A's policy gate (decide under the agreement, PII minimisation,
+# Ed25519 signature, egress-ledger append) and verifies, stores and records each object.
+#
+#   bench/federation/initial_sync.sh [N] [WORKDIR]      (default N = 1000000)
+#
+# Prints the import time at A, the sync wall time and peak RSS at B, objects/s, and
+# checks that B holds all N objects and that A's ledger has N entries and verifies.
+set -euo pipefail
+N=${1:-1000000}
+W=${2:-$(mktemp -d)}
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+BIN="${NADHIR_BIN:-$ROOT/target/release/nadhir}"
+A="$W/a"; B="$W/b"
+rm -rf "$A" "$B"
+[ -f "$W/corpus-$N.jsonl" ] || python3 "$ROOT/bench/gen_corpus.py" "$N" > "$W/corpus-$N.jsonl"
+for d in "$A" "$B"; do
+  "$BIN" --data-dir "$d" admin org add --name org-a --id org-a --kind national-centre >/dev/null
+  "$BIN" --data-dir "$d" admin org add --name org-b --id org-b --kind national-centre >/dev/null
+done
+"$BIN" --data-dir "$A" node set --org org-a >/dev/null
+"$BIN" --data-dir "$B" node set --org org-b >/dev/null
+"$BIN" --data-dir "$A" admin collection add --title intel --alias intel >/dev/null
+# What A publishes into intel is shared to B's organisation (TLP:AMBER recipients).
+"$BIN" --data-dir "$A" share intel --recipient org-b >/dev/null
+echo "import at A: $N objects"
+/usr/bin/time -f "  import: %e s wall, %M KiB peak RSS" "$BIN" --data-dir "$A" import --collection intel "$W/corpus-$N.jsonl" 2>&1 | grep -E "import:|imported" || true
+"$BIN" --data-dir "$A" admin grant --collection intel --org org-b --read >/dev/null
+TOKEN=$("$BIN" --data-dir "$A" admin token create --org org-b --role peer)
+BKEY=$("$BIN" --data-dir "$B" node show)
+AKEY=$("$BIN" --data-dir "$A" node show)
+jq_get() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+"$BIN" --data-dir "$A" peer add --name B --org org-b --node "$(jq_get "$BKEY" id)" --key "$(jq_get "$BKEY" x_nadhir_public_key)" >/dev/null
+"$BIN" --data-dir "$A" agreement set --peer B --max-tlp amber >/dev/null
+"$BIN" --data-dir "$A" serve --listen 127.0.0.2:0 --no-warning --no-sync > "$W/a.url" 2>"$W/a.log" &
+APID=$!
+trap 'kill $APID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do [ -s "$W/a.url" ] && break; sleep 0.1; done
+AURL=$(head -1 "$W/a.url" | sed 's#/taxii2/##')
+PEER_TOKEN="$TOKEN" "$BIN" --data-dir "$B" peer add --name A --org org-a --node "$(jq_get "$AKEY" id)" --key "$(jq_get "$AKEY" x_nadhir_public_key)" --url "$AURL/api/" --token-env PEER_TOKEN >/dev/null
+echo "initial sync A -> B"
+START=$(date +%s.%N)
+/usr/bin/time -f "  sync (B): %e s wall, %U s user, %S s sys, %M KiB peak RSS" "$BIN" --data-dir "$B" sync --peer A 2>&1 | tail -3
+END=$(date +%s.%N)
+python3 -c "import sys; n=$N; t=$END-$START; print(f'  {n} objects in {t:.1f} s = {n/t:,.0f} objects/s')"
+"$BIN" --data-dir "$B" stats --json | python3 -c "import json,sys; s=json.load(sys.stdin); print('  B holds', s['distinct_objects'], 'objects')"
+"$BIN" --data-dir "$A" audit verify
