@@ -42,6 +42,12 @@ pub struct Peer {
     /// The local collection (alias) what is received from it goes into.
     #[serde(default = "default_inbox")]
     pub inbox: String,
+    /// Push new objects to it as they are stored here (besides its pulls).
+    #[serde(default)]
+    pub push: bool,
+    /// The collection (id or alias) at the peer pushes go to.
+    #[serde(default = "default_inbox")]
+    pub push_collection: String,
 }
 
 fn default_inbox() -> String {

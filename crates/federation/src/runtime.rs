@@ -1,6 +1,7 @@
 //! The loops `nadhir serve` runs for federation:
 //!
-//! - **sync**: pull from every peer with an address, every interval;
+//! - **sync**: pull from every peer with an address, and push new objects to the peers
+//!   marked for push, every interval;
 //! - **outbox**: deletions here (store tombstones, whole-store or from a collection) become `delete` entries for the
 //!   partners holding the object; a new version of an object a partner holds is
 //!   re-checked against the terms, and recalled when it may no longer be held;
@@ -111,6 +112,22 @@ pub fn spawn(
                         tracing::warn!(peer = %peer, code = e.code(), error = %e, "sync failed; retrying next round")
                     }
                 }
+            }
+            match crate::directory::list_peers(node.store.as_ref()).await {
+                Ok(peers) => {
+                    for p in peers.iter().filter(|p| p.push && p.url.is_some()) {
+                        match crate::sync::push_peer(&node, p).await {
+                            Ok(r) if !r.refused.is_empty() => {
+                                tracing::warn!(peer = %p.name, refused = ?r.refused, "the peer refused pushed objects");
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(peer = %p.name, code = e.code(), error = %e, "push failed; retrying next round")
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(code = e.code(), error = %e, "cannot list peers"),
             }
             if let Err(e) = outbox_once(&node).await {
                 tracing::warn!(code = e.code(), error = %e, "outbox pass failed");

@@ -7,6 +7,8 @@
 
 use std::pin::pin;
 
+use std::sync::Arc;
+
 use futures::TryStreamExt;
 use store::{Collection, CollectionId, NewObject, Permission, Store, VersionFilter};
 use taxii::client::{Auth, Client, ObjectQuery, VersionSelector};
@@ -281,4 +283,108 @@ pub async fn pull_all(node: &Node) -> Vec<(String, Result<SyncReport, Federation
         out.push((p.name.clone(), r));
     }
     out
+}
+
+/// What one push round to one peer did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PushReport {
+    pub peer: String,
+    /// New local versions looked at.
+    pub scanned: u64,
+    /// Copies the agreement let out (and the ledger recorded).
+    pub sent: u64,
+    /// Copies the peer refused (with its reasons).
+    pub refused: Vec<String>,
+}
+
+/// The state key of the store cursor up to which versions were pushed to a peer.
+pub fn push_key(peer: &Peer) -> String {
+    format!("federation.push {}", peer.node)
+}
+
+/// Pushes to a peer what was stored here since the last push: every new version goes
+/// through the same decision as the peer's own pull (the agreement, signature, ledger)
+/// and is POSTed to the peer's `push_collection` with this node's peer account there.
+/// The cursor advances only after the peer answered, so a failed push is retried.
+pub async fn push_peer(node: &Node, peer: &Peer) -> Result<PushReport, FederationError> {
+    let store = node.store.as_ref();
+    let (client, api_root) = client_for(peer)?;
+    let key = push_key(peer);
+    let mut report = PushReport {
+        peer: peer.name.clone(),
+        ..PushReport::default()
+    };
+    // The first push starts at the beginning: a peer that is only pushed to gets
+    // everything the agreement allows, like a first pull.
+    let cursor: i64 = store
+        .get_state(&key)
+        .await?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let page = store
+        .query(&store::Query {
+            versions: VersionFilter::all(),
+            after_cursor: Some(cursor),
+            limit: Some(1000),
+            with_body: true,
+            ..store::Query::default()
+        })
+        .await?;
+    let Some(last) = page.objects.last().map(|o| o.cursor) else {
+        return Ok(report);
+    };
+    report.scanned = page.objects.len() as u64;
+    let dir = Arc::new(
+        gate::load_directory(store)
+            .await
+            .map_err(|e| FederationError::Invalid(e.to_string()))?,
+    );
+    let ids: Vec<&str> = page.objects.iter().map(|o| o.id.as_str()).collect();
+    let docs = gate::load_meta(store, &dir, &ids, "")
+        .await
+        .map_err(|e| FederationError::Invalid(e.to_string()))?;
+    let mut items = Vec::with_capacity(page.objects.len());
+    for (o, doc) in page.objects.iter().zip(docs) {
+        let object = stix::Object::from_json_str(&o.json).map_err(|e| {
+            FederationError::Invalid(format!("stored {} does not parse: {e}", o.id))
+        })?;
+        items.push(gate::EgressItem {
+            object,
+            doc,
+            version_key: o.version_key.clone(),
+        });
+    }
+    let requester = gate::requester(
+        &dir,
+        &taxii::server::Principal {
+            key: format!("push:{}", peer.node),
+            org_id: peer.org.to_string(),
+            role: "peer".into(),
+            user_id: None,
+        },
+    );
+    let copies: Vec<String> = node
+        .egress_for(&dir, &requester, items)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    if !copies.is_empty() {
+        let raws: Vec<Box<serde_json::value::RawValue>> = copies
+            .into_iter()
+            .filter_map(|c| serde_json::value::RawValue::from_string(c).ok())
+            .collect();
+        let refs: Vec<&serde_json::value::RawValue> = raws.iter().map(|r| r.as_ref()).collect();
+        let st = client
+            .post_objects(&api_root, &peer.push_collection, &refs)
+            .await?;
+        report.sent = st.success_count;
+        report.refused = st
+            .failures
+            .iter()
+            .map(|f| format!("{}: {}", f.id, f.message.clone().unwrap_or_default()))
+            .collect();
+    }
+    store.set_state(&key, &last.to_string()).await?;
+    Ok(report)
 }

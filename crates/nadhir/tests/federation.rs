@@ -237,28 +237,33 @@ impl Drop for Node {
     }
 }
 
-/// `from` pulls from `to`, whose node is run by `to_org`.
+/// `from` pulls from `to`, whose node is run by `to_org` (and pushes to it with `push`).
+fn link_with(from: &Node, to: &Node, to_org: &str, token: &str, push: bool) {
+    let url = format!("{}/api/", to.base);
+    let mut args = vec![
+        "peer",
+        "add",
+        "--name",
+        to.name,
+        "--node",
+        &to.id,
+        "--key",
+        &to.key,
+        "--org",
+        to_org,
+        "--url",
+        &url,
+        "--token-env",
+        "PEER_TOKEN",
+    ];
+    if push {
+        args.push("--push");
+    }
+    ok_env(&from.data, &args, &[("PEER_TOKEN", token)]);
+}
+
 fn link(from: &Node, to: &Node, to_org: &str, token: &str) {
-    ok_env(
-        &from.data,
-        &[
-            "peer",
-            "add",
-            "--name",
-            to.name,
-            "--node",
-            &to.id,
-            "--key",
-            &to.key,
-            "--org",
-            to_org,
-            "--url",
-            &format!("{}/api/", to.base),
-            "--token-env",
-            "PEER_TOKEN",
-        ],
-        &[("PEER_TOKEN", token)],
-    );
+    link_with(from, to, to_org, token, false);
 }
 
 fn agree(n: &Node, peer: &str, extra: &[&str]) {
@@ -385,7 +390,21 @@ async fn federation_of_four_nodes() {
     }
     // Peer accounts and links.
     let t = a.peer_token("org-a1");
-    link(&a1, &a, "org-a", &t);
+    // The bank also pushes to its centre as soon as it stores something.
+    ok(
+        &a.data,
+        &[
+            "admin",
+            "grant",
+            "--collection",
+            "inbox",
+            "--org",
+            "org-a1",
+            "--read",
+            "--write",
+        ],
+    );
+    link_with(&a1, &a, "org-a", &t, true);
     let t = a.peer_token("org-h");
     link(&h, &a, "org-a", &t);
     let t = a.peer_token("org-b");
@@ -680,7 +699,7 @@ async fn federation_of_four_nodes() {
         percentile(&lat, 0.5),
         percentile(&lat, 0.99)
     );
-    // Directly: a sighting at the bank A1 reaches A (A pulls A1).
+    // Directly: a sighting at the bank A1 reaches A (A1 pushes it; A also pulls A1).
     let mut direct = Vec::new();
     for i in 0..12u32 {
         let sid = uuid_id("sighting", 200 + i);
@@ -717,7 +736,7 @@ async fn federation_of_four_nodes() {
     }
     direct.sort_by(f64::total_cmp);
     println!(
-        "sighting A1 -> A (direct): n={} p50={:.0} ms p99={:.0} ms (sync interval 150 ms)",
+        "sighting A1 -> A (direct, pushed): n={} p50={:.0} ms p99={:.0} ms (sync interval 150 ms)",
         direct.len(),
         percentile(&direct, 0.5),
         percentile(&direct, 0.99)

@@ -261,6 +261,12 @@ pub enum PeerCommand {
         /// Fetch node id and key from the peer's /federation/v1/identity (over --url's host).
         #[arg(long)]
         from_url: bool,
+        /// Also push new objects to it as they are stored here (`serve` does it every round).
+        #[arg(long)]
+        push: bool,
+        /// The collection at the peer pushes go to (id or alias; default `inbox`).
+        #[arg(long)]
+        push_collection: Option<String>,
     },
     /// Lists partner nodes.
     List,
@@ -282,6 +288,8 @@ pub fn peer(g: &GlobalArgs, args: PeerArgs) -> anyhow::Result<ExitCode> {
                 collections,
                 inbox,
                 from_url,
+                push,
+                push_collection,
             } => {
                 let (node, key) = if from_url {
                     let url = url.as_deref().context("--from-url needs --url")?;
@@ -323,6 +331,8 @@ pub fn peer(g: &GlobalArgs, args: PeerArgs) -> anyhow::Result<ExitCode> {
                     token,
                     collections,
                     inbox: inbox.unwrap_or_else(directory::inbox_alias),
+                    push,
+                    push_collection: push_collection.unwrap_or_else(directory::inbox_alias),
                 };
                 directory::put_peer(store.as_ref(), &p).await?;
                 print_json(&peer_json(&p))?;
@@ -349,7 +359,8 @@ pub fn peer(g: &GlobalArgs, args: PeerArgs) -> anyhow::Result<ExitCode> {
 
 fn peer_json(p: &Peer) -> serde_json::Value {
     json!({"name": p.name, "node": p.node, "org": p.org, "url": p.url, "public_key": p.public_key,
-           "collections": p.collections, "inbox": p.inbox, "has_token": p.token.is_some()})
+           "collections": p.collections, "inbox": p.inbox, "has_token": p.token.is_some(),
+           "push": p.push, "push_collection": p.push_collection})
 }
 
 // ----- agreements -----
