@@ -21,6 +21,7 @@ pub mod error;
 pub mod identity;
 pub mod ledger;
 pub mod node;
+pub mod par;
 pub mod recall;
 pub mod runtime;
 pub mod signature;

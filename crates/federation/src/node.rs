@@ -15,7 +15,7 @@ use taxii::server::{Principal, ServerError};
 use crate::directory;
 use crate::error::FederationError;
 use crate::identity::NodeKey;
-use crate::signature::{sign, signing_bytes};
+use crate::signature::{sign_canonical, signing_bytes};
 use crate::wire::{open, seal};
 
 /// The file (in the data directory) holding the node's private key seed.
@@ -104,81 +104,26 @@ impl Node {
         else {
             return Ok(vec![None; items.len()]);
         };
-        let ctx = dir.ctx.clone();
+        let ctx = Arc::new(dir.ctx.clone());
         let requester = requester.clone();
         let key = self.key.clone();
         let local = self.id.clone();
         let a = agreement.clone();
-        let (out, entries) = tokio::task::spawn_blocking(move || {
-            let mut out = Vec::with_capacity(items.len());
-            let mut entries = Vec::new();
-            for item in items {
-                let mut object = item.object;
-                // A received object goes on with the path it came by.
-                if let Some(orig) = &item.doc.meta.originator {
-                    stamp(
-                        &mut object,
-                        &SharingInfo {
-                            originator: orig.clone(),
-                            may_relay: item.doc.may_relay,
-                            provenance: item.doc.meta.provenance.clone(),
-                            recipients: Vec::new(),
-                            communities: Vec::new(),
-                            signature: None,
-                        },
-                    );
-                }
-                let (copy, changed, detail) =
-                    match decide(&ctx, &requester, &object, &item.doc.meta, ReadPurpose::Sync(&a)) {
-                        Decision::Allow(c) => (c, false, String::new()),
-                        Decision::Redacted(r) => {
-                            let detail = serde_json::json!({
-                                "removed": r.removed,
-                                "pii": r.pii.iter().map(|p| p.kind.as_str()).collect::<Vec<_>>(),
-                                "sighting_anonymised": r.sighting_anonymised,
-                            })
-                            .to_string();
-                            (r.object, true, detail)
-                        }
-                        Decision::Deny(_) => {
-                            out.push(None);
-                            continue;
-                        }
-                    };
-                // The content is what was stored: pass on the signature it arrived with;
-                // otherwise (published here, or rewritten here) this node signs.
-                let signature = match (item.doc.signatures.get(&item.version_key), changed) {
-                    (Some(by), false) => Signature {
-                        signer: by.signer.clone(),
-                        value: by.value.clone(),
-                    },
-                    _ => sign(&copy, &key, &local),
-                };
-                let hash = hex::encode(Sha256::digest(signing_bytes(&copy)));
-                match seal(copy, signature) {
-                    Ok(sealed) => {
-                        entries.push(EgressEntry {
-                            peer: a.partner_node.to_string(),
-                            object_id: sealed.id().to_owned(),
-                            version_key: item.version_key,
-                            content_hash: hash,
-                            agreement_id: a.id.clone(),
-                            agreement_version: i64::try_from(a.version).unwrap_or(i64::MAX),
-                            action: "sent".to_owned(),
-                            detail,
-                        });
-                        out.push(Some(sealed.to_json()));
-                    }
-                    Err(e) => {
-                        tracing::error!(code = e.code(), error = %e, "cannot seal an outgoing copy");
-                        out.push(None);
-                    }
-                }
-            }
-            (out, entries)
+        let results = crate::par::par_map(items, move |item| {
+            egress_one(&ctx, &requester, &a, &key, &local, item)
         })
-        .await
-        .map_err(|e| FederationError::Invalid(format!("egress task failed: {e}")))?;
+        .await?;
+        let mut out = Vec::with_capacity(results.len());
+        let mut entries = Vec::new();
+        for r in results {
+            match r {
+                Some((json, entry)) => {
+                    out.push(Some(json));
+                    entries.push(entry);
+                }
+                None => out.push(None),
+            }
+        }
         self.record_egress(&entries).await?;
         Ok(out)
     }
@@ -216,10 +161,7 @@ impl Node {
         let node_org = dir.node_org.clone();
         let local = self.id.clone();
         let from = from.clone();
-        let out = tokio::task::spawn_blocking(move || {
-            objects
-                .into_iter()
-                .map(|o| {
+        let out = crate::par::par_map(objects, move |o| {
                     let id = o.id().to_owned();
                     let incoming = open(o, &keys).map_err(|e| {
                         tracing::warn!(code = e.code(), error = %e, peer = %from, "rejected an object from a peer");
@@ -282,12 +224,85 @@ impl Node {
                         doc,
                         expires,
                     })
-                })
-                .collect()
         })
-        .await
-        .map_err(|e| FederationError::Invalid(format!("accept task failed: {e}")))?;
+        .await?;
         Ok(out)
+    }
+}
+
+/// One object for one partner: the sealed copy and its ledger entry, or `None` when
+/// the policy withholds it.
+fn egress_one(
+    ctx: &policy::Context,
+    requester: &policy::Requester,
+    a: &policy::Agreement,
+    key: &NodeKey,
+    local: &NodeId,
+    item: EgressItem,
+) -> Option<(String, EgressEntry)> {
+    let mut object = item.object;
+    // A received object goes on with the path it came by.
+    if let Some(orig) = &item.doc.meta.originator {
+        stamp(
+            &mut object,
+            &SharingInfo {
+                originator: orig.clone(),
+                may_relay: item.doc.may_relay,
+                provenance: item.doc.meta.provenance.clone(),
+                recipients: Vec::new(),
+                communities: Vec::new(),
+                signature: None,
+            },
+        );
+    }
+    let (copy, changed, detail) = match decide(
+        ctx,
+        requester,
+        &object,
+        &item.doc.meta,
+        ReadPurpose::Sync(a),
+    ) {
+        Decision::Allow(c) => (c, false, String::new()),
+        Decision::Redacted(r) => {
+            let detail = serde_json::json!({
+                "removed": r.removed,
+                "pii": r.pii.iter().map(|p| p.kind.as_str()).collect::<Vec<_>>(),
+                "sighting_anonymised": r.sighting_anonymised,
+            })
+            .to_string();
+            (r.object, true, detail)
+        }
+        Decision::Deny(_) => return None,
+    };
+    // The content is what was stored: pass on the signature it arrived with; otherwise
+    // (published here, or rewritten here) this node signs.
+    let bytes = signing_bytes(&copy);
+    let signature = match (item.doc.signatures.get(&item.version_key), changed) {
+        (Some(by), false) => Signature {
+            signer: by.signer.clone(),
+            value: by.value.clone(),
+        },
+        _ => sign_canonical(&bytes, key, local),
+    };
+    let hash = hex::encode(Sha256::digest(&bytes));
+    match seal(copy, signature) {
+        Ok(sealed) => {
+            let entry = EgressEntry {
+                peer: a.partner_node.to_string(),
+                object_id: sealed.id().to_owned(),
+                version_key: item.version_key,
+                content_hash: hash,
+                agreement_id: a.id.clone(),
+                agreement_version: i64::try_from(a.version).unwrap_or(i64::MAX),
+                action: "sent".to_owned(),
+                detail,
+            };
+            Some((sealed.to_json(), entry))
+        }
+        Err(e) => {
+            tracing::error!(code = e.code(), error = %e, "cannot seal an outgoing copy");
+            None
+        }
     }
 }
 

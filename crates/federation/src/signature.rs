@@ -45,9 +45,14 @@ pub fn signing_bytes(object: &stix::Object) -> Vec<u8> {
 
 /// `signer`'s signature of `object` with `key`.
 pub fn sign(object: &stix::Object, key: &NodeKey, signer: &NodeId) -> Signature {
+    sign_canonical(&signing_bytes(object), key, signer)
+}
+
+/// `signer`'s signature over signing bytes already computed with [`signing_bytes`].
+pub fn sign_canonical(bytes: &[u8], key: &NodeKey, signer: &NodeId) -> Signature {
     Signature {
         signer: signer.clone(),
-        value: STANDARD.encode(key.sign_bytes(&signing_bytes(object))),
+        value: STANDARD.encode(key.sign_bytes(bytes)),
     }
 }
 

@@ -18,6 +18,9 @@ use crate::directory::{self, Peer};
 use crate::error::FederationError;
 use crate::node::Node;
 
+/// Objects asked for per page.
+const PAGE: u32 = 2000;
+
 /// What one sync with one peer did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SyncReport {
@@ -130,78 +133,97 @@ pub async fn pull_peer(
         };
         let query = ObjectQuery {
             added_after: start,
-            limit: Some(1000),
+            limit: Some(PAGE),
             versions: vec![VersionSelector::All],
             ..ObjectQuery::default()
         };
         let mut pages = pin!(client.pages(&api_root, coll, query));
-        while let Some(page) = pages.try_next().await? {
-            report.pages += 1;
-            report.received += page.objects.len() as u64;
-            let raw: Vec<String> = page.objects.iter().map(|r| r.get().to_owned()).collect();
-            let (objects, invalid) = tokio::task::spawn_blocking(move || {
-                let mut ok = Vec::new();
-                let mut bad = Vec::new();
-                for text in raw {
-                    match serde_json::from_str::<serde_json::Value>(&text)
-                        .map_err(|e| e.to_string())
-                        .and_then(|v| taxii::server::validate::check(v).map_err(|e| e.to_string()))
-                    {
-                        Ok(o) => ok.push(o),
-                        Err(e) => bad.push(e),
-                    }
-                }
-                (ok, bad)
-            })
-            .await
-            .map_err(|e| FederationError::Invalid(e.to_string()))?;
-            report.rejected.extend(invalid);
-            let dir = gate::load_directory(store)
-                .await
-                .map_err(|e| FederationError::Invalid(e.to_string()))?;
-            let verdicts = node.accept_from(&dir, &peer.node, objects).await?;
-            let mut news = Vec::new();
-            let mut rows = Vec::new();
-            let now = store::now_micros();
-            for v in verdicts {
-                match v {
-                    Ok(a) => {
-                        rows.push(store::MetaRow {
-                            id: a.object.id().to_owned(),
-                            json: gate::meta_json(&a.doc)
-                                .map_err(|e| FederationError::Invalid(e.to_string()))?,
-                            expires: a.expires,
-                            updated: now,
-                        });
-                        news.push(NewObject::from_object(&a.object));
-                    }
-                    Err(reason) => report.rejected.push(reason),
-                }
-            }
-            if !news.is_empty() {
-                let mut tx = store.begin().await?;
-                let outcomes = tx.insert(&news, std::slice::from_ref(&into)).await?;
-                tx.put_meta(&rows).await?;
-                tx.commit().await?;
-                for o in outcomes {
-                    match o {
-                        store::InsertOutcome::Inserted { .. } => report.stored += 1,
-                        store::InsertOutcome::Duplicate => report.duplicates += 1,
-                        store::InsertOutcome::Conflict { existing_hash } => report.rejected.push(
-                            format!("version conflict with stored content {existing_hash}"),
-                        ),
-                    }
-                }
-            }
-            if let Some(last) = page.date_added.last {
-                store.set_state(&key, &last.to_string()).await?;
-            }
+        // The next page is fetched while this one is checked and stored.
+        let mut current = pages.as_mut().try_next().await?;
+        while let Some(page) = current {
+            let mut fetching = pages.as_mut();
+            let (next, stored) = tokio::join!(
+                fetching.try_next(),
+                store_page(node, peer, &into, &key, page, &mut report)
+            );
+            stored?;
             progress(&report);
+            current = next?;
         }
     }
     report.removed += apply_recalls(node, peer, &client, &api_root).await?;
     progress(&report);
     Ok(report)
+}
+
+/// Checks, stores (with metadata, in one transaction) and records the cursor of one page.
+async fn store_page(
+    node: &Node,
+    peer: &Peer,
+    into: &CollectionId,
+    key: &str,
+    page: taxii::client::ObjectsPage,
+    report: &mut SyncReport,
+) -> Result<(), FederationError> {
+    let store = node.store.as_ref();
+    report.pages += 1;
+    report.received += page.objects.len() as u64;
+    let raw: Vec<String> = page.objects.iter().map(|r| r.get().to_owned()).collect();
+    let checked = crate::par::par_map(raw, |text| {
+        serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|e| e.to_string())
+            .and_then(|v| taxii::server::validate::check(v).map_err(|e| e.to_string()))
+    })
+    .await?;
+    let mut objects = Vec::with_capacity(checked.len());
+    for c in checked {
+        match c {
+            Ok(o) => objects.push(o),
+            Err(e) => report.rejected.push(e),
+        }
+    }
+    let dir = gate::load_directory(store)
+        .await
+        .map_err(|e| FederationError::Invalid(e.to_string()))?;
+    let verdicts = node.accept_from(&dir, &peer.node, objects).await?;
+    let now = store::now_micros();
+    let mut accepted = Vec::new();
+    let mut rows = Vec::new();
+    for v in verdicts {
+        match v {
+            Ok(a) => {
+                rows.push(store::MetaRow {
+                    id: a.object.id().to_owned(),
+                    json: gate::meta_json(&a.doc)
+                        .map_err(|e| FederationError::Invalid(e.to_string()))?,
+                    expires: a.expires,
+                    updated: now,
+                });
+                accepted.push(a.object);
+            }
+            Err(reason) => report.rejected.push(reason),
+        }
+    }
+    let news = crate::par::par_map(accepted, |o| NewObject::from_object(&o)).await?;
+    if !news.is_empty() {
+        let mut tx = store.begin().await?;
+        let outcomes = tx.insert(&news, std::slice::from_ref(into)).await?;
+        tx.put_meta(&rows).await?;
+        tx.commit().await?;
+        for o in outcomes {
+            match o {
+                store::InsertOutcome::Inserted { .. } => report.stored += 1,
+                store::InsertOutcome::Duplicate => report.duplicates += 1,
+                store::InsertOutcome::Conflict { existing_hash } => report.rejected.push(format!(
+                    "version conflict with stored content {existing_hash}"
+                )),
+            }
+        }
+    }
+    if let Some(last) = page.date_added.last {
+        store.set_state(key, &last.to_string()).await?;
+    }
+    Ok(())
 }
 
 /// One recall or deletion a peer asks this node to apply.

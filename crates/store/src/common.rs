@@ -160,14 +160,29 @@ macro_rules! impl_store {
             conn: &mut <$db as sqlx::Database>::Connection,
             rows: &[$crate::MetaRow],
         ) -> $crate::Result<()> {
-            for m in rows {
-                sqlx::query($crate::sql::PUT_META)
-                    .bind(m.id.as_str())
-                    .bind(m.json.as_str())
-                    .bind(m.expires)
-                    .bind(m.updated)
-                    .execute(&mut *conn)
-                    .await?;
+            // Several rows per statement; an id twice in one statement is an error for
+            // `ON CONFLICT DO UPDATE`, so a repeated id keeps only its last row.
+            let mut last: hashbrown::HashMap<&str, usize> = hashbrown::HashMap::new();
+            for (i, m) in rows.iter().enumerate() {
+                last.insert(m.id.as_str(), i);
+            }
+            let unique: Vec<&$crate::MetaRow> = rows
+                .iter()
+                .enumerate()
+                .filter(|(i, m)| last.get(m.id.as_str()) == Some(i))
+                .map(|(_, m)| m)
+                .collect();
+            for chunk in unique.chunks($crate::sql::META_ROWS_PER_STATEMENT) {
+                let sql = $crate::sql::put_meta_rows(chunk.len());
+                let mut q = sqlx::query(&sql);
+                for m in chunk {
+                    q = q
+                        .bind(m.id.as_str())
+                        .bind(m.json.as_str())
+                        .bind(m.expires)
+                        .bind(m.updated);
+                }
+                q.execute(&mut *conn).await?;
             }
             Ok(())
         }
@@ -1012,23 +1027,29 @@ macro_rules! impl_store {
                         hash: String::new(),
                     };
                     row.hash = row.expected_hash();
-                    sqlx::query($crate::sql::INSERT_EGRESS)
-                        .bind(row.seq)
-                        .bind(row.at)
-                        .bind(e.peer.as_str())
-                        .bind(e.object_id.as_str())
-                        .bind(e.version_key.as_str())
-                        .bind(e.content_hash.as_str())
-                        .bind(e.agreement_id.as_str())
-                        .bind(e.agreement_version)
-                        .bind(e.action.as_str())
-                        .bind(e.detail.as_str())
-                        .bind(row.prev_hash.as_str())
-                        .bind(row.hash.as_str())
-                        .execute(&mut *tx)
-                        .await?;
                     prev.clone_from(&row.hash);
                     out.push(row);
+                }
+                for chunk in out.chunks($crate::sql::EGRESS_ROWS_PER_STATEMENT) {
+                    let sql = $crate::sql::insert_egress_rows(chunk.len());
+                    let mut q = sqlx::query(&sql);
+                    for row in chunk {
+                        let e = &row.entry;
+                        q = q
+                            .bind(row.seq)
+                            .bind(row.at)
+                            .bind(e.peer.as_str())
+                            .bind(e.object_id.as_str())
+                            .bind(e.version_key.as_str())
+                            .bind(e.content_hash.as_str())
+                            .bind(e.agreement_id.as_str())
+                            .bind(e.agreement_version)
+                            .bind(e.action.as_str())
+                            .bind(e.detail.as_str())
+                            .bind(row.prev_hash.as_str())
+                            .bind(row.hash.as_str());
+                    }
+                    q.execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(out)

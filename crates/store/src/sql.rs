@@ -322,15 +322,61 @@ pub(crate) const FEED_AFTER: &str =
 
 // ----- federation -----
 
-pub(crate) const PUT_META: &str =
-    "INSERT INTO object_meta (id, json, expires, updated) VALUES ($1, $2, $3, $4) \
-     ON CONFLICT (id) DO UPDATE SET json = excluded.json, expires = excluded.expires, \
-     updated = excluded.updated";
+/// Rows per multi-row `put_meta` statement (4 binds each). Kept small: SQLite looks
+/// `$N` parameters up by name in a list, so a statement's bind cost grows with the
+/// square of its parameter count.
+pub(crate) const META_ROWS_PER_STATEMENT: usize = 50;
+
+/// Inserts or replaces `n` metadata rows in one statement.
+pub(crate) fn put_meta_rows(n: usize) -> String {
+    let mut sql = String::with_capacity(64 + n * 24);
+    sql.push_str("INSERT INTO object_meta (id, json, expires, updated) VALUES ");
+    for i in 0..n {
+        let b = i * 4;
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
+    }
+    sql.push_str(
+        " ON CONFLICT (id) DO UPDATE SET json = excluded.json, expires = excluded.expires, \
+         updated = excluded.updated",
+    );
+    sql
+}
+
+/// Rows per multi-row ledger insert (12 binds each).
+pub(crate) const EGRESS_ROWS_PER_STATEMENT: usize = 20;
+
+/// Appends `n` ledger rows in one statement.
+pub(crate) fn insert_egress_rows(n: usize) -> String {
+    let mut sql = String::with_capacity(160 + n * 64);
+    sql.push_str(
+        "INSERT INTO egress_ledger (seq, at, peer, object_id, version_key, content_hash, \
+         agreement_id, agreement_version, action, detail, prev_hash, hash) VALUES ",
+    );
+    for i in 0..n {
+        let b = i * 12;
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for k in 1..=12 {
+            if k > 1 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", b + k));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 pub(crate) const DELETE_META: &str = "DELETE FROM object_meta WHERE id = $1";
 pub(crate) const EXPIRED_META: &str = "SELECT id FROM object_meta \
      WHERE expires IS NOT NULL AND expires <= $1 ORDER BY expires, id LIMIT $2";
 /// Ids per `get_meta` statement (far below either backend's bind limit).
-pub(crate) const META_IDS_PER_STATEMENT: usize = 500;
+pub(crate) const META_IDS_PER_STATEMENT: usize = 100;
 
 /// `SELECT … FROM object_meta WHERE id IN (…)` for `ids`.
 pub(crate) fn select_meta(ids: &[String]) -> Built {
@@ -343,9 +389,6 @@ pub(crate) fn select_meta(ids: &[String]) -> Built {
 
 pub(crate) const LAST_EGRESS: &str =
     "SELECT seq, at, hash FROM egress_ledger ORDER BY seq DESC LIMIT 1";
-pub(crate) const INSERT_EGRESS: &str = "INSERT INTO egress_ledger (seq, at, peer, object_id, \
-     version_key, content_hash, agreement_id, agreement_version, action, detail, prev_hash, \
-     hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 pub(crate) const EGRESS_AFTER: &str = "SELECT seq, at, peer, object_id, version_key, \
      content_hash, agreement_id, agreement_version, action, detail, prev_hash, hash \
      FROM egress_ledger WHERE seq > $1 ORDER BY seq LIMIT $2";

@@ -256,6 +256,9 @@ async fn import_sources(
     // `commit_every` objects, committed at the end of each file too.
     let mut written = Summary::default();
     let node_org = taxii::server::gate::node_org(store.as_ref()).await?;
+    let plain_collection = taxii::server::gate::collection_sharing(store.as_ref(), &collection.0)
+        .await?
+        == policy::CollectionSharing::default();
     let mut tx = if args.strict {
         Some(store.begin().await?)
     } else {
@@ -296,9 +299,13 @@ async fn import_sources(
         let Some(open) = tx.as_mut() else { continue };
         let objects: Vec<NewObject> = batch.iter().map(|(_, _, o)| o.clone()).collect();
         // What is imported is published by the node's organisation, with the
-        // collection's sharing defaults (`nadhir share`), in the same transaction.
-        let ids: Vec<&str> = objects.iter().map(|o| o.id.as_str()).collect();
-        let meta =
+        // collection's sharing defaults (`nadhir share`), in the same transaction. A
+        // collection without defaults needs no row: an object without metadata is the
+        // node organisation's, which is exactly what it would say.
+        let meta = if plain_collection {
+            Vec::new()
+        } else {
+            let ids: Vec<&str> = objects.iter().map(|o| o.id.as_str()).collect();
             match taxii::server::gate::publish_meta(store.as_ref(), &node_org, &collection.0, &ids)
                 .await
             {
@@ -308,7 +315,8 @@ async fn import_sources(
                         Some(anyhow::Error::new(e).context("reading sharing metadata failed"));
                     continue;
                 }
-            };
+            }
+        };
         let outcomes = match open
             .insert(&objects, std::slice::from_ref(collection))
             .await
