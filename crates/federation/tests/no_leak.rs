@@ -71,6 +71,8 @@ struct Obj {
     recipients: Vec<usize>,
     communities: Vec<usize>,
     named: Vec<usize>,
+    /// Also marked PAP:RED (never in a blocking export).
+    pap_red: bool,
 }
 
 fn world() -> impl Strategy<Value = World> {
@@ -85,15 +87,17 @@ fn world() -> impl Strategy<Value = World> {
             proptest::collection::vec(0..n_orgs, 0..2),
             proptest::collection::vec(0usize..2, 0..2),
             proptest::collection::vec(0..2 * n_orgs, 0..2),
+            any::<bool>(),
         )
             .prop_map(
-                |(tlp, granular, owner, recipients, communities, named)| Obj {
+                |(tlp, granular, owner, recipients, communities, named, pap_red)| Obj {
                     tlp,
                     granular,
                     owner,
                     recipients,
                     communities,
                     named,
+                    pap_red,
                 },
             );
         let objects = proptest::collection::vec(obj, 1..12);
@@ -152,8 +156,12 @@ fn object_json(i: usize, o: &Obj) -> Value {
         "pattern": "[domain-name:value = 'example.com']", "pattern_type": "stix",
         "valid_from": "2026-01-01T00:00:00Z"
     });
-    if let Some(t) = o.tlp {
-        v["object_marking_refs"] = json!([TLPS[t].1]);
+    let mut refs: Vec<&str> = o.tlp.map(|t| TLPS[t].1).into_iter().collect();
+    if o.pap_red {
+        refs.push(policy::marking::PAP_RED);
+    }
+    if !refs.is_empty() {
+        v["object_marking_refs"] = json!(refs);
     }
     if let Some(g) = o.granular {
         v["granular_markings"] = json!([{"marking_ref": TLPS[g].1, "selectors": ["description"]}]);
@@ -358,6 +366,11 @@ async fn check_world(w: &World) {
                 for (row, copy) in rows.iter().zip(&out) {
                     if let Some(c) = copy {
                         check_copy(w, index(row), c, req_org, req_user, None, "export");
+                        assert!(
+                            !(blocking && w.objects[index(row)].pap_red),
+                            "a PAP:RED object in a blocking export: {}",
+                            row.id
+                        );
                     }
                 }
             }

@@ -27,6 +27,9 @@ const CACHE_MAX: usize = 10_000;
 /// to the early-warning ingest endpoint, and reads but never writes over TAXII.
 pub const ROLES: [&str; 5] = ["admin", "analyst", "reader", "peer", "sensor"];
 
+/// The role of an unauthenticated reader (never stored: no account carries it).
+pub const ANONYMOUS_ROLE: &str = "anonymous";
+
 /// Who is making a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -40,9 +43,21 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// Whether the role may write at all (readers and sensors never write).
+    /// An unauthenticated reader, on a node that lets anonymous readers receive
+    /// TLP:CLEAR (`nadhir node set --anonymous-clear true`).
+    pub fn anonymous() -> Self {
+        Principal {
+            key: "anonymous".to_owned(),
+            org_id: String::new(),
+            role: ANONYMOUS_ROLE.to_owned(),
+            user_id: None,
+        }
+    }
+
+    /// Whether the role may write at all (readers, sensors and anonymous readers never
+    /// write).
     pub fn role_can_write(&self) -> bool {
-        self.role != "reader" && self.role != "sensor"
+        self.role != "reader" && self.role != "sensor" && self.role != ANONYMOUS_ROLE
     }
     /// Whether the role may delete objects.
     pub fn role_can_delete(&self) -> bool {
@@ -256,6 +271,13 @@ impl Authenticator {
         );
         if let Some(r) = self.rights.get(&key) {
             return Ok(r);
+        }
+        if principal.role == ANONYMOUS_ROLE {
+            // Every collection may be read; the policy lets only TLP:CLEAR through.
+            return Ok(Rights {
+                read: true,
+                write: false,
+            });
         }
         let r = match store.get_permission(collection, &principal.org_id).await? {
             Some(p) => Rights {

@@ -162,6 +162,9 @@ impl DirectoryCache {
 
 /// The policy's view of an authenticated principal.
 pub fn requester(dir: &Directory, p: &Principal) -> Requester {
+    if p.role == super::auth::ANONYMOUS_ROLE {
+        return Requester::anonymous();
+    }
     let org = OrgId::new(p.org_id.clone());
     let communities = dir
         .ctx

@@ -39,6 +39,13 @@ pub(super) fn ts(micros: i64) -> String {
 
 /// Authenticates and checks `Accept` (every TAXII GET does both).
 pub(super) async fn begin(state: &AppState, headers: &HeaderMap) -> Result<Principal> {
+    if !headers.contains_key(header::AUTHORIZATION) {
+        let dir = state.directory.get(state.store.as_ref()).await?;
+        if dir.ctx.config.allow_anonymous_clear {
+            media::check_accept(headers)?;
+            return Ok(Principal::anonymous());
+        }
+    }
     let p = state
         .auth
         .authenticate(state.store.as_ref(), headers)

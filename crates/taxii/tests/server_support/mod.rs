@@ -35,6 +35,8 @@ pub struct Node {
     pub reader_token: String,
     /// Org "bank": read-only on SHARED, nothing else.
     pub bank_token: String,
+    /// A reader of the bank (read on the shared collection; not the centre's client).
+    pub bank_reader: String,
     /// Org "outsider": no grant at all.
     pub outsider_token: String,
     /// Basic credentials of user "analyst1" (org centre, role analyst).
@@ -163,6 +165,7 @@ pub async fn node_on(dir: tempfile::TempDir, store: Arc<dyn Store>, config: Serv
         (&orgs[0], "reader"),
         (&orgs[1], "peer"),
         (&orgs[2], "analyst"),
+        (&orgs[1], "reader"),
     ] {
         let (secret, rec) = token(org, role);
         store.create_token(&rec).await.unwrap();
@@ -196,6 +199,7 @@ pub async fn node_on(dir: tempfile::TempDir, store: Arc<dyn Store>, config: Serv
         reader_token: tokens[1].clone(),
         bank_token: tokens[2].clone(),
         outsider_token: tokens[3].clone(),
+        bank_reader: tokens[4].clone(),
         basic: basic("analyst1", "correct horse battery"),
     }
 }

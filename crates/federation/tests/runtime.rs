@@ -1,0 +1,144 @@
+//! The serve loops' passes on a real store: retention deletes received objects past
+//! their agreement's retention and tells the partners that hold them; a deletion here
+//! becomes a `delete` ledger entry for each partner holding the object, once.
+#![allow(clippy::unwrap_used)]
+
+use policy::{MetaDoc, NodeId, ObjectMeta, OrgId};
+use serde_json::json;
+use store::{CollectionId, EgressEntry, MetaRow, NewObject, Query, Store, VersionFilter};
+
+fn object(n: u32) -> stix::Object {
+    stix::Object::from_value(json!({
+        "type": "indicator", "spec_version": "2.1",
+        "id": format!("indicator--00000000-0000-4000-8000-{n:012}"),
+        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+        "pattern": "[domain-name:value = 'example.org']", "pattern_type": "stix",
+        "valid_from": "2026-01-01T00:00:00Z"
+    }))
+    .unwrap()
+}
+
+async fn held(store: &dyn Store, id: &str) -> bool {
+    let q = Query {
+        ids: vec![id.to_owned()],
+        versions: VersionFilter::all(),
+        ..Query::default()
+    };
+    !store.query(&q).await.unwrap().objects.is_empty()
+}
+
+fn sent(peer: &str, id: &str) -> EgressEntry {
+    EgressEntry {
+        peer: peer.into(),
+        object_id: id.into(),
+        version_key: String::new(),
+        content_hash: "h".into(),
+        agreement_id: "agreement:x".into(),
+        agreement_version: 1,
+        action: "sent".into(),
+        detail: String::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_and_deletions_reach_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::open(dir.path(), None).await.unwrap();
+    let node = federation::node::Node::open(store.clone(), dir.path())
+        .await
+        .unwrap();
+    let coll = federation::sync::inbox(store.as_ref(), "inbox")
+        .await
+        .unwrap();
+    let (old, fresh, local) = (object(1), object(2), object(3));
+    let now = store::now_micros();
+    let received = |expires: i64| MetaRow {
+        id: String::new(),
+        json: serde_json::to_string(&MetaDoc {
+            meta: ObjectMeta {
+                owner: OrgId::new("node:x"),
+                originator: Some(NodeId::new(
+                    "identity--00000000-0000-4000-8000-0000000000aa",
+                )),
+                ..ObjectMeta::default()
+            },
+            received_at: Some(now - 10),
+            ..MetaDoc::default()
+        })
+        .unwrap(),
+        expires: Some(expires),
+        updated: now,
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert(
+        &[&old, &fresh, &local].map(NewObject::from_object),
+        &[CollectionId(coll.0.clone())],
+    )
+    .await
+    .unwrap();
+    tx.put_meta(&[
+        MetaRow {
+            id: old.id().into(),
+            ..received(now - 1)
+        },
+        MetaRow {
+            id: fresh.id().into(),
+            ..received(now + 86_400_000_000)
+        },
+    ])
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // A relayed the expired one to partner P; the local one went to P and Q.
+    let p = "identity--00000000-0000-4000-8000-0000000000b1";
+    let q = "identity--00000000-0000-4000-8000-0000000000b2";
+    node.record_egress(&[sent(p, old.id()), sent(p, local.id()), sent(q, local.id())])
+        .await
+        .unwrap();
+
+    // Retention: only the expired object goes, and P is told.
+    assert_eq!(federation::runtime::retention_once(&node).await.unwrap(), 1);
+    assert!(!held(store.as_ref(), old.id()).await);
+    assert!(held(store.as_ref(), fresh.id()).await);
+    assert!(store
+        .get_meta(&[old.id().to_owned()])
+        .await
+        .unwrap()
+        .is_empty());
+    let to_p = store.egress_after(0, Some(p), 100).await.unwrap();
+    assert!(to_p
+        .iter()
+        .any(|r| r.entry.object_id == old.id() && r.entry.action == "delete"));
+
+    // A deletion here: both holders get one `delete` entry, and a second pass adds none.
+    let n = store
+        .delete_object(None, local.id(), &VersionFilter::all(), &[])
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    federation::runtime::outbox_once(&node).await.unwrap();
+    federation::runtime::outbox_once(&node).await.unwrap();
+    for peer in [p, q] {
+        let deletes: Vec<_> = store
+            .egress_after(0, Some(peer), 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.entry.object_id == local.id() && r.entry.action == "delete")
+            .collect();
+        assert_eq!(deletes.len(), 1, "{peer}: {deletes:?}");
+    }
+    // The retention pass's own deletion of `old` was already told to P: not twice.
+    let old_deletes = store
+        .egress_after(0, Some(p), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.entry.object_id == old.id() && r.entry.action == "delete")
+        .count();
+    assert_eq!(old_deletes, 1);
+    let report = federation::ledger::verify(store.as_ref(), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.entries, 3 + 1 + 2);
+}
