@@ -241,6 +241,7 @@ async fn node_reusing(n: &Node) -> Node {
         reader_token: n.reader_token.clone(),
         bank_token: n.bank_token.clone(),
         outsider_token: n.outsider_token.clone(),
+        bank_reader: n.bank_reader.clone(),
         basic: n.basic.clone(),
     }
 }
