@@ -3,7 +3,7 @@
 //! | endpoint | who | what |
 //! |---|---|---|
 //! | `GET /federation/v1/identity` | anyone | the node's STIX identity with its public key |
-//! | `GET /federation/v1/recalls?after=N` | a peer account | the recalls and deletions addressed to that peer's node, after ledger entry N |
+//! | `GET /federation/v1/recalls?after=N` | a peer account | the recalls and deletions addressed to that peer's node, after ledger entry N, and the version of the agreement in force with it |
 
 use std::sync::Arc;
 
@@ -69,6 +69,7 @@ async fn recalls(
         return Ok(Json(RecallPage {
             through: q.after,
             entries: Vec::new(),
+            agreement_version: None,
         })
         .into_response());
     };
@@ -96,9 +97,15 @@ async fn recalls(
             break;
         }
     }
+    let agreement_version = directory::agreement_with(api.node.store.as_ref(), &peer.node)
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?
+        .filter(|a| a.active)
+        .map(|a| a.version);
     Ok(Json(RecallPage {
         through: after,
         entries: out,
+        agreement_version,
     })
     .into_response())
 }

@@ -4,7 +4,10 @@
 //! addressed to the partner (action `recall` or `delete`), which the partner reads from
 //! `GET /federation/v1/recalls` on its next sync and applies.
 
-use policy::{Agreement, MetaDoc, NodeId};
+use policy::{Agreement, Decision, MetaDoc, NodeId, ReadPurpose};
+use sha2::{Digest, Sha256};
+
+use crate::signature::signing_bytes;
 use store::{EgressEntry, EgressRow, Query, VersionFilter};
 
 use crate::directory;
@@ -71,7 +74,7 @@ async fn current(
     node: &Node,
     dir: &taxii::server::gate::Directory,
     id: &str,
-) -> Result<Option<(stix::Object, MetaDoc)>, FederationError> {
+) -> Result<Option<(stix::Object, MetaDoc, String)>, FederationError> {
     let page = node
         .store
         .query(&Query {
@@ -93,7 +96,7 @@ async fn current(
         .into_iter()
         .next()
         .unwrap_or_default();
-    Ok(Some((object, doc)))
+    Ok(Some((object, doc, o.version_key)))
 }
 
 /// Re-checks what partners hold against the terms in force (for one partner, or all)
@@ -127,7 +130,7 @@ pub async fn recheck_only(
         let reason = match (agreement, current(node, &dir, &r.entry.object_id).await?) {
             (_, None) => continue, // deleted: the deletion itself is propagated
             (None, Some(_)) => "no agreement with the partner any more".to_owned(),
-            (Some(a), Some((object, doc))) => {
+            (Some(a), Some((object, doc, version_key))) => {
                 let mut object = object;
                 if let Some(orig) = &doc.meta.originator {
                     policy::sharing::stamp(
@@ -142,9 +145,30 @@ pub async fn recheck_only(
                         },
                     );
                 }
-                match policy::recall::may_hold(&dir.ctx, a, &object, &doc.meta) {
-                    Ok(()) => continue,
-                    Err(reason) => format!("{reason} [{}]", reason.code()),
+                let peer = taxii::server::gate::requester(
+                    &dir,
+                    &taxii::server::Principal {
+                        key: String::new(),
+                        org_id: a.partner_org.to_string(),
+                        role: "peer".into(),
+                        user_id: None,
+                    },
+                );
+                match policy::decide(&dir.ctx, &peer, &object, &doc.meta, ReadPurpose::Sync(a)) {
+                    Decision::Deny(reason) => format!("{reason} [{}]", reason.code()),
+                    Decision::Allow(copy)
+                    | Decision::Redacted(policy::Redacted { object: copy, .. }) => {
+                        // The same version, but what the partner may receive of it now
+                        // differs from what it holds (a granular marking or PII rule
+                        // narrowed): it gives its copy back and pulls the new one.
+                        let now = hex::encode(Sha256::digest(signing_bytes(&copy)));
+                        if r.entry.version_key == version_key && r.entry.content_hash != now {
+                            "the partner holds content of this version it may no longer receive"
+                                .to_owned()
+                        } else {
+                            continue;
+                        }
+                    }
                 }
             }
         };

@@ -123,9 +123,23 @@ pub async fn pull_peer(
     };
     report.collections = remote.len();
     let into = inbox(store, &peer.inbox).await?;
+    // Recalls first (what must go goes before anything new arrives); when the peer's
+    // terms with this node changed, everything is asked for again from the start, so
+    // what a widened agreement now allows arrives too (what is already held is
+    // recognised by id and version and not stored twice).
+    let (removed, terms) = apply_recalls(node, peer, &client, &api_root).await?;
+    report.removed += removed;
+    let terms_key = format!("federation.terms {}", peer.node);
+    let terms_now = terms.map(|v| v.to_string()).unwrap_or_default();
+    if store.get_state(&terms_key).await?.unwrap_or_default() != terms_now {
+        for coll in &remote {
+            store.set_state(&cursor_key(peer, coll), "").await?;
+        }
+        store.set_state(&terms_key, &terms_now).await?;
+    }
     for coll in &remote {
         let key = cursor_key(peer, coll);
-        let start = match store.get_state(&key).await? {
+        let start = match store.get_state(&key).await?.filter(|v| !v.is_empty()) {
             Some(v) => Some(stix::Timestamp::parse(&v).map_err(|e| {
                 FederationError::Invalid(format!("stored cursor {key:?} = {v:?}: {}", e.reason))
             })?),
@@ -151,7 +165,6 @@ pub async fn pull_peer(
             current = next?;
         }
     }
-    report.removed += apply_recalls(node, peer, &client, &api_root).await?;
     progress(&report);
     Ok(report)
 }
@@ -241,6 +254,10 @@ pub struct RecallEntry {
 pub struct RecallPage {
     pub through: i64,
     pub entries: Vec<RecallEntry>,
+    /// The version of the serving node's agreement with the reader's node (`None`:
+    /// none in force).
+    #[serde(default)]
+    pub agreement_version: Option<u64>,
 }
 
 /// Fetches the peer's recalls and deletions addressed to this node and deletes those
@@ -251,7 +268,7 @@ pub async fn apply_recalls(
     peer: &Peer,
     client: &Client,
     api_root: &reqwest::Url,
-) -> Result<u64, FederationError> {
+) -> Result<(u64, Option<u64>), FederationError> {
     let store = node.store.as_ref();
     let key = recall_key(peer);
     let after: i64 = store
@@ -290,7 +307,7 @@ pub async fn apply_recalls(
     if last > after {
         store.set_state(&key, &last.to_string()).await?;
     }
-    Ok(removed)
+    Ok((removed, page.agreement_version))
 }
 
 /// Pulls from every peer that has an address; one failing peer does not stop the others.

@@ -2,7 +2,8 @@
 //!
 //! - national centre A (127.0.0.2) with its constituent bank A1 (127.0.0.3);
 //! - national centre B (127.0.0.4);
-//! - regional hub H (127.0.0.5).
+//! - regional hub H (127.0.0.5);
+//! - B's constituent, an energy company B1 (127.0.0.6), pulling from B.
 //!
 //! A pulls from A1, H and B; A1 pulls from A; H pulls from A and B; B pulls from A and
 //! H. Each node holds its own agreements (see `setup`). Objects at every TLP level are
@@ -63,10 +64,11 @@ struct Node {
     analyst: String,
 }
 
-const ORGS: [(&str, &str, &str, Option<&str>); 4] = [
+const ORGS: [(&str, &str, &str, Option<&str>); 5] = [
     ("org-a", "national-centre", "government", None),
     ("org-a1", "constituent", "finance", Some("org-a")),
     ("org-b", "national-centre", "government", None),
+    ("org-b1", "constituent", "energy", Some("org-b")),
     ("org-h", "regional-hub", "government", None),
 ];
 
@@ -354,6 +356,23 @@ where
     panic!("timed out waiting for {what}");
 }
 
+/// Waits until `n` holds exactly `want` (sorted), showing what it holds on timeout.
+async fn wait_for_ids(client: &reqwest::Client, what: &str, n: &Node, want: &[String]) {
+    let start = Instant::now();
+    let mut last = Vec::new();
+    while start.elapsed() < Duration::from_secs(30) {
+        last = ids(&held(client, n).await);
+        if last == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "timed out waiting for {what}: {} holds {last:?}, expected {want:?}",
+        n.name
+    );
+}
+
 fn ledger(n: &Node, peer: &str) -> Vec<Value> {
     n.cli(&["audit", "egress", "--peer", peer, "--json"])
         .lines()
@@ -367,12 +386,34 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn federation_of_four_nodes() {
+async fn federation_of_five_nodes() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = Node::new(dir.path(), "A", "127.0.0.2", "org-a");
     let mut a1 = Node::new(dir.path(), "A1", "127.0.0.3", "org-a1");
     let mut b = Node::new(dir.path(), "B", "127.0.0.4", "org-b");
     let mut h = Node::new(dir.path(), "H", "127.0.0.5", "org-h");
+    let mut b1 = Node::new(dir.path(), "B1", "127.0.0.6", "org-b1");
+    // A's "forb" collection is shared to B's organisation (AMBER recipients).
+    a.cli(&[
+        "admin",
+        "collection",
+        "add",
+        "--title",
+        "forb",
+        "--alias",
+        "forb",
+    ]);
+    a.cli(&[
+        "admin",
+        "grant",
+        "--collection",
+        "forb",
+        "--org",
+        "org-a",
+        "--read",
+        "--write",
+    ]);
+    a.cli(&["share", "forb", "--recipient", "org-b"]);
     // A's "strict" collection is shared to the bank A1 by name.
     a.cli(&["share", "strict", "--recipient", "org-a1"]);
     // The bank reports to its national centre: what it publishes is shared to A.
@@ -385,7 +426,7 @@ async fn federation_of_four_nodes() {
         "org-a",
     ]);
     // Only analyst users are named for RED: nobody here.
-    for n in [&mut a, &mut a1, &mut b, &mut h] {
+    for n in [&mut a, &mut a1, &mut b, &mut h, &mut b1] {
         n.start();
     }
     // Peer accounts and links.
@@ -408,7 +449,26 @@ async fn federation_of_four_nodes() {
     let t = a.peer_token("org-h");
     link(&h, &a, "org-a", &t);
     let t = a.peer_token("org-b");
+    a.cli(&[
+        "admin",
+        "grant",
+        "--collection",
+        "forb",
+        "--org",
+        "org-b",
+        "--read",
+    ]);
     link(&b, &a, "org-a", &t);
+    let t = b.peer_token("org-b1");
+    link(&b1, &b, "org-b", &t);
+    // B1 verifies what B relays from A against A's key: it knows A's key (no link).
+    b1.cli(&[
+        "peer", "add", "--name", "A", "--node", &a.id, "--key", &a.key, "--org", "org-a",
+    ]);
+    // B does not pull from B1 but knows its key and organisation (agreement partner).
+    b.cli(&[
+        "peer", "add", "--name", "B1", "--node", &b1.id, "--key", &b1.key, "--org", "org-b1",
+    ]);
     let t = a1.peer_token("org-a");
     link(&a, &a1, "org-a1", &t);
     let t = h.peer_token("org-a");
@@ -422,7 +482,10 @@ async fn federation_of_four_nodes() {
     // Agreements (what each node lets out, to whom).
     agree(&a, "A1", &["--max-tlp", "amber+strict"]);
     agree(&a, "H", &["--max-tlp", "green"]); // no re-sharing: H must not relay A's objects
-    agree(&a, "B", &["--max-tlp", "amber"]);
+                                             // B may pass what A sends it on (to its constituents, as its own agreements say).
+    agree(&a, "B", &["--max-tlp", "amber", "--may-reshare"]);
+    // B's constituent B1 starts with GREEN only.
+    agree(&b, "B1", &["--max-tlp", "green"]);
     agree(&a1, "A", &["--max-tlp", "amber", "--sightings-back"]);
     agree(&h, "A", &["--max-tlp", "green", "--sightings-back"]);
     agree(&h, "B", &["--max-tlp", "green", "--sightings-back"]);
@@ -474,6 +537,14 @@ async fn federation_of_four_nodes() {
     )
     .await;
     // B publishes its own GREEN indicator.
+    let amber_b = uuid_id("indicator", 8);
+    post(
+        &client,
+        &a,
+        "forb",
+        vec![indicator(&amber_b, TLP_AMBER, json!({}))],
+    )
+    .await;
     let b_own = uuid_id("indicator", 20);
     post(
         &client,
@@ -496,12 +567,7 @@ async fn federation_of_four_nodes() {
         v.sort();
         v
     };
-    wait_until(
-        "A1 to hold what A allows it",
-        Duration::from_secs(30),
-        || async { ids(&held(&client, &a1).await) == want_a1 },
-    )
-    .await;
+    wait_for_ids(&client, "A1 to hold what A allows it", &a1, &want_a1).await;
     let want_h = {
         let mut v = vec![
             clear.clone(),
@@ -513,10 +579,11 @@ async fn federation_of_four_nodes() {
         v.sort();
         v
     };
-    wait_until(
+    wait_for_ids(
+        &client,
         "H to hold A's shareable objects and B's",
-        Duration::from_secs(30),
-        || async { ids(&held(&client, &h).await) == want_h },
+        &h,
+        &want_h,
     )
     .await;
     let want_b = {
@@ -526,21 +593,41 @@ async fn federation_of_four_nodes() {
             pii.clone(),
             gran.clone(),
             b_own.clone(),
+            amber_b.clone(),
         ];
         v.sort();
         v
     };
-    wait_until(
-        "B to hold what A allows it",
-        Duration::from_secs(30),
-        || async { ids(&held(&client, &b).await) == want_b },
-    )
-    .await;
+    wait_for_ids(&client, "B to hold what A allows it", &b, &want_b).await;
     // B's object reached A through the hub (B allowed re-sharing) or directly.
     wait_until("A to hold B's object", Duration::from_secs(30), || async {
         ids(&held(&client, &a).await).contains(&b_own)
     })
     .await;
+
+    // AMBER reaches B's constituent only where B's agreement with it allows: B1 gets
+    // A's GREEN through B, not the AMBER object shared to B, until B's terms with B1
+    // allow AMBER (and then B1 asks again from the start).
+    wait_until(
+        "B1 to hold A's GREEN object through B",
+        Duration::from_secs(30),
+        || async { ids(&held(&client, &b1).await).contains(&green) },
+    )
+    .await;
+    assert!(!ids(&held(&client, &b1).await).contains(&amber_b));
+    agree(&b, "B1", &["--max-tlp", "amber"]);
+    wait_until(
+        "B1 to hold the AMBER object once allowed",
+        Duration::from_secs(30),
+        || async { ids(&held(&client, &b1).await).contains(&amber_b) },
+    )
+    .await;
+    for never in [&red, &strict, &amber] {
+        assert!(
+            !ids(&held(&client, &b1).await).contains(never),
+            "B1 holds {never}"
+        );
+    }
 
     // RED never left A; AMBER+STRICT only reached the named recipient; AMBER only A's client.
     for (n, objs) in [(&h, held(&client, &h).await), (&b, held(&client, &b).await)] {
@@ -800,9 +887,22 @@ async fn federation_of_four_nodes() {
         .map(|e| json!({"id": e["object_id"]}))
         .collect::<Vec<_>>());
     recalled.sort();
-    let mut expect = vec![amber.clone(), strict.clone()];
+    // The granular-marked object stays allowed, but no longer its AMBER description:
+    // A1 gives its copy back and pulls the one it may now hold.
+    let mut expect = vec![amber.clone(), strict.clone(), gran.clone()];
     expect.sort();
     assert_eq!(recalled, expect);
+    wait_until(
+        "A1 to hold the narrowed copy",
+        Duration::from_secs(30),
+        || async {
+            held(&client, &a1)
+                .await
+                .iter()
+                .any(|o| o["id"] == gran.as_str() && o.get("description").is_none())
+        },
+    )
+    .await;
 
     // B stops; A publishes; B comes back and catches up, nothing lost or duplicated.
     b.stop();
