@@ -3,10 +3,10 @@
 //! (signature, loops) with its metadata, in one transaction per page. The cursor of
 //! (peer, collection) is saved after the page is committed, so a sync interrupted at
 //! any point resumes where it stopped; a page fetched twice is stored once
-//! (idempotent by (id, version)). Then it applies the peer's recalls and deletions.
+//! (idempotent by (id, version)). Before pulling it applies the peer's recalls and
+//! deletions. Push (`push_peer`) sends new local versions to peers marked for it.
 
 use std::pin::pin;
-
 use std::sync::Arc;
 
 use futures::TryStreamExt;
@@ -98,7 +98,8 @@ fn client_for(peer: &Peer) -> Result<(Client, reqwest::Url), FederationError> {
     Ok((Client::new(auth)?, url))
 }
 
-/// Pulls everything new from one peer, then applies its recalls.
+/// Applies one peer's recalls, then pulls everything new from it (from the start again
+/// when its agreement with this node changed).
 pub async fn pull_peer(
     node: &Node,
     peer: &Peer,
