@@ -184,6 +184,18 @@ pub async fn agreement_for_org(
 /// (1 for the first), and the previous terms are returned (for recall).
 pub async fn set_agreement(
     store: &dyn Store,
+    agreement: Agreement,
+) -> Result<(Agreement, Option<Agreement>), FederationError> {
+    let (agreement, previous) = prepare_agreement(store, agreement).await?;
+    save_agreement(store, &agreement).await?;
+    Ok((agreement, previous))
+}
+
+/// The next version of the terms with a partner (id and version assigned), with the
+/// terms in force, without saving anything: what recall is computed against before
+/// the new terms take effect.
+pub async fn prepare_agreement(
+    store: &dyn Store,
     mut agreement: Agreement,
 ) -> Result<(Agreement, Option<Agreement>), FederationError> {
     let previous = agreement_with(store, &agreement.partner_node).await?;
@@ -191,6 +203,14 @@ pub async fn set_agreement(
     if agreement.id.is_empty() {
         agreement.id = format!("agreement:{}", agreement.partner_node);
     }
+    Ok((agreement, previous))
+}
+
+/// Saves prepared terms (see [`prepare_agreement`]) as the ones in force.
+pub async fn save_agreement(
+    store: &dyn Store,
+    agreement: &Agreement,
+) -> Result<(), FederationError> {
     let now = store::now_micros();
     let body = to_json(&agreement);
     store
@@ -217,5 +237,5 @@ pub async fn set_agreement(
             None,
         )
         .await?;
-    Ok((agreement, previous))
+    Ok(())
 }

@@ -240,7 +240,13 @@ fn egress_one(
     local: &NodeId,
     item: EgressItem,
 ) -> Option<(String, EgressEntry)> {
-    let mut object = item.object;
+    let mut object = match stix::Object::from_json_str(&item.json) {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "a stored object does not parse; not sent");
+            return None;
+        }
+    };
     // A received object goes on with the path it came by.
     if let Some(orig) = &item.doc.meta.originator {
         stamp(

@@ -109,16 +109,46 @@ pub async fn recheck(
     recheck_only(node, partner, None).await
 }
 
+/// Changes the terms with a partner: what the partner may no longer hold under `new`
+/// is recalled first, then the new terms are saved. In this order a partner that syncs
+/// in between still sees the old terms, and when it next sees the new version it has
+/// already been told what to give back (so it never keeps content the new terms would
+/// have taken back). Returns the terms saved and the recalls recorded.
+pub async fn change_agreement(
+    node: &Node,
+    new: Agreement,
+) -> Result<(Agreement, Vec<EgressEntry>), FederationError> {
+    let (new, _previous) = directory::prepare_agreement(node.store.as_ref(), new).await?;
+    let mut terms: Vec<Agreement> = directory::agreements(node.store.as_ref())
+        .await?
+        .into_iter()
+        .filter(|a| a.partner_node != new.partner_node)
+        .collect();
+    terms.push(new.clone());
+    let recalled = recheck_terms(node, Some(&new.partner_node), None, &terms).await?;
+    directory::save_agreement(node.store.as_ref(), &new).await?;
+    Ok((new, recalled))
+}
+
 /// [`recheck`] restricted to some objects (those that just got a new version).
 pub async fn recheck_only(
     node: &Node,
     partner: Option<&NodeId>,
     only: Option<&hashbrown::HashSet<String>>,
 ) -> Result<Vec<EgressEntry>, FederationError> {
+    let agreements: Vec<Agreement> = directory::agreements(node.store.as_ref()).await?;
+    recheck_terms(node, partner, only, &agreements).await
+}
+
+async fn recheck_terms(
+    node: &Node,
+    partner: Option<&NodeId>,
+    only: Option<&hashbrown::HashSet<String>>,
+    agreements: &[Agreement],
+) -> Result<Vec<EgressEntry>, FederationError> {
     let dir = taxii::server::gate::load_directory(node.store.as_ref())
         .await
         .map_err(|e| FederationError::Invalid(e.to_string()))?;
-    let agreements: Vec<Agreement> = directory::agreements(node.store.as_ref()).await?;
     let mut out = Vec::new();
     for r in deliveries(node, partner).await? {
         if r.entry.action != "sent" || only.is_some_and(|o| !o.contains(&r.entry.object_id)) {

@@ -19,7 +19,7 @@ use crate::error::FederationError;
 use crate::node::Node;
 
 /// Objects asked for per page.
-const PAGE: u32 = 2000;
+const PAGE: u32 = 5000;
 
 /// What one sync with one peer did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -385,11 +385,8 @@ pub async fn push_peer(node: &Node, peer: &Peer) -> Result<PushReport, Federatio
         .map_err(|e| FederationError::Invalid(e.to_string()))?;
     let mut items = Vec::with_capacity(page.objects.len());
     for (o, doc) in page.objects.iter().zip(docs) {
-        let object = stix::Object::from_json_str(&o.json).map_err(|e| {
-            FederationError::Invalid(format!("stored {} does not parse: {e}", o.id))
-        })?;
         items.push(gate::EgressItem {
-            object,
+            json: o.json.clone(),
             doc,
             version_key: o.version_key.clone(),
         });

@@ -472,9 +472,8 @@ pub fn agreement(g: &GlobalArgs, args: AgreementArgs) -> anyhow::Result<ExitCode
                         policy::RedactionRules::redact_all()
                     },
                 };
-                let (a, _previous) = directory::set_agreement(store.as_ref(), a).await?;
                 let node = Node::open(store.clone(), &g.data_dir).await?;
-                let recalled = federation::recall::recheck(&node, Some(&p.node)).await?;
+                let (a, recalled) = federation::recall::change_agreement(&node, a).await?;
                 print_json(&json!({"agreement": a, "recalled": recalled.len()}))?;
             }
             AgreementCommand::Show { peer } => {

@@ -236,10 +236,11 @@ pub async fn collection_sharing(
     }
 }
 
-/// One object a partner node is about to receive.
+/// One object a partner node is about to receive: its stored JSON (parsed by the hook,
+/// on as many cores as it uses), metadata and version key.
 #[derive(Debug, Clone)]
 pub struct EgressItem {
-    pub object: stix::Object,
+    pub json: String,
     pub doc: MetaDoc,
     pub version_key: String,
 }
@@ -300,22 +301,15 @@ pub async fn admit(
         let Some(hook) = hook else {
             return Ok(vec![None; objects.len()]);
         };
-        let items = tokio::task::spawn_blocking(move || {
-            parsed
-                .into_iter()
-                .zip(docs)
-                .map(|((json, version_key), doc)| {
-                    stix::Object::from_json_str(&json).map(|object| EgressItem {
-                        object,
-                        doc,
-                        version_key,
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(|e| ServerError::Internal(e.to_string()))?
-        .map_err(|e| ServerError::Internal(format!("a stored object does not parse: {e}")))?;
+        let items = parsed
+            .into_iter()
+            .zip(docs)
+            .map(|((json, version_key), doc)| EgressItem {
+                json,
+                doc,
+                version_key,
+            })
+            .collect();
         return hook.egress(dir, p, items).await;
     }
     let who = requester(dir, p);
