@@ -192,6 +192,9 @@ class NadhirServer(Server):
         self.admin("collection", "add", "--title", "bench", "--alias", "bench",
                    "--api-root", API_ROOT, "--id", COLLECTION)
         self.admin("grant", "--org", "bench", "--collection", COLLECTION, "--read", "--write")
+        # The bench organisation runs the node: what `nadhir import` loads is its own,
+        # so its reader is in the audience of the (unmarked, TLP:AMBER) objects.
+        run(self.base + ["node", "set", "--org", "bench"], env=self.env)
         tok = self.admin("token", "create", "--org", org["name"], "--role", "analyst")
         self.auth = "Bearer " + tok["token"]
 

@@ -4,7 +4,7 @@
 use crate::agreement::{egress_allowed, Agreement};
 use crate::error::DenyReason;
 use crate::granular::{parse_selector, prune, Path};
-use crate::marking::{effective_marking, Pap, Tlp};
+use crate::marking::{effective_marking, EffectiveMarking, Pap, Tlp};
 use crate::model::{CommunityId, Context, NodeId, OrgId, Requester, Role, UserId};
 use crate::pii::PiiFinding;
 use crate::sharing::{read_sharing, stamp, SharingInfo};
@@ -176,6 +176,106 @@ pub fn decide(
     }
 }
 
+/// The checks of a read by this node's own readers (every purpose but sync) that depend
+/// only on the object-level marking: the role gate (a peer account reads only through
+/// sync), the anonymous rule, the TLP audience, PAP:RED out of blocking exports.
+fn local_checks(
+    ctx: &Context,
+    requester: &Requester,
+    marking: &EffectiveMarking,
+    meta: &ObjectMeta,
+    purpose: ReadPurpose<'_>,
+) -> Result<(), DenyReason> {
+    if requester.role == Role::Peer {
+        return Err(DenyReason::PeerOutsideSync);
+    }
+    if requester.anonymous && !in_audience(ctx, requester, meta, marking.tlp) {
+        return Err(DenyReason::Anonymous { tlp: marking.tlp });
+    }
+    if !in_audience(ctx, requester, meta, marking.tlp) {
+        return Err(DenyReason::TlpAudience { tlp: marking.tlp });
+    }
+    if matches!(purpose, ReadPurpose::Export { blocking: true }) && marking.pap == Some(Pap::Red) {
+        return Err(DenyReason::PapRedBlockingExport);
+    }
+    Ok(())
+}
+
+/// What [`decide_json`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonDecision {
+    /// Send the stored text as it is.
+    Same,
+    /// Send this copy instead (content was removed or rewritten).
+    Rewritten(String),
+    Deny(DenyReason),
+}
+
+/// The marking-relevant parts of an object, read from its JSON text without building it.
+#[derive(serde::Deserialize)]
+struct MarkingView {
+    #[serde(rename = "type")]
+    type_name: String,
+    id: String,
+    #[serde(default)]
+    object_marking_refs: Option<Vec<Value>>,
+    #[serde(default)]
+    granular_markings: Option<serde::de::IgnoredAny>,
+}
+
+/// [`decide`] for stored JSON text. For this node's own readers (every purpose but sync)
+/// an object without granular markings is decided on its object-level marking alone,
+/// read without building the object, by the same checks `decide` runs; anything else
+/// (sync, granular markings, text that is not a plain object) is parsed and `decide`d.
+pub fn decide_json(
+    ctx: &Context,
+    requester: &Requester,
+    json: &str,
+    meta: &ObjectMeta,
+    purpose: ReadPurpose<'_>,
+) -> JsonDecision {
+    if !matches!(purpose, ReadPurpose::Sync(_)) {
+        if let Ok(view) = serde_json::from_str::<MarkingView>(json) {
+            if view.granular_markings.is_none() {
+                let refs: Vec<&str> = view
+                    .object_marking_refs
+                    .iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let marking = crate::marking::effective_marking_of(
+                    &view.type_name,
+                    &view.id,
+                    refs.iter().copied(),
+                    ctx.config.default_tlp,
+                );
+                return match local_checks(ctx, requester, &marking, meta, purpose) {
+                    Ok(()) => JsonDecision::Same,
+                    Err(reason) => JsonDecision::Deny(reason),
+                };
+            }
+        }
+    }
+    let object = match stix::Object::from_json_str(json) {
+        Ok(o) => o,
+        Err(e) => {
+            return JsonDecision::Deny(DenyReason::Unreadable {
+                reason: e.to_string(),
+            })
+        }
+    };
+    match decide(ctx, requester, &object, meta, purpose) {
+        Decision::Allow(copy) if !matches!(purpose, ReadPurpose::Sync(_)) => {
+            // Local reads never change an allowed copy.
+            let _ = copy;
+            JsonDecision::Same
+        }
+        Decision::Allow(copy) => JsonDecision::Rewritten(copy.to_json()),
+        Decision::Redacted(r) => JsonDecision::Rewritten(r.object.to_json()),
+        Decision::Deny(reason) => JsonDecision::Deny(reason),
+    }
+}
+
 fn decide_inner(
     ctx: &Context,
     requester: &Requester,
@@ -188,34 +288,32 @@ fn decide_inner(
         ReadPurpose::Sync(a) => Some(a),
         _ => None,
     };
-    match (requester.role, agreement) {
-        (Role::Peer, None) => return Err(DenyReason::PeerOutsideSync),
-        (Role::Peer, Some(_)) if requester.anonymous => return Err(DenyReason::SyncRequiresPeer),
-        (Role::Peer, Some(_)) => {}
-        (_, Some(_)) => return Err(DenyReason::SyncRequiresPeer),
-        (_, None) => {}
-    }
-    if requester.anonymous && !in_audience(ctx, requester, meta, marking.tlp) {
-        return Err(DenyReason::Anonymous { tlp: marking.tlp });
-    }
-    if let Some(a) = agreement {
-        if marking.tlp == Tlp::Red {
-            return Err(DenyReason::RedOverSync);
+    match agreement {
+        None => local_checks(ctx, requester, &marking, meta, purpose)?,
+        Some(a) => {
+            match requester.role {
+                Role::Peer if requester.anonymous => return Err(DenyReason::SyncRequiresPeer),
+                Role::Peer => {}
+                _ => return Err(DenyReason::SyncRequiresPeer),
+            }
+            if requester.anonymous && !in_audience(ctx, requester, meta, marking.tlp) {
+                return Err(DenyReason::Anonymous { tlp: marking.tlp });
+            }
+            if marking.tlp == Tlp::Red {
+                return Err(DenyReason::RedOverSync);
+            }
+            if a.partner_org != requester.org {
+                return Err(DenyReason::AgreementPartnerMismatch {
+                    agreement_partner: a.partner_node.clone(),
+                });
+            }
+            egress_allowed(ctx, a, object, meta)?;
+            if !in_audience(ctx, requester, meta, marking.tlp) {
+                return Err(DenyReason::TlpAudience { tlp: marking.tlp });
+            }
         }
-        if a.partner_org != requester.org {
-            return Err(DenyReason::AgreementPartnerMismatch {
-                agreement_partner: a.partner_node.clone(),
-            });
-        }
-        egress_allowed(ctx, a, object, meta)?;
-    }
-    if !in_audience(ctx, requester, meta, marking.tlp) {
-        return Err(DenyReason::TlpAudience { tlp: marking.tlp });
     }
     let blocking = matches!(purpose, ReadPurpose::Export { blocking: true });
-    if blocking && marking.pap == Some(Pap::Red) {
-        return Err(DenyReason::PapRedBlockingExport);
-    }
 
     // Granular markings.
     let mut targets: Vec<Path> = Vec::new();
@@ -900,5 +998,74 @@ mod tests {
             )),
             "sharing.loop"
         );
+    }
+
+    /// `decide_json` answers exactly as `decide` for every local purpose, marking,
+    /// requester and object shape (granular markings and marking definitions included).
+    #[test]
+    fn decide_json_agrees_with_decide() {
+        use crate::marking::*;
+        let c = ctx();
+        let mut objects: Vec<stix::Object> = Vec::new();
+        let sets: [&[&str]; 9] = [
+            &[],
+            &[TLP2_CLEAR],
+            &[TLP2_GREEN],
+            &[TLP2_AMBER],
+            &[TLP2_AMBER_STRICT],
+            &[TLP2_RED],
+            &[TLP1_WHITE, PAP_RED],
+            &[TLP2_GREEN, PAP_RED],
+            &[TLP1_AMBER, TLP2_CLEAR],
+        ];
+        for m in sets {
+            objects.push(indicator(m));
+            let mut g = indicator(m);
+            g.as_map_mut().insert(
+                "granular_markings".into(),
+                json!([{"marking_ref": TLP2_RED, "selectors": ["name"]}]),
+            );
+            objects.push(g);
+        }
+        objects.push(
+            stix::Object::from_value(json!({
+                "type": "marking-definition", "spec_version": "2.1", "id": TLP2_RED,
+                "created": "2022-10-01T00:00:00.000Z", "name": "TLP:RED",
+                "extensions": {}
+            }))
+            .unwrap(),
+        );
+        let readers = [
+            user("ncA", "u1", Role::Analyst, &[]),
+            user("ncB", "u2", Role::Reader, &["gulf-fin"]),
+            user("bankA", "u3", Role::Reader, &[]),
+            user("other", "u4", Role::Admin, &[]),
+            user("ncB", "u5", Role::Peer, &[]),
+            Requester::anonymous(),
+        ];
+        let mut anon_ctx = c.clone();
+        anon_ctx.config.allow_anonymous_clear = true;
+        for cx in [&c, &anon_ctx] {
+            for o in &objects {
+                let text = o.to_json();
+                for r in &readers {
+                    for purpose in [
+                        ReadPurpose::Read,
+                        ReadPurpose::Export { blocking: false },
+                        ReadPurpose::Export { blocking: true },
+                        ReadPurpose::Stream,
+                        ReadPurpose::Webhook,
+                    ] {
+                        let want = match decide(cx, r, o, &meta(), purpose) {
+                            Decision::Allow(_) => JsonDecision::Same,
+                            Decision::Redacted(x) => JsonDecision::Rewritten(x.object.to_json()),
+                            Decision::Deny(d) => JsonDecision::Deny(d),
+                        };
+                        let got = decide_json(cx, r, &text, &meta(), purpose);
+                        assert_eq!(got, want, "{} for {r:?} {purpose:?}", o.id());
+                    }
+                }
+            }
+        }
     }
 }

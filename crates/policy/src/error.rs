@@ -49,6 +49,8 @@ pub enum DenyReason {
     Loop { node: NodeId },
     #[error("invalid sharing extension: {0}")]
     InvalidSharingExtension(#[from] ExtensionError),
+    #[error("the stored object cannot be read: {reason}")]
+    Unreadable { reason: String },
 }
 
 impl DenyReason {
@@ -73,6 +75,7 @@ impl DenyReason {
             DenyReason::RelayWithoutExtension { .. } => "sharing.relay_without_extension",
             DenyReason::Loop { .. } => "sharing.loop",
             DenyReason::InvalidSharingExtension(_) => "sharing.invalid_extension",
+            DenyReason::Unreadable { .. } => "policy.unreadable",
         }
     }
 }

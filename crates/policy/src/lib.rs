@@ -27,7 +27,9 @@ pub mod sighting;
 pub mod stored;
 
 pub use agreement::{egress_allowed, Agreement};
-pub use decide::{decide, in_audience, Decision, ObjectMeta, ReadPurpose, Redacted};
+pub use decide::{
+    decide, decide_json, in_audience, Decision, JsonDecision, ObjectMeta, ReadPurpose, Redacted,
+};
 pub use error::{DenyReason, ExtensionError, PolicyError};
 pub use marking::{effective_marking, EffectiveMarking, Pap, Tlp};
 pub use model::{

@@ -150,7 +150,7 @@ pub struct EffectiveMarking {
 
 /// The marking ids listed in `object_marking_refs` (non-strings are ignored here; the
 /// `stix` validator reports them).
-pub fn object_marking_refs(object: &stix::Object) -> impl Iterator<Item = &str> {
+pub fn object_marking_refs(object: &stix::Object) -> impl Iterator<Item = &str> + Clone {
     object
         .get("object_marking_refs")
         .and_then(Value::as_array)
@@ -176,9 +176,24 @@ pub fn max_pap<'a>(ids: impl IntoIterator<Item = &'a str>) -> Option<Pap> {
 /// A `marking-definition` that is itself a TLP or PAP definition is always CLEAR: the
 /// definitions are public by nature (everyone must be able to resolve the refs).
 pub fn effective_marking(object: &stix::Object, default_tlp: Tlp) -> EffectiveMarking {
-    if object.type_name() == "marking-definition"
-        && (Tlp::from_marking_id(object.id()).is_some()
-            || Pap::from_marking_id(object.id()).is_some())
+    effective_marking_of(
+        object.type_name(),
+        object.id(),
+        object_marking_refs(object),
+        default_tlp,
+    )
+}
+
+/// [`effective_marking`] from the parts it depends on: the object's type, id and the
+/// ids in its `object_marking_refs`.
+pub fn effective_marking_of<'a>(
+    type_name: &str,
+    id: &str,
+    refs: impl IntoIterator<Item = &'a str> + Clone,
+    default_tlp: Tlp,
+) -> EffectiveMarking {
+    if type_name == "marking-definition"
+        && (Tlp::from_marking_id(id).is_some() || Pap::from_marking_id(id).is_some())
     {
         return EffectiveMarking {
             tlp: Tlp::Clear,
@@ -186,11 +201,11 @@ pub fn effective_marking(object: &stix::Object, default_tlp: Tlp) -> EffectiveMa
             pap: None,
         };
     }
-    let tlp = max_tlp(object_marking_refs(object));
+    let tlp = max_tlp(refs.clone());
     EffectiveMarking {
         tlp: tlp.unwrap_or(default_tlp),
         tlp_defaulted: tlp.is_none(),
-        pap: max_pap(object_marking_refs(object)),
+        pap: max_pap(refs),
     }
 }
 

@@ -19,7 +19,7 @@ use policy::stored::{
     POLICY_CONFIG_STATE_KEY,
 };
 use policy::{
-    decide, CollectionSharing, Community, Context, Decision, MetaDoc, NodeId, OrgId, OrgKind,
+    CollectionSharing, Community, Context, JsonDecision, MetaDoc, NodeId, OrgId, OrgKind,
     ReadPurpose, Requester, Role, UserId,
 };
 use store::{MetaRow, Store, StoredObject};
@@ -354,14 +354,18 @@ pub async fn decide_page(
             .into_iter()
             .zip(docs)
             .map(|(json, doc)| {
-                let object = stix::Object::from_json_str(&json).map_err(|e| {
-                    ServerError::Internal(format!("a stored object does not parse: {e}"))
-                })?;
-                Ok(match decide(&dir.ctx, &who, &object, &doc.meta, purpose) {
-                    Decision::Allow(_) => Some(json),
-                    Decision::Redacted(r) => Some(r.object.to_json()),
-                    Decision::Deny(_) => None,
-                })
+                Ok(
+                    match policy::decide_json(&dir.ctx, &who, &json, &doc.meta, purpose) {
+                        JsonDecision::Same => Some(json),
+                        JsonDecision::Rewritten(copy) => Some(copy),
+                        JsonDecision::Deny(policy::DenyReason::Unreadable { reason }) => {
+                            return Err(ServerError::Internal(format!(
+                                "a stored object does not parse: {reason}"
+                            )))
+                        }
+                        JsonDecision::Deny(_) => None,
+                    },
+                )
             })
             .collect()
     })
