@@ -194,6 +194,7 @@ impl Node {
                             object: incoming.object,
                             doc,
                             expires,
+                            canonical: incoming.canonical,
                         });
                     }
                     let mut recipients: Vec<OrgId> = s.recipients.clone();
@@ -223,6 +224,7 @@ impl Node {
                         object: incoming.object,
                         doc,
                         expires,
+                        canonical: incoming.canonical,
                     })
         })
         .await?;

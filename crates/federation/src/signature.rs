@@ -63,26 +63,36 @@ pub fn verify(
     signature: &Signature,
     keys: &PeerKeys,
 ) -> Result<(), FederationError> {
+    verify_canonical(object.id(), &signing_bytes(object), signature, keys)
+}
+
+/// [`verify`] over signing bytes already computed with [`signing_bytes`].
+pub fn verify_canonical(
+    object_id: &str,
+    bytes: &[u8],
+    signature: &Signature,
+    keys: &PeerKeys,
+) -> Result<(), FederationError> {
     let bad = |reason| FederationError::BadSignature {
-        object_id: object.id().to_owned(),
+        object_id: object_id.to_owned(),
         signer: signature.signer.clone(),
         reason,
     };
     let Some(key) = keys.get(&signature.signer) else {
         return Err(FederationError::UnknownSigner {
-            object_id: object.id().to_owned(),
+            object_id: object_id.to_owned(),
             signer: signature.signer.clone(),
         });
     };
-    let bytes = STANDARD
+    let raw = STANDARD
         .decode(&signature.value)
         .map_err(|_| bad(SignatureFault::NotBase64))?;
-    let bytes: [u8; 64] = bytes
+    let raw: [u8; 64] = raw
         .as_slice()
         .try_into()
-        .map_err(|_| bad(SignatureFault::WrongLength(bytes.len())))?;
-    let sig = ed25519_dalek::Signature::from_bytes(&bytes);
-    key.verify_strict(&signing_bytes(object), &sig)
+        .map_err(|_| bad(SignatureFault::WrongLength(raw.len())))?;
+    let sig = ed25519_dalek::Signature::from_bytes(&raw);
+    key.verify_strict(bytes, &sig)
         .map_err(|_| bad(SignatureFault::Mismatch))
 }
 

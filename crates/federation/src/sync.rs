@@ -213,12 +213,15 @@ async fn store_page(
                     expires: a.expires,
                     updated: now,
                 });
-                accepted.push(a.object);
+                accepted.push((a.object, a.canonical));
             }
             Err(reason) => report.rejected.push(reason),
         }
     }
-    let news = crate::par::par_map(accepted, |o| NewObject::from_object(&o)).await?;
+    let news = crate::par::par_map(accepted, |(o, canonical)| {
+        NewObject::from_object_canonical(&o, &canonical)
+    })
+    .await?;
     if !news.is_empty() {
         let mut tx = store.begin().await?;
         let outcomes = tx.insert(&news, std::slice::from_ref(into)).await?;

@@ -9,7 +9,7 @@
 
 use crate::error::FederationError;
 use crate::identity::PeerKeys;
-use crate::signature::{strip_sharing, verify};
+use crate::signature::{signing_bytes, strip_sharing, verify_canonical};
 use policy::sharing::{read_sharing, stamp, SharingInfo, Signature, SHARING_EXTENSION_ID};
 
 /// Writes `signature` into the sharing extension of `copy`. Fails when the copy carries
@@ -36,6 +36,9 @@ pub struct Incoming {
     pub object: stix::Object,
     /// The sharing extension as received; `signature` is `Some`.
     pub sharing: SharingInfo,
+    /// The object's RFC 8785 canonical JSON (the signed bytes; its SHA-256 is the
+    /// store's content hash).
+    pub canonical: Vec<u8>,
 }
 
 /// Checks an object received from a peer: its sharing extension must be valid and
@@ -52,9 +55,16 @@ pub fn open(object: stix::Object, keys: &PeerKeys) -> Result<Incoming, Federatio
             object_id: object.id().to_owned(),
         });
     };
-    verify(&object, signature, keys)?;
+    // Without the extension the object is exactly the signed content: its canonical
+    // form is computed once, for the check and for the store's content hash.
     strip_sharing(object.as_map_mut());
-    Ok(Incoming { object, sharing })
+    let canonical = signing_bytes(&object);
+    verify_canonical(object.id(), &canonical, signature, keys)?;
+    Ok(Incoming {
+        object,
+        sharing,
+        canonical,
+    })
 }
 
 #[cfg(test)]
@@ -280,5 +290,26 @@ mod tests {
             prop_assert_eq!(incoming.object.canonical_json(), o.canonical_json());
             prop_assert_eq!(incoming.sharing.originator, NodeId::new(A));
         }
+    }
+
+    /// The canonical bytes `open` hands back are the stored object's canonical JSON, so
+    /// the store's content hash computed from them is the usual one.
+    #[test]
+    fn open_returns_the_stored_objects_canonical_json() {
+        let (a_key, _, peers) = keys();
+        let a = NodeId::new(A);
+        let mut o = stix::Object::from_value(json!({
+            "type": "indicator", "spec_version": "2.1", "id": "indicator--1",
+            "name": "x", "extensions": {"x-other": {"k": 1.5}}
+        }))
+        .unwrap();
+        policy::sharing::stamp(&mut o, &SharingInfo::outgoing(None, &a, true));
+        let sig = sign(&o, &a_key, &a);
+        let inc = open(seal(o, sig).unwrap(), &peers).unwrap();
+        assert_eq!(inc.canonical, inc.object.canonical_json().into_bytes());
+        assert_eq!(
+            store::NewObject::from_object_canonical(&inc.object, &inc.canonical),
+            store::NewObject::from_object(&inc.object)
+        );
     }
 }

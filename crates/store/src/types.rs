@@ -39,6 +39,21 @@ pub struct NewObject {
 
 impl NewObject {
     pub fn from_object(obj: &stix::Object) -> Self {
+        let mut n = Self::without_hash(obj);
+        n.content_hash = hex::encode(obj.content_hash());
+        n
+    }
+
+    /// [`NewObject::from_object`] when the object's RFC 8785 canonical JSON
+    /// (`stix::Object::canonical_json`) is already at hand (e.g. checked as signed bytes).
+    pub fn from_object_canonical(obj: &stix::Object, canonical: &[u8]) -> Self {
+        use sha2::Digest;
+        let mut n = Self::without_hash(obj);
+        n.content_hash = hex::encode(sha2::Sha256::digest(canonical));
+        n
+    }
+
+    fn without_hash(obj: &stix::Object) -> Self {
         let version = obj.version();
         NewObject {
             id: obj.id().to_owned(),
@@ -48,7 +63,7 @@ impl NewObject {
             version_text: version.map(|t| t.to_string()).unwrap_or_default(),
             revoked: obj.is_revoked(),
             json: obj.to_json(),
-            content_hash: hex::encode(obj.content_hash()),
+            content_hash: String::new(),
         }
     }
 }

@@ -276,6 +276,9 @@ pub struct Accepted {
     pub doc: MetaDoc,
     /// When retention under the agreement ends (Unix microseconds).
     pub expires: Option<i64>,
+    /// The object's RFC 8785 canonical JSON (computed for the signature check; the
+    /// store's content hash is its SHA-256).
+    pub canonical: Vec<u8>,
 }
 
 /// Decides a page of stored objects for `p`: per object (in order) the JSON to send, or

@@ -296,7 +296,7 @@ async fn accept_pushed(
                     expires: a.expires,
                     updated: now,
                 });
-                accepted.push(a.object);
+                accepted.push((a.object, a.canonical));
                 keep_details.push(d);
             }
             Err(reason) => {
@@ -309,7 +309,7 @@ async fn accept_pushed(
     let news = tokio::task::spawn_blocking(move || {
         accepted
             .iter()
-            .map(NewObject::from_object)
+            .map(|(o, canonical)| NewObject::from_object_canonical(o, canonical))
             .collect::<Vec<_>>()
     })
     .await
