@@ -35,33 +35,32 @@ async fn deliveries(
     Ok(latest.into_values().collect())
 }
 
-/// Partners currently holding `object_id` (its latest ledger row for them is `sent`).
-pub async fn holders(node: &Node, object_id: &str) -> Result<Vec<EgressRow>, FederationError> {
-    Ok(deliveries(node, None)
-        .await?
-        .into_iter()
-        .filter(|r| r.entry.object_id == object_id && r.entry.action == "sent")
-        .collect())
-}
-
-/// Records a deletion for every partner that holds the object.
-pub async fn propagate_delete(
+/// Records a deletion for every partner that holds one of `object_ids` (its latest
+/// ledger row for that partner is `sent`); the ledger is read once for the whole batch.
+/// Returns the entries recorded.
+pub async fn propagate_deletes(
     node: &Node,
-    object_id: &str,
+    object_ids: &[String],
     why: &str,
 ) -> Result<u64, FederationError> {
-    let entries: Vec<EgressEntry> = holders(node, object_id)
+    if object_ids.is_empty() {
+        return Ok(0);
+    }
+    let wanted: hashbrown::HashSet<&str> = object_ids.iter().map(String::as_str).collect();
+    let detail = serde_json::json!({ "reason": why }).to_string();
+    let entries: Vec<EgressEntry> = deliveries(node, None)
         .await?
         .into_iter()
+        .filter(|r| r.entry.action == "sent" && wanted.contains(r.entry.object_id.as_str()))
         .map(|r| EgressEntry {
             peer: r.entry.peer,
-            object_id: object_id.to_owned(),
+            object_id: r.entry.object_id,
             version_key: String::new(),
             content_hash: String::new(),
             agreement_id: r.entry.agreement_id,
             agreement_version: r.entry.agreement_version,
             action: "delete".to_owned(),
-            detail: serde_json::json!({ "reason": why }).to_string(),
+            detail: detail.clone(),
         })
         .collect();
     let n = entries.len() as u64;

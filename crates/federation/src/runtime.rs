@@ -29,15 +29,12 @@ pub async fn outbox_once(node: &Node) -> Result<u64, FederationError> {
         .unwrap_or(0);
     let tombs = store.tombstones(after, 1000).await?;
     if let Some(last) = tombs.last().map(|t| t.seq) {
-        let mut seen = hashbrown::HashSet::new();
         // A deletion from one collection counts too: a partner holds the object because
         // it was in one of this node's collections.
-        for t in tombs {
-            if seen.insert(t.id.clone()) {
-                recorded +=
-                    crate::recall::propagate_delete(node, &t.id, "deleted at this node").await?;
-            }
-        }
+        let mut ids: Vec<String> = tombs.into_iter().map(|t| t.id).collect();
+        ids.sort();
+        ids.dedup();
+        recorded += crate::recall::propagate_deletes(node, &ids, "deleted at this node").await?;
         store
             .set_state(OUTBOX_TOMBSTONES, &last.to_string())
             .await?;
@@ -69,16 +66,15 @@ pub async fn outbox_once(node: &Node) -> Result<u64, FederationError> {
 /// Deletes received objects whose retention ended; returns how many.
 pub async fn retention_once(node: &Node) -> Result<u64, FederationError> {
     let store = node.store.as_ref();
-    let mut n = 0;
-    for id in store.expired_meta(store::now_micros(), 1000).await? {
+    let expired = store.expired_meta(store::now_micros(), 1000).await?;
+    for id in &expired {
         store
-            .delete_object(None, &id, &VersionFilter::all(), &[])
+            .delete_object(None, id, &VersionFilter::all(), &[])
             .await?;
-        store.delete_meta(&id).await?;
-        crate::recall::propagate_delete(node, &id, "retention ended").await?;
-        n += 1;
+        store.delete_meta(id).await?;
     }
-    Ok(n)
+    crate::recall::propagate_deletes(node, &expired, "retention ended").await?;
+    Ok(expired.len() as u64)
 }
 
 /// Runs the sync, outbox and retention loops until `stop` turns true.

@@ -138,6 +138,9 @@ pub async fn pull_peer(
         }
         store.set_state(&terms_key, &terms_now).await?;
     }
+    let dir = gate::load_directory(store)
+        .await
+        .map_err(|e| FederationError::Invalid(e.to_string()))?;
     for coll in &remote {
         let key = cursor_key(peer, coll);
         let start = match store.get_state(&key).await?.filter(|v| !v.is_empty()) {
@@ -159,7 +162,7 @@ pub async fn pull_peer(
             let mut fetching = pages.as_mut();
             let (next, stored) = tokio::join!(
                 fetching.try_next(),
-                store_page(node, peer, &into, &key, page, &mut report)
+                store_page(node, &dir, peer, &into, &key, page, &mut report)
             );
             stored?;
             progress(&report);
@@ -173,6 +176,7 @@ pub async fn pull_peer(
 /// Checks, stores (with metadata, in one transaction) and records the cursor of one page.
 async fn store_page(
     node: &Node,
+    dir: &gate::Directory,
     peer: &Peer,
     into: &CollectionId,
     key: &str,
@@ -196,10 +200,7 @@ async fn store_page(
             Err(e) => report.rejected.push(e),
         }
     }
-    let dir = gate::load_directory(store)
-        .await
-        .map_err(|e| FederationError::Invalid(e.to_string()))?;
-    let verdicts = node.accept_from(&dir, &peer.node, objects).await?;
+    let verdicts = node.accept_from(dir, &peer.node, objects).await?;
     let now = store::now_micros();
     let mut accepted = Vec::new();
     let mut rows = Vec::new();

@@ -380,6 +380,39 @@ fn ledger(n: &Node, peer: &str) -> Vec<Value> {
         .collect()
 }
 
+fn sighting(id: &str, of: &str, count: u32, marking: &str) -> Value {
+    json!({
+        "type": "sighting", "spec_version": "2.1", "id": id,
+        "created": "2026-11-01T00:00:00.000Z", "modified": "2026-11-01T00:00:00.000Z",
+        "sighting_of_ref": of, "count": count, "object_marking_refs": [marking]
+    })
+}
+
+/// Whether `id` is in node `n`'s inbox, read over TAXII as its analyst.
+async fn in_inbox(client: &reqwest::Client, n: &Node, id: &str) -> bool {
+    let r = client
+        .get(format!(
+            "{}/api/collections/inbox/objects/?match[id]={id}",
+            n.base
+        ))
+        .bearer_auth(&n.analyst)
+        .header("accept", "application/taxii+json;version=2.1")
+        .send()
+        .await
+        .unwrap();
+    r.status() == 200 && r.json::<Value>().await.unwrap()["objects"].is_array()
+}
+
+fn report_latency(path: &str, ms: &mut [f64]) {
+    ms.sort_by(f64::total_cmp);
+    println!(
+        "{path}: n={} p50={:.0} ms p99={:.0} ms (sync interval 150 ms)",
+        ms.len(),
+        percentile(ms, 0.5),
+        percentile(ms, 0.99)
+    );
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i]
@@ -747,10 +780,7 @@ async fn federation_of_five_nodes() {
             &client,
             &b,
             "intel",
-            vec![json!({
-            "type": "sighting", "spec_version": "2.1", "id": sid,
-            "created": "2026-11-01T00:00:00.000Z", "modified": "2026-11-01T00:00:00.000Z",
-            "sighting_of_ref": green, "count": 1 + i, "object_marking_refs": [TLP_GREEN]})],
+            vec![sighting(&sid, &green, 1 + i, TLP_GREEN)],
         )
         .await;
         wait_until(
@@ -759,33 +789,13 @@ async fn federation_of_five_nodes() {
             || async { ids(&held(&client, &h).await).contains(&sid) },
         )
         .await;
-        wait_until(
-            "the sighting to reach A",
-            Duration::from_secs(20),
-            || async {
-                let r = client
-                    .get(format!(
-                        "{}/api/collections/inbox/objects/?match[id]={sid}",
-                        a.base
-                    ))
-                    .bearer_auth(&a.analyst)
-                    .header("accept", "application/taxii+json;version=2.1")
-                    .send()
-                    .await
-                    .unwrap();
-                r.status() == 200 && r.json::<Value>().await.unwrap()["objects"].is_array()
-            },
-        )
+        wait_until("the sighting to reach A", Duration::from_secs(20), || {
+            in_inbox(&client, &a, &sid)
+        })
         .await;
         lat.push(t0.elapsed().as_secs_f64() * 1000.0);
     }
-    lat.sort_by(f64::total_cmp);
-    println!(
-        "sighting B -> H -> A: n={} p50={:.0} ms p99={:.0} ms (sync interval 150 ms)",
-        lat.len(),
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.99)
-    );
+    report_latency("sighting B -> H -> A", &mut lat);
     // Directly: a sighting at the bank A1 reaches A (A1 pushes it; A also pulls A1).
     let mut direct = Vec::new();
     for i in 0..12u32 {
@@ -795,39 +805,18 @@ async fn federation_of_five_nodes() {
             &client,
             &a1,
             "intel",
-            vec![json!({
-            "type": "sighting", "spec_version": "2.1", "id": sid,
-            "created": "2026-11-01T00:00:00.000Z", "modified": "2026-11-01T00:00:00.000Z",
-            "sighting_of_ref": amber, "count": 1, "object_marking_refs": [TLP_AMBER]})],
+            vec![sighting(&sid, &amber, 1, TLP_AMBER)],
         )
         .await;
         wait_until(
             "the sighting to reach A directly",
             Duration::from_secs(20),
-            || async {
-                let r = client
-                    .get(format!(
-                        "{}/api/collections/inbox/objects/?match[id]={sid}",
-                        a.base
-                    ))
-                    .bearer_auth(&a.analyst)
-                    .header("accept", "application/taxii+json;version=2.1")
-                    .send()
-                    .await
-                    .unwrap();
-                r.status() == 200 && r.json::<Value>().await.unwrap()["objects"].is_array()
-            },
+            || in_inbox(&client, &a, &sid),
         )
         .await;
         direct.push(t0.elapsed().as_secs_f64() * 1000.0);
     }
-    direct.sort_by(f64::total_cmp);
-    println!(
-        "sighting A1 -> A (direct, pushed): n={} p50={:.0} ms p99={:.0} ms (sync interval 150 ms)",
-        direct.len(),
-        percentile(&direct, 0.5),
-        percentile(&direct, 0.99)
-    );
+    report_latency("sighting A1 -> A (direct, pushed)", &mut direct);
     // It went through the hub: H's ledger shows it sent to A.
     assert!(ledger(&h, "A")
         .iter()
