@@ -67,8 +67,9 @@ pub struct IpTable<K: Bits> {
     /// Sorted by prefix length, longest first.
     levels: Vec<Level<K>>,
     gate: Vec<u64>,
-    /// Frozen: about 8 bits per single address; a clear bit skips the host-level probe.
-    host_filter: Vec<u64>,
+    /// Frozen: a two-level bit filter of the single addresses (about 10 bits each); a
+    /// clear bit skips the host-level probe.
+    host_filter: crate::strset::BitFilter,
     /// Frozen: a 65,536-bit map of the top 16 bits of the single addresses (8 KiB, so it
     /// stays in cache): addresses of a /16 no indicator names (internal ranges, typically)
     /// skip the host filter's memory access.
@@ -82,7 +83,7 @@ impl<K: Bits> Default for IpTable<K> {
         IpTable {
             levels: Vec::new(),
             gate: Vec::new(),
-            host_filter: Vec::new(),
+            host_filter: crate::strset::BitFilter::default(),
             host_gate: Vec::new(),
             multi: Vec::new(),
             count: 0,
@@ -165,10 +166,10 @@ impl<K: Bits> IpTable<K> {
             l.map.shrink_to_fit();
         }
         if let Some(host) = self.levels.first().filter(|l| l.len == K::WIDTH) {
-            let mut filter = crate::strset::filter_words(host.map.len());
+            let mut filter = crate::strset::BitFilter::with_keys(host.map.len());
             let mut gate = vec![0u64; 1024];
             for k in host.map.keys() {
-                crate::strset::filter_insert(&mut filter, k.mix());
+                filter.insert(k.mix());
                 let t = k.top16();
                 gate[t / 64] |= 1 << (t % 64);
             }
@@ -196,7 +197,7 @@ impl<K: Bits> IpTable<K> {
                     .host_gate
                     .get(t / 64)
                     .is_some_and(|w| w & (1 << (t % 64)) == 0)
-                    || !crate::strset::filter_may_contain(&self.host_filter, addr.mix()))
+                    || !self.host_filter.may_contain(addr.mix()))
             {
                 continue;
             }
@@ -213,7 +214,7 @@ impl<K: Bits> IpTable<K> {
     /// Approximate heap bytes held.
     pub fn heap_bytes(&self) -> usize {
         self.gate.capacity() * 8
-            + self.host_filter.capacity() * 8
+            + self.host_filter.heap_bytes()
             + self.host_gate.capacity() * 8
             + self
                 .levels
