@@ -14,29 +14,41 @@ use crate::directory;
 use crate::error::FederationError;
 use crate::node::Node;
 
-/// The ledger's deliveries: per (partner, object) the latest row, `sent` or not.
+/// The ledger's deliveries: per (partner, object) the latest row, `sent` or not. With
+/// `only`, just those objects' rows are read (through the ledger's object index);
+/// without, the whole ledger (or the partner's part of it).
 async fn deliveries(
     node: &Node,
     partner: Option<&NodeId>,
+    only: Option<&[String]>,
 ) -> Result<Vec<EgressRow>, FederationError> {
     let mut latest: indexmap::IndexMap<(String, String), EgressRow> = indexmap::IndexMap::new();
-    let mut after = 0;
-    loop {
-        let rows = node
-            .store
-            .egress_after(after, partner.map(NodeId::as_str), 10_000)
-            .await?;
-        let Some(last) = rows.last() else { break };
-        after = last.seq;
+    let mut keep = |rows: Vec<EgressRow>| {
         for r in rows {
-            latest.insert((r.entry.peer.clone(), r.entry.object_id.clone()), r);
+            if partner.is_none_or(|p| p.as_str() == r.entry.peer) {
+                latest.insert((r.entry.peer.clone(), r.entry.object_id.clone()), r);
+            }
+        }
+    };
+    if let Some(ids) = only {
+        keep(node.store.egress_of_objects(ids).await?);
+    } else {
+        let mut after = 0;
+        loop {
+            let rows = node
+                .store
+                .egress_after(after, partner.map(NodeId::as_str), 10_000)
+                .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.seq;
+            keep(rows);
         }
     }
     Ok(latest.into_values().collect())
 }
 
 /// Records a deletion for every partner that holds one of `object_ids` (its latest
-/// ledger row for that partner is `sent`); the ledger is read once for the whole batch.
+/// ledger row for that partner is `sent`); only those objects' ledger rows are read.
 /// Returns the entries recorded.
 pub async fn propagate_deletes(
     node: &Node,
@@ -46,12 +58,11 @@ pub async fn propagate_deletes(
     if object_ids.is_empty() {
         return Ok(0);
     }
-    let wanted: hashbrown::HashSet<&str> = object_ids.iter().map(String::as_str).collect();
     let detail = serde_json::json!({ "reason": why }).to_string();
-    let entries: Vec<EgressEntry> = deliveries(node, None)
+    let entries: Vec<EgressEntry> = deliveries(node, None, Some(object_ids))
         .await?
         .into_iter()
-        .filter(|r| r.entry.action == "sent" && wanted.contains(r.entry.object_id.as_str()))
+        .filter(|r| r.entry.action == "sent")
         .map(|r| EgressEntry {
             peer: r.entry.peer,
             object_id: r.entry.object_id,
@@ -148,9 +159,10 @@ async fn recheck_terms(
     let dir = taxii::server::gate::load_directory(node.store.as_ref())
         .await
         .map_err(|e| FederationError::Invalid(e.to_string()))?;
+    let only_ids: Option<Vec<String>> = only.map(|o| o.iter().cloned().collect());
     let mut out = Vec::new();
-    for r in deliveries(node, partner).await? {
-        if r.entry.action != "sent" || only.is_some_and(|o| !o.contains(&r.entry.object_id)) {
+    for r in deliveries(node, partner, only_ids.as_deref()).await? {
+        if r.entry.action != "sent" {
             continue;
         }
         let agreement = agreements

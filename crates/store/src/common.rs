@@ -1081,6 +1081,28 @@ macro_rules! impl_store {
                 };
                 rows.iter().map(row_egress).collect()
             }
+
+            async fn egress_of_objects(
+                &self,
+                object_ids: &[String],
+            ) -> $crate::Result<Vec<$crate::EgressRow>> {
+                let mut ids: Vec<&String> = object_ids.iter().collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let ids: Vec<String> = ids.into_iter().cloned().collect();
+                let mut out = Vec::new();
+                for chunk in ids.chunks($crate::sql::META_IDS_PER_STATEMENT) {
+                    let built = $crate::sql::select_egress_of(chunk);
+                    let rows = bind_built(sqlx::query(&built.sql), &built.args)
+                        .fetch_all(self.reader())
+                        .await?;
+                    for r in &rows {
+                        out.push(row_egress(r)?);
+                    }
+                }
+                out.sort_by_key(|r| r.seq);
+                Ok(out)
+            }
         }
     };
 }

@@ -51,6 +51,7 @@ macro_rules! conformance_cases {
             egress_tampering_detected,
             egress_concurrent_appenders,
             egress_after_by_peer,
+            egress_of_objects_reads_only_theirs,
         );
     };
 }
@@ -1820,4 +1821,56 @@ pub async fn egress_after_by_peer(s: &dyn Store) {
         .is_empty());
     assert!(s.egress_after(10, None, 100).await.unwrap().is_empty());
     assert!(s.egress_after(0, None, 0).await.unwrap().is_empty());
+}
+
+pub async fn egress_of_objects_reads_only_theirs(s: &dyn Store) {
+    // 250 objects (more than one statement's worth of ids), two peers, sent then
+    // recalled: every row of the asked objects, oldest first, and nothing else.
+    let mut entries = Vec::new();
+    for n in 0..250u32 {
+        let mut e = egress("identity--p1", n, "sent");
+        e.object_id = format!("indicator--obj-{n}");
+        entries.push(e);
+    }
+    s.append_egress(&entries, 1).await.unwrap();
+    let mut later = Vec::new();
+    for n in [3u32, 120, 249] {
+        let mut e = egress("identity--p2", n, "sent");
+        e.object_id = format!("indicator--obj-{n}");
+        later.push(e);
+        let mut r = egress("identity--p1", n, "recall");
+        r.object_id = format!("indicator--obj-{n}");
+        later.push(r);
+    }
+    s.append_egress(&later, 2).await.unwrap();
+    let mut ask: Vec<String> = (0..250u32)
+        .filter(|n| n % 5 == 0)
+        .map(|n| format!("indicator--obj-{n}"))
+        .collect();
+    ask.extend(["indicator--obj-3", "indicator--obj-249", "indicator--obj-3"].map(String::from));
+    ask.push("indicator--never-sent".into());
+    let rows = s.egress_of_objects(&ask).await.unwrap();
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    let mut sorted = seqs.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(seqs, sorted, "oldest first, each row once");
+    // 50 multiples of 5 (one row each, obj-120 has 3) + obj-3 (3 rows) + obj-249 (3 rows).
+    assert_eq!(rows.len(), 50 + 2 + 3 + 3);
+    assert!(rows.iter().all(|r| ask.contains(&r.entry.object_id)));
+    let of = |id: &str| {
+        rows.iter()
+            .filter(|r| r.entry.object_id == id)
+            .map(|r| (r.entry.peer.as_str(), r.entry.action.as_str()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        of("indicator--obj-3"),
+        [
+            ("identity--p1", "sent"),
+            ("identity--p2", "sent"),
+            ("identity--p1", "recall")
+        ]
+    );
+    assert!(s.egress_of_objects(&[]).await.unwrap().is_empty());
 }

@@ -352,6 +352,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         peer: Option<&str>,
         limit: usize,
     ) -> Result<Vec<EgressRow>>;
+    /// Every ledger row about one of `object_ids` (any peer, any action), oldest first.
+    /// Read through the index on (object_id, seq), so a recall or a deletion costs in
+    /// proportion to what it concerns, not to the size of the ledger.
+    async fn egress_of_objects(&self, object_ids: &[String]) -> Result<Vec<EgressRow>>;
 }
 
 /// A write transaction. See [`Store::begin`].

@@ -396,6 +396,19 @@ pub(crate) const EGRESS_AFTER_PEER: &str = "SELECT seq, at, peer, object_id, ver
      content_hash, agreement_id, agreement_version, action, detail, prev_hash, hash \
      FROM egress_ledger WHERE peer = $1 AND seq > $2 ORDER BY seq LIMIT $3";
 
+/// `SELECT … FROM egress_ledger WHERE object_id IN (…)` for `ids` (the caller orders
+/// the rows of several statements by seq).
+pub(crate) fn select_egress_of(ids: &[String]) -> Built {
+    let mut b = Built::new();
+    b.sql.push_str(
+        "SELECT seq, at, peer, object_id, version_key, content_hash, agreement_id, \
+         agreement_version, action, detail, prev_hash, hash FROM egress_ledger \
+         WHERE object_id IN ",
+    );
+    b.bind_list(ids);
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
