@@ -262,6 +262,23 @@ impl WriteTx for PgWriteTx {
         put_meta_in(&mut self.tx, rows).await
     }
 
+    async fn put_status(&mut self, status: &crate::StatusRecord) -> Result<()> {
+        put_status_in(&mut self.tx, status).await
+    }
+
+    async fn holds_status(&mut self, id: &str, instance: &str) -> Result<bool> {
+        // FOR UPDATE: a concurrent claim of this status waits for this transaction,
+        // then sees the objects it committed.
+        let found = sqlx::query(
+            "SELECT 1 AS one FROM statuses WHERE id = $1 AND owner_instance = $2 FOR UPDATE",
+        )
+        .bind(id)
+        .bind(instance)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(found.is_some())
+    }
+
     async fn commit(self: Box<Self>) -> Result<()> {
         let PgWriteTx {
             tx,
