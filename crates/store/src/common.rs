@@ -542,8 +542,8 @@ macro_rules! impl_store {
                 let mut out = Vec::new();
                 for chunk in ids.chunks($crate::sql::IDS_PER_STATEMENT) {
                     let text = $crate::sql::versions_in_collection(chunk.len());
-                    let mut q = sqlx::query_as::<_, (String, String)>(&text)
-                        .bind(collection.as_str());
+                    let mut q =
+                        sqlx::query_as::<_, (String, String)>(&text).bind(collection.as_str());
                     for id in chunk {
                         q = q.bind(id.as_str());
                     }

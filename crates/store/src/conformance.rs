@@ -1132,13 +1132,23 @@ pub async fn status_claim_race_has_one_winner(s: &dyn Store) {
     assert_eq!(all, expected, "each orphan claimed exactly once");
     for c in &a {
         assert_eq!(
-            s.get_status(&c.id).await.unwrap().unwrap().owner_instance.as_deref(),
+            s.get_status(&c.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .owner_instance
+                .as_deref(),
             Some("a")
         );
     }
     for c in &b {
         assert_eq!(
-            s.get_status(&c.id).await.unwrap().unwrap().owner_instance.as_deref(),
+            s.get_status(&c.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .owner_instance
+                .as_deref(),
             Some("b")
         );
     }

@@ -259,8 +259,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// was saved. A background ingestion saves its progress this way, so once another
     /// instance has claimed the status ([`Store::claim_orphaned_statuses`]) the former
     /// owner can no longer overwrite it.
-    async fn put_status_if_owner(&self, status: &StatusRecord, expected_owner: &str)
-        -> Result<bool>;
+    async fn put_status_if_owner(
+        &self,
+        status: &StatusRecord,
+        expected_owner: &str,
+    ) -> Result<bool>;
 
     // ----- liveness of server processes, recovery of orphaned statuses -----
 

@@ -156,9 +156,9 @@ pub(crate) const IDS_PER_STATEMENT: usize = 500;
 /// (id, version_key) of the versions of `n` ids ($2 … $n+1) in collection $1.
 pub(crate) fn versions_in_collection(n: usize) -> String {
     let mut s = String::from(
-        "SELECT o.id, o.version_key FROM collection_objects m \
-         JOIN objects o ON o.cursor = m.object_cursor \
-         WHERE m.collection_id = $1 AND o.id IN (",
+        "SELECT o.id, o.version_key FROM objects o WHERE EXISTS (SELECT 1 FROM \
+         collection_objects m WHERE m.collection_id = $1 AND m.object_cursor = o.cursor) \
+         AND o.id IN (",
     );
     for i in 0..n {
         if i > 0 {

@@ -323,13 +323,12 @@ impl WriteTx for SqliteWriteTx {
     async fn holds_status(&mut self, id: &str, instance: &str) -> Result<bool> {
         // The transaction holds SQLite's write lock from its start (BEGIN IMMEDIATE),
         // so no claim can run until it ends.
-        let found = sqlx::query(
-            "SELECT 1 AS one FROM statuses WHERE id = $1 AND owner_instance = $2",
-        )
-        .bind(id)
-        .bind(instance)
-        .fetch_optional(&mut *self.tx)
-        .await?;
+        let found =
+            sqlx::query("SELECT 1 AS one FROM statuses WHERE id = $1 AND owner_instance = $2")
+                .bind(id)
+                .bind(instance)
+                .fetch_optional(&mut *self.tx)
+                .await?;
         Ok(found.is_some())
     }
 
