@@ -5,9 +5,11 @@
 // Helpers outside #[test] functions: a failed setup step should panic.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+mod common;
+use common::serve;
 
 const BIN: &str = env!("CARGO_BIN_EXE_nadhir");
 
@@ -58,41 +60,6 @@ fn admin(data: &Path, args: &[&str], stdin: Option<&str>) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(data: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .env_remove("NADHIR_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().to_owned();
-    assert!(
-        url.starts_with("http://127.0.0.1:") && url.ends_with("/taxii2/"),
-        "unexpected first line {url:?}"
-    );
-    Server { child, url }
 }
 
 #[test]
@@ -173,7 +140,7 @@ fn taxii2_client_drives_every_endpoint() {
         "token list never shows the secret"
     );
 
-    let server = serve(data, &["--max-content-length", "200000"]);
+    let server = serve(data, None, &["--max-content-length", "200000"]);
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../taxii/tests/oracle/server_taxii2client.py");
     let out = Command::new(&py)
@@ -202,7 +169,7 @@ fn taxii2_client_drives_every_endpoint() {
 #[allow(clippy::disallowed_methods)]
 fn serve_shuts_down_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = serve(dir.path(), &[]);
+    let mut server = serve(dir.path(), None, &[]);
     let pid = server.child.id().to_string();
     let st = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(st.success());

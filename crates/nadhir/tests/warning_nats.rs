@@ -17,11 +17,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::{Connection, PgConnection};
+
+mod common;
+use common::{run_name, Scratch};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nadhir");
 
@@ -39,53 +41,6 @@ fn services() -> Option<(String, String)> {
             );
             None
         }
-    }
-}
-
-/// A unique name for this run (database, stream, subject, consumer).
-fn run_name(what: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros();
-    format!(
-        "{what}_{}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst),
-        micros % 1_000_000_000
-    )
-}
-
-/// A fresh database; dropped with the value.
-struct Scratch {
-    base: String,
-    name: String,
-    url: String,
-}
-
-impl Scratch {
-    async fn new(base: &str) -> Scratch {
-        let name = run_name("nadhir_nats_test");
-        let mut conn = PgConnection::connect(base).await.unwrap();
-        conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-        let (prefix, _) = base.split('?').next().unwrap().rsplit_once('/').unwrap();
-        Scratch {
-            base: base.to_owned(),
-            url: format!("{prefix}/{name}"),
-            name,
-        }
-    }
-
-    async fn drop_db(self) {
-        let mut conn = PgConnection::connect(&self.base).await.unwrap();
-        conn.execute(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name).as_str())
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
     }
 }
 

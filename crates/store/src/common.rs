@@ -122,7 +122,27 @@ macro_rules! impl_store {
                 owner_org: r.try_get("owner_org")?,
                 created: r.try_get("created")?,
                 json: r.try_get("json")?,
+                owner_instance: r.try_get("owner_instance")?,
+                collection: r.try_get("collection_id")?,
             })
+        }
+
+        /// Upserts a status on `conn` (a pool connection or a transaction of the caller's).
+        async fn put_status_in(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            s: &$crate::StatusRecord,
+        ) -> $crate::Result<()> {
+            sqlx::query($crate::sql::PUT_STATUS)
+                .bind(s.id.as_str())
+                .bind(s.api_root.as_str())
+                .bind(s.owner_org.as_deref())
+                .bind(s.created)
+                .bind(s.json.as_str())
+                .bind(s.owner_instance.as_deref())
+                .bind(s.collection.as_deref())
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
         }
 
         fn row_meta(r: &$row) -> $crate::Result<$crate::MetaRow> {
@@ -437,15 +457,99 @@ macro_rules! impl_store {
             }
 
             async fn put_status(&self, s: &$crate::StatusRecord) -> $crate::Result<()> {
-                sqlx::query($crate::sql::PUT_STATUS)
+                let mut conn = self.writer().acquire().await?;
+                put_status_in(&mut *conn, s).await
+            }
+
+            async fn put_status_if_owner(
+                &self,
+                s: &$crate::StatusRecord,
+                expected_owner: &str,
+            ) -> $crate::Result<bool> {
+                let done = sqlx::query($crate::sql::PUT_STATUS_IF_OWNER)
                     .bind(s.id.as_str())
-                    .bind(s.api_root.as_str())
-                    .bind(s.owner_org.as_deref())
-                    .bind(s.created)
+                    .bind(expected_owner)
                     .bind(s.json.as_str())
+                    .bind(s.owner_instance.as_deref())
+                    .bind(s.collection.as_deref())
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn heartbeat(&self, instance: &str, now_micros: i64) -> $crate::Result<()> {
+                if instance.is_empty() {
+                    return Err($crate::StoreError::InvalidArgument(
+                        "empty server instance id".into(),
+                    ));
+                }
+                sqlx::query($crate::sql::HEARTBEAT)
+                    .bind(instance)
+                    .bind(now_micros)
                     .execute(self.writer())
                     .await?;
                 Ok(())
+            }
+
+            async fn forget_instance(&self, instance: &str) -> $crate::Result<bool> {
+                let done = sqlx::query($crate::sql::FORGET_INSTANCE)
+                    .bind(instance)
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn claim_orphaned_statuses(
+                &self,
+                claimer: &str,
+                seen_since: i64,
+                limit: usize,
+            ) -> $crate::Result<Vec<$crate::StatusRecord>> {
+                if claimer.is_empty() {
+                    return Err($crate::StoreError::InvalidArgument(
+                        "empty server instance id".into(),
+                    ));
+                }
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let candidates: Vec<(String, String)> =
+                    sqlx::query_as($crate::sql::ORPHAN_CANDIDATES)
+                        .bind(claimer)
+                        .bind(seen_since)
+                        .bind(limit)
+                        .fetch_all(self.reader())
+                        .await?;
+                let mut claimed = Vec::new();
+                for (id, owner) in candidates {
+                    let row = sqlx::query($crate::sql::CLAIM_STATUS)
+                        .bind(claimer)
+                        .bind(id.as_str())
+                        .bind(owner.as_str())
+                        .bind(seen_since)
+                        .fetch_optional(self.writer())
+                        .await?;
+                    if let Some(r) = row {
+                        claimed.push(row_status(&r)?);
+                    }
+                }
+                Ok(claimed)
+            }
+
+            async fn versions_in_collection(
+                &self,
+                collection: &$crate::CollectionId,
+                ids: &[String],
+            ) -> $crate::Result<Vec<(String, String)>> {
+                let mut out = Vec::new();
+                for chunk in ids.chunks($crate::sql::IDS_PER_STATEMENT) {
+                    let text = $crate::sql::versions_in_collection(chunk.len());
+                    let mut q =
+                        sqlx::query_as::<_, (String, String)>(&text).bind(collection.as_str());
+                    for id in chunk {
+                        q = q.bind(id.as_str());
+                    }
+                    out.extend(q.fetch_all(self.reader()).await?);
+                }
+                Ok(out)
             }
 
             async fn get_status(&self, id: &str) -> $crate::Result<Option<$crate::StatusRecord>> {

@@ -39,6 +39,11 @@ macro_rules! conformance_cases {
             delete_and_tombstones,
             stats,
             statuses,
+            status_claims_spare_live_owners,
+            status_claim_race_has_one_winner,
+            status_in_write_tx,
+            status_claim_waits_for_owner_tx,
+            versions_in_collection,
             orgs_users_tokens_permissions,
             state,
             stream_large,
@@ -979,11 +984,15 @@ pub async fn statuses(s: &dyn Store) {
         owner_org: Some("org-1".into()),
         created: 1_000,
         json: r#"{"id":"2d086da7-4bdc-4f91-900e-d77486753710","status":"pending"}"#.into(),
+        owner_instance: Some("instance-a".into()),
+        collection: Some("c1".into()),
     };
     assert_eq!(s.get_status(&st.id).await.unwrap(), None);
     s.put_status(&st).await.unwrap();
     assert_eq!(s.get_status(&st.id).await.unwrap().as_ref(), Some(&st));
     st.json = r#"{"id":"2d086da7-4bdc-4f91-900e-d77486753710","status":"complete"}"#.into();
+    st.owner_instance = None;
+    st.collection = None;
     s.put_status(&st).await.unwrap();
     assert_eq!(s.get_status(&st.id).await.unwrap().as_ref(), Some(&st));
     let newer = StatusRecord {
@@ -1001,6 +1010,261 @@ pub async fn statuses(s: &dyn Store) {
     assert_eq!(s.expire_statuses(1_001).await.unwrap(), 1);
     assert_eq!(s.get_status(&st.id).await.unwrap(), None);
     assert_eq!(s.get_status("s2").await.unwrap().as_ref(), Some(&newer));
+}
+
+fn owned_status(id: &str, owner: Option<&str>, created: i64) -> StatusRecord {
+    StatusRecord {
+        id: id.into(),
+        api_root: "api1".into(),
+        owner_org: Some("org-1".into()),
+        created,
+        json: format!(r#"{{"id":"{id}","status":"pending"}}"#),
+        owner_instance: owner.map(str::to_owned),
+        collection: owner.map(|_| "c1".to_owned()),
+    }
+}
+
+const NOW: i64 = 1_700_000_000_000_000;
+/// Instances not seen since this are gone (30 s before [`NOW`]).
+const SEEN_SINCE: i64 = NOW - 30_000_000;
+
+/// Claims of orphaned statuses: only those whose owner is stale or has no liveness
+/// row; a live owner's status is untouched; the former owner can no longer save.
+pub async fn status_claims_spare_live_owners(s: &dyn Store) {
+    s.heartbeat("alive", NOW).await.unwrap();
+    s.heartbeat("stale", NOW - 60_000_000).await.unwrap();
+    s.heartbeat("sweeper", NOW).await.unwrap();
+    s.heartbeat("stale", SEEN_SINCE - 1).await.unwrap();
+    for st in [
+        owned_status("s-alive", Some("alive"), 1),
+        owned_status("s-stale", Some("stale"), 2),
+        owned_status("s-gone", Some("gone"), 3),
+        owned_status("s-final", None, 4),
+        owned_status("s-mine", Some("sweeper"), 5),
+    ] {
+        s.put_status(&st).await.unwrap();
+    }
+    let claimed = s
+        .claim_orphaned_statuses("sweeper", SEEN_SINCE, 100)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = claimed.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["s-stale", "s-gone"], "oldest first");
+    for c in &claimed {
+        assert_eq!(c.owner_instance.as_deref(), Some("sweeper"));
+        assert_eq!(c.collection.as_deref(), Some("c1"));
+        assert_eq!(c.json, owned_status(&c.id, None, 0).json);
+    }
+    assert_eq!(
+        s.get_status("s-alive").await.unwrap(),
+        Some(owned_status("s-alive", Some("alive"), 1)),
+        "a live owner's status is not touched"
+    );
+    // The sweeper is alive too: nobody else may take what it claimed.
+    assert!(s
+        .claim_orphaned_statuses("other", SEEN_SINCE, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    // A limit is honoured.
+    s.forget_instance("sweeper").await.unwrap();
+    assert_eq!(
+        s.claim_orphaned_statuses("other", SEEN_SINCE, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Saving is conditional on ownership: the stale owner lost it.
+    let mut done = owned_status("s-stale", None, 2);
+    done.json = r#"{"id":"s-stale","status":"complete"}"#.into();
+    assert!(!s.put_status_if_owner(&done, "stale").await.unwrap());
+    let now_owner = s.get_status("s-stale").await.unwrap().unwrap();
+    assert_eq!(now_owner.json, owned_status("s-stale", None, 2).json);
+    let owner = now_owner.owner_instance.unwrap();
+    assert!(s.put_status_if_owner(&done, &owner).await.unwrap());
+    let saved = s.get_status("s-stale").await.unwrap().unwrap();
+    assert_eq!(saved.json, done.json);
+    assert_eq!(saved.owner_instance, None);
+    assert_eq!(saved.collection, None);
+    assert!(!s.put_status_if_owner(&done, &owner).await.unwrap());
+
+    // An instance that leaves (graceful shutdown) orphans what it still owns at once.
+    assert!(s.forget_instance("alive").await.unwrap());
+    assert!(!s.forget_instance("alive").await.unwrap());
+    s.heartbeat("sweeper", NOW).await.unwrap();
+    let claimed = s
+        .claim_orphaned_statuses("sweeper", SEEN_SINCE, 100)
+        .await
+        .unwrap();
+    assert!(claimed.iter().any(|c| c.id == "s-alive"), "{claimed:?}");
+
+    assert_eq!(
+        s.heartbeat("", NOW).await.unwrap_err().code(),
+        "store.invalid_argument"
+    );
+    assert_eq!(
+        s.claim_orphaned_statuses("", NOW, 1)
+            .await
+            .unwrap_err()
+            .code(),
+        "store.invalid_argument"
+    );
+}
+
+/// Two sweepers racing over the same orphans: each status goes to exactly one.
+pub async fn status_claim_race_has_one_winner(s: &dyn Store) {
+    s.heartbeat("a", NOW).await.unwrap();
+    s.heartbeat("b", NOW).await.unwrap();
+    for n in 0..60 {
+        s.put_status(&owned_status(&format!("s-{n:02}"), Some("dead"), n))
+            .await
+            .unwrap();
+    }
+    let (a, b) = tokio::join!(
+        s.claim_orphaned_statuses("a", SEEN_SINCE, 1000),
+        s.claim_orphaned_statuses("b", SEEN_SINCE, 1000)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut all: Vec<&str> = a.iter().chain(&b).map(|c| c.id.as_str()).collect();
+    all.sort_unstable();
+    let expected: Vec<String> = (0..60).map(|n| format!("s-{n:02}")).collect();
+    assert_eq!(all, expected, "each orphan claimed exactly once");
+    for c in &a {
+        assert_eq!(
+            s.get_status(&c.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .owner_instance
+                .as_deref(),
+            Some("a")
+        );
+    }
+    for c in &b {
+        assert_eq!(
+            s.get_status(&c.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .owner_instance
+                .as_deref(),
+            Some("b")
+        );
+    }
+}
+
+/// A status written in a write transaction commits or rolls back with its objects.
+pub async fn status_in_write_tx(s: &dyn Store) {
+    s.create_collection(&coll("c1", None)).await.unwrap();
+    let obj = indicator(1, "2024-01-01T00:00:00.000Z", "st");
+    let st = owned_status("s-tx", None, 1);
+    let mut tx = s.begin().await.unwrap();
+    tx.insert(std::slice::from_ref(&obj), &[cid("c1")])
+        .await
+        .unwrap();
+    tx.put_status(&st).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(s.get_status("s-tx").await.unwrap(), None);
+    assert!(q(s, all_versions()).await.objects.is_empty());
+
+    let mut tx = s.begin().await.unwrap();
+    tx.insert(std::slice::from_ref(&obj), &[cid("c1")])
+        .await
+        .unwrap();
+    tx.put_status(&st).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(s.get_status("s-tx").await.unwrap(), Some(st));
+    assert_eq!(q(s, all_versions()).await.objects.len(), 1);
+
+    // holds_status names the owner only.
+    s.put_status(&owned_status("s-own", Some("me"), 2))
+        .await
+        .unwrap();
+    let mut tx = s.begin().await.unwrap();
+    assert!(tx.holds_status("s-own", "me").await.unwrap());
+    assert!(!tx.holds_status("s-own", "someone-else").await.unwrap());
+    assert!(!tx.holds_status("s-tx", "me").await.unwrap());
+    assert!(!tx.holds_status("absent", "me").await.unwrap());
+    tx.rollback().await.unwrap();
+}
+
+/// A claim racing with the owner's write transaction (the owner already declared gone)
+/// waits for it: the claimer then sees the objects the transaction committed. And a
+/// transaction starting after the claim learns that it no longer holds the status.
+pub async fn status_claim_waits_for_owner_tx(s: &dyn Store) {
+    s.create_collection(&coll("c1", None)).await.unwrap();
+    s.heartbeat("sweeper", NOW).await.unwrap();
+    s.put_status(&owned_status("s-race", Some("owner"), 1))
+        .await
+        .unwrap();
+    let obj = indicator(7, "2024-01-01T00:00:00.000Z", "race");
+    let (claimed, seen) = tokio::join!(
+        async {
+            let mut tx = s.begin().await.unwrap();
+            assert!(tx.holds_status("s-race", "owner").await.unwrap());
+            tx.insert(std::slice::from_ref(&obj), &[cid("c1")])
+                .await
+                .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            tx.commit().await.unwrap();
+        },
+        async {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let claimed = s
+                .claim_orphaned_statuses("sweeper", SEEN_SINCE, 10)
+                .await
+                .unwrap();
+            let seen = s
+                .versions_in_collection(&cid("c1"), std::slice::from_ref(&obj.id))
+                .await
+                .unwrap();
+            (claimed, seen)
+        }
+    )
+    .1;
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(seen, vec![key(&obj)], "the claim came after the commit");
+    let mut tx = s.begin().await.unwrap();
+    assert!(!tx.holds_status("s-race", "owner").await.unwrap());
+    tx.rollback().await.unwrap();
+}
+
+/// (id, version_key) of the versions in one collection, for ids in any number.
+pub async fn versions_in_collection(s: &dyn Store) {
+    s.create_collection(&coll("c1", None)).await.unwrap();
+    s.create_collection(&coll("c2", None)).await.unwrap();
+    let objs: Vec<NewObject> = (0..1200)
+        .map(|n| indicator(n, "2024-01-01T00:00:00.000Z", "v"))
+        .collect();
+    let later = indicator(5, "2024-03-01T00:00:00.000Z", "v");
+    s.insert(&objs[..1100], &[cid("c1")]).await.unwrap();
+    s.insert(std::slice::from_ref(&later), &[cid("c1")])
+        .await
+        .unwrap();
+    s.insert(&objs[1100..], &[cid("c2")]).await.unwrap();
+    s.insert(&[sco(1)], &[cid("c1")]).await.unwrap();
+    let mut ids: Vec<String> = objs.iter().map(|o| o.id.clone()).collect();
+    ids.push(sco(1).id);
+    ids.push("indicator--absent".into());
+    let mut got = s.versions_in_collection(&cid("c1"), &ids).await.unwrap();
+    got.sort();
+    let mut expected: Vec<(String, String)> = objs[..1100].iter().map(key).collect();
+    expected.push(key(&later));
+    expected.push((sco(1).id, String::new()));
+    expected.sort();
+    assert_eq!(got, expected);
+    assert!(s
+        .versions_in_collection(&cid("c3"), &ids)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s
+        .versions_in_collection(&cid("c1"), &[])
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// Organisations, users, tokens and permissions, with their unique and reference rules.

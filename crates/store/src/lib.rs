@@ -254,6 +254,43 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn get_status(&self, id: &str) -> Result<Option<StatusRecord>>;
     /// Removes status resources created before `before_unix_micros`; returns how many.
     async fn expire_statuses(&self, before_unix_micros: i64) -> Result<u64>;
+    /// Saves `status` only while `expected_owner` is its owner instance (the status
+    /// then takes `status.owner_instance` and `status.collection`); returns whether it
+    /// was saved. A background ingestion saves its progress this way, so once another
+    /// instance has claimed the status ([`Store::claim_orphaned_statuses`]) the former
+    /// owner can no longer overwrite it.
+    async fn put_status_if_owner(
+        &self,
+        status: &StatusRecord,
+        expected_owner: &str,
+    ) -> Result<bool>;
+
+    // ----- liveness of server processes, recovery of orphaned statuses -----
+
+    /// Records that server instance `instance` is alive at `now_micros`.
+    async fn heartbeat(&self, instance: &str, now_micros: i64) -> Result<()>;
+    /// Removes an instance's liveness row (at shutdown); returns whether it existed.
+    /// Statuses it still owns are orphans from then on.
+    async fn forget_instance(&self, instance: &str) -> Result<bool>;
+    /// Claims for `claimer` at most `limit` statuses whose owner instance has not been
+    /// seen since `seen_since` (Unix microseconds) or has no liveness row, and returns
+    /// them (their `owner_instance` is now `claimer`). Each claim is a conditional update
+    /// on the previous owner and its staleness, so two claimers never both get a status
+    /// and a status whose owner is alive is never returned. The claimer finalises them
+    /// with [`Store::put_status_if_owner`]; if it dies first, they become orphans of
+    /// the claimer and are claimed again later.
+    async fn claim_orphaned_statuses(
+        &self,
+        claimer: &str,
+        seen_since: i64,
+        limit: usize,
+    ) -> Result<Vec<StatusRecord>>;
+    /// The (id, version_key) of every version of `ids` in `collection`, in no order.
+    async fn versions_in_collection(
+        &self,
+        collection: &CollectionId,
+        ids: &[String],
+    ) -> Result<Vec<(String, String)>>;
 
     // ----- organisations, users, tokens, permissions -----
 
@@ -371,6 +408,13 @@ pub trait WriteTx: Send {
     /// Inserts or replaces metadata rows (keyed by object id) in this transaction, so
     /// metadata commits (or rolls back) with the objects it describes.
     async fn put_meta(&mut self, rows: &[MetaRow]) -> Result<()>;
+    /// Saves a status resource in this transaction ([`Store::put_status`]), so it
+    /// commits with the objects it reports on, in one commit.
+    async fn put_status(&mut self, status: &StatusRecord) -> Result<()>;
+    /// Whether `instance` owns status `id`; the status row stays locked against
+    /// claims until this transaction ends, so objects written in it are committed
+    /// before any other instance can claim (and finalise) the status.
+    async fn holds_status(&mut self, id: &str, instance: &str) -> Result<bool>;
     async fn commit(self: Box<Self>) -> Result<()>;
     async fn rollback(self: Box<Self>) -> Result<()>;
 }

@@ -123,11 +123,53 @@ pub(crate) const STATS_TOTALS: &str =
 // ----- statuses -----
 
 pub(crate) const PUT_STATUS: &str =
-    "INSERT INTO statuses (id, api_root, owner_org, created, json) \
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET api_root = excluded.api_root, \
-     owner_org = excluded.owner_org, created = excluded.created, json = excluded.json";
+    "INSERT INTO statuses (id, api_root, owner_org, created, json, owner_instance, collection_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET api_root = excluded.api_root, \
+     owner_org = excluded.owner_org, created = excluded.created, json = excluded.json, \
+     owner_instance = excluded.owner_instance, collection_id = excluded.collection_id";
 pub(crate) const GET_STATUS: &str =
-    "SELECT id, api_root, owner_org, created, json FROM statuses WHERE id = $1";
+    "SELECT id, api_root, owner_org, created, json, owner_instance, collection_id \
+     FROM statuses WHERE id = $1";
+/// Binds: $1 id, $2 expected owner, $3 json, $4 new owner, $5 collection.
+pub(crate) const PUT_STATUS_IF_OWNER: &str = "UPDATE statuses SET json = $3, owner_instance = $4, \
+     collection_id = $5 WHERE id = $1 AND owner_instance = $2";
+/// Statuses owned by an instance other than $1 that has not been seen since $2 (or has
+/// no liveness row), oldest first, at most $3.
+pub(crate) const ORPHAN_CANDIDATES: &str = "SELECT s.id, s.owner_instance FROM statuses s \
+     LEFT JOIN server_instances i ON i.id = s.owner_instance \
+     WHERE s.owner_instance IS NOT NULL AND s.owner_instance <> $1 \
+     AND (i.last_seen IS NULL OR i.last_seen < $2) ORDER BY s.created, s.id LIMIT $3";
+/// The claim: moves status $2 from owner $3 to $1 only if $3 still owns it and has
+/// still not been seen since $4. Conditional on the previous owner, so of two sweepers
+/// racing for the same status exactly one updates it.
+pub(crate) const CLAIM_STATUS: &str =
+    "UPDATE statuses SET owner_instance = $1 WHERE id = $2 AND owner_instance = $3 \
+     AND NOT EXISTS (SELECT 1 FROM server_instances i WHERE i.id = $3 AND i.last_seen >= $4) \
+     RETURNING id, api_root, owner_org, created, json, owner_instance, collection_id";
+pub(crate) const HEARTBEAT: &str = "INSERT INTO server_instances (id, last_seen) VALUES ($1, $2) \
+     ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen";
+pub(crate) const FORGET_INSTANCE: &str = "DELETE FROM server_instances WHERE id = $1";
+
+/// Ids per statement of [`versions_in_collection`].
+pub(crate) const IDS_PER_STATEMENT: usize = 500;
+
+/// (id, version_key) of the versions of `n` ids ($2 … $n+1) in collection $1.
+pub(crate) fn versions_in_collection(n: usize) -> String {
+    let mut s = String::from(
+        "SELECT o.id, o.version_key FROM objects o WHERE EXISTS (SELECT 1 FROM \
+         collection_objects m WHERE m.collection_id = $1 AND m.object_cursor = o.cursor) \
+         AND o.id IN (",
+    );
+    for i in 0..n {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push('$');
+        s.push_str(&(i + 2).to_string());
+    }
+    s.push(')');
+    s
+}
 pub(crate) const EXPIRE_STATUSES: &str = "DELETE FROM statuses WHERE created < $1";
 
 // ----- organisations, users, tokens, permissions -----

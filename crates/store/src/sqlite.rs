@@ -316,6 +316,22 @@ impl WriteTx for SqliteWriteTx {
         put_meta_in(&mut self.tx, rows).await
     }
 
+    async fn put_status(&mut self, status: &crate::StatusRecord) -> Result<()> {
+        put_status_in(&mut self.tx, status).await
+    }
+
+    async fn holds_status(&mut self, id: &str, instance: &str) -> Result<bool> {
+        // The transaction holds SQLite's write lock from its start (BEGIN IMMEDIATE),
+        // so no claim can run until it ends.
+        let found =
+            sqlx::query("SELECT 1 AS one FROM statuses WHERE id = $1 AND owner_instance = $2")
+                .bind(id)
+                .bind(instance)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        Ok(found.is_some())
+    }
+
     async fn commit(self: Box<Self>) -> Result<()> {
         let SqliteWriteTx {
             tx,

@@ -220,6 +220,11 @@ pub struct StatusRecord {
     pub created: i64,
     /// The TAXII status resource as JSON text.
     pub json: String,
+    /// The server instance processing it (see [`crate::Store::heartbeat`]); `None` once
+    /// it is final. Not part of the TAXII document.
+    pub owner_instance: Option<String>,
+    /// The collection the objects are written to, while it is being processed.
+    pub collection: Option<String>,
 }
 
 /// An organisation. `kind`: national-centre, regional-hub, sector-regulator, constituent.

@@ -57,6 +57,11 @@ pub struct ServeArgs {
     /// finish; objects not processed by then are reported as failures in their status.
     #[arg(long, default_value_t = 30)]
     pub shutdown_grace: u64,
+    /// Milliseconds between two records of this server's liveness in the store; a
+    /// server not seen for three periods is taken for stopped, and the statuses it left
+    /// pending are finalised by the servers still running on the store.
+    #[arg(long, default_value_t = 5000)]
+    pub liveness_ms: u64,
     /// Milliseconds between federation rounds (pull from peers, recalls, deletions).
     #[arg(long, default_value_t = 1000)]
     pub sync_interval_ms: u64,
@@ -78,6 +83,7 @@ fn config(args: &ServeArgs) -> ServerConfig {
     c.request_timeout = Duration::from_secs(args.request_timeout.max(1));
     c.default_page_size = args.default_page_size.max(1);
     c.max_page_size = args.max_page_size.max(1);
+    c.liveness_period = Duration::from_millis(args.liveness_ms.max(10));
     c.api_roots = c
         .api_roots
         .into_iter()
@@ -163,6 +169,7 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("cannot start the TAXII server")?;
         let expiry = taxii::server::spawn_status_expiry(state.clone(), Duration::from_secs(600));
+        let liveness = taxii::server::spawn_liveness(state.clone());
         let node = federation::node::Node::open(store.clone(), &g.data_dir)
             .await
             .context("cannot load the node's identity")?;
@@ -282,6 +289,10 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             );
         }
         expiry.abort();
+        liveness.abort();
+        if let Err(e) = state.leave().await {
+            tracing::warn!(code = e.code(), error = %e, "cannot remove this server's liveness record");
+        }
         let _ = warn_stop.send(true);
         for t in tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;

@@ -1,8 +1,12 @@
 //! Helpers shared by the binary's integration tests.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sqlx::{Connection, Executor, PgConnection};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -41,14 +45,123 @@ pub fn oracle_python() -> Option<PathBuf> {
 
 /// Runs `nadhir` with a data directory, returning its output.
 pub fn nadhir(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nadhir"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
+    nadhir_on(data_dir, None, args)
+}
+
+/// Runs `nadhir` with a data directory and, when given, a database URL.
+pub fn nadhir_on(data_dir: &Path, db: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nadhir"));
+    cmd.arg("--data-dir").arg(data_dir);
+    if let Some(url) = db {
+        cmd.arg("--database-url").arg(url);
+    }
+    cmd.args(args)
         .env_remove("NADHIR_DATABASE_URL")
         .env_remove("NADHIR_DATA_DIR")
+        .stdin(Stdio::null())
         .output()
         .expect("run nadhir")
+}
+
+/// A running `nadhir serve`, killed (SIGKILL) when dropped.
+pub struct Server {
+    pub child: Child,
+    /// The discovery URL it printed (`http://127.0.0.1:PORT/taxii2/`).
+    pub url: String,
+}
+
+impl Server {
+    /// `http://127.0.0.1:PORT`.
+    pub fn base(&self) -> String {
+        self.url.trim_end_matches("/taxii2/").to_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `nadhir serve` on an ephemeral 127.0.0.1 port over `data` (and the database
+/// `db` when given) and waits until it prints its URL.
+pub fn serve(data: &Path, db: Option<&str>, extra: &[&str]) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nadhir"));
+    cmd.arg("--data-dir").arg(data);
+    if let Some(url) = db {
+        cmd.arg("--database-url").arg(url);
+    }
+    let mut child = cmd
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env_remove("NADHIR_DATABASE_URL")
+        .env_remove("NADHIR_DATA_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start nadhir serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("read the server's first line");
+    let url = line.trim().to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/taxii2/"),
+        "unexpected first line {url:?}"
+    );
+    Server { child, url }
+}
+
+/// A unique name for this run (database, stream, subject, consumer).
+pub fn run_name(what: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_micros();
+    format!(
+        "{what}_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        micros % 1_000_000_000
+    )
+}
+
+/// A fresh PostgreSQL database; removed by [`Scratch::drop_db`].
+pub struct Scratch {
+    base: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl Scratch {
+    pub async fn new(base: &str) -> Scratch {
+        let name = run_name("nadhir_test");
+        let mut conn = PgConnection::connect(base).await.expect("connect");
+        conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+            .await
+            .expect("create database");
+        conn.close().await.expect("close");
+        let (prefix, _) = base
+            .split('?')
+            .next()
+            .and_then(|b| b.rsplit_once('/'))
+            .expect("a database URL");
+        Scratch {
+            base: base.to_owned(),
+            url: format!("{prefix}/{name}"),
+            name,
+        }
+    }
+
+    pub async fn drop_db(self) {
+        let mut conn = PgConnection::connect(&self.base).await.expect("connect");
+        conn.execute(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name).as_str())
+            .await
+            .expect("drop database");
+        conn.close().await.expect("close");
+    }
 }
 
 pub fn stdout(o: &Output) -> String {

@@ -6,10 +6,10 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stix::Timestamp;
-use store::{CollectionId, InsertOutcome, MetaRow, NewObject, StatusRecord};
+use store::{CollectionId, InsertOutcome, MetaRow, NewObject, StatusRecord, StoreError};
 
 use super::error::ServerError;
 use super::gate;
@@ -22,29 +22,29 @@ use super::AppState;
 const BATCH: usize = 1000;
 
 /// One entry of a status resource's successes / failures / pendings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusDetail {
     pub id: String,
     pub version: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
 /// The TAXII status resource.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusResource {
     pub id: String,
-    pub status: &'static str,
+    pub status: String,
     pub request_timestamp: String,
     pub total_count: u64,
     pub success_count: u64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub successes: Vec<StatusDetail>,
     pub failure_count: u64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<StatusDetail>,
     pub pending_count: u64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pendings: Vec<StatusDetail>,
 }
 
@@ -154,11 +154,37 @@ fn check_batch(chunk: Vec<Value>, req_ts: &str, keep: bool) -> Vec<Checked> {
         .collect()
 }
 
-/// Where a background ingestion saves its progress.
+/// Where a background ingestion saves its progress, and what it owns: the status is
+/// owned by this server instance until it is final (see [`super::recovery`]).
 struct Progress {
     root: String,
     org: String,
     created: i64,
+    collection: CollectionId,
+}
+
+/// How a batch's status is kept: an inline POST saves the final status in the
+/// transaction of its last batch; a background one checks in each batch's
+/// transaction that this instance still owns the status.
+#[derive(Clone, Copy)]
+enum BatchMode<'a> {
+    /// An inline POST's last batch: the final status is saved in its transaction.
+    InlineLast(&'a Progress),
+    /// An inline POST's batch that is not its last.
+    Inline,
+    /// A background ingestion's batch.
+    Background,
+}
+
+/// What [`store_batch`] did with the status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BatchEnd {
+    /// The batch is recorded in `st`; the status is saved later.
+    Recorded,
+    /// The batch is recorded and the final status saved with it, in one commit.
+    SavedFinal,
+    /// Another instance claimed the status (this one was taken for gone): stop.
+    Lost,
 }
 
 /// Saves the status every this many batches while a background ingestion runs.
@@ -169,7 +195,9 @@ const PROGRESS_EVERY: usize = 10;
 pub const ABANDONED_AT_SHUTDOWN: &str = "not stored: the server shut down before this object \
      was processed; POST it again (an object already stored is reported as a success)";
 
-/// Validates and stores objects, filling `st`; returns nothing (errors are per object).
+/// Validates and stores objects, filling `st`; returns whether the final status is
+/// already saved (an inline POST's, in its last batch's transaction) and whether the
+/// status was lost to another instance (errors are per object).
 /// With `progress` (a background ingestion), the status is saved every
 /// [`PROGRESS_EVERY`] batches with its counts, successes, failures and the objects still
 /// pending; and when the server asks background work to stop (graceful shutdown past
@@ -181,8 +209,9 @@ async fn process(
     objects: Vec<Value>,
     st: &mut StatusResource,
     progress: Option<&Progress>,
+    inline: Option<&Progress>,
     publisher: &Publisher,
-) {
+) -> BatchEnd {
     let keep = matches!(publisher, Publisher::Peer(_));
     let mut batches_done = 0usize;
     let req_ts = st.request_timestamp.clone();
@@ -204,6 +233,7 @@ async fn process(
         (task, fallback)
     };
     let mut next = chunks.pop_front().map(spawn);
+    let mut end = BatchEnd::Recorded;
     while let Some((task, fallback)) = next.take() {
         if progress.is_some() && state.background.stop_requested() {
             // Shutdown: what is committed stays; the rest is reported, not left pending.
@@ -236,10 +266,18 @@ async fn process(
                         .flat_map(|c| c.iter().map(|v| detail_of(v, &req_ts))),
                 )
                 .collect();
-            if let Err(e) = save(state, &p.root, &p.org, p.created, st).await {
-                tracing::warn!(code = e.code(), error = %e, "cannot save ingestion progress");
-            }
+            let saved = save_owned(state, p, st, true).await;
             st.pendings = Vec::new();
+            match saved {
+                Ok(true) => {}
+                Ok(false) => {
+                    task_lost(st, &mut next, &mut chunks);
+                    return BatchEnd::Lost;
+                }
+                Err(e) => {
+                    tracing::warn!(code = e.code(), error = %e, "cannot save ingestion progress")
+                }
+            }
         }
         let checked = match checked {
             Ok(c) => c,
@@ -253,14 +291,43 @@ async fn process(
                 continue;
             }
         };
-        store_batch(state, coll, checked, st, publisher).await;
+        let mode = match (progress, inline) {
+            (Some(_), _) => BatchMode::Background,
+            (None, Some(p)) if next.is_none() => BatchMode::InlineLast(p),
+            (None, _) => BatchMode::Inline,
+        };
+        end = store_batch(state, coll, checked, st, publisher, mode).await;
+        if end == BatchEnd::Lost {
+            task_lost(st, &mut next, &mut chunks);
+            return end;
+        }
     }
-    st.pending_count = 0;
-    st.pendings.clear();
-    st.status = "complete";
+    finish(st);
     state
         .metrics
         .observe_ingest(st.success_count, st.failure_count);
+    end
+}
+
+/// Marks a status final: nothing pending, `complete`.
+fn finish(st: &mut StatusResource) {
+    st.pending_count = 0;
+    st.pendings.clear();
+    st.status = "complete".into();
+}
+
+/// Stops a background ingestion whose status another instance claimed: the work still
+/// queued is dropped (that instance reports it from what is stored).
+fn task_lost(
+    st: &StatusResource,
+    next: &mut Option<(tokio::task::JoinHandle<Vec<Checked>>, Vec<StatusDetail>)>,
+    chunks: &mut std::collections::VecDeque<Vec<Value>>,
+) {
+    if let Some((task, _)) = next.take() {
+        task.abort();
+    }
+    chunks.clear();
+    tracing::warn!(status = %st.id, "status claimed by another server instance: this one was taken for stopped; ingestion abandoned");
 }
 
 /// A partner's pushed objects, as the federation layer accepts them: the stored form
@@ -325,7 +392,8 @@ async fn store_batch(
     checked: Vec<Checked>,
     st: &mut StatusResource,
     publisher: &Publisher,
-) {
+    mode: BatchMode<'_>,
+) -> BatchEnd {
     let mut good = Vec::with_capacity(checked.len());
     let mut details = Vec::with_capacity(checked.len());
     let mut objects = Vec::new();
@@ -343,7 +411,7 @@ async fn store_batch(
         }
     }
     if good.is_empty() {
-        return;
+        return BatchEnd::Recorded;
     }
     let prepared = match publisher {
         Publisher::Local(owner) => {
@@ -358,23 +426,69 @@ async fn store_batch(
         Ok(p) => p,
         Err(e) => {
             tracing::error!(code = e.code(), error = %e, "preparing a batch failed");
-            return;
+            return BatchEnd::Recorded;
         }
     };
     if good.is_empty() {
-        return;
+        return BatchEnd::Recorded;
     }
+    // What `st` held before this batch, to undo a recording whose commit failed.
+    let before = (
+        st.success_count,
+        st.failure_count,
+        st.successes.len(),
+        st.failures.len(),
+    );
     let result = async {
         let mut tx = state.store.begin().await?;
+        if matches!(mode, BatchMode::Background)
+            && !tx.holds_status(&st.id, &state.instance).await?
+        {
+            tx.rollback().await?;
+            return Ok(BatchEnd::Lost);
+        }
         let out = tx.insert(&good, std::slice::from_ref(coll)).await?;
         tx.put_meta(&rows).await?;
+        record(st, details.iter().cloned(), out);
+        let end = if let BatchMode::InlineLast(p) = mode {
+            finish(st);
+            tx.put_status(&status_record(p, st, None)?).await?;
+            BatchEnd::SavedFinal
+        } else {
+            BatchEnd::Recorded
+        };
         tx.commit().await?;
-        Ok::<_, store::StoreError>(out)
+        Ok::<_, StoreError>(end)
     }
     .await;
     match result {
-        Ok(outcomes) => {
-            for (mut d, o) in details.into_iter().zip(outcomes) {
+        Ok(end) => end,
+        Err(e) => {
+            tracing::error!(code = e.code(), error = %e, "storing a batch failed");
+            st.success_count = before.0;
+            st.failure_count = before.1;
+            st.successes.truncate(before.2);
+            st.failures.truncate(before.3);
+            st.status = "pending".into();
+            for mut d in details {
+                d.message = Some(format!("storage error ({})", e.code()));
+                st.failure_count += 1;
+                st.failures.push(d);
+            }
+            BatchEnd::Recorded
+        }
+    }
+}
+
+/// Records one committed batch's outcomes in `st`.
+fn record(
+    st: &mut StatusResource,
+    details: impl Iterator<Item = StatusDetail>,
+    outcomes: Vec<InsertOutcome>,
+) {
+    {
+        {
+            for (mut d, o) in details.zip(outcomes) {
                 match o {
                     InsertOutcome::Inserted { date_added, .. } => {
                         if d.version.is_empty() || d.version == st.request_timestamp {
@@ -398,34 +512,49 @@ async fn store_batch(
                 }
             }
         }
-        Err(e) => {
-            tracing::error!(code = e.code(), error = %e, "storing a batch failed");
-            for mut d in details {
-                d.message = Some(format!("storage error ({})", e.code()));
-                st.failure_count += 1;
-                st.failures.push(d);
-            }
-        }
     }
 }
 
-async fn save(
-    state: &AppState,
-    root: &str,
-    org: &str,
-    created: i64,
+/// The stored form of `st`; `owner`: the instance processing it (with the collection
+/// it writes to), `None` once final.
+fn status_record(
+    p: &Progress,
     st: &StatusResource,
-) -> Result<String> {
-    let json = serde_json::to_string(st).map_err(|e| ServerError::Internal(e.to_string()))?;
-    let rec = StatusRecord {
+    owner: Option<&str>,
+) -> std::result::Result<StatusRecord, StoreError> {
+    let json = serde_json::to_string(st)
+        .map_err(|e| StoreError::InvalidArgument(format!("status resource: {e}")))?;
+    Ok(StatusRecord {
         id: st.id.clone(),
-        api_root: root.to_owned(),
-        owner_org: Some(org.to_owned()),
-        created,
-        json: json.clone(),
-    };
+        api_root: p.root.clone(),
+        owner_org: Some(p.org.clone()),
+        created: p.created,
+        json,
+        owner_instance: owner.map(str::to_owned),
+        collection: owner.map(|_| p.collection.0.clone()),
+    })
+}
+
+/// Saves a status (unconditionally: a new one, or an inline POST's); returns its JSON.
+async fn save(state: &AppState, p: &Progress, st: &StatusResource, owned: bool) -> Result<String> {
+    let owner = owned.then_some(state.instance.as_str());
+    let rec = status_record(p, st, owner)?;
     state.store.put_status(&rec).await?;
-    Ok(json)
+    Ok(rec.json)
+}
+
+/// Saves a background ingestion's status while this instance still owns it (`keep`:
+/// it stays owned, i.e. progress; otherwise this is the final save). Returns false when
+/// another instance has claimed it.
+async fn save_owned(
+    state: &AppState,
+    p: &Progress,
+    st: &StatusResource,
+    keep: bool,
+) -> std::result::Result<bool, StoreError> {
+    let owner = keep.then_some(state.instance.as_str());
+    let rec = status_record(p, st, owner)?;
+    state.store.put_status_if_owner(&rec, &state.instance).await
 }
 
 /// POST …/objects/.
@@ -451,7 +580,7 @@ pub(super) async fn add_objects(
     let created = Timestamp::now_unix_micros();
     let mut st = StatusResource {
         id: uuid::Uuid::new_v4().to_string(),
-        status: "pending",
+        status: "pending".into(),
         request_timestamp: ts(created),
         total_count: objects.len() as u64,
         success_count: 0,
@@ -461,22 +590,36 @@ pub(super) async fn add_objects(
         pending_count: objects.len() as u64,
         pendings: Vec::new(),
     };
+    let progress = Progress {
+        root: r.name.clone(),
+        org: p.org_id.clone(),
+        created,
+        collection: c.id.clone(),
+    };
     if objects.len() <= state.config.inline_ingest_max {
-        process(&state, &c.id, objects, &mut st, None, &publisher).await;
-        let json = save(&state, &r.name, &p.org_id, created, &st).await?;
+        let end = process(
+            &state,
+            &c.id,
+            objects,
+            &mut st,
+            None,
+            Some(&progress),
+            &publisher,
+        )
+        .await;
+        let json = if end == BatchEnd::SavedFinal {
+            serde_json::to_string(&st).map_err(|e| ServerError::Internal(e.to_string()))?
+        } else {
+            save(&state, &progress, &st, false).await?
+        };
         return Ok(taxii_response(StatusCode::ACCEPTED, json));
     }
     st.pendings = objects
         .iter()
         .map(|v| detail_of(v, &st.request_timestamp))
         .collect();
-    let json = save(&state, &r.name, &p.org_id, created, &st).await?;
+    let json = save(&state, &progress, &st, true).await?;
     let state2 = state.clone();
-    let progress = Progress {
-        root: r.name.clone(),
-        org: p.org_id.clone(),
-        created,
-    };
     // Counted from before the 202 is sent, so a shutdown that starts right after the
     // response still waits for (or finalises) this ingestion.
     let running = state.enter_background();
@@ -484,17 +627,27 @@ pub(super) async fn add_objects(
         let _running = running;
         let mut st = st;
         st.pendings.clear();
-        process(
+        let end = process(
             &state2,
             &c.id,
             objects,
             &mut st,
             Some(&progress),
+            None,
             &publisher,
         )
         .await;
-        if let Err(e) = save(&state2, &progress.root, &progress.org, created, &st).await {
-            tracing::error!(code = e.code(), error = %e, status = %st.id, "cannot save the final status");
+        if end == BatchEnd::Lost {
+            return;
+        }
+        match save_owned(&state2, &progress, &st, false).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(status = %st.id, "status claimed by another server instance before the final save");
+            }
+            Err(e) => {
+                tracing::error!(code = e.code(), error = %e, status = %st.id, "cannot save the final status");
+            }
         }
     });
     Ok(taxii_response(StatusCode::ACCEPTED, json))

@@ -13,6 +13,7 @@ mod ingest;
 pub mod media;
 pub mod metrics;
 pub mod next;
+pub mod recovery;
 pub mod validate;
 
 use std::sync::Arc;
@@ -28,9 +29,10 @@ use store::Store;
 
 pub use auth::{Authenticator, Principal};
 pub use error::ServerError;
-pub use ingest::ABANDONED_AT_SHUTDOWN;
+pub use ingest::{StatusDetail, StatusResource, ABANDONED_AT_SHUTDOWN};
 pub use metrics::Metrics;
 pub use next::NextSigner;
+pub use recovery::{recover_orphaned_statuses, spawn_liveness, ORPHANED_BY_STOP};
 
 /// The store key under which the node's `next`-token secret is kept.
 pub const NEXT_SECRET_STATE_KEY: &str = "taxii.next_secret";
@@ -86,6 +88,10 @@ pub struct ServerConfig {
     pub tls: bool,
     /// Longest a request may take before it fails with 503.
     pub request_timeout: Duration,
+    /// How often this server records that it is alive and looks for statuses left
+    /// pending by a server that stopped; one that has not been seen for
+    /// [`recovery::ORPHAN_AFTER_PERIODS`] periods is taken for stopped.
+    pub liveness_period: Duration,
 }
 
 /// The API root a node serves when none is configured; `nadhir import` and
@@ -105,6 +111,7 @@ impl Default for ServerConfig {
             inline_ingest_max: 1000,
             tls: false,
             request_timeout: Duration::from_secs(120),
+            liveness_period: Duration::from_secs(5),
         }
     }
 }
@@ -179,6 +186,9 @@ pub struct ServerState {
     pub directory: gate::DirectoryCache,
     /// What crosses to partner nodes (set once by the federation layer).
     pub federation: std::sync::OnceLock<Arc<dyn gate::FederationHook>>,
+    /// This server process's random instance id: the owner of the statuses it is
+    /// processing, and the key of its liveness row in the store.
+    pub instance: String,
 }
 
 /// Counts the background ingestions in flight and carries the request to stop them
@@ -278,7 +288,13 @@ impl AppState {
                 key
             }
         };
-        Ok(Self::with_secret(store, config, key))
+        let state = Self::with_secret(store, config, key);
+        // Alive before the first status it could own is saved.
+        state
+            .store
+            .heartbeat(&state.instance, store::now_micros())
+            .await?;
+        Ok(state)
     }
 
     /// Builds the state with a given `next`-token secret.
@@ -293,7 +309,15 @@ impl AppState {
             background: Background::new(),
             directory: gate::DirectoryCache::default(),
             federation: std::sync::OnceLock::new(),
+            instance: uuid::Uuid::new_v4().to_string(),
         }))
+    }
+
+    /// Removes this instance's liveness row (after [`AppState::drain_ingest`], at
+    /// shutdown): any status it still owns is at once an orphan for other servers.
+    pub async fn leave(&self) -> Result<(), ServerError> {
+        self.store.forget_instance(&self.instance).await?;
+        Ok(())
     }
 
     /// Installs the federation hook (peer reads and pushes); only the first call counts.
