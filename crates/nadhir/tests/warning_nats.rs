@@ -7,9 +7,9 @@
 //! (e.g. postgres://postgres@127.0.0.1:5432/test); skipped without them unless CI is
 //! set. Each test uses a fresh database and a stream, subject and consumer of its own.
 //!
-//! The `#[ignore]`d `throughput_one_and_two_workers` measures events per second of one
-//! worker and of two workers on the same published stream (docs/PERFORMANCE.md, "Early
-//! warning: NATS workers").
+//! Events per second of one and of two workers are measured by a benchmark, not here:
+//! `crates/nadhir/examples/warning_nats_bench.rs` (docs/PERFORMANCE.md, "Early warning:
+//! NATS workers").
 
 // Helpers outside #[test] functions: a failed setup step should panic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -341,75 +341,4 @@ async fn two_workers_one_killed_every_event_counted_once() {
     assert_eq!(without(exported(&db.url, dir.path()), &general), want);
     nats.delete().await;
     db.drop_db().await;
-}
-
-/// Throughput of one worker, then of two workers, on the same published stream (each
-/// run with a consumer and a database of its own). `NADHIR_NATS_BENCH_EVENTS` EVE lines
-/// (default 100,000). Run: `cargo test -p nadhir --release --test warning_nats --
-/// --ignored --nocapture throughput`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "measurement: run by hand, see docs/PERFORMANCE.md"]
-async fn throughput_one_and_two_workers() {
-    let Some((nats_url, pg)) = services() else {
-        return;
-    };
-    let events: u64 = std::env::var("NADHIR_NATS_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
-    let runs: usize = std::env::var("NADHIR_NATS_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
-    let dir = tempfile::tempdir().unwrap();
-    let tel = fixture(dir.path(), events);
-    let nats = Nats::new(&nats_url);
-    {
-        let db = Scratch::new(&pg).await;
-        assert_eq!(nats.publish(&db.url, &[&tel.join("eve.json")]), events);
-        db.drop_db().await;
-    }
-    const IDLE: u32 = 2;
-    let mut results: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
-    for run in 0..runs {
-        for workers in [1usize, 2] {
-            let db = Scratch::new(&pg).await;
-            nadhir(
-                &db.url,
-                &["import", tel.join("indicators.json").to_str().unwrap()],
-            );
-            let consumer = format!("bench{run}w{workers}{}", nats.stream.to_lowercase());
-            let started = Instant::now();
-            let children: Vec<Child> = (0..workers)
-                .map(|_| nats.worker(&db.url, &consumer, 500, IDLE))
-                .collect();
-            let mut total = 0u64;
-            for c in children {
-                let r = finish(c, Duration::from_secs(1800)).await;
-                eprintln!("worker: {}", r["report"]);
-                total += r["report"]["events"].as_u64().unwrap();
-            }
-            // Each worker exits after IDLE seconds without messages.
-            let secs = started.elapsed().as_secs_f64() - f64::from(IDLE);
-            assert!(total >= events, "{total} < {events}");
-            assert_eq!(
-                without(windows(&db.url).await, &general_ids(&tel)),
-                expected(&tel, "eve.json")
-            );
-            let rate = events as f64 / secs;
-            println!("run {run}: {workers} worker(s): {events} events in {secs:.2} s = {rate:.0} events/s");
-            results.entry(workers).or_default().push(rate);
-            db.drop_db().await;
-        }
-    }
-    for (w, mut r) in results {
-        r.sort_by(f64::total_cmp);
-        println!(
-            "{w} worker(s): median {:.0} events/s over {} runs ({:?})",
-            r[r.len() / 2],
-            r.len(),
-            r.iter().map(|x| x.round()).collect::<Vec<_>>()
-        );
-    }
-    nats.delete().await;
 }

@@ -8,14 +8,15 @@
 //!   `opinion` and the revoked sighting in the `sightings` collection), 409 on an
 //!   invalid transition, 404 on an unknown alert;
 //! - webhooks: HMAC signatures checked with `warning::engine::deliver::verify_signature`,
-//!   retries with backoff after 5xx, and a dead letter after a 4xx;
-//! - latency from ingest to the SSE alert (`#[ignore]`d; prints p50/p99, asserts only
-//!   that every alert arrives): see docs/PERFORMANCE.md, "Early warning: latency".
+//!   retries with backoff after 5xx, and a dead letter after a 4xx.
+//!
+//! Latency from ingest to the SSE alert is a benchmark, not a test:
+//! `crates/nadhir/examples/warning_latency.rs` (docs/PERFORMANCE.md, "Early warning: latency").
 
 // Helpers outside #[test] functions: a failed setup step should panic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -812,98 +813,4 @@ async fn webhooks_are_signed_retried_and_dead_lettered() {
         .unwrap();
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["dead_letters"].as_array().unwrap().len(), 1);
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-/// Latency from writing an event to its alert on the SSE stream, over HTTP ingest and
-/// over a followed file (`serve --watch`). Each event hits a new indicator, so each
-/// raises an alert. Prints p50/p99; asserts only that every alert arrives once.
-///
-/// `NADHIR_LATENCY_EVENTS` (default 300) events at `NADHIR_LATENCY_RATE` (default 50)
-/// per second. Run: `cargo test -p nadhir --release --test warning_serve -- --ignored
-/// --nocapture latency`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "measurement: run by hand, see docs/PERFORMANCE.md"]
-async fn latency_event_to_sse_alert() {
-    let n: usize = std::env::var("NADHIR_LATENCY_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
-    let rate: f64 = std::env::var("NADHIR_LATENCY_RATE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50.0);
-    let mut node = Node::new(2 * n);
-    let watched = node.data.parent().unwrap().join("live-eve.json");
-    std::fs::write(&watched, "").unwrap();
-    node.start(&["--watch", watched.to_str().unwrap()]);
-    let client = reqwest::Client::new();
-    for (mode, offset) in [("http", 0usize), ("file", n)] {
-        let mut sse = Sse::open(&client, &node.base, node.token("reader"), None).await;
-        let sent: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
-        let sender = {
-            let sent = sent.clone();
-            let client = client.clone();
-            let base = node.base.clone();
-            let token = node.token("sensor").to_owned();
-            let watched = watched.clone();
-            tokio::spawn(async move {
-                let gap = Duration::from_secs_f64(1.0 / rate);
-                let mut next = tokio::time::Instant::now();
-                let mut file = std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(&watched)
-                    .unwrap();
-                for i in offset..offset + n {
-                    tokio::time::sleep_until(next).await;
-                    next += gap;
-                    let line = dns_event(&format!("hit-{i}.alert.example")) + "\n";
-                    sent.lock().unwrap().insert(indicator_id(i), Instant::now());
-                    if mode == "http" {
-                        let r = client
-                            .post(format!("{base}/warning/ingest"))
-                            .bearer_auth(&token)
-                            .body(line)
-                            .send()
-                            .await
-                            .unwrap();
-                        assert_eq!(r.status(), 200);
-                    } else {
-                        use std::io::Write;
-                        file.write_all(line.as_bytes()).unwrap();
-                        file.flush().unwrap();
-                    }
-                }
-            })
-        };
-        let mut lat: Vec<f64> = Vec::with_capacity(n);
-        let mut got = BTreeSet::new();
-        while got.len() < n {
-            let ev = sse
-                .next(Duration::from_secs(30))
-                .await
-                .expect("every alert arrives");
-            if ev.event != "alert" {
-                continue;
-            }
-            let at = Instant::now();
-            let v: Value = serde_json::from_str(&ev.data).unwrap();
-            let ind = v["alert"]["indicator_id"].as_str().unwrap().to_owned();
-            assert!(got.insert(ind.clone()), "alert for {ind} twice");
-            let t0 = sent.lock().unwrap()[&ind];
-            lat.push((at - t0).as_secs_f64() * 1000.0);
-        }
-        sender.await.unwrap();
-        lat.sort_by(f64::total_cmp);
-        println!(
-            "latency {mode}: {n} events at {rate}/s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            percentile(&lat, 0.5),
-            percentile(&lat, 0.99),
-            lat[lat.len() - 1]
-        );
-    }
 }

@@ -99,8 +99,10 @@ pub(crate) trait InsertOps: Send {
     /// Inserts rows, skipping (id, version_key) pairs already stored; returns how many
     /// rows were written.
     async fn insert_objects(&mut self, rows: &[ObjectRow<'_>]) -> Result<u64>;
-    /// Every stored version of these ids.
-    async fn lookup_objects(&mut self, ids: &[&str]) -> Result<Vec<Existing>>;
+    /// The stored rows among these (id, version_key) pairs (not every version of the
+    /// ids: an object with many versions, such as a sighting updated per batch, costs
+    /// only the versions asked for).
+    async fn lookup_objects(&mut self, keys: &[(&str, &str)]) -> Result<Vec<Existing>>;
     /// Existing memberships (collection id, object cursor) of these object cursors.
     async fn lookup_members(&mut self, object_cursors: &[i64]) -> Result<Vec<(String, i64)>>;
     async fn insert_members(&mut self, rows: &[MemberRow<'_>]) -> Result<u64>;
@@ -209,12 +211,16 @@ pub(crate) async fn insert_batch<T: InsertOps + ?Sized>(
             fates.extend(part.iter().map(|r| Fate::New { cursor: r.cursor }));
             continue;
         }
-        let mut ids: Vec<&str> = part.iter().map(|r| r.obj.id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let mut keys: Vec<(&str, &str)> = part
+            .iter()
+            .map(|r| (r.obj.id.as_str(), r.obj.version_key.as_str()))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
         let mut stored: HashMap<(String, String), (i64, String)> = HashMap::new();
-        for id_part in ids.chunks(chunk.max(1)) {
-            for e in ops.lookup_objects(id_part).await? {
+        // Two parameters per key.
+        for key_part in keys.chunks((chunk / 2).max(1)) {
+            for e in ops.lookup_objects(key_part).await? {
                 stored.insert((e.id, e.version_key), (e.cursor, e.content_hash));
             }
         }

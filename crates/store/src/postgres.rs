@@ -144,8 +144,9 @@ const INSERT_OBJECTS: &str = "INSERT INTO objects (cursor, id, type, spec_versio
      SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], \
      $6::text[], $7::bool[], $8::text[], $9::text[], $10::int8[]) \
      ON CONFLICT (id, version_key) DO NOTHING";
-const LOOKUP_OBJECTS: &str =
-    "SELECT id, version_key, cursor, content_hash FROM objects WHERE id = ANY($1)";
+const LOOKUP_OBJECTS: &str = "SELECT o.id, o.version_key, o.cursor, o.content_hash \
+     FROM objects o JOIN unnest($1::text[], $2::text[]) AS k(id, version_key) \
+     ON o.id = k.id AND o.version_key = k.version_key COLLATE \"C\"";
 const LOOKUP_MEMBERS: &str = "SELECT collection_id, object_cursor FROM collection_objects \
      WHERE object_cursor = ANY($1)";
 const INSERT_MEMBERS: &str =
@@ -214,9 +215,12 @@ impl InsertOps for PgWriteTx {
         Ok(done.rows_affected())
     }
 
-    async fn lookup_objects(&mut self, ids: &[&str]) -> Result<Vec<Existing>> {
+    async fn lookup_objects(&mut self, keys: &[(&str, &str)]) -> Result<Vec<Existing>> {
+        let ids: Vec<&str> = keys.iter().map(|k| k.0).collect();
+        let version_keys: Vec<&str> = keys.iter().map(|k| k.1).collect();
         let rows: Vec<(String, String, i64, String)> = sqlx::query_as(LOOKUP_OBJECTS)
             .bind(ids)
+            .bind(version_keys)
             .fetch_all(&mut *self.tx)
             .await?;
         Ok(rows

@@ -251,14 +251,15 @@ impl InsertOps for SqliteWriteTx {
         Ok(written)
     }
 
-    async fn lookup_objects(&mut self, ids: &[&str]) -> Result<Vec<Existing>> {
+    async fn lookup_objects(&mut self, keys: &[(&str, &str)]) -> Result<Vec<Existing>> {
         let text = format!(
-            "SELECT id, version_key, cursor, content_hash FROM objects WHERE id IN {}",
-            placeholders(ids.len())
+            "SELECT id, version_key, cursor, content_hash FROM objects \
+             WHERE (id, version_key) IN ({})",
+            values(keys.len(), 2)
         );
         let mut q = sqlx::query_as::<_, (String, String, i64, String)>(&text);
-        for id in ids {
-            q = q.bind(*id);
+        for (id, version_key) in keys {
+            q = q.bind(*id).bind(*version_key);
         }
         let rows = q.fetch_all(&mut *self.tx).await?;
         Ok(rows

@@ -35,6 +35,7 @@ pub use aggregate::{
 pub use alert::{Alert, AlertState, Severity};
 pub use hit::{AssetRef, Criticality, Hit, HitError, SourceRef};
 pub use stream::{
-    Observation, StreamConfig, StreamError, StreamEvaluator, StreamMatch, StreamStats,
+    Observation, StreamConfig, StreamError, StreamEvaluator, StreamMatch, StreamPrefilter,
+    StreamStats,
 };
 pub use watchlist::{CheckReport, WatchMatch, Watchlist};

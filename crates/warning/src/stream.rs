@@ -76,10 +76,11 @@
 //! Pure logic: no I/O, no async, no clock of its own.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aho_corasick::AhoCorasick;
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 use matcher::KindMask;
 use pattern::{
     CompOp, ComparisonExpr, CompiledPattern, Constant, EvalError, EvalOptions, ObservationExpr,
@@ -293,6 +294,50 @@ struct Prepared {
     bytes: usize,
 }
 
+/// Whether an event could concern a registered pattern, from its observable kinds and
+/// string values alone: [`StreamEvaluator::may_involve`] as an immutable snapshot
+/// ([`StreamEvaluator::prefilter`]). False means no pattern could bind the event, so it
+/// need not be converted to SCOs nor passed to [`StreamEvaluator::observe`].
+#[derive(Debug, Clone, Default)]
+pub struct StreamPrefilter {
+    /// Union of the registered patterns' kinds.
+    kinds: KindMask,
+    /// Some pattern is a candidate whatever strings the event holds.
+    always: bool,
+    /// Exact strings some pattern needs.
+    keys: Arc<HashSet<String>>,
+    /// Over the literal runs of `LIKE` operands (NFC).
+    automaton: Option<AhoCorasick>,
+}
+
+impl StreamPrefilter {
+    /// False when no registered pattern concerns these kinds (then no value can help).
+    pub fn kinds_may_involve(&self, kinds: KindMask) -> bool {
+        self.kinds.intersects(kinds)
+    }
+
+    /// Whether some pattern could need this string value of an event whose kinds
+    /// passed [`Self::kinds_may_involve`].
+    pub fn value_may_involve(&self, v: &str) -> bool {
+        self.always
+            || self.keys.contains(v)
+            || self
+                .automaton
+                .as_ref()
+                .is_some_and(|ac| ac.is_match(nfc(v).as_ref()))
+    }
+
+    /// Both checks over an event's kinds and string values.
+    pub fn may_involve<'v>(
+        &self,
+        kinds: KindMask,
+        values: impl IntoIterator<Item = &'v str>,
+    ) -> bool {
+        self.kinds_may_involve(kinds)
+            && (self.always || values.into_iter().any(|v| self.value_may_involve(v)))
+    }
+}
+
 /// Evaluates full STIX patterns over a stream of events with bounded state (see the
 /// module documentation for the semantics and bounds).
 #[derive(Debug)]
@@ -313,6 +358,8 @@ pub struct StreamEvaluator {
     substrings: Option<Substrings>,
     /// Patterns with a `[...]` that needs no particular string.
     unkeyed: Vec<u32>,
+    /// [`Self::prefilter`]'s snapshot; dropped when a pattern is added or removed.
+    prefilter: Option<StreamPrefilter>,
     /// Per pattern: the last candidate pass that picked it (dedup without clearing).
     picked: Vec<u64>,
     pass: u64,
@@ -360,6 +407,7 @@ impl StreamEvaluator {
             by_indicator: HashMap::new(),
             by_key: HashMap::new(),
             by_substring: HashMap::new(),
+            prefilter: None,
             substrings: None,
             unkeyed: Vec::new(),
             picked: Vec::new(),
@@ -389,6 +437,7 @@ impl StreamEvaluator {
         if self.by_indicator.contains_key(indicator_id) {
             return Err(StreamError::DuplicateIndicator(indicator_id.to_owned()));
         }
+        self.prefilter = None;
         let opts = EvalOptions {
             max_work: self.config.max_work,
             ..EvalOptions::default()
@@ -474,6 +523,7 @@ impl StreamEvaluator {
         let Some(no) = self.by_indicator.remove(indicator_id) else {
             return false;
         };
+        self.prefilter = None;
         let Some(reg) = self.patterns.get_mut(no as usize).and_then(Option::take) else {
             return false;
         };
@@ -799,44 +849,56 @@ impl StreamEvaluator {
         }
     }
 
-    /// The patterns the event could concern (see "Candidate selection"), sorted. Scans
-    /// the event's string values and the strings its observed-data will add.
     /// A cheap pre-check for callers that hold an event's observable values before
     /// building its SCOs: false when no registered pattern could involve an event with
     /// these `kinds` and string `values` (the same exact-string and substring index that
     /// picks candidates in [`Self::observe`]). Such an event would only be counted as
-    /// unrelated; skipping it changes no verdict.
+    /// unrelated; skipping it changes no verdict. [`Self::prefilter`] is the same check
+    /// without borrowing the evaluator.
     pub fn may_involve<'v>(
         &mut self,
         kinds: KindMask,
         values: impl IntoIterator<Item = &'v str>,
     ) -> bool {
-        if self
-            .patterns
-            .iter()
-            .flatten()
-            .all(|r| !r.kinds.intersects(kinds))
-        {
-            return false;
-        }
-        if !self.unkeyed.is_empty()
-            || ["observed-data", "bundle"]
+        self.ensure_prefilter()
+            .is_some_and(|p| p.may_involve(kinds, values))
+    }
+
+    /// [`Self::may_involve`] as a snapshot of the registered patterns, cheap to clone,
+    /// to check events without holding the evaluator (e.g. taken once per batch under
+    /// its lock). Take it again after patterns are added or removed.
+    pub fn prefilter(&mut self) -> StreamPrefilter {
+        self.ensure_prefilter().cloned().unwrap_or_default()
+    }
+
+    fn ensure_prefilter(&mut self) -> Option<&StreamPrefilter> {
+        if self.prefilter.is_none() {
+            self.ensure_substrings();
+            let kinds = self
+                .patterns
                 .iter()
-                .any(|k| self.by_key.contains_key(*k))
-        {
-            return true;
+                .flatten()
+                .fold(KindMask::default(), |m, r| m.with(r.kinds));
+            let mut always = !self.unkeyed.is_empty()
+                || ["observed-data", "bundle"]
+                    .iter()
+                    .any(|k| self.by_key.contains_key(*k));
+            let automaton = match &self.substrings {
+                Some(Substrings::Automaton(ac, _)) => Some(ac.clone()),
+                Some(Substrings::Always(list)) => {
+                    always |= !list.is_empty();
+                    None
+                }
+                None => None,
+            };
+            self.prefilter = Some(StreamPrefilter {
+                kinds,
+                always,
+                keys: Arc::new(self.by_key.keys().cloned().collect()),
+                automaton,
+            });
         }
-        self.ensure_substrings();
-        let automaton = match &self.substrings {
-            Some(Substrings::Automaton(ac, _)) => Some(ac),
-            Some(Substrings::Always(always)) if !always.is_empty() => return true,
-            _ => None,
-        };
-        values.into_iter().any(|v| {
-            self.by_key.contains_key(v)
-                || automaton
-                    .is_some_and(|ac| ac.find_overlapping_iter(nfc(v).as_ref()).next().is_some())
-        })
+        self.prefilter.as_ref()
     }
 
     fn ensure_substrings(&mut self) {
@@ -1135,6 +1197,10 @@ enum Key {
 
 /// NFC form of `s`, borrowing when it already is (the evaluator's normalisation).
 fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.is_ascii() {
+        // ASCII text is in NFC.
+        return std::borrow::Cow::Borrowed(s);
+    }
     match unicode_normalization::is_nfc_quick(s.chars()) {
         unicode_normalization::IsNormalized::Yes => std::borrow::Cow::Borrowed(s),
         _ => std::borrow::Cow::Owned(s.nfc().collect()),
@@ -1341,6 +1407,38 @@ mod tests {
         )]);
         assert!(u.may_involve(ip, ["203.0.113.1"]));
         assert!(!u.may_involve(dom, ["x.example"]));
+    }
+
+    #[test]
+    fn prefilter_snapshot_agrees_and_follows_pattern_changes() {
+        let dom = KindMask::of_sco_type("domain-name");
+        let ip = KindMask::of_sco_type("ipv4-addr");
+        let mut s = evaluator(&[(
+            "indicator--a",
+            "[domain-name:value LIKE '%.caf\u{e9}.example'] REPEATS 2 TIMES",
+        )]);
+        let p = s.prefilter();
+        // NFC: the decomposed e + U+0301 matches the composed literal run.
+        assert!(p.may_involve(dom, ["x.cafe\u{301}.example"]));
+        assert!(p.may_involve(dom, ["x.caf\u{e9}.example"]));
+        assert!(!p.may_involve(dom, ["x.cafe.example"]));
+        assert!(!p.may_involve(ip, ["x.caf\u{e9}.example"]));
+        // A snapshot is not changed by later registrations; a new one sees them.
+        s.add_pattern(
+            "indicator--b",
+            "[ipv4-addr:value = '198.51.100.7'] REPEATS 2 TIMES",
+        )
+        .unwrap();
+        assert!(!p.may_involve(ip, ["198.51.100.7"]));
+        let p = s.prefilter();
+        assert!(p.may_involve(ip, ["198.51.100.7"]));
+        assert!(s.may_involve(ip, ["198.51.100.7"]));
+        assert!(s.remove_pattern("indicator--b"));
+        assert!(!s.prefilter().may_involve(ip, ["198.51.100.7"]));
+        assert!(!s.may_involve(ip, ["198.51.100.7"]));
+        // No patterns: nothing is a candidate.
+        assert!(s.remove_pattern("indicator--a"));
+        assert!(!s.prefilter().may_involve(dom, ["x.caf\u{e9}.example"]));
     }
 
     fn evaluator_with(config: StreamConfig, patterns: &[(&str, &str)]) -> StreamEvaluator {

@@ -188,6 +188,9 @@ fn scan_batch(
     let mut out = ScanOutput::default();
     let data = &batch.data;
     let general = !live.general.is_empty();
+    // The general patterns' pre-check, taken once for the batch: most events concern no
+    // pattern and are decided without the evaluator's lock.
+    let prefilter = general.then(|| super::lock(stream).prefilter());
     let mut matches: Vec<StreamMatch> = Vec::new();
     with_scanner(map, |scanner| {
         let mut start = 0usize;
@@ -236,16 +239,15 @@ fn scan_batch(
                         None => out.no_time += 1,
                     }
                     // Only events some general pattern could involve go to the stream
-                    // evaluator (building their SCOs is the expensive part); one lock
-                    // covers the pre-check and the evaluation.
-                    let mut ev =
-                        (general && !sink.observed.is_empty()).then(|| super::lock(stream));
-                    if let Some(g) = ev.as_mut() {
-                        let values = sink.observed.iter().map(|(_, r)| sink.value(r));
-                        if !g.may_involve(summary.kinds, values) {
-                            ev = None;
-                        }
-                    }
+                    // evaluator (building their SCOs is the expensive part).
+                    let involved = prefilter.as_ref().is_some_and(|p| {
+                        !sink.observed.is_empty()
+                            && p.may_involve(
+                                summary.kinds,
+                                sink.observed.iter().map(|(_, r)| sink.value(r)),
+                            )
+                    });
+                    let ev = involved.then(|| super::lock(stream));
                     let to_stream = ev.is_some();
                     if sink.hits.is_empty() && !to_stream {
                         continue;
