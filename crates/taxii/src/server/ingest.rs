@@ -486,30 +486,26 @@ fn record(
     details: impl Iterator<Item = StatusDetail>,
     outcomes: Vec<InsertOutcome>,
 ) {
-    {
-        {
-            for (mut d, o) in details.zip(outcomes) {
-                match o {
-                    InsertOutcome::Inserted { date_added, .. } => {
-                        if d.version.is_empty() || d.version == st.request_timestamp {
-                            d.version = ts(date_added);
-                        }
-                        st.success_count += 1;
-                        st.successes.push(d);
-                    }
-                    InsertOutcome::Duplicate => {
-                        d.message = Some("identical version already stored".into());
-                        st.success_count += 1;
-                        st.successes.push(d);
-                    }
-                    InsertOutcome::Conflict { existing_hash } => {
-                        d.message = Some(format!(
+    for (mut d, o) in details.zip(outcomes) {
+        match o {
+            InsertOutcome::Inserted { date_added, .. } => {
+                if d.version.is_empty() || d.version == st.request_timestamp {
+                    d.version = ts(date_added);
+                }
+                st.success_count += 1;
+                st.successes.push(d);
+            }
+            InsertOutcome::Duplicate => {
+                d.message = Some("identical version already stored".into());
+                st.success_count += 1;
+                st.successes.push(d);
+            }
+            InsertOutcome::Conflict { existing_hash } => {
+                d.message = Some(format!(
                             "version conflict: this id and version are already stored with different content (sha256 {existing_hash})"
                         ));
-                        st.failure_count += 1;
-                        st.failures.push(d);
-                    }
-                }
+                st.failure_count += 1;
+                st.failures.push(d);
             }
         }
     }
