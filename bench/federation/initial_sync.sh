@@ -46,5 +46,6 @@ START=$(date +%s.%N)
 END=$(date +%s.%N)
 python3 -c "import sys; n=$N; t=$END-$START; print(f'  {n} objects in {t:.1f} s = {n/t:,.0f} objects/s')"
 "$BIN" --data-dir "$B" stats --json | python3 -c "import json,sys; s=json.load(sys.stdin); print('  B holds', s['distinct_objects'], 'objects')"
-echo "  A (serving): $(ps -o cputime= -p $APID) CPU time"
+# CPU seconds of A's server process so far (user + system, from /proc, 10 ms resolution).
+awk -v t="$(getconf CLK_TCK)" '{printf "  A (serving): %.2f s CPU (%.2f s user, %.2f s sys)\n", ($14+$15)/t, $14/t, $15/t}' "/proc/$APID/stat"
 "$BIN" --data-dir "$A" audit verify
