@@ -15,8 +15,8 @@ use taxii::server::{Principal, ServerError};
 use crate::directory;
 use crate::error::FederationError;
 use crate::identity::NodeKey;
-use crate::signature::{sign_canonical, signing_bytes};
-use crate::wire::{open, seal};
+use crate::signature::{sign_canonical, signing_bytes, BATCH};
+use crate::wire::{open_many, seal};
 
 /// The file (in the data directory) holding the node's private key seed.
 pub const KEY_FILE: &str = "node.key";
@@ -161,12 +161,15 @@ impl Node {
         let node_org = dir.node_org.clone();
         let local = self.id.clone();
         let from = from.clone();
-        let out = crate::par::par_map(objects, move |o| {
-                    let id = o.id().to_owned();
-                    let incoming = open(o, &keys).map_err(|e| {
+        let out = crate::par::par_map_batches(objects, BATCH, move |batch| {
+            open_many(batch, &keys)
+                .into_iter()
+                .map(|incoming| {
+                    let incoming = incoming.map_err(|e| {
                         tracing::warn!(code = e.code(), error = %e, peer = %from, "rejected an object from a peer");
                         format!("{e} [{}]", e.code())
                     })?;
+                    let id = incoming.object.id().to_owned();
                     let s = incoming.sharing;
                     if s.has_visited(&local) {
                         return Err(format!("{id}: this node is already on the object's path (a loop) [federation.loop]"));
@@ -226,6 +229,8 @@ impl Node {
                         expires,
                         canonical: incoming.canonical,
                     })
+                })
+                .collect()
         })
         .await?;
         Ok(out)
