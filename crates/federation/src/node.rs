@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use policy::sharing::{stamp, SharingInfo, Signature};
 use policy::stored::SignedBy;
-use policy::{decide, Decision, MetaDoc, NodeId, OrgId, ReadPurpose};
+use policy::{decide_owned, Decision, MetaDoc, NodeId, OrgId, ReadPurpose};
 use sha2::{Digest, Sha256};
 use store::{EgressEntry, Store};
 use taxii::server::gate::{self, Accepted, Directory, EgressItem, FederationHook};
@@ -268,25 +268,20 @@ fn egress_one(
             },
         );
     }
-    let (copy, changed, detail) = match decide(
-        ctx,
-        requester,
-        &object,
-        &item.doc.meta,
-        ReadPurpose::Sync(a),
-    ) {
-        Decision::Allow(c) => (c, false, String::new()),
-        Decision::Redacted(r) => {
-            let detail = serde_json::json!({
-                "removed": r.removed,
-                "pii": r.pii.iter().map(|p| p.kind.as_str()).collect::<Vec<_>>(),
-                "sighting_anonymised": r.sighting_anonymised,
-            })
-            .to_string();
-            (r.object, true, detail)
-        }
-        Decision::Deny(_) => return None,
-    };
+    let (copy, changed, detail) =
+        match decide_owned(ctx, requester, object, &item.doc.meta, ReadPurpose::Sync(a)) {
+            Decision::Allow(c) => (c, false, String::new()),
+            Decision::Redacted(r) => {
+                let detail = serde_json::json!({
+                    "removed": r.removed,
+                    "pii": r.pii.iter().map(|p| p.kind.as_str()).collect::<Vec<_>>(),
+                    "sighting_anonymised": r.sighting_anonymised,
+                })
+                .to_string();
+                (r.object, true, detail)
+            }
+            Decision::Deny(_) => return None,
+        };
     // The content is what was stored: pass on the signature it arrived with; otherwise
     // (published here, or rewritten here) this node signs.
     let bytes = signing_bytes(&copy);

@@ -26,20 +26,31 @@ pub(crate) fn strip_sharing(map: &mut Map<String, Value>) {
     }
 }
 
-fn carries_extensions(object: &stix::Object) -> bool {
-    matches!(object.get("extensions"), Some(Value::Object(exts))
-        if exts.is_empty() || exts.contains_key(SHARING_EXTENSION_ID))
-}
-
-/// The bytes a node signs for `object`.
+/// The bytes a node signs for `object`: its canonical form as if [`strip_sharing`] had
+/// been applied, written without copying the object.
 pub fn signing_bytes(object: &stix::Object) -> Vec<u8> {
     let mut out = String::with_capacity(1024);
-    if carries_extensions(object) {
-        let mut map = object.as_map().clone();
-        strip_sharing(&mut map);
-        stix::jcs::write_map(&mut out, &map);
-    } else {
-        stix::jcs::write_map(&mut out, object.as_map());
+    let map = object.as_map();
+    match map.get("extensions") {
+        Some(Value::Object(exts)) if exts.is_empty() || exts.contains_key(SHARING_EXTENSION_ID) => {
+            // Only the other extensions (rarely any) are copied.
+            let others: Map<String, Value> = exts
+                .iter()
+                .filter(|(k, _)| k.as_str() != SHARING_EXTENSION_ID)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let others = Value::Object(others);
+            let mut entries: Vec<(&str, &Value)> = map
+                .iter()
+                .filter(|(k, _)| k.as_str() != "extensions")
+                .map(|(k, v)| (k.as_str(), v))
+                .collect();
+            if others.as_object().is_some_and(|o| !o.is_empty()) {
+                entries.push(("extensions", &others));
+            }
+            stix::jcs::write_entries(&mut out, entries);
+        }
+        _ => stix::jcs::write_map(&mut out, map),
     }
     out.into_bytes()
 }
@@ -425,6 +436,44 @@ mod tests {
         );
         assert_eq!(signing_bytes(&stamped), signing_bytes(&bare));
         assert_eq!(signing_bytes(&bare), bare.canonical_json().into_bytes());
+    }
+
+    /// Written without a copy, the signing bytes are still the canonical JSON of the
+    /// object with the sharing extension stripped, whatever else `extensions` holds.
+    #[test]
+    fn signing_bytes_equal_the_stripped_objects_canonical_json() {
+        let info = SharingInfo::outgoing(None, &NodeId::new(A), true);
+        let mut cases = Vec::new();
+        let mut o = indicator();
+        cases.push(o.clone());
+        stamp(&mut o, &info);
+        cases.push(o.clone());
+        let mut only_sharing = indicator();
+        only_sharing.as_map_mut().shift_remove("extensions");
+        stamp(&mut only_sharing, &info);
+        cases.push(only_sharing.clone());
+        let mut empty = indicator();
+        empty.as_map_mut().insert("extensions".into(), json!({}));
+        cases.push(empty);
+        let mut not_an_object = indicator();
+        not_an_object
+            .as_map_mut()
+            .insert("extensions".into(), json!(["x"]));
+        cases.push(not_an_object);
+        // `extensions` first in the object, with a key sorting after it.
+        let mut first = stix::Object::from_value(json!({
+            "extensions": {"x-z": {"a": 1}}, "type": "indicator", "id": "indicator--1", "zz": 2
+        }))
+        .unwrap();
+        stamp(&mut first, &info);
+        cases.push(first);
+        for c in cases {
+            let mut stripped = c.as_map().clone();
+            strip_sharing(&mut stripped);
+            let mut want = String::new();
+            stix::jcs::write_map(&mut want, &stripped);
+            assert_eq!(String::from_utf8(signing_bytes(&c)).unwrap(), want, "{c:?}");
+        }
     }
 
     /// A page of signatures by two nodes: batch verification accepts the good ones and
