@@ -34,6 +34,7 @@ AKEY=$("$BIN" --data-dir "$A" node show)
 jq_get() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 "$BIN" --data-dir "$A" peer add --name B --org org-b --node "$(jq_get "$BKEY" id)" --key "$(jq_get "$BKEY" x_nadhir_public_key)" >/dev/null
 "$BIN" --data-dir "$A" agreement set --peer B --max-tlp amber+strict --sightings-back >/dev/null
+rm -f "$W/a.url"   # a previous run's address would be read before this server writes its own
 "$BIN" --data-dir "$A" serve --listen 127.0.0.2:0 --no-warning --no-sync > "$W/a.url" 2>"$W/a.log" &
 APID=$!
 trap 'kill $APID 2>/dev/null || true' EXIT
