@@ -34,6 +34,7 @@ AKEY=$("$BIN" --data-dir "$A" node show)
 jq_get() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 "$BIN" --data-dir "$A" peer add --name B --org org-b --node "$(jq_get "$BKEY" id)" --key "$(jq_get "$BKEY" x_nadhir_public_key)" >/dev/null
 "$BIN" --data-dir "$A" agreement set --peer B --max-tlp amber+strict --sightings-back >/dev/null
+rm -f "$W/a.url"   # a previous run's address would be read before this server writes its own
 "$BIN" --data-dir "$A" serve --listen 127.0.0.2:0 --no-warning --no-sync > "$W/a.url" 2>"$W/a.log" &
 APID=$!
 trap 'kill $APID 2>/dev/null || true' EXIT
@@ -46,5 +47,6 @@ START=$(date +%s.%N)
 END=$(date +%s.%N)
 python3 -c "import sys; n=$N; t=$END-$START; print(f'  {n} objects in {t:.1f} s = {n/t:,.0f} objects/s')"
 "$BIN" --data-dir "$B" stats --json | python3 -c "import json,sys; s=json.load(sys.stdin); print('  B holds', s['distinct_objects'], 'objects')"
-echo "  A (serving): $(ps -o cputime= -p $APID) CPU time"
+# CPU seconds of A's server process so far (user + system, from /proc, 10 ms resolution).
+awk -v t="$(getconf CLK_TCK)" '{printf "  A (serving): %.2f s CPU (%.2f s user, %.2f s sys)\n", ($14+$15)/t, $14/t, $15/t}' "/proc/$APID/stat"
 "$BIN" --data-dir "$A" audit verify

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use policy::sharing::{stamp, SharingInfo, Signature};
 use policy::stored::SignedBy;
-use policy::{decide, Decision, MetaDoc, NodeId, OrgId, ReadPurpose};
+use policy::{decide_owned, Decision, MetaDoc, NodeId, OrgId, ReadPurpose};
 use sha2::{Digest, Sha256};
 use store::{EgressEntry, Store};
 use taxii::server::gate::{self, Accepted, Directory, EgressItem, FederationHook};
@@ -15,8 +15,8 @@ use taxii::server::{Principal, ServerError};
 use crate::directory;
 use crate::error::FederationError;
 use crate::identity::NodeKey;
-use crate::signature::{sign_canonical, signing_bytes};
-use crate::wire::{open, seal};
+use crate::signature::{sign_canonical, signing_bytes, BATCH};
+use crate::wire::{open_many, seal};
 
 /// The file (in the data directory) holding the node's private key seed.
 pub const KEY_FILE: &str = "node.key";
@@ -161,12 +161,15 @@ impl Node {
         let node_org = dir.node_org.clone();
         let local = self.id.clone();
         let from = from.clone();
-        let out = crate::par::par_map(objects, move |o| {
-                    let id = o.id().to_owned();
-                    let incoming = open(o, &keys).map_err(|e| {
+        let out = crate::par::par_map_batches(objects, BATCH, move |batch| {
+            open_many(batch, &keys)
+                .into_iter()
+                .map(|incoming| {
+                    let incoming = incoming.map_err(|e| {
                         tracing::warn!(code = e.code(), error = %e, peer = %from, "rejected an object from a peer");
                         format!("{e} [{}]", e.code())
                     })?;
+                    let id = incoming.object.id().to_owned();
                     let s = incoming.sharing;
                     if s.has_visited(&local) {
                         return Err(format!("{id}: this node is already on the object's path (a loop) [federation.loop]"));
@@ -226,6 +229,8 @@ impl Node {
                         expires,
                         canonical: incoming.canonical,
                     })
+                })
+                .collect()
         })
         .await?;
         Ok(out)
@@ -263,25 +268,20 @@ fn egress_one(
             },
         );
     }
-    let (copy, changed, detail) = match decide(
-        ctx,
-        requester,
-        &object,
-        &item.doc.meta,
-        ReadPurpose::Sync(a),
-    ) {
-        Decision::Allow(c) => (c, false, String::new()),
-        Decision::Redacted(r) => {
-            let detail = serde_json::json!({
-                "removed": r.removed,
-                "pii": r.pii.iter().map(|p| p.kind.as_str()).collect::<Vec<_>>(),
-                "sighting_anonymised": r.sighting_anonymised,
-            })
-            .to_string();
-            (r.object, true, detail)
-        }
-        Decision::Deny(_) => return None,
-    };
+    let (copy, changed, detail) =
+        match decide_owned(ctx, requester, object, &item.doc.meta, ReadPurpose::Sync(a)) {
+            Decision::Allow(c) => (c, false, String::new()),
+            Decision::Redacted(r) => {
+                let detail = serde_json::json!({
+                    "removed": r.removed,
+                    "pii": r.pii.iter().map(|p| p.kind.as_str()).collect::<Vec<_>>(),
+                    "sighting_anonymised": r.sighting_anonymised,
+                })
+                .to_string();
+                (r.object, true, detail)
+            }
+            Decision::Deny(_) => return None,
+        };
     // The content is what was stored: pass on the signature it arrived with; otherwise
     // (published here, or rewritten here) this node signs.
     let bytes = signing_bytes(&copy);

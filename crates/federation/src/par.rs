@@ -15,8 +15,28 @@ where
     R: Send + 'static,
     F: Fn(T) -> R + Send + Sync + 'static,
 {
+    par_map_batches(items, usize::MAX, move |part: Vec<T>| {
+        part.into_iter().map(&f).collect()
+    })
+    .await
+}
+
+/// Like [`par_map`], but `f` maps a batch of up to `batch` consecutive items at a time
+/// (for work that is cheaper together, such as batch signature verification) and must
+/// return one result per item, in order.
+pub async fn par_map_batches<T, R, F>(
+    items: Vec<T>,
+    batch: usize,
+    f: F,
+) -> Result<Vec<R>, FederationError>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(Vec<T>) -> Vec<R> + Send + Sync + 'static,
+{
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let f = Arc::new(f);
+    let batch = batch.max(1);
     let chunk = if items.len() < MIN_SPLIT || cores < 2 {
         items.len().max(1)
     } else {
@@ -31,14 +51,31 @@ where
         }
         let f = f.clone();
         tasks.push(tokio::task::spawn_blocking(move || {
-            part.into_iter().map(|x| f(x)).collect::<Vec<R>>()
+            let mut out = Vec::with_capacity(part.len());
+            let mut rest = part.into_iter();
+            loop {
+                let group: Vec<T> = rest.by_ref().take(batch).collect();
+                if group.is_empty() {
+                    break;
+                }
+                let n = group.len();
+                let done = f(group);
+                if done.len() != n {
+                    return Err(FederationError::Invalid(format!(
+                        "a batch of {n} items gave {} results",
+                        done.len()
+                    )));
+                }
+                out.extend(done);
+            }
+            Ok(out)
         }));
     }
     let mut out = Vec::new();
     for t in tasks {
         out.extend(
             t.await
-                .map_err(|e| FederationError::Invalid(format!("a worker task failed: {e}")))?,
+                .map_err(|e| FederationError::Invalid(format!("a worker task failed: {e}")))??,
         );
     }
     Ok(out)
@@ -55,5 +92,27 @@ mod tests {
             .await
             .unwrap()
             .is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batches_keep_order_and_size() {
+        let v: Vec<u32> = (0..1000).collect();
+        let out = super::par_map_batches(v, 64, |b: Vec<u32>| {
+            assert!(!b.is_empty() && b.len() <= 64, "{}", b.len());
+            // Consecutive items.
+            assert!(b.windows(2).all(|w| w[1] == w[0] + 1));
+            b.into_iter().map(|x| x + 1).collect()
+        })
+        .await
+        .unwrap();
+        assert_eq!(out, (1..1001).collect::<Vec<_>>());
+        // A batch function that loses an item is an error, not a shifted result.
+        let e = super::par_map_batches((0..10).collect(), 4, |mut b: Vec<u32>| {
+            b.pop();
+            b
+        })
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("gave"), "{e}");
     }
 }

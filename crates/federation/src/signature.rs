@@ -11,6 +11,7 @@ use crate::error::{FederationError, SignatureFault};
 use crate::identity::{NodeKey, PeerKeys};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use ed25519_dalek::VerifyingKey;
 use policy::sharing::{Signature, SHARING_EXTENSION_ID};
 use policy::NodeId;
 use serde_json::{Map, Value};
@@ -25,20 +26,31 @@ pub(crate) fn strip_sharing(map: &mut Map<String, Value>) {
     }
 }
 
-fn carries_extensions(object: &stix::Object) -> bool {
-    matches!(object.get("extensions"), Some(Value::Object(exts))
-        if exts.is_empty() || exts.contains_key(SHARING_EXTENSION_ID))
-}
-
-/// The bytes a node signs for `object`.
+/// The bytes a node signs for `object`: its canonical form as if [`strip_sharing`] had
+/// been applied, written without copying the object.
 pub fn signing_bytes(object: &stix::Object) -> Vec<u8> {
     let mut out = String::with_capacity(1024);
-    if carries_extensions(object) {
-        let mut map = object.as_map().clone();
-        strip_sharing(&mut map);
-        stix::jcs::write_map(&mut out, &map);
-    } else {
-        stix::jcs::write_map(&mut out, object.as_map());
+    let map = object.as_map();
+    match map.get("extensions") {
+        Some(Value::Object(exts)) if exts.is_empty() || exts.contains_key(SHARING_EXTENSION_ID) => {
+            // Only the other extensions (rarely any) are copied.
+            let others: Map<String, Value> = exts
+                .iter()
+                .filter(|(k, _)| k.as_str() != SHARING_EXTENSION_ID)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let others = Value::Object(others);
+            let mut entries: Vec<(&str, &Value)> = map
+                .iter()
+                .filter(|(k, _)| k.as_str() != "extensions")
+                .map(|(k, v)| (k.as_str(), v))
+                .collect();
+            if others.as_object().is_some_and(|o| !o.is_empty()) {
+                entries.push(("extensions", &others));
+            }
+            stix::jcs::write_entries(&mut out, entries);
+        }
+        _ => stix::jcs::write_map(&mut out, map),
     }
     out.into_bytes()
 }
@@ -73,27 +85,147 @@ pub fn verify_canonical(
     signature: &Signature,
     keys: &PeerKeys,
 ) -> Result<(), FederationError> {
-    let bad = |reason| FederationError::BadSignature {
-        object_id: object_id.to_owned(),
-        signer: signature.signer.clone(),
-        reason,
+    let item = Pending {
+        object_id,
+        bytes,
+        signature,
     };
+    let (key, sig) = decode(&item, keys)?;
+    strict(&item, &key, &sig)
+}
+
+/// How many signatures one batch equation checks in [`verify_many`]. Larger batches
+/// cost less per signature (one multiscalar multiplication) but more when one
+/// signature in the batch is bad (the whole batch is then checked one by one).
+pub const BATCH: usize = 128;
+
+/// One signature for [`verify_many`]: the object it is on, the signing bytes
+/// ([`signing_bytes`]) and the signature as received.
+#[derive(Debug, Clone, Copy)]
+pub struct Pending<'a> {
+    pub object_id: &'a str,
+    pub bytes: &'a [u8],
+    pub signature: &'a Signature,
+}
+
+/// [`verify_canonical`] of many signatures, each with its own result, in order.
+///
+/// Signatures are checked together in batches of [`BATCH`] (Ed25519 batch
+/// verification); when a batch fails, each of its signatures is checked alone with
+/// [`verify_canonical`]'s strict check, so every bad signature is refused with its own
+/// error and its neighbours are accepted.
+///
+/// What the batch checks, and how that relates to the strict check: both decode the
+/// signature the same way (64 bytes, `s` a canonical scalar below the group order, `R` a
+/// point on the curve) and use the same key, looked up by signer, whose registration
+/// ([`PeerKeys::insert`]) already refused small-order ("weak") keys. The strict check
+/// then refuses a small-order `R` and a non-canonical encoding of `R`, and tests the
+/// cofactorless equation `[s]B = R + [k]A` of one signature. The batch tests one random
+/// linear combination of those equations (`z_i`, 128-bit, derived from every input) and
+/// does not look at `R` itself; so before batching, this function refuses to batch any
+/// signature whose `R` is a non-canonical encoding or a small-order point (it goes to
+/// the strict check alone, which rejects it). What remains different: a signature whose
+/// `R` has a small-order (torsion) component while `[s]B - [k]A` is torsion-free fails
+/// the strict check but passes the batch when the random `z_i` happens to cancel that
+/// component (probability 1/2 to 1/8). Only the holder of the signer's private key can
+/// make such a signature (the batch equation still implies the cofactored equation
+/// `[8][s]B = [8]R + [8][k]A`, which is unforgeable without the key), so it cannot make
+/// anyone's content pass as signed by a node that did not sign it; a node that crafts
+/// one could only see some copies accepted here that a single strict check refuses.
+pub fn verify_many(items: &[Pending<'_>], keys: &PeerKeys) -> Vec<Result<(), FederationError>> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut ready = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match decode(item, keys) {
+            Ok((key, sig)) if batchable(&sig) => {
+                out.push(Ok(()));
+                ready.push((i, key, sig));
+            }
+            Ok((key, sig)) => out.push(strict(item, &key, &sig)),
+            Err(e) => out.push(Err(e)),
+        }
+    }
+    for chunk in ready.chunks(BATCH) {
+        if chunk.len() > 1 {
+            let messages: Vec<&[u8]> = chunk.iter().map(|(i, _, _)| items[*i].bytes).collect();
+            let sigs: Vec<ed25519_dalek::Signature> = chunk.iter().map(|c| c.2).collect();
+            let vks: Vec<VerifyingKey> = chunk.iter().map(|c| c.1).collect();
+            if ed25519_dalek::verify_batch(&messages, &sigs, &vks).is_ok() {
+                continue;
+            }
+        }
+        for (i, key, sig) in chunk {
+            if let Some(slot) = out.get_mut(*i) {
+                *slot = strict(&items[*i], key, sig);
+            }
+        }
+    }
+    out
+}
+
+fn bad(item: &Pending<'_>, reason: SignatureFault) -> FederationError {
+    FederationError::BadSignature {
+        object_id: item.object_id.to_owned(),
+        signer: item.signature.signer.clone(),
+        reason,
+    }
+}
+
+/// The signer's key and the decoded signature.
+fn decode(
+    item: &Pending<'_>,
+    keys: &PeerKeys,
+) -> Result<(VerifyingKey, ed25519_dalek::Signature), FederationError> {
+    let signature = item.signature;
     let Some(key) = keys.get(&signature.signer) else {
         return Err(FederationError::UnknownSigner {
-            object_id: object_id.to_owned(),
+            object_id: item.object_id.to_owned(),
             signer: signature.signer.clone(),
         });
     };
     let raw = STANDARD
         .decode(&signature.value)
-        .map_err(|_| bad(SignatureFault::NotBase64))?;
+        .map_err(|_| bad(item, SignatureFault::NotBase64))?;
     let raw: [u8; 64] = raw
         .as_slice()
         .try_into()
-        .map_err(|_| bad(SignatureFault::WrongLength(raw.len())))?;
-    let sig = ed25519_dalek::Signature::from_bytes(&raw);
-    key.verify_strict(bytes, &sig)
-        .map_err(|_| bad(SignatureFault::Mismatch))
+        .map_err(|_| bad(item, SignatureFault::WrongLength(raw.len())))?;
+    Ok((*key, ed25519_dalek::Signature::from_bytes(&raw)))
+}
+
+/// Strict Ed25519 verification: no small-order keys or `R`, no malleable signatures.
+fn strict(
+    item: &Pending<'_>,
+    key: &VerifyingKey,
+    sig: &ed25519_dalek::Signature,
+) -> Result<(), FederationError> {
+    key.verify_strict(item.bytes, sig)
+        .map_err(|_| bad(item, SignatureFault::Mismatch))
+}
+
+/// Whether `R` of `sig` is a canonical encoding of a point that is not of small order,
+/// as the strict check requires (decided on the bytes, without decompressing).
+fn batchable(sig: &ed25519_dalek::Signature) -> bool {
+    let mut y = *sig.r_bytes();
+    y[31] &= 0x7f;
+    // y >= p = 2^255 - 19 (little-endian): a non-canonical encoding.
+    let non_canonical = y[31] == 0x7f && y[1..31].iter().all(|&b| b == 0xff) && y[0] >= 0xed;
+    !non_canonical && !small_order_ys().contains(&y)
+}
+
+/// The y coordinates (encoded, sign bit cleared) of the eight small-order points.
+fn small_order_ys() -> &'static [[u8; 32]] {
+    static YS: std::sync::OnceLock<Vec<[u8; 32]>> = std::sync::OnceLock::new();
+    YS.get_or_init(|| {
+        curve25519_dalek::constants::EIGHT_TORSION
+            .iter()
+            .map(|p| {
+                let mut y = p.compress().to_bytes();
+                y[31] &= 0x7f;
+                y
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]
@@ -304,5 +436,178 @@ mod tests {
         );
         assert_eq!(signing_bytes(&stamped), signing_bytes(&bare));
         assert_eq!(signing_bytes(&bare), bare.canonical_json().into_bytes());
+    }
+
+    /// Written without a copy, the signing bytes are still the canonical JSON of the
+    /// object with the sharing extension stripped, whatever else `extensions` holds.
+    #[test]
+    fn signing_bytes_equal_the_stripped_objects_canonical_json() {
+        let info = SharingInfo::outgoing(None, &NodeId::new(A), true);
+        let mut cases = Vec::new();
+        let mut o = indicator();
+        cases.push(o.clone());
+        stamp(&mut o, &info);
+        cases.push(o.clone());
+        let mut only_sharing = indicator();
+        only_sharing.as_map_mut().shift_remove("extensions");
+        stamp(&mut only_sharing, &info);
+        cases.push(only_sharing.clone());
+        let mut empty = indicator();
+        empty.as_map_mut().insert("extensions".into(), json!({}));
+        cases.push(empty);
+        let mut not_an_object = indicator();
+        not_an_object
+            .as_map_mut()
+            .insert("extensions".into(), json!(["x"]));
+        cases.push(not_an_object);
+        // `extensions` first in the object, with a key sorting after it.
+        let mut first = stix::Object::from_value(json!({
+            "extensions": {"x-z": {"a": 1}}, "type": "indicator", "id": "indicator--1", "zz": 2
+        }))
+        .unwrap();
+        stamp(&mut first, &info);
+        cases.push(first);
+        for c in cases {
+            let mut stripped = c.as_map().clone();
+            strip_sharing(&mut stripped);
+            let mut want = String::new();
+            stix::jcs::write_map(&mut want, &stripped);
+            assert_eq!(String::from_utf8(signing_bytes(&c)).unwrap(), want, "{c:?}");
+        }
+    }
+
+    /// A page of signatures by two nodes: batch verification accepts the good ones and
+    /// every bad one is refused alone with its own error, whichever batch it is in.
+    #[test]
+    fn many_signatures_one_bad_one_refused_alone() {
+        let (key_a, peers) = setup();
+        let key_b = NodeKey::from_seed(&[2u8; 32]);
+        let n = 2 * BATCH + 45;
+        let msgs: Vec<Vec<u8>> = (0..n)
+            .map(|i| format!("{{\"id\":\"indicator--{i}\"}}").into_bytes())
+            .collect();
+        let mut sigs: Vec<Signature> = msgs
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                if i % 3 == 0 {
+                    sign_canonical(m, &key_b, &NodeId::new(B))
+                } else {
+                    sign_canonical(m, &key_a, &NodeId::new(A))
+                }
+            })
+            .collect();
+        let ids: Vec<String> = (0..n).map(|i| format!("indicator--{i}")).collect();
+        // The content of 5 changed after signing; 200 carries 199's signature; 250 is
+        // claimed by a node not in the directory; 260 is not base64.
+        let mut bytes = msgs.clone();
+        bytes[5] = b"{\"id\":\"indicator--5\",\"x\":1}".to_vec();
+        sigs[200] = sigs[199].clone();
+        sigs[250].signer = NodeId::new("identity--00000000-0000-4000-8000-0000000000cc");
+        sigs[260].value = "!!".into();
+        let items: Vec<Pending<'_>> = (0..n)
+            .map(|i| Pending {
+                object_id: &ids[i],
+                bytes: &bytes[i],
+                signature: &sigs[i],
+            })
+            .collect();
+        let out = verify_many(&items, &peers);
+        assert_eq!(out.len(), n);
+        for (i, r) in out.into_iter().enumerate() {
+            // Each result is the one-by-one check's.
+            let one = verify_canonical(&ids[i], &bytes[i], &sigs[i], &peers);
+            assert_eq!(r.is_ok(), one.is_ok(), "item {i}");
+            match i {
+                5 | 200 | 260 => {
+                    let e = r.unwrap_err();
+                    assert_eq!(e.code(), "federation.bad_signature", "item {i}");
+                    assert!(e.to_string().contains(&ids[i]), "{e}");
+                }
+                250 => assert_eq!(r.unwrap_err().code(), "federation.unknown_signer"),
+                _ => r.unwrap_or_else(|e| panic!("item {i}: {e}")),
+            }
+        }
+        // Small and empty inputs.
+        assert!(verify_many(&[], &peers).is_empty());
+        assert!(verify_many(&items[5..6], &peers)[0].is_err());
+        assert!(verify_many(&items[6..7], &peers)[0].is_ok());
+    }
+
+    /// Signatures the strict check refuses because `R` is a small-order point (once
+    /// canonically, once non-canonically encoded), made with the private scalar: the
+    /// batch equation by itself accepts them, `verify_many` does not.
+    #[test]
+    fn batches_refuse_small_order_r_like_the_strict_check() {
+        use curve25519_dalek::{constants::ED25519_BASEPOINT_POINT, Scalar};
+        use sha2::{Digest, Sha512};
+        let secret = Scalar::from_bytes_mod_order([7u8; 32]);
+        let public = (ED25519_BASEPOINT_POINT * secret).compress().to_bytes();
+        let vk = VerifyingKey::from_bytes(&public).unwrap();
+        let mut peers = PeerKeys::new();
+        peers
+            .insert(NodeId::new(B), &STANDARD.encode(public))
+            .unwrap();
+        // s = r + k·a with R = [r]B for an honest signature, or any chosen R with r = 0.
+        let make = |msg: &[u8], r: Scalar, big_r: [u8; 32]| {
+            let mut h = Sha512::new();
+            h.update(big_r);
+            h.update(public);
+            h.update(msg);
+            let mut wide = [0u8; 64];
+            wide.copy_from_slice(&h.finalize());
+            let k = Scalar::from_bytes_mod_order_wide(&wide);
+            let s = r + k * secret;
+            let mut raw = [0u8; 64];
+            raw[..32].copy_from_slice(&big_r);
+            raw[32..].copy_from_slice(s.as_bytes());
+            ed25519_dalek::Signature::from_bytes(&raw)
+        };
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        // y = p + 1: the identity again, not canonically encoded.
+        let mut identity_non_canonical = [0xffu8; 32];
+        identity_non_canonical[0] = 0xee;
+        identity_non_canonical[31] = 0x7f;
+        let n = 100;
+        let msgs: Vec<Vec<u8>> = (0..n).map(|i| format!("m{i}").into_bytes()).collect();
+        let raw: Vec<ed25519_dalek::Signature> = msgs
+            .iter()
+            .enumerate()
+            .map(|(i, m)| match i {
+                10 => make(m, Scalar::ZERO, identity),
+                70 => make(m, Scalar::ZERO, identity_non_canonical),
+                _ => {
+                    let r = Scalar::from_bytes_mod_order([i as u8 + 1; 32]);
+                    make(m, r, (ED25519_BASEPOINT_POINT * r).compress().to_bytes())
+                }
+            })
+            .collect();
+        for i in [10, 70] {
+            assert!(vk.verify_strict(&msgs[i], &raw[i]).is_err());
+        }
+        let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+        ed25519_dalek::verify_batch(&refs, &raw, &vec![vk; n])
+            .expect("the batch equation alone accepts them");
+        let sigs: Vec<Signature> = raw
+            .iter()
+            .map(|s| Signature {
+                signer: NodeId::new(B),
+                value: STANDARD.encode(s.to_bytes()),
+            })
+            .collect();
+        let items: Vec<Pending<'_>> = (0..n)
+            .map(|i| Pending {
+                object_id: "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+                bytes: &msgs[i],
+                signature: &sigs[i],
+            })
+            .collect();
+        for (i, r) in verify_many(&items, &peers).into_iter().enumerate() {
+            match i {
+                10 | 70 => assert_eq!(fault(r.unwrap_err()), SignatureFault::Mismatch),
+                _ => r.unwrap_or_else(|e| panic!("item {i}: {e}")),
+            }
+        }
     }
 }

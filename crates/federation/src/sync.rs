@@ -186,9 +186,8 @@ async fn store_page(
     let store = node.store.as_ref();
     report.pages += 1;
     report.received += page.objects.len() as u64;
-    let raw: Vec<String> = page.objects.iter().map(|r| r.get().to_owned()).collect();
-    let checked = crate::par::par_map(raw, |text| {
-        serde_json::from_str::<serde_json::Value>(&text)
+    let checked = crate::par::par_map(page.objects, |raw| {
+        serde_json::from_str::<serde_json::Value>(raw.get())
             .map_err(|e| e.to_string())
             .and_then(|v| taxii::server::validate::check(v).map_err(|e| e.to_string()))
     })

@@ -10,6 +10,7 @@ use crate::pii::PiiFinding;
 use crate::sharing::{read_sharing, stamp, SharingInfo};
 use crate::sighting::anonymise_sighting;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// What the store knows about an object besides its content.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -170,7 +171,22 @@ pub fn decide(
     meta: &ObjectMeta,
     purpose: ReadPurpose<'_>,
 ) -> Decision {
-    match decide_inner(ctx, requester, object, meta, purpose) {
+    match decide_inner(ctx, requester, Cow::Borrowed(object), meta, purpose) {
+        Ok(d) => d,
+        Err(reason) => Decision::Deny(reason),
+    }
+}
+
+/// [`decide`] of an object the caller has no further use for: the copy it returns is
+/// made from `object` itself instead of from a clone of it. Same decision.
+pub fn decide_owned(
+    ctx: &Context,
+    requester: &Requester,
+    object: stix::Object,
+    meta: &ObjectMeta,
+    purpose: ReadPurpose<'_>,
+) -> Decision {
+    match decide_inner(ctx, requester, Cow::Owned(object), meta, purpose) {
         Ok(d) => d,
         Err(reason) => Decision::Deny(reason),
     }
@@ -264,7 +280,7 @@ pub fn decide_json(
             })
         }
     };
-    match decide(ctx, requester, &object, meta, purpose) {
+    match decide_owned(ctx, requester, object, meta, purpose) {
         Decision::Allow(copy) if !matches!(purpose, ReadPurpose::Sync(_)) => {
             // Local reads never change an allowed copy.
             let _ = copy;
@@ -279,11 +295,11 @@ pub fn decide_json(
 fn decide_inner(
     ctx: &Context,
     requester: &Requester,
-    object: &stix::Object,
+    object: Cow<'_, stix::Object>,
     meta: &ObjectMeta,
     purpose: ReadPurpose<'_>,
 ) -> Result<Decision, DenyReason> {
-    let marking = effective_marking(object, ctx.config.default_tlp);
+    let marking = effective_marking(&object, ctx.config.default_tlp);
     let agreement = match purpose {
         ReadPurpose::Sync(a) => Some(a),
         _ => None,
@@ -307,7 +323,7 @@ fn decide_inner(
                     agreement_partner: a.partner_node.clone(),
                 });
             }
-            egress_allowed(ctx, a, object, meta)?;
+            egress_allowed(ctx, a, &object, meta)?;
             if !in_audience(ctx, requester, meta, marking.tlp) {
                 return Err(DenyReason::TlpAudience { tlp: marking.tlp });
             }
@@ -318,7 +334,7 @@ fn decide_inner(
     // Granular markings.
     let mut targets: Vec<Path> = Vec::new();
     let mut target_marking: Vec<String> = Vec::new();
-    for (level, selectors) in granular_markings(object) {
+    for (level, selectors) in granular_markings(&object) {
         let (restricted, label) = match level {
             Level::Tlp(t) => {
                 let over_sync = agreement.is_some_and(|a| t == Tlp::Red || t > a.max_tlp);
@@ -349,8 +365,11 @@ fn decide_inner(
             }
         }
     }
+    // The sharing extension the object came with (read before `object` becomes the
+    // copy; its error, if any, is reported where it always was, below).
+    let current = agreement.map(|_| read_sharing(&object));
     let (mut copy, removed) = if targets.is_empty() {
-        (object.clone(), Vec::new())
+        (object.into_owned(), Vec::new())
     } else {
         let pruned = prune(object.as_map(), object.type_name(), &targets).map_err(|r| {
             DenyReason::RequiredPropertyWithheld {
@@ -377,7 +396,7 @@ fn decide_inner(
             sighting_anonymised = true;
         }
         pii = ctx.minimiser.minimise_in_place(&mut copy, &a.redaction);
-        let current = read_sharing(object)?;
+        let current = current.transpose()?.flatten();
         // The TLP audience travels with the copy: the recipients known here plus the
         // partner it is sent to, and the communities it is shared into.
         let recipients = meta
@@ -946,6 +965,69 @@ mod tests {
                 !info.communities.is_empty()
             );
         }
+    }
+
+    /// `decide_owned` reaches the same verdict and copy as `decide` on every path:
+    /// allowed, PII-redacted, granular removal, denied, and a malformed extension.
+    #[test]
+    fn decide_owned_decides_like_decide() {
+        let c = ctx();
+        let a = agreement(NODE_B, "ncB", Tlp::Amber);
+        let peer = user("ncB", "p", Role::Peer, &[]);
+        let analyst = user("ncA", "u", Role::Analyst, &[]);
+        let mut objects = vec![
+            indicator(&[TLP2_CLEAR]),
+            indicator(&[TLP2_AMBER]),
+            indicator(&[TLP2_RED]),
+        ];
+        let mut pii = indicator(&[TLP2_GREEN]);
+        pii.as_map_mut().insert(
+            "description".into(),
+            json!("Reported by Dr. Layla Haddad (layla@bank.example)"),
+        );
+        objects.push(pii);
+        let mut granular = indicator(&[TLP2_GREEN]);
+        granular.as_map_mut().insert(
+            "granular_markings".into(),
+            json!([{"marking_ref": TLP2_RED, "selectors": ["description"]}]),
+        );
+        granular
+            .as_map_mut()
+            .insert("description".into(), json!("for red eyes only"));
+        objects.push(granular);
+        let mut stamped = indicator(&[TLP2_CLEAR]);
+        stamp(
+            &mut stamped,
+            &SharingInfo::outgoing(None, &NodeId::new(NODE_A), true),
+        );
+        objects.push(stamped.clone());
+        let mut broken = stamped;
+        broken.as_map_mut()["extensions"][crate::sharing::SHARING_EXTENSION_ID]["originator"] =
+            json!("node-a");
+        objects.push(broken);
+        let mut verdicts = std::collections::BTreeSet::new();
+        for o in &objects {
+            for (who, purpose) in [
+                (&peer, ReadPurpose::Sync(&a)),
+                (&analyst, ReadPurpose::Read),
+                (&analyst, ReadPurpose::Export { blocking: true }),
+            ] {
+                let by_ref = decide(&c, who, o, &meta(), purpose);
+                let owned = decide_owned(&c, who, o.clone(), &meta(), purpose);
+                assert_eq!(owned, by_ref, "{o:?} {purpose:?}");
+                verdicts.insert(match &owned {
+                    Decision::Allow(_) => "allow".to_owned(),
+                    Decision::Redacted(_) => "redacted".to_owned(),
+                    Decision::Deny(r) => r.code().to_owned(),
+                });
+            }
+        }
+        // The cases above do cover allowed, redacted and several refusals.
+        assert!(
+            verdicts.contains("allow") && verdicts.contains("redacted"),
+            "{verdicts:?}"
+        );
+        assert!(verdicts.len() >= 4, "{verdicts:?}");
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub mod stored;
 
 pub use agreement::{egress_allowed, Agreement};
 pub use decide::{
-    decide, decide_json, in_audience, Decision, JsonDecision, ObjectMeta, ReadPurpose, Redacted,
+    decide, decide_json, decide_owned, in_audience, Decision, JsonDecision, ObjectMeta,
+    ReadPurpose, Redacted,
 };
 pub use error::{DenyReason, ExtensionError, PolicyError};
 pub use marking::{effective_marking, EffectiveMarking, Pap, Tlp};

@@ -37,7 +37,13 @@ pub fn write_value(out: &mut String, value: &Value) {
 
 /// Writes a JSON object (a STIX object's map) in canonical form into `out`.
 pub fn write_map(out: &mut String, map: &serde_json::Map<String, Value>) {
-    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    write_entries(out, map.iter().map(|(k, v)| (k.as_str(), v)).collect());
+}
+
+/// Writes the JSON object with these members (distinct keys, any order) in canonical
+/// form into `out`: for writing a map with members left out or replaced without
+/// copying it.
+pub fn write_entries(out: &mut String, mut entries: Vec<(&str, &Value)>) {
     entries.sort_by(|a, b| utf16_cmp(a.0, b.0));
     out.push('{');
     for (i, (k, v)) in entries.into_iter().enumerate() {

@@ -193,7 +193,7 @@ macro_rules! impl_store {
                 .map(|(_, m)| m)
                 .collect();
             for chunk in unique.chunks($crate::sql::META_ROWS_PER_STATEMENT) {
-                let sql = $crate::sql::put_meta_rows(chunk.len());
+                let sql = $crate::sql::put_meta_rows(chunk.len(), $crate::sql::Params::of($name));
                 let mut q = sqlx::query(&sql);
                 for m in chunk {
                     q = q
@@ -1135,7 +1135,10 @@ macro_rules! impl_store {
                     out.push(row);
                 }
                 for chunk in out.chunks($crate::sql::EGRESS_ROWS_PER_STATEMENT) {
-                    let sql = $crate::sql::insert_egress_rows(chunk.len());
+                    let sql = $crate::sql::insert_egress_rows(
+                        chunk.len(),
+                        $crate::sql::Params::of($name),
+                    );
                     let mut q = sqlx::query(&sql);
                     for row in chunk {
                         let e = &row.entry;

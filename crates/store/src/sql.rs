@@ -364,22 +364,66 @@ pub(crate) const FEED_AFTER: &str =
 
 // ----- federation -----
 
-/// Rows per multi-row `put_meta` statement (4 binds each). Kept small: SQLite looks
-/// `$N` parameters up by name in a list, so a statement's bind cost grows with the
-/// square of its parameter count.
+/// Rows per multi-row `put_meta` statement (4 binds each). Kept small for PostgreSQL's
+/// sake; SQLite gets anonymous `?` parameters (see [`Params`]).
 pub(crate) const META_ROWS_PER_STATEMENT: usize = 50;
 
+/// How a backend's generated multi-row statements write their bind parameters.
+/// SQLite looks each numbered (`$N`) parameter up by name in a list, so binding a
+/// statement costs the square of its parameter count; anonymous `?` parameters are
+/// bound by position without that lookup. PostgreSQL only knows `$N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Params {
+    /// `$1, $2, …` (PostgreSQL).
+    Numbered,
+    /// `?, ?, …` bound in order (SQLite).
+    Anonymous,
+}
+
+impl Params {
+    /// The style of the backend named `backend` (`Store::backend`).
+    pub(crate) fn of(backend: &str) -> Self {
+        if backend == "sqlite" {
+            Params::Anonymous
+        } else {
+            Params::Numbered
+        }
+    }
+
+    /// Writes parameter number `n` (from 1; parameters must be written in order).
+    fn push(self, sql: &mut String, n: usize) {
+        match self {
+            Params::Numbered => {
+                sql.push('$');
+                sql.push_str(&n.to_string());
+            }
+            Params::Anonymous => sql.push('?'),
+        }
+    }
+
+    /// Writes ` VALUES`-style tuples: `rows` tuples of `cols` parameters.
+    fn push_tuples(self, sql: &mut String, rows: usize, cols: usize) {
+        for i in 0..rows {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for k in 1..=cols {
+                if k > 1 {
+                    sql.push_str(", ");
+                }
+                self.push(sql, i * cols + k);
+            }
+            sql.push(')');
+        }
+    }
+}
+
 /// Inserts or replaces `n` metadata rows in one statement.
-pub(crate) fn put_meta_rows(n: usize) -> String {
+pub(crate) fn put_meta_rows(n: usize, params: Params) -> String {
     let mut sql = String::with_capacity(64 + n * 24);
     sql.push_str("INSERT INTO object_meta (id, json, expires, updated) VALUES ");
-    for i in 0..n {
-        let b = i * 4;
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
-    }
+    params.push_tuples(&mut sql, n, 4);
     sql.push_str(
         " ON CONFLICT (id) DO UPDATE SET json = excluded.json, expires = excluded.expires, \
          updated = excluded.updated",
@@ -391,26 +435,13 @@ pub(crate) fn put_meta_rows(n: usize) -> String {
 pub(crate) const EGRESS_ROWS_PER_STATEMENT: usize = 20;
 
 /// Appends `n` ledger rows in one statement.
-pub(crate) fn insert_egress_rows(n: usize) -> String {
+pub(crate) fn insert_egress_rows(n: usize, params: Params) -> String {
     let mut sql = String::with_capacity(160 + n * 64);
     sql.push_str(
         "INSERT INTO egress_ledger (seq, at, peer, object_id, version_key, content_hash, \
          agreement_id, agreement_version, action, detail, prev_hash, hash) VALUES ",
     );
-    for i in 0..n {
-        let b = i * 12;
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for k in 1..=12 {
-            if k > 1 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", b + k));
-        }
-        sql.push(')');
-    }
+    params.push_tuples(&mut sql, n, 12);
     sql
 }
 
@@ -522,5 +553,27 @@ mod tests {
         };
         let b = select_objects(&q, &q.versions, None);
         assert!(!b.sql.contains("version_key ="), "{}", b.sql);
+    }
+
+    #[test]
+    fn multi_row_statements_number_or_anonymise_their_parameters() {
+        assert_eq!(Params::of("sqlite"), Params::Anonymous);
+        assert_eq!(Params::of("postgres"), Params::Numbered);
+        let pg = put_meta_rows(2, Params::Numbered);
+        assert!(
+            pg.contains("VALUES ($1, $2, $3, $4),($5, $6, $7, $8) ON CONFLICT"),
+            "{pg}"
+        );
+        let lite = put_meta_rows(2, Params::Anonymous);
+        assert!(
+            lite.contains("VALUES (?, ?, ?, ?),(?, ?, ?, ?) ON CONFLICT"),
+            "{lite}"
+        );
+        let pg = insert_egress_rows(2, Params::Numbered);
+        assert!(pg.contains("$11, $12),($13, $14, "), "{pg}");
+        assert!(pg.ends_with("$23, $24)"), "{pg}");
+        let lite = insert_egress_rows(3, Params::Anonymous);
+        assert_eq!(lite.matches('?').count(), 36, "{lite}");
+        assert!(!lite.contains('$'), "{lite}");
     }
 }
