@@ -265,6 +265,12 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// After a stop request, how long at least a graceful shutdown waits for background
+/// ingestions to finish their batch and save their status (a status of tens of
+/// thousands of entries takes about a second to serialise and write on a loaded
+/// machine).
+pub const STOP_FINISH_WAIT: Duration = Duration::from_secs(5);
+
 impl AppState {
     /// Builds the state, loading the node's `next`-token secret from the store (or
     /// creating and saving one), so tokens survive restarts.
@@ -340,7 +346,9 @@ impl AppState {
     /// records every object it has not processed as a failure with the message
     /// [`ABANDONED_AT_SHUTDOWN`], and saves its status as `complete`. A status
     /// is therefore never left `pending` by a graceful shutdown. The second wait, for
-    /// that last batch, is bounded by `grace` as well.
+    /// that last batch and the final save, lasts `grace` but at least
+    /// [`STOP_FINISH_WAIT`]; a status whose save does not finish by then is left to
+    /// the crash recovery of the next server on the store ([`recovery`]).
     pub async fn drain_ingest(&self, grace: Duration) -> DrainReport {
         let running_at_start = self.background.running();
         let finished_in_grace = self.background.idle_within(grace).await;
@@ -353,7 +361,7 @@ impl AppState {
                 .stop
                 .store(true, std::sync::atomic::Ordering::Release);
             self.background
-                .idle_within(grace.max(Duration::from_secs(1)))
+                .idle_within(grace.max(STOP_FINISH_WAIT))
                 .await;
         }
         DrainReport {
