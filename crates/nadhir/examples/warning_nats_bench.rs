@@ -29,11 +29,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sqlx::{Connection, Executor, PgConnection};
+
+mod support;
+use support::{finish, fixture, nadhir_db as nadhir, read_fixture_file, windows, Nats, Windows};
 
 struct Args {
     bin: PathBuf,
@@ -143,161 +146,6 @@ impl Scratch {
     }
 }
 
-/// Reads a file of the generated fixture (bounded: written by the generator here).
-#[allow(clippy::disallowed_methods)]
-fn read_fixture_file(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap()
-}
-
-fn nadhir(bin: &Path, db: &str, args: &[&str]) -> Output {
-    let out = Command::new(bin)
-        .arg("--database-url")
-        .arg(db)
-        .args(args)
-        .env_remove("NADHIR_DATA_DIR")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "nadhir {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Generates the telemetry fixture (`scripts/make_telemetry.py`).
-fn fixture(dir: &Path, events: u64) -> PathBuf {
-    let out = dir.join("telemetry");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make_telemetry.py");
-    let st = Command::new("python3")
-        .arg(script)
-        .arg(&out)
-        .args(["--events", &events.to_string()])
-        .stdout(Stdio::null())
-        .status()
-        .expect("python3 runs the fixture generator");
-    assert!(st.success());
-    out
-}
-
-/// Names of the run's JetStream stream, subjects and consumer prefix.
-struct Nats {
-    url: String,
-    stream: String,
-    subjects: String,
-    subject: String,
-}
-
-impl Nats {
-    fn new(url: &str) -> Nats {
-        let run = run_name("nb", 0).replace('_', "");
-        Nats {
-            url: url.to_owned(),
-            stream: format!("NADHIRBENCH{run}"),
-            subjects: format!("nadhirbench.{run}.>"),
-            subject: format!("nadhirbench.{run}.events"),
-        }
-    }
-
-    fn publish(&self, bin: &Path, db: &str, file: &Path) -> u64 {
-        let file = file.display().to_string();
-        let args = [
-            "publish",
-            "--nats",
-            &self.url,
-            "--subject",
-            &self.subject,
-            "--stream",
-            &self.stream,
-            "--stream-subject",
-            &self.subjects,
-            &file,
-        ];
-        let out = nadhir(bin, db, &args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        err.split_whitespace()
-            .skip_while(|w| *w != "published")
-            .nth(1)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("publish summary: {err}"))
-    }
-
-    fn worker(&self, bin: &Path, db: &str, consumer: &str, batch: u32, idle_exit: u32) -> Child {
-        Command::new(bin)
-            .arg("--database-url")
-            .arg(db)
-            .args(["watch", "--json", "--min-confidence", "50"])
-            .args(["--nats", &self.url, "--nats-stream", &self.stream])
-            .args([
-                "--nats-subject",
-                &self.subjects,
-                "--nats-consumer",
-                consumer,
-            ])
-            .args(["--nats-batch", &batch.to_string(), "--nats-ack-wait", "2"])
-            .args(["--idle-exit", &idle_exit.to_string()])
-            .env_remove("NADHIR_DATA_DIR")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-
-    /// Deletes the stream (best effort).
-    async fn delete(&self) {
-        if let Ok(c) = async_nats::connect(&self.url).await {
-            let js = async_nats::jetstream::new(c);
-            let _ = js.delete_stream(&self.stream).await;
-        }
-    }
-}
-
-/// Waits for a worker and returns its `--json` report.
-async fn finish(child: Child, within: Duration) -> Value {
-    let started = Instant::now();
-    let mut child = child;
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if started.elapsed() > within {
-            let _ = child.kill();
-            panic!("worker did not finish within {within:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "worker failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().last().unwrap_or("")).unwrap_or_else(|e| {
-        panic!(
-            "worker output: {e}: {text} / {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-type Windows = BTreeMap<(String, i64), i64>;
-
-/// (indicator, window start in Unix seconds) → count, from the store's windows.
-async fn windows(db: &str) -> Windows {
-    let mut conn = PgConnection::connect(db).await.unwrap();
-    let rows: Vec<(String, i64, i64)> =
-        sqlx::query_as("SELECT indicator_id, window_start, count FROM sighting_windows")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
-    conn.close().await.unwrap();
-    rows.into_iter().map(|(i, w, c)| ((i, w), c)).collect()
-}
-
 /// The expected IOC sightings of `eve.json` (general patterns left out, see above).
 fn expected(dir: &Path) -> (Windows, BTreeSet<String>) {
     let e: Value = serde_json::from_str(&read_fixture_file(&dir.join("expected.json"))).unwrap();
@@ -339,10 +187,10 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let tel = fixture(dir.path(), events);
     let (want, general) = expected(&tel);
-    let nats = Nats::new(&a.nats);
+    let nats = Nats::new(&a.nats, "nadhirbench", &run_name("nb", 0).replace('_', ""));
     {
         let db = Scratch::new(&a.postgres, 0).await;
-        let published = nats.publish(&a.bin, &db.url, &tel.join("eve.json"));
+        let published = nats.publish(&a.bin, &db.url, &[&tel.join("eve.json")]);
         assert_eq!(published, events, "published events");
         db.drop_db().await;
     }

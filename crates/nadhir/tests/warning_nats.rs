@@ -15,17 +15,24 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
 mod common;
+#[path = "../examples/support/mod.rs"]
+mod support;
 use common::{run_name, Scratch};
+use support::{finish, fixture, read_fixture_file as read_test_file, windows, Nats};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nadhir");
+
+fn nadhir(db: &str, args: &[&str]) -> Output {
+    support::nadhir_db(Path::new(BIN), db, args)
+}
 
 fn services() -> Option<(String, String)> {
     let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -42,163 +49,6 @@ fn services() -> Option<(String, String)> {
             None
         }
     }
-}
-
-/// Reads a file this test wrote (the fixture, an export).
-#[allow(clippy::disallowed_methods)]
-fn read_test_file(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap()
-}
-
-fn nadhir(db: &str, args: &[&str]) -> Output {
-    let out = Command::new(BIN)
-        .arg("--database-url")
-        .arg(db)
-        .args(args)
-        .env_remove("NADHIR_DATA_DIR")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "nadhir {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Generates the telemetry fixture (`scripts/make_telemetry.py`).
-fn fixture(dir: &Path, events: u64) -> PathBuf {
-    let out = dir.join("telemetry");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make_telemetry.py");
-    let st = Command::new("python3")
-        .arg(script)
-        .arg(&out)
-        .args(["--events", &events.to_string()])
-        .stdout(Stdio::null())
-        .status()
-        .expect("python3 runs the fixture generator");
-    assert!(st.success());
-    out
-}
-
-/// Names of one run's JetStream stream, subjects and consumer.
-struct Nats {
-    url: String,
-    stream: String,
-    subjects: String,
-    subject: String,
-}
-
-impl Nats {
-    fn new(url: &str) -> Nats {
-        let run = run_name("nw").replace('_', "");
-        Nats {
-            url: url.to_owned(),
-            stream: format!("NADHIRTEST{run}"),
-            subjects: format!("nadhirtest.{run}.>"),
-            subject: format!("nadhirtest.{run}.events"),
-        }
-    }
-
-    fn publish(&self, db: &str, files: &[&Path]) -> u64 {
-        let mut args = vec![
-            "publish",
-            "--nats",
-            &self.url,
-            "--subject",
-            &self.subject,
-            "--stream",
-            &self.stream,
-            "--stream-subject",
-            &self.subjects,
-        ];
-        let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        args.extend(files.iter().map(String::as_str));
-        let out = nadhir(db, &args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        err.split_whitespace()
-            .skip_while(|w| *w != "published")
-            .nth(1)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("publish summary: {err}"))
-    }
-
-    fn worker(&self, db: &str, consumer: &str, batch: u32, idle_exit: u32) -> Child {
-        Command::new(BIN)
-            .arg("--database-url")
-            .arg(db)
-            .args(["watch", "--json", "--min-confidence", "50"])
-            .args(["--nats", &self.url, "--nats-stream", &self.stream])
-            .args([
-                "--nats-subject",
-                &self.subjects,
-                "--nats-consumer",
-                consumer,
-            ])
-            .args(["--nats-batch", &batch.to_string(), "--nats-ack-wait", "2"])
-            .args(["--idle-exit", &idle_exit.to_string()])
-            .env_remove("NADHIR_DATA_DIR")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-
-    /// Deletes the stream (best effort, through the NATS client the engine uses).
-    async fn delete(&self) {
-        if let Ok(c) = async_nats_connect(&self.url).await {
-            let js = async_nats::jetstream::new(c);
-            let _ = js.delete_stream(&self.stream).await;
-        }
-    }
-}
-
-async fn async_nats_connect(url: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
-    async_nats::connect(url).await
-}
-
-/// Waits for a worker and returns its `--json` report.
-async fn finish(child: Child, within: Duration) -> Value {
-    let started = Instant::now();
-    let mut child = child;
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if started.elapsed() > within {
-            let _ = child.kill();
-            panic!("worker did not finish within {within:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "worker failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().last().unwrap_or("")).unwrap_or_else(|e| {
-        panic!(
-            "worker output: {e}: {text} / {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-/// (indicator, window start in Unix seconds) → count, from the store's windows.
-async fn windows(db: &str) -> BTreeMap<(String, i64), i64> {
-    let mut conn = PgConnection::connect(db).await.unwrap();
-    let rows: Vec<(String, i64, i64)> =
-        sqlx::query_as("SELECT indicator_id, window_start, count FROM sighting_windows")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
-    conn.close().await.unwrap();
-    rows.into_iter().map(|(i, w, c)| ((i, w), c)).collect()
 }
 
 async fn hit_keys(db: &str) -> i64 {
@@ -296,8 +146,8 @@ async fn two_workers_one_killed_every_event_counted_once() {
         &db.url,
         &["import", tel.join("indicators.json").to_str().unwrap()],
     );
-    let nats = Nats::new(&nats_url);
-    let published = nats.publish(&db.url, &[&tel.join("eve.json")]);
+    let nats = Nats::new(&nats_url, "nadhirtest", &run_name("nw").replace('_', ""));
+    let published = nats.publish(Path::new(BIN), &db.url, &[&tel.join("eve.json")]);
     assert_eq!(published, 20_000);
     let want = expected(&tel, "eve.json");
     assert!(want.values().sum::<i64>() >= 10, "{want:?}");
@@ -305,8 +155,8 @@ async fn two_workers_one_killed_every_event_counted_once() {
     // Two workers share one durable consumer; small batches so the stream takes a
     // while and the kill lands mid-stream.
     let consumer = format!("c{}", nats.stream.to_lowercase());
-    let mut a = nats.worker(&db.url, &consumer, 50, 3);
-    let b = nats.worker(&db.url, &consumer, 50, 3);
+    let mut a = nats.worker(Path::new(BIN), &db.url, &consumer, 50, 3);
+    let b = nats.worker(Path::new(BIN), &db.url, &consumer, 50, 3);
     // Kill `a` once some hits are counted (it has processed batches by then, or `b`
     // has: either way the stream is under way).
     let deadline = Instant::now() + Duration::from_secs(120);

@@ -1131,27 +1131,11 @@ pub async fn status_claim_race_has_one_winner(s: &dyn Store) {
     all.sort_unstable();
     let expected: Vec<String> = (0..60).map(|n| format!("s-{n:02}")).collect();
     assert_eq!(all, expected, "each orphan claimed exactly once");
-    for c in &a {
-        assert_eq!(
-            s.get_status(&c.id)
-                .await
-                .unwrap()
-                .unwrap()
-                .owner_instance
-                .as_deref(),
-            Some("a")
-        );
-    }
-    for c in &b {
-        assert_eq!(
-            s.get_status(&c.id)
-                .await
-                .unwrap()
-                .unwrap()
-                .owner_instance
-                .as_deref(),
-            Some("b")
-        );
+    for (claimed, owner) in [(&a, "a"), (&b, "b")] {
+        for c in claimed {
+            let st = s.get_status(&c.id).await.unwrap().unwrap();
+            assert_eq!(st.owner_instance.as_deref(), Some(owner));
+        }
     }
 }
 
