@@ -97,7 +97,7 @@ pub fn verify_canonical(
 /// How many signatures one batch equation checks in [`verify_many`]. Larger batches
 /// cost less per signature (one multiscalar multiplication) but more when one
 /// signature in the batch is bad (the whole batch is then checked one by one).
-pub const BATCH: usize = 128;
+pub const BATCH: usize = 256;
 
 /// One signature for [`verify_many`]: the object it is on, the signing bytes
 /// ([`signing_bytes`]) and the signature as received.
@@ -121,7 +121,8 @@ pub struct Pending<'a> {
 /// ([`PeerKeys::insert`]) already refused small-order ("weak") keys. The strict check
 /// then refuses a small-order `R` and a non-canonical encoding of `R`, and tests the
 /// cofactorless equation `[s]B = R + [k]A` of one signature. The batch tests one random
-/// linear combination of those equations (`z_i`, 128-bit, derived from every input) and
+/// linear combination of those equations (`z_i`, 128-bit, random; see
+/// [`batch_equation_holds`]) and
 /// does not look at `R` itself; so before batching, this function refuses to batch any
 /// signature whose `R` is a non-canonical encoding or a small-order point (it goes to
 /// the strict check alone, which rejects it). What remains different: a signature whose
@@ -147,10 +148,11 @@ pub fn verify_many(items: &[Pending<'_>], keys: &PeerKeys) -> Vec<Result<(), Fed
     }
     for chunk in ready.chunks(BATCH) {
         if chunk.len() > 1 {
-            let messages: Vec<&[u8]> = chunk.iter().map(|(i, _, _)| items[*i].bytes).collect();
-            let sigs: Vec<ed25519_dalek::Signature> = chunk.iter().map(|c| c.2).collect();
-            let vks: Vec<VerifyingKey> = chunk.iter().map(|c| c.1).collect();
-            if ed25519_dalek::verify_batch(&messages, &sigs, &vks).is_ok() {
+            let batch: Vec<(&[u8], &VerifyingKey, &ed25519_dalek::Signature)> = chunk
+                .iter()
+                .map(|(i, key, sig)| (items[*i].bytes, key, sig))
+                .collect();
+            if batch_equation_holds(&batch) {
                 continue;
             }
         }
@@ -161,6 +163,65 @@ pub fn verify_many(items: &[Pending<'_>], keys: &PeerKeys) -> Vec<Result<(), Fed
         }
     }
     out
+}
+
+/// The Ed25519 batch equation over `batch` (message, key, signature):
+/// `[-Σ z_i s_i] B + Σ [z_i] R_i + Σ_keys [Σ_{i signed by the key} z_i k_i] A == 0`, with
+/// `k_i = SHA-512(R_i ‖ A_i ‖ M_i) mod ℓ` and `z_i` random 128-bit scalars from the
+/// thread's cryptographic generator (`rand::thread_rng`: ChaCha, seeded by the operating
+/// system), checked with one variable-time multiscalar
+/// multiplication.
+///
+/// This is the equation `ed25519_dalek::verify_batch` checks (same decoding: `s` must
+/// be canonical, `R` must decompress), with one change: the terms of signatures by the
+/// same key are added into one coefficient of that key. A page from a peer is signed
+/// almost entirely by one node, so the multiplication has `n + 2` points instead of
+/// `2n + 1`. Both are the same linear combination of the per-signature equations, so
+/// the check accepts and refuses exactly the same batches (up to the 2^-128 chance of
+/// the random coefficients).
+fn batch_equation_holds(batch: &[(&[u8], &VerifyingKey, &ed25519_dalek::Signature)]) -> bool {
+    use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+    use curve25519_dalek::scalar::Scalar;
+    use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
+    use rand::RngCore;
+    use sha2::{Digest, Sha512};
+
+    let mut rng = rand::thread_rng();
+    let mut basepoint = Scalar::ZERO;
+    let mut scalars: Vec<Scalar> = Vec::with_capacity(batch.len() + 2);
+    let mut points: Vec<Option<EdwardsPoint>> = Vec::with_capacity(batch.len() + 2);
+    // Per distinct key (few: usually one), the sum of z_i k_i.
+    let mut keys: Vec<(&VerifyingKey, Scalar)> = Vec::new();
+    for (message, key, sig) in batch {
+        let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(*sig.s_bytes())) else {
+            return false;
+        };
+        let mut h = Sha512::new();
+        h.update(sig.r_bytes());
+        h.update(key.as_bytes());
+        h.update(message);
+        let k = Scalar::from_hash(h);
+        let mut z = [0u8; 32];
+        rng.fill_bytes(&mut z[..16]);
+        let z = Scalar::from_bytes_mod_order(z);
+        basepoint -= z * s;
+        scalars.push(z);
+        points.push(CompressedEdwardsY(*sig.r_bytes()).decompress());
+        match keys
+            .iter_mut()
+            .find(|(known, _)| known.as_bytes() == key.as_bytes())
+        {
+            Some((_, sum)) => *sum += z * k,
+            None => keys.push((key, z * k)),
+        }
+    }
+    scalars.push(basepoint);
+    points.push(Some(curve25519_dalek::constants::ED25519_BASEPOINT_POINT));
+    for (key, sum) in keys {
+        scalars.push(sum);
+        points.push(Some(key.to_edwards()));
+    }
+    EdwardsPoint::optional_multiscalar_mul(scalars, points).is_some_and(|p| p.is_identity())
 }
 
 fn bad(item: &Pending<'_>, reason: SignatureFault) -> FederationError {
@@ -532,6 +593,52 @@ mod tests {
         assert!(verify_many(&[], &peers).is_empty());
         assert!(verify_many(&items[5..6], &peers)[0].is_err());
         assert!(verify_many(&items[6..7], &peers)[0].is_ok());
+    }
+
+    /// The batch equation itself (not only `verify_many`, which would also pass with a
+    /// batch that always fails, through its one-by-one fallback): it holds for good
+    /// signatures of two signers mixed, and not once any one of them is wrong.
+    #[test]
+    fn batch_equation_aggregates_signers_and_refuses_one_bad() {
+        let (key_a, _) = setup();
+        let key_b = NodeKey::from_seed(&[2u8; 32]);
+        let (va, vb) = (key_a.verifying_key(), key_b.verifying_key());
+        let msgs: Vec<Vec<u8>> = (0..40)
+            .map(|i| format!("{{\"n\":{i}}}").into_bytes())
+            .collect();
+        let sigs: Vec<ed25519_dalek::Signature> = msgs
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let k = if i % 4 == 0 { &key_b } else { &key_a };
+                ed25519_dalek::Signature::from_bytes(&k.sign_bytes(m))
+            })
+            .collect();
+        let batch = |msgs: &[Vec<u8>], sigs: &[ed25519_dalek::Signature]| {
+            let items: Vec<(&[u8], &VerifyingKey, &ed25519_dalek::Signature)> = msgs
+                .iter()
+                .zip(sigs)
+                .enumerate()
+                .map(|(i, (m, s))| (m.as_slice(), if i % 4 == 0 { &vb } else { &va }, s))
+                .collect();
+            batch_equation_holds(&items)
+        };
+        assert!(batch(&msgs, &sigs));
+        assert!(batch(&msgs[..1], &sigs[..1]));
+        let mut changed = msgs.clone();
+        changed[17].push(b' ');
+        assert!(!batch(&changed, &sigs));
+        let mut swapped = sigs.clone();
+        swapped.swap(3, 4); // both by A: each valid, on the other's message
+        assert!(!batch(&msgs, &swapped));
+        let mut wrong_key = sigs.clone();
+        wrong_key[8] = ed25519_dalek::Signature::from_bytes(&key_a.sign_bytes(&msgs[8]));
+        assert!(!batch(&msgs, &wrong_key)); // 8 is checked against B's key
+        let mut big_s = sigs[1].to_bytes();
+        big_s[63] |= 0xf0; // s >= the group order: not canonical
+        let mut bad_s = sigs.clone();
+        bad_s[1] = ed25519_dalek::Signature::from_bytes(&big_s);
+        assert!(!batch(&msgs, &bad_s));
     }
 
     /// Signatures the strict check refuses because `R` is a small-order point (once
