@@ -137,6 +137,20 @@ impl Node {
         from: &NodeId,
         objects: Vec<stix::Object>,
     ) -> Result<Vec<Result<Accepted, String>>, FederationError> {
+        self.accept_from_over(dir, from, objects, &hashbrown::HashMap::new())
+            .await
+    }
+
+    /// [`Node::accept_from`] where `pending` holds metadata written in a transaction
+    /// that is still open (a sync committing several pages at once): an object there is
+    /// known already, as if its metadata were committed.
+    pub async fn accept_from_over(
+        &self,
+        dir: &Directory,
+        from: &NodeId,
+        objects: Vec<stix::Object>,
+        pending: &hashbrown::HashMap<String, MetaDoc>,
+    ) -> Result<Vec<Result<Accepted, String>>, FederationError> {
         let keys = directory::peer_keys(
             self.store.as_ref(),
             Some((&self.id, &self.key.public_b64())),
@@ -145,8 +159,13 @@ impl Node {
         let retention = directory::agreement_with(self.store.as_ref(), from)
             .await?
             .map(|a| a.retention_days);
-        let ids: Vec<String> = objects.iter().map(|o| o.id().to_owned()).collect();
-        let existing: hashbrown::HashMap<String, MetaDoc> = self
+        let ids: Vec<String> = objects
+            .iter()
+            .map(|o| o.id())
+            .filter(|id| !pending.contains_key(*id))
+            .map(str::to_owned)
+            .collect();
+        let mut existing: hashbrown::HashMap<String, MetaDoc> = self
             .store
             .get_meta(&ids)
             .await?
@@ -157,6 +176,11 @@ impl Node {
                     .map(|d| (r.id, d))
             })
             .collect();
+        for o in &objects {
+            if let Some(doc) = pending.get(o.id()) {
+                existing.insert(o.id().to_owned(), doc.clone());
+            }
+        }
         let now = store::now_micros();
         let node_org = dir.node_org.clone();
         let local = self.id.clone();

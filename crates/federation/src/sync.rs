@@ -1,8 +1,11 @@
 //! Pull sync: this node reads each peer's TAXII collections with its peer account, by
 //! `added_after` cursor, and stores what passes the checks of [`Node::accept_from`]
-//! (signature, loops) with its metadata, in one transaction per page. The cursor of
-//! (peer, collection) is saved after the page is committed, so a sync interrupted at
-//! any point resumes where it stopped; a page fetched twice is stored once
+//! (signature, loops) with its metadata. Pages are committed together, one transaction
+//! per [`COMMIT_OBJECTS`] objects or [`COMMIT_AFTER`] (and at the end of each
+//! collection): a catch-up of many pages writes each index page touched by random
+//! object ids once per transaction, not once per page. The cursor of (peer,
+//! collection) is saved after the transaction is committed, so a sync interrupted at
+//! any point resumes where its last commit ended; a page fetched twice is stored once
 //! (idempotent by (id, version)). Before pulling it applies the peer's recalls and
 //! deletions. Push (`push_peer`) sends new local versions to peers marked for it.
 
@@ -19,7 +22,52 @@ use crate::error::FederationError;
 use crate::node::Node;
 
 /// Objects asked for per page.
-const PAGE: u32 = 5000;
+const PAGE: u32 = 10_000;
+/// A sync's write transaction is committed once it holds this many objects...
+pub const COMMIT_OBJECTS: usize = 100_000;
+/// ...or once it has been open this long (other writers of the node wait for it).
+pub const COMMIT_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The write transaction pages are stored in until it is committed, with what
+/// committing it completes.
+struct OpenBatch<'a> {
+    tx: Option<Box<dyn store::WriteTx + 'a>>,
+    opened: std::time::Instant,
+    objects: usize,
+    /// The cursor to save once committed.
+    cursor: Option<String>,
+    /// Metadata written in the open transaction (not yet visible to readers).
+    docs: hashbrown::HashMap<String, policy::MetaDoc>,
+}
+
+impl<'a> OpenBatch<'a> {
+    fn new() -> Self {
+        OpenBatch {
+            tx: None,
+            opened: std::time::Instant::now(),
+            objects: 0,
+            cursor: None,
+            docs: hashbrown::HashMap::new(),
+        }
+    }
+
+    fn due(&self) -> bool {
+        self.objects >= COMMIT_OBJECTS || self.opened.elapsed() >= COMMIT_AFTER
+    }
+
+    /// Commits what is open, then saves the cursor under `key`.
+    async fn commit(&mut self, store: &dyn Store, key: &str) -> Result<(), FederationError> {
+        if let Some(tx) = self.tx.take() {
+            tx.commit().await?;
+        }
+        if let Some(cursor) = self.cursor.take() {
+            store.set_state(key, &cursor).await?;
+        }
+        self.objects = 0;
+        self.docs.clear();
+        Ok(())
+    }
+}
 
 /// What one sync with one peer did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -158,13 +206,18 @@ pub async fn pull_peer(
         let mut pages = pin!(client.pages(&api_root, coll, query));
         // The next page is fetched while this one is checked and stored.
         let mut current = pages.as_mut().try_next().await?;
+        let mut batch = OpenBatch::new();
         while let Some(page) = current {
             let mut fetching = pages.as_mut();
             let (next, stored) = tokio::join!(
                 fetching.try_next(),
-                store_page(node, &dir, peer, &into, &key, page, &mut report)
+                store_page(node, &dir, peer, &into, page, &mut report, &mut batch)
             );
             stored?;
+            // The last page, or a failed fetch: what is stored so far is committed.
+            if batch.due() || !matches!(next, Ok(Some(_))) {
+                batch.commit(store, &key).await?;
+            }
             progress(&report);
             current = next?;
         }
@@ -173,15 +226,16 @@ pub async fn pull_peer(
     Ok(report)
 }
 
-/// Checks, stores (with metadata, in one transaction) and records the cursor of one page.
-async fn store_page(
-    node: &Node,
+/// Checks one page and stores it (objects and metadata) in the open transaction of
+/// `batch`, whose cursor becomes the page's last `date_added`.
+async fn store_page<'a>(
+    node: &'a Node,
     dir: &gate::Directory,
     peer: &Peer,
     into: &CollectionId,
-    key: &str,
     page: taxii::client::ObjectsPage,
     report: &mut SyncReport,
+    batch: &mut OpenBatch<'a>,
 ) -> Result<(), FederationError> {
     let store = node.store.as_ref();
     report.pages += 1;
@@ -199,13 +253,16 @@ async fn store_page(
             Err(e) => report.rejected.push(e),
         }
     }
-    let verdicts = node.accept_from(dir, &peer.node, objects).await?;
+    let verdicts = node
+        .accept_from_over(dir, &peer.node, objects, &batch.docs)
+        .await?;
     let now = store::now_micros();
     let mut accepted = Vec::new();
     let mut rows = Vec::new();
     for v in verdicts {
         match v {
             Ok(a) => {
+                batch.docs.insert(a.object.id().to_owned(), a.doc.clone());
                 rows.push(store::MetaRow {
                     id: a.object.id().to_owned(),
                     json: gate::meta_json(&a.doc)
@@ -223,10 +280,16 @@ async fn store_page(
     })
     .await?;
     if !news.is_empty() {
-        let mut tx = store.begin().await?;
+        let tx = match &mut batch.tx {
+            Some(tx) => tx,
+            empty => {
+                batch.opened = std::time::Instant::now();
+                empty.insert(store.begin().await?)
+            }
+        };
         let outcomes = tx.insert(&news, std::slice::from_ref(into)).await?;
         tx.put_meta(&rows).await?;
-        tx.commit().await?;
+        batch.objects += news.len();
         for o in outcomes {
             match o {
                 store::InsertOutcome::Inserted { .. } => report.stored += 1,
@@ -238,7 +301,7 @@ async fn store_page(
         }
     }
     if let Some(last) = page.date_added.last {
-        store.set_state(key, &last.to_string()).await?;
+        batch.cursor = Some(last.to_string());
     }
     Ok(())
 }
