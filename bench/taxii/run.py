@@ -146,6 +146,23 @@ def cpu_s(pid):
         return 0.0
 
 
+def postgres_cpu_s():
+    """User + system CPU seconds so far of every PostgreSQL server process on the
+    machine (the database's own work, which the server process's CPU leaves out)."""
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/comm" % pid) as f:
+                if f.read().strip() != "postgres":
+                    continue
+        except OSError:
+            continue
+        total += cpu_s(int(pid))
+    return total
+
+
 def run(cmd, env=None, check=True):
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if check and r.returncode != 0:
@@ -457,12 +474,14 @@ def bench_server(server, n, args, workdir, n_walks):
     try:
         bodies = envelopes(n, args.envelope)
         cpu0 = cpu_s(server.proc.pid)
+        db0 = postgres_cpu_s()
         post_s, ok, failed = post_all(server, bodies, args.posters)
         post_cpu = cpu_s(server.proc.pid) - cpu0
+        db_cpu = postgres_cpu_s() - db0
         if ok != n or failed:
             raise RuntimeError("%s: POST stored %d of %d (%d failed)" % (server.name, ok, n, failed))
-        log("   %.2f s, %.0f objects/s, server CPU %.2f s (%.1f us/object)" % (
-            post_s, n / post_s, post_cpu, post_cpu * 1e6 / n))
+        log("   %.2f s, %.0f objects/s, server CPU %.2f s (%.1f us/object), PostgreSQL CPU %.2f s" % (
+            post_s, n / post_s, post_cpu, post_cpu * 1e6 / n, db_cpu))
         server.after_load()
         log("== %s: walking with limit=1000" % server.name)
         walks = []
@@ -484,6 +503,7 @@ def bench_server(server, n, args, workdir, n_walks):
             "server": server.name, "objects": n,
             "post_s": post_s, "post_objects_per_s": n / post_s,
             "post_server_cpu_s": post_cpu,
+            "post_postgres_cpu_s": db_cpu,
             "walk_s": walk_s, "walk_objects_per_s": n / walk_s, "walk_pages": walks[0][1],
             "walk_rss_min_kb": min(samples), "walk_rss_max_kb": max(samples),
             "vmhwm_kb": max(w[3] for w in walks),
