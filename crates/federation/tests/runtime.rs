@@ -142,3 +142,76 @@ async fn retention_and_deletions_reach_the_ledger() {
         .unwrap();
     assert_eq!(report.entries, 3 + 1 + 2);
 }
+
+/// A sync stores several pages in one transaction: a later version of an object whose
+/// earlier version is still uncommitted must keep that version's signature (and first
+/// path), which only the pending metadata knows; the store's readers do not see it yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_version_in_an_open_transaction_keeps_the_earlier_signature() {
+    use federation::node::Node;
+    use policy::sharing::{stamp, SharingInfo};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::open(dir.path(), None).await.unwrap();
+    let node = Node::open(store.clone(), dir.path()).await.unwrap();
+    let a = NodeId::new("identity--00000000-0000-4000-8000-0000000000aa");
+    let a_key = federation::identity::NodeKey::from_seed(&[7u8; 32]);
+    federation::directory::put_peer(
+        store.as_ref(),
+        &federation::directory::Peer {
+            node: a.clone(),
+            name: "A".into(),
+            org: OrgId::new("org-a"),
+            public_key: a_key.public_b64(),
+            url: None,
+            token: None,
+            collections: Vec::new(),
+            inbox: "inbox".into(),
+            push: false,
+            push_collection: "inbox".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let dir_ = taxii::server::gate::load_directory(store.as_ref())
+        .await
+        .unwrap();
+    let sealed = |modified: &str| {
+        let mut o = object(9);
+        o.as_map_mut().insert("modified".into(), json!(modified));
+        stamp(&mut o, &SharingInfo::outgoing(None, &a, true));
+        let sig = federation::signature::sign(&o, &a_key, &a);
+        federation::wire::seal(o, sig).unwrap()
+    };
+    let v1 = sealed("2026-01-01T00:00:00.000Z");
+    let v2 = sealed("2026-02-01T00:00:00.000Z");
+    let accepted = |r: Vec<Result<taxii::server::gate::Accepted, String>>| {
+        r.into_iter().next().unwrap().unwrap()
+    };
+
+    let first = accepted(node.accept_from(&dir_, &a, vec![v1]).await.unwrap());
+    assert_eq!(first.doc.signatures.len(), 1);
+    // v1 written but not committed: the store does not know it, the pending map does.
+    let mut pending = hashbrown::HashMap::new();
+    pending.insert(first.object.id().to_owned(), first.doc.clone());
+    let second = accepted(
+        node.accept_from_over(&dir_, &a, vec![v2.clone()], &pending)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        second.doc.signatures.len(),
+        2,
+        "{:?}",
+        second.doc.signatures
+    );
+    assert!(second
+        .doc
+        .signatures
+        .keys()
+        .any(|k| first.doc.signatures.contains_key(k)));
+    assert_eq!(second.doc.meta.provenance, first.doc.meta.provenance);
+    // Without it (what the store alone says), v1's signature would be lost.
+    let alone = accepted(node.accept_from(&dir_, &a, vec![v2]).await.unwrap());
+    assert_eq!(alone.doc.signatures.len(), 1);
+}
