@@ -480,8 +480,9 @@ def bench_server(server, n, args, workdir, n_walks):
         db_cpu = postgres_cpu_s() - db0
         if ok != n or failed:
             raise RuntimeError("%s: POST stored %d of %d (%d failed)" % (server.name, ok, n, failed))
-        log("   %.2f s, %.0f objects/s, server CPU %.2f s (%.1f us/object), PostgreSQL CPU %.2f s" % (
-            post_s, n / post_s, post_cpu, post_cpu * 1e6 / n, db_cpu))
+        log("   %.2f s, %.0f objects/s, server CPU %.2f s (%.1f us/object)%s" % (
+            post_s, n / post_s, post_cpu, post_cpu * 1e6 / n,
+            ", PostgreSQL CPU %.2f s" % db_cpu if "postgres" in server.name else ""))
         server.after_load()
         log("== %s: walking with limit=1000" % server.name)
         walks = []
