@@ -1,7 +1,8 @@
 //! Pull sync: this node reads each peer's TAXII collections with its peer account, by
 //! `added_after` cursor, and stores what passes the checks of [`Node::accept_from`]
 //! (signature, loops) with its metadata. Pages are committed together, one transaction
-//! per [`COMMIT_OBJECTS`] objects or [`COMMIT_AFTER`] (and at the end of each
+//! per [`COMMIT_OBJECTS`] objects or `commit_after` ([`COMMIT_AFTER`] for `nadhir sync`,
+//! [`SERVE_COMMIT_AFTER`] in the serve loops) (and at the end of each
 //! collection): a catch-up of many pages writes each index page touched by random
 //! object ids once per transaction, not once per page. The cursor of (peer,
 //! collection) is saved after the transaction is committed, so a sync interrupted at
@@ -25,14 +26,21 @@ use crate::node::Node;
 const PAGE: u32 = 10_000;
 /// A sync's write transaction is committed once it holds this many objects...
 pub const COMMIT_OBJECTS: usize = 100_000;
-/// ...or once it has been open this long (other writers of the node wait for it).
+/// ...or once it has been open this long: the default of a one-shot `nadhir sync`.
+/// Other writers of the node wait for the transaction.
 pub const COMMIT_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+/// The longest a sync run by the serve loops keeps its transaction open, so that the
+/// early-warning path's writes (sightings and alerts, due within a second of a hit)
+/// never wait longer than this for a catch-up.
+pub const SERVE_COMMIT_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The write transaction pages are stored in until it is committed, with what
 /// committing it completes.
 struct OpenBatch<'a> {
     tx: Option<Box<dyn store::WriteTx + 'a>>,
     opened: std::time::Instant,
+    /// How long the transaction may stay open.
+    commit_after: std::time::Duration,
     objects: usize,
     /// The cursor to save once committed.
     cursor: Option<String>,
@@ -41,10 +49,11 @@ struct OpenBatch<'a> {
 }
 
 impl<'a> OpenBatch<'a> {
-    fn new() -> Self {
+    fn new(commit_after: std::time::Duration) -> Self {
         OpenBatch {
             tx: None,
             opened: std::time::Instant::now(),
+            commit_after,
             objects: 0,
             cursor: None,
             docs: hashbrown::HashMap::new(),
@@ -52,7 +61,7 @@ impl<'a> OpenBatch<'a> {
     }
 
     fn due(&self) -> bool {
-        self.objects >= COMMIT_OBJECTS || self.opened.elapsed() >= COMMIT_AFTER
+        self.objects >= COMMIT_OBJECTS || self.opened.elapsed() >= self.commit_after
     }
 
     /// Commits what is open, then saves the cursor under `key`.
@@ -147,10 +156,13 @@ fn client_for(peer: &Peer) -> Result<(Client, reqwest::Url), FederationError> {
 }
 
 /// Applies one peer's recalls, then pulls everything new from it (from the start again
-/// when its agreement with this node changed).
+/// when its agreement with this node changed). Pages are committed together for at
+/// most `commit_after` ([`COMMIT_AFTER`] for a one-shot sync, [`SERVE_COMMIT_AFTER`]
+/// beside the early-warning path) or [`COMMIT_OBJECTS`].
 pub async fn pull_peer(
     node: &Node,
     peer: &Peer,
+    commit_after: std::time::Duration,
     progress: &mut (dyn FnMut(&SyncReport) + Send),
 ) -> Result<SyncReport, FederationError> {
     let store = node.store.as_ref();
@@ -206,7 +218,7 @@ pub async fn pull_peer(
         let mut pages = pin!(client.pages(&api_root, coll, query));
         // The next page is fetched while this one is checked and stored.
         let mut current = pages.as_mut().try_next().await?;
-        let mut batch = OpenBatch::new();
+        let mut batch = OpenBatch::new(commit_after);
         while let Some(page) = current {
             let mut fetching = pages.as_mut();
             let (next, stored) = tokio::join!(
@@ -377,7 +389,8 @@ pub async fn apply_recalls(
     Ok((removed, page.agreement_version))
 }
 
-/// Pulls from every peer that has an address; one failing peer does not stop the others.
+/// Pulls from every peer that has an address (as the serve loops do: transactions open
+/// at most [`SERVE_COMMIT_AFTER`]); one failing peer does not stop the others.
 pub async fn pull_all(node: &Node) -> Vec<(String, Result<SyncReport, FederationError>)> {
     let peers = match directory::list_peers(node.store.as_ref()).await {
         Ok(p) => p,
@@ -385,7 +398,7 @@ pub async fn pull_all(node: &Node) -> Vec<(String, Result<SyncReport, Federation
     };
     let mut out = Vec::new();
     for p in peers.into_iter().filter(|p| p.url.is_some()) {
-        let r = pull_peer(node, &p, &mut |_| {}).await;
+        let r = pull_peer(node, &p, SERVE_COMMIT_AFTER, &mut |_| {}).await;
         out.push((p.name.clone(), r));
     }
     out

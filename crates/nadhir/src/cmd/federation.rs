@@ -501,6 +501,12 @@ pub struct SyncArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Commit what was received at least this often (milliseconds), and every 100,000
+    /// objects. Other writers of this node (a `nadhir serve` on the same data, its
+    /// early-warning path) wait for an open transaction; `nadhir serve`'s own sync
+    /// loop commits at least every 500 ms.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub commit_after_ms: u64,
 }
 
 pub fn sync(g: &GlobalArgs, args: SyncArgs) -> anyhow::Result<ExitCode> {
@@ -515,7 +521,8 @@ pub fn sync(g: &GlobalArgs, args: SyncArgs) -> anyhow::Result<ExitCode> {
         let mut reports = Vec::new();
         for p in peers {
             let bar = super::progress_bar(None, &format!("sync {}", p.name));
-            let r = federation::sync::pull_peer(&node, &p, &mut |r| bar.set_position(r.received)).await;
+            let commit_after = std::time::Duration::from_millis(args.commit_after_ms.max(1));
+            let r = federation::sync::pull_peer(&node, &p, commit_after, &mut |r| bar.set_position(r.received)).await;
             bar.finish_and_clear();
             match r {
                 Ok(r) => reports.push(serde_json::to_value(&r)?),
