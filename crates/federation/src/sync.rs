@@ -2,8 +2,8 @@
 //! `added_after` cursor, and stores what passes the checks of [`Node::accept_from`]
 //! (signature, loops) with its metadata. Pages are committed together, one transaction
 //! per [`COMMIT_OBJECTS`] objects or `commit_after` ([`COMMIT_AFTER`] for `nadhir sync`,
-//! [`SERVE_COMMIT_AFTER`] in the serve loops) (and at the end of each
-//! collection): a catch-up of many pages writes each index page touched by random
+//! [`SERVE_COMMIT_AFTER`] in the serve loops), and at the end of each
+//! collection: a catch-up of many pages writes each index page touched by random
 //! object ids once per transaction, not once per page. The cursor of (peer,
 //! collection) is saved after the transaction is committed, so a sync interrupted at
 //! any point resumes where its last commit ended; a page fetched twice is stored once
