@@ -24,14 +24,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use serde_json::{json, Value};
+use serde_json::Value;
+
+#[path = "support/warning_node.rs"]
+mod warning_node;
+use warning_node::{dns_event, indicator_id, Node, Sse};
 
 struct Args {
     bin: PathBuf,
@@ -88,219 +89,6 @@ fn parse_args() -> Args {
     a
 }
 
-/// A domain indicator `[domain-name:value = 'hit-<i>.alert.example']`.
-fn indicator(i: usize) -> Value {
-    json!({
-        "type": "indicator",
-        "spec_version": "2.1",
-        "id": indicator_id(i),
-        "created": "2026-01-01T00:00:00.000Z",
-        "modified": "2026-01-01T00:00:00.000Z",
-        "name": format!("bench indicator {i}"),
-        "indicator_types": ["malicious-activity"],
-        "pattern": format!("[domain-name:value = 'hit-{i}.alert.example']"),
-        "pattern_type": "stix",
-        "pattern_version": "2.1",
-        "valid_from": "2026-01-01T00:00:00Z",
-        "confidence": 80
-    })
-}
-
-fn indicator_id(i: usize) -> String {
-    format!("indicator--6b1d0c3e-0000-4000-8000-{i:012}")
-}
-
-/// An EVE DNS query for `name` (no timestamp: the engine uses the arrival time).
-fn dns_event(name: &str) -> String {
-    json!({
-        "event_type": "dns",
-        "src_ip": "10.1.2.3",
-        "src_port": 53000,
-        "dest_ip": "10.1.2.53",
-        "dest_port": 53,
-        "proto": "UDP",
-        "dns": {"type": "query", "id": 7, "rrname": name, "rrtype": "A"}
-    })
-    .to_string()
-}
-
-struct Node {
-    _dir: tempfile::TempDir,
-    bin: PathBuf,
-    data: PathBuf,
-    child: Option<Child>,
-    base: String,
-    tokens: BTreeMap<&'static str, String>,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn run_ok(bin: &Path, data: &Path, args: &[&str]) -> String {
-    let out = Command::new(bin)
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env_remove("NADHIR_DATABASE_URL")
-        .env_remove("NADHIR_DATA_DIR")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "nadhir {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-impl Node {
-    fn new(bin: &Path, indicators: usize) -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let bundle = json!({
-            "type": "bundle",
-            "id": "bundle--6b1d0c3e-0000-4000-8000-000000000000",
-            "objects": (0..indicators).map(indicator).collect::<Vec<_>>(),
-        });
-        let f = dir.path().join("indicators.json");
-        std::fs::write(&f, bundle.to_string()).unwrap();
-        let org = [
-            "admin",
-            "org",
-            "add",
-            "--name",
-            "bank",
-            "--kind",
-            "constituent",
-        ];
-        run_ok(bin, &data, &org);
-        // The bank runs this node: what it imports is its own, and its accounts read the
-        // alerts about it.
-        run_ok(bin, &data, &["node", "set", "--org", "bank"]);
-        run_ok(bin, &data, &["import", f.to_str().unwrap()]);
-        let mut tokens = BTreeMap::new();
-        for role in ["sensor", "reader"] {
-            let out = run_ok(
-                bin,
-                &data,
-                &["admin", "token", "create", "--org", "bank", "--role", role],
-            );
-            let t = out.trim().to_owned();
-            assert!(t.starts_with("ndr_"), "{t}");
-            tokens.insert(role, t);
-        }
-        Node {
-            _dir: dir,
-            bin: bin.to_owned(),
-            data,
-            child: None,
-            base: String::new(),
-            tokens,
-        }
-    }
-
-    fn start(&mut self, extra: &[&str]) {
-        let mut child = Command::new(&self.bin)
-            .arg("--data-dir")
-            .arg(&self.data)
-            .args(["serve", "--listen", "127.0.0.1:0", "--reload-ms", "100"])
-            .args(extra)
-            .env_remove("NADHIR_DATABASE_URL")
-            .env_remove("NADHIR_DATA_DIR")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut url = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut url)
-            .unwrap();
-        self.child = Some(child);
-        // The discovery URL: http://127.0.0.1:PORT/taxii2/
-        let url = url.trim();
-        let rest = url.strip_prefix("http://").expect(url);
-        let host = rest.split('/').next().unwrap();
-        self.base = format!("http://{host}");
-    }
-
-    fn token(&self, role: &str) -> &str {
-        self.tokens.get(role).unwrap()
-    }
-}
-
-/// A Server-Sent Events reader over a reqwest response.
-struct Sse {
-    body: futures::stream::BoxStream<'static, reqwest::Result<axum::body::Bytes>>,
-    buf: String,
-}
-
-struct SseEvent {
-    event: String,
-    data: String,
-}
-
-impl Sse {
-    async fn open(client: &reqwest::Client, base: &str, token: &str) -> Sse {
-        let resp = client
-            .get(format!("{base}/warning/stream"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        Sse {
-            body: resp.bytes_stream().boxed(),
-            buf: String::new(),
-        }
-    }
-
-    /// The next event (comments and keep-alives skipped), or `None` after `wait`.
-    async fn next(&mut self, wait: Duration) -> Option<SseEvent> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let mut ev = SseEvent {
-                    event: "message".into(),
-                    data: String::new(),
-                };
-                let mut any = false;
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        ev.event = v.trim().to_owned();
-                        any = true;
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        if !ev.data.is_empty() {
-                            ev.data.push('\n');
-                        }
-                        ev.data.push_str(v.strip_prefix(' ').unwrap_or(v));
-                        any = true;
-                    }
-                }
-                if any {
-                    return Some(ev);
-                }
-                continue;
-            }
-            match tokio::time::timeout_at(deadline, self.body.next()).await {
-                Err(_) => return None,
-                Ok(None) => panic!("the event stream ended"),
-                Ok(Some(chunk)) => self
-                    .buf
-                    .push_str(&String::from_utf8_lossy(&chunk.unwrap()).replace("\r\n", "\n")),
-            }
-        }
-    }
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -321,7 +109,7 @@ async fn measure(
 ) -> Vec<f64> {
     let n = a.events;
     let client = reqwest::Client::new();
-    let mut sse = Sse::open(&client, &node.base, node.token("reader")).await;
+    let mut sse = Sse::open(&client, &node.base, node.token("reader"), None).await;
     let sent: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
     let sender = {
         let sent = sent.clone();

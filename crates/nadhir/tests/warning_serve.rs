@@ -17,70 +17,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::{json, Value};
 
+#[path = "../examples/support/warning_node.rs"]
+mod warning_node;
+use warning_node::{dns_event, indicator_id, Node, Sse};
+
 const BIN: &str = env!("CARGO_BIN_EXE_nadhir");
 const HOOK_SECRET: &str = "webhook secret of the test 0123456789";
-
-/// A domain indicator `[domain-name:value = 'hit-<i>.alert.example']`.
-fn indicator(i: usize) -> Value {
-    json!({
-        "type": "indicator",
-        "spec_version": "2.1",
-        "id": format!("indicator--6b1d0c3e-0000-4000-8000-{i:012}"),
-        "created": "2026-01-01T00:00:00.000Z",
-        "modified": "2026-01-01T00:00:00.000Z",
-        "name": format!("test indicator {i}"),
-        "indicator_types": ["malicious-activity"],
-        "pattern": format!("[domain-name:value = 'hit-{i}.alert.example']"),
-        "pattern_type": "stix",
-        "pattern_version": "2.1",
-        "valid_from": "2026-01-01T00:00:00Z",
-        "confidence": 80
-    })
-}
-
-fn indicator_id(i: usize) -> String {
-    format!("indicator--6b1d0c3e-0000-4000-8000-{i:012}")
-}
-
-/// An EVE DNS query for `name` (no timestamp: the engine uses the arrival time).
-fn dns_event(name: &str) -> String {
-    json!({
-        "event_type": "dns",
-        "src_ip": "10.1.2.3",
-        "src_port": 53000,
-        "dest_ip": "10.1.2.53",
-        "dest_port": 53,
-        "proto": "UDP",
-        "dns": {"type": "query", "id": 7, "rrname": name, "rrtype": "A"}
-    })
-    .to_string()
-}
-
-struct Node {
-    _dir: tempfile::TempDir,
-    data: PathBuf,
-    child: Option<Child>,
-    base: String,
-    tokens: BTreeMap<&'static str, String>,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 /// Reads a file this test wrote (bounded by the test's own data).
 #[allow(clippy::disallowed_methods)]
@@ -88,184 +37,13 @@ fn read_test_file(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap()
 }
 
-fn run(data: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env_remove("NADHIR_DATABASE_URL")
-        .env_remove("NADHIR_DATA_DIR")
-        .env("NADHIR_TEST_HOOK_SECRET", HOOK_SECRET)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn run_ok(data: &Path, args: &[&str]) -> String {
-    let out = run(data, args);
-    assert!(
-        out.status.success(),
-        "nadhir {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-impl Node {
-    /// A data directory with `indicators` indicators imported, an organisation, and a
-    /// token per role. The server is not started yet.
-    fn new(indicators: usize) -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let bundle = json!({
-            "type": "bundle",
-            "id": "bundle--6b1d0c3e-0000-4000-8000-000000000000",
-            "objects": (0..indicators).map(indicator).collect::<Vec<_>>(),
-        });
-        let f = dir.path().join("indicators.json");
-        std::fs::write(&f, bundle.to_string()).unwrap();
-        run_ok(
-            &data,
-            &[
-                "admin",
-                "org",
-                "add",
-                "--name",
-                "bank",
-                "--kind",
-                "constituent",
-            ],
-        );
-        // The bank runs this node: what it imports is its own, and its accounts read the
-        // alerts about it (alerts are handed out through the TLP policy).
-        run_ok(&data, &["node", "set", "--org", "bank"]);
-        run_ok(&data, &["import", f.to_str().unwrap()]);
-        let mut tokens = BTreeMap::new();
-        for role in ["sensor", "analyst", "reader", "admin"] {
-            let out = run_ok(
-                &data,
-                &["admin", "token", "create", "--org", "bank", "--role", role],
-            );
-            // Plain output: the secret, shown this once.
-            let t = out.trim().to_owned();
-            assert!(t.starts_with("ndr_"), "{t}");
-            tokens.insert(role, t);
-        }
-        Node {
-            _dir: dir,
-            data,
-            child: None,
-            base: String::new(),
-            tokens,
-        }
-    }
-
-    fn start(&mut self, extra: &[&str]) {
-        let mut child = Command::new(BIN)
-            .arg("--data-dir")
-            .arg(&self.data)
-            .args(["serve", "--listen", "127.0.0.1:0", "--reload-ms", "100"])
-            .args(extra)
-            .env_remove("NADHIR_DATABASE_URL")
-            .env_remove("NADHIR_DATA_DIR")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut url = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut url)
-            .unwrap();
-        self.child = Some(child);
-        // The discovery URL: http://127.0.0.1:PORT/taxii2/
-        let url = url.trim();
-        let rest = url.strip_prefix("http://").expect(url);
-        let host = rest.split('/').next().unwrap();
-        self.base = format!("http://{host}");
-    }
-
-    fn token(&self, role: &str) -> &str {
-        self.tokens.get(role).unwrap()
-    }
-
-    fn cli(&self, args: &[&str]) -> Output {
-        run(&self.data, args)
-    }
-}
-
-/// A Server-Sent Events reader over a reqwest response.
-struct Sse {
-    body: futures::stream::BoxStream<'static, reqwest::Result<axum::body::Bytes>>,
-    buf: String,
-}
-
-#[derive(Debug, Clone)]
-struct SseEvent {
-    id: Option<i64>,
-    event: String,
-    data: String,
-}
-
-impl Sse {
-    async fn open(client: &reqwest::Client, base: &str, token: &str, last: Option<i64>) -> Sse {
-        let mut req = client
-            .get(format!("{base}/warning/stream"))
-            .bearer_auth(token);
-        if let Some(l) = last {
-            req = req.header("Last-Event-ID", l.to_string());
-        }
-        let resp = req.send().await.unwrap();
-        assert_eq!(resp.status(), 200);
-        let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
-        assert!(ct.starts_with("text/event-stream"), "{ct}");
-        Sse {
-            body: resp.bytes_stream().boxed(),
-            buf: String::new(),
-        }
-    }
-
-    /// The next event (comments and keep-alives skipped), or `None` after `wait`.
-    async fn next(&mut self, wait: Duration) -> Option<SseEvent> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let mut ev = SseEvent {
-                    id: None,
-                    event: "message".into(),
-                    data: String::new(),
-                };
-                let mut any = false;
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("id:") {
-                        ev.id = Some(v.trim().parse().unwrap());
-                        any = true;
-                    } else if let Some(v) = line.strip_prefix("event:") {
-                        ev.event = v.trim().to_owned();
-                        any = true;
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        if !ev.data.is_empty() {
-                            ev.data.push('\n');
-                        }
-                        ev.data.push_str(v.strip_prefix(' ').unwrap_or(v));
-                        any = true;
-                    }
-                }
-                if any {
-                    return Some(ev);
-                }
-                continue;
-            }
-            match tokio::time::timeout_at(deadline, self.body.next()).await {
-                Err(_) => return None,
-                Ok(None) => panic!("the event stream ended"),
-                Ok(Some(chunk)) => self
-                    .buf
-                    .push_str(&String::from_utf8_lossy(&chunk.unwrap()).replace("\r\n", "\n")),
-            }
-        }
-    }
+/// A node of this test: the shared set-up (`examples/support/warning_node.rs`), with the
+/// webhook secret in every CLI command's environment.
+fn new_node(indicators: usize) -> Node {
+    let mut n = Node::new(Path::new(BIN), indicators);
+    n.env
+        .push(("NADHIR_TEST_HOOK_SECRET".into(), HOOK_SECRET.into()));
+    n
 }
 
 async fn ingest(
@@ -309,7 +87,7 @@ async fn post_action(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_stream_alerts_and_cli() {
-    let mut node = Node::new(5);
+    let mut node = new_node(5);
     node.start(&[]);
     let client = reqwest::Client::new();
     let mut live = Sse::open(&client, &node.base, node.token("reader"), None).await;
@@ -713,22 +491,19 @@ async fn receiver() -> (String, Arc<Mutex<BTreeMap<String, Vec<Received>>>>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_are_signed_retried_and_dead_lettered() {
     let (url, seen) = receiver().await;
-    let mut node = Node::new(2);
+    let mut node = new_node(2);
     let flaky = format!("{url}/flaky");
     let broken = format!("{url}/broken");
     for u in [&flaky, &broken] {
-        let out = run_ok(
-            &node.data,
-            &[
-                "webhook",
-                "add",
-                u,
-                "--secret-env",
-                "NADHIR_TEST_HOOK_SECRET",
-                "--max-attempts",
-                "4",
-            ],
-        );
+        let out = node.ok(&[
+            "webhook",
+            "add",
+            u,
+            "--secret-env",
+            "NADHIR_TEST_HOOK_SECRET",
+            "--max-attempts",
+            "4",
+        ]);
         let v: Value = serde_json::from_str(out.trim()).unwrap();
         assert_eq!(v["url"], u.as_str());
     }
