@@ -32,11 +32,10 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use sqlx::{Connection, Executor, PgConnection};
 
 mod support;
-use support::{finish, fixture, nadhir_db as nadhir, read_fixture_file, windows, Nats, Windows};
+use support::{finish, fixture, nadhir_db as nadhir, windows, Nats, Windows};
 
 struct Args {
     bin: PathBuf,
@@ -148,28 +147,9 @@ impl Scratch {
 
 /// The expected IOC sightings of `eve.json` (general patterns left out, see above).
 fn expected(dir: &Path) -> (Windows, BTreeSet<String>) {
-    let e: Value = serde_json::from_str(&read_fixture_file(&dir.join("expected.json"))).unwrap();
-    assert_eq!(e["window_seconds"], 3600);
-    let general: BTreeSet<String> = e["files"]
-        .as_object()
-        .unwrap()
-        .values()
-        .flat_map(|f| f["general"].as_array().cloned().unwrap_or_default())
-        .map(|g| g["indicator"].as_str().unwrap().to_owned())
-        .collect();
-    let want = e["files"]["eve.json"]["sightings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                (
-                    s["indicator"].as_str().unwrap().to_owned(),
-                    s["window_start_epoch"].as_i64().unwrap(),
-                ),
-                s["count"].as_i64().unwrap(),
-            )
-        })
+    let general = support::general_indicators(dir);
+    let want = support::expected_sightings(dir, "eve.json")
+        .into_iter()
         .filter(|((i, _), _)| !general.contains(i))
         .collect();
     (want, general)

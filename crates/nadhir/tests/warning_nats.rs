@@ -61,38 +61,11 @@ async fn hit_keys(db: &str) -> i64 {
     n
 }
 
-/// The expected sightings of one file of the fixture: (indicator, window) → count.
-fn expected(dir: &Path, file: &str) -> BTreeMap<(String, i64), i64> {
-    let e: Value = serde_json::from_str(&read_test_file(&dir.join("expected.json"))).unwrap();
-    assert_eq!(e["window_seconds"], 3600);
-    e["files"][file]["sightings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                (
-                    s["indicator"].as_str().unwrap().to_owned(),
-                    s["window_start_epoch"].as_i64().unwrap(),
-                ),
-                s["count"].as_i64().unwrap(),
-            )
-        })
-        .collect()
-}
-
 /// The general (not IOC-shaped) indicators of the fixture. Each worker evaluates them
 /// over the events it receives, so a FOLLOWEDBY whose two events went to different
 /// workers is not seen: they are left out of the exactly-once comparison.
 fn general_ids(dir: &Path) -> BTreeSet<String> {
-    let e: Value = serde_json::from_str(&read_test_file(&dir.join("expected.json"))).unwrap();
-    e["files"]
-        .as_object()
-        .unwrap()
-        .values()
-        .flat_map(|f| f["general"].as_array().cloned().unwrap_or_default())
-        .map(|g| g["indicator"].as_str().unwrap().to_owned())
-        .collect()
+    support::general_indicators(dir)
 }
 
 fn without(
@@ -149,7 +122,7 @@ async fn two_workers_one_killed_every_event_counted_once() {
     let nats = Nats::new(&nats_url, "nadhirtest", &run_name("nw").replace('_', ""));
     let published = nats.publish(Path::new(BIN), &db.url, &[&tel.join("eve.json")]);
     assert_eq!(published, 20_000);
-    let want = expected(&tel, "eve.json");
+    let want = support::expected_sightings(&tel, "eve.json");
     assert!(want.values().sum::<i64>() >= 10, "{want:?}");
 
     // Two workers share one durable consumer; small batches so the stream takes a

@@ -177,3 +177,36 @@ pub async fn windows(db: &str) -> Windows {
     conn.close().await.unwrap();
     rows.into_iter().map(|(i, w, c)| ((i, w), c)).collect()
 }
+
+/// The fixture's expected sightings of `file` (`expected.json`, written by
+/// `scripts/make_telemetry.py`): (indicator, window start) → count.
+pub fn expected_sightings(dir: &Path, file: &str) -> Windows {
+    let e: Value = serde_json::from_str(&read_fixture_file(&dir.join("expected.json"))).unwrap();
+    assert_eq!(e["window_seconds"], 3600);
+    e["files"][file]["sightings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                (
+                    s["indicator"].as_str().unwrap().to_owned(),
+                    s["window_start_epoch"].as_i64().unwrap(),
+                ),
+                s["count"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The fixture's general (not IOC-shaped) indicators, of every file.
+pub fn general_indicators(dir: &Path) -> std::collections::BTreeSet<String> {
+    let e: Value = serde_json::from_str(&read_fixture_file(&dir.join("expected.json"))).unwrap();
+    e["files"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|f| f["general"].as_array().cloned().unwrap_or_default())
+        .map(|g| g["indicator"].as_str().unwrap().to_owned())
+        .collect()
+}
