@@ -7,8 +7,10 @@
 //! object ids once per transaction, not once per page. The cursor of (peer,
 //! collection) is saved after the transaction is committed, so a sync interrupted at
 //! any point resumes where its last commit ended; a page fetched twice is stored once
-//! (idempotent by (id, version)). Before pulling it applies the peer's recalls and
-//! deletions. Push (`push_peer`) sends new local versions to peers marked for it.
+//! (idempotent by (id, version)). Pages are fetched ahead by a task of their own (up to
+//! [`FETCH_AHEAD`] waiting), and a commit that fell due runs while the next page is
+//! checked, so the peer keeps serving while this node writes and commits. Before
+//! pulling it applies the peer's recalls and deletions. Push (`push_peer`) sends new local versions to peers marked for it.
 
 use std::pin::pin;
 use std::sync::Arc;
@@ -65,16 +67,88 @@ impl<'a> OpenBatch<'a> {
     }
 
     /// Commits what is open, then saves the cursor under `key`.
-    async fn commit(&mut self, store: &dyn Store, key: &str) -> Result<(), FederationError> {
-        if let Some(tx) = self.tx.take() {
-            tx.commit().await?;
+    async fn commit(&mut self, store: &'a dyn Store, key: &str) -> Result<(), FederationError> {
+        if let Some(committing) = self.start_commit(store, key) {
+            committing.await?;
         }
-        if let Some(cursor) = self.cursor.take() {
-            store.set_state(key, &cursor).await?;
-        }
-        self.objects = 0;
         self.docs.clear();
         Ok(())
+    }
+
+    /// Takes the open transaction and its cursor out of the batch, which starts over
+    /// empty, and returns the future that commits them (then saves the cursor under
+    /// `key`). The metadata written stays in `docs` until the caller has awaited it
+    /// (readers do not see it before), and is then cleared with [`Self::committed`].
+    fn start_commit(&mut self, store: &'a dyn Store, key: &str) -> Option<Committing<'a>> {
+        let tx = self.tx.take();
+        let cursor = self.cursor.take();
+        self.objects = 0;
+        if tx.is_none() && cursor.is_none() {
+            return None;
+        }
+        let key = key.to_owned();
+        Some(Box::pin(async move {
+            if let Some(tx) = tx {
+                tx.commit().await?;
+            }
+            if let Some(cursor) = cursor {
+                store.set_state(&key, &cursor).await?;
+            }
+            Ok(())
+        }))
+    }
+
+    /// After a commit started by [`Self::start_commit`] has completed: its metadata is
+    /// now what readers see.
+    fn committed(&mut self) {
+        self.docs.clear();
+    }
+}
+
+/// A commit under way (see [`OpenBatch::start_commit`]).
+type Committing<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), FederationError>> + Send + 'a>>;
+
+/// Pages fetched ahead of the one being stored.
+const FETCH_AHEAD: usize = 2;
+
+/// The pages of one collection, fetched by a task of their own into a bounded queue;
+/// the task stops at the last page, at the first error (passed on), or when this is
+/// dropped.
+struct FetchAhead {
+    rx: tokio::sync::mpsc::Receiver<Result<taxii::client::ObjectsPage, taxii::client::ClientError>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FetchAhead {
+    fn start(client: Client, api_root: reqwest::Url, coll: String, query: ObjectQuery) -> Self {
+        let (tx, rx) = tokio::sync::mpsc::channel(FETCH_AHEAD);
+        let task = tokio::spawn(async move {
+            let mut pages = pin!(client.pages(&api_root, &coll, query));
+            loop {
+                let page = pages.as_mut().try_next().await.transpose();
+                let Some(page) = page else { break };
+                let failed = page.is_err();
+                if tx.send(page).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        FetchAhead { rx, task }
+    }
+
+    /// The next page; `None` after the last.
+    async fn next(&mut self) -> Result<Option<taxii::client::ObjectsPage>, FederationError> {
+        match self.rx.recv().await {
+            Some(page) => Ok(Some(page?)),
+            None => Ok(None),
+        }
+    }
+}
+
+impl Drop for FetchAhead {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
@@ -215,20 +289,34 @@ pub async fn pull_peer(
             versions: vec![VersionSelector::All],
             ..ObjectQuery::default()
         };
-        let mut pages = pin!(client.pages(&api_root, coll, query));
-        // The next page is fetched while this one is checked and stored.
-        let mut current = pages.as_mut().try_next().await?;
+        // Pages are fetched ahead by their own task (at most [`FETCH_AHEAD`] waiting),
+        // so the peer goes on serving while this node checks, writes and commits; a
+        // commit that fell due runs while the next page is checked, and only that
+        // page's writes wait for it.
+        let mut pages = FetchAhead::start(client.clone(), api_root.clone(), coll.clone(), query);
+        let mut current = pages.next().await?;
         let mut batch = OpenBatch::new(commit_after);
+        let mut committing: Option<Committing<'_>> = None;
         while let Some(page) = current {
-            let mut fetching = pages.as_mut();
-            let (next, stored) = tokio::join!(
-                fetching.try_next(),
-                store_page(node, &dir, peer, &into, page, &mut report, &mut batch)
+            let (checked, done) = tokio::join!(
+                check_page(node, &dir, peer, page, &mut report, &batch.docs),
+                async {
+                    match committing.take() {
+                        Some(c) => c.await.map(|()| true),
+                        None => Ok(false),
+                    }
+                }
             );
-            stored?;
-            // The last page, or a failed fetch: what is stored so far is committed.
-            if batch.due() || !matches!(next, Ok(Some(_))) {
-                batch.commit(store, &key).await?;
+            if done? {
+                batch.committed();
+            }
+            write_page(store, &into, checked?, &mut report, &mut batch).await?;
+            let next = pages.next().await;
+            match &next {
+                Ok(Some(_)) if batch.due() => committing = batch.start_commit(store, &key),
+                Ok(Some(_)) => {}
+                // The last page, or a failed fetch: what is stored so far is committed.
+                _ => batch.commit(store, &key).await?,
             }
             progress(&report);
             current = next?;
@@ -238,18 +326,25 @@ pub async fn pull_peer(
     Ok(report)
 }
 
-/// Checks one page and stores it (objects and metadata) in the open transaction of
-/// `batch`, whose cursor becomes the page's last `date_added`.
-async fn store_page<'a>(
-    node: &'a Node,
+/// A page checked and ready to write: the objects, their metadata rows and documents,
+/// and the page's last `date_added`.
+struct CheckedPage {
+    news: Vec<NewObject>,
+    rows: Vec<store::MetaRow>,
+    docs: Vec<(String, policy::MetaDoc)>,
+    cursor: Option<String>,
+}
+
+/// Checks one page (parse, validation, [`Node::accept_from_over`] with the metadata of
+/// the open transaction in `pending`); writes nothing.
+async fn check_page(
+    node: &Node,
     dir: &gate::Directory,
     peer: &Peer,
-    into: &CollectionId,
     page: taxii::client::ObjectsPage,
     report: &mut SyncReport,
-    batch: &mut OpenBatch<'a>,
-) -> Result<(), FederationError> {
-    let store = node.store.as_ref();
+    pending: &hashbrown::HashMap<String, policy::MetaDoc>,
+) -> Result<CheckedPage, FederationError> {
     report.pages += 1;
     report.received += page.objects.len() as u64;
     let checked = crate::par::par_map(page.objects, |raw| {
@@ -266,15 +361,15 @@ async fn store_page<'a>(
         }
     }
     let verdicts = node
-        .accept_from_over(dir, &peer.node, objects, &batch.docs)
+        .accept_from_over(dir, &peer.node, objects, pending)
         .await?;
     let now = store::now_micros();
     let mut accepted = Vec::new();
     let mut rows = Vec::new();
+    let mut docs = Vec::new();
     for v in verdicts {
         match v {
             Ok(a) => {
-                batch.docs.insert(a.object.id().to_owned(), a.doc.clone());
                 rows.push(store::MetaRow {
                     id: a.object.id().to_owned(),
                     json: gate::meta_json(&a.doc)
@@ -282,6 +377,7 @@ async fn store_page<'a>(
                     expires: a.expires,
                     updated: now,
                 });
+                docs.push((a.object.id().to_owned(), a.doc));
                 accepted.push((a.object, a.canonical));
             }
             Err(reason) => report.rejected.push(reason),
@@ -291,7 +387,24 @@ async fn store_page<'a>(
         NewObject::from_object_canonical(&o, &canonical)
     })
     .await?;
-    if !news.is_empty() {
+    Ok(CheckedPage {
+        news,
+        rows,
+        docs,
+        cursor: page.date_added.last.map(|t| t.to_string()),
+    })
+}
+
+/// Stores a checked page (objects and metadata) in the open transaction of `batch`
+/// (opened here when there is none), whose cursor becomes the page's.
+async fn write_page<'a>(
+    store: &'a dyn Store,
+    into: &CollectionId,
+    page: CheckedPage,
+    report: &mut SyncReport,
+    batch: &mut OpenBatch<'a>,
+) -> Result<(), FederationError> {
+    if !page.news.is_empty() {
         let tx = match &mut batch.tx {
             Some(tx) => tx,
             empty => {
@@ -299,9 +412,10 @@ async fn store_page<'a>(
                 empty.insert(store.begin().await?)
             }
         };
-        let outcomes = tx.insert(&news, std::slice::from_ref(into)).await?;
-        tx.put_meta(&rows).await?;
-        batch.objects += news.len();
+        let outcomes = tx.insert(&page.news, std::slice::from_ref(into)).await?;
+        tx.put_meta(&page.rows).await?;
+        batch.objects += page.news.len();
+        batch.docs.extend(page.docs);
         for o in outcomes {
             match o {
                 store::InsertOutcome::Inserted { .. } => report.stored += 1,
@@ -312,8 +426,8 @@ async fn store_page<'a>(
             }
         }
     }
-    if let Some(last) = page.date_added.last {
-        batch.cursor = Some(last.to_string());
+    if page.cursor.is_some() {
+        batch.cursor = page.cursor;
     }
     Ok(())
 }
