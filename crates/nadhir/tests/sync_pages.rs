@@ -7,41 +7,27 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_nadhir");
+mod common;
+
 const TLP_AMBER: &str = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421";
 const OBJECTS: u32 = 60;
 
-fn run(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(BIN);
-    c.arg("--data-dir").arg(data).args(args);
-    c.env_remove("NADHIR_DATABASE_URL")
-        .env_remove("NADHIR_DATA_DIR");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
 /// Runs `nadhir`, which must succeed; its standard output.
-fn ok_env(data: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
-    let o = run(data, args, env);
+fn ok(data: &Path, args: &[&str]) -> String {
+    let o = common::nadhir(data, args);
     assert!(
         o.status.success(),
         "nadhir {args:?} failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+        common::stdout(&o),
+        common::stderr(&o)
     );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    ok_env(data, args, &[])
+    common::stdout(&o)
 }
 
 fn indicator(n: u32, modified: &str) -> Value {
@@ -53,15 +39,6 @@ fn indicator(n: u32, modified: &str) -> Value {
         "pattern_type": "stix", "valid_from": "2026-11-01T00:00:00Z",
         "object_marking_refs": [TLP_AMBER]
     })
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn node_id_and_key(data: &Path) -> (String, String) {
@@ -165,34 +142,17 @@ fn many_pages_committed_one_by_one_arrive_once_each() {
         ],
     );
 
-    let mut child = Command::new(BIN)
+    let server = common::serve(
+        &a,
+        None,
+        &["--no-warning", "--no-sync", "--max-page-size", "7"],
+    );
+    let api = format!("{}/api/", server.base());
+    // The peer's token is read from the environment (`--token-env`).
+    let added = Command::new(env!("CARGO_BIN_EXE_nadhir"))
         .arg("--data-dir")
-        .arg(&a)
+        .arg(&b)
         .args([
-            "serve",
-            "--listen",
-            "127.0.0.2:0",
-            "--no-warning",
-            "--no-sync",
-            "--max-page-size",
-            "7",
-        ])
-        .env_remove("NADHIR_DATABASE_URL")
-        .env_remove("NADHIR_DATA_DIR")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut url)
-        .unwrap();
-    let _server = Server(child);
-    let api = format!("{}/api/", url.trim().trim_end_matches("/taxii2/"));
-    ok_env(
-        &b,
-        &[
             "peer",
             "add",
             "--name",
@@ -207,9 +167,13 @@ fn many_pages_committed_one_by_one_arrive_once_each() {
             &api,
             "--token-env",
             "PEER_TOKEN",
-        ],
-        &[("PEER_TOKEN", &token)],
-    );
+        ])
+        .env_remove("NADHIR_DATABASE_URL")
+        .env_remove("NADHIR_DATA_DIR")
+        .env("PEER_TOKEN", &token)
+        .status()
+        .unwrap();
+    assert!(added.success(), "peer add at B failed");
 
     let first: Value = serde_json::from_str(&ok(
         &b,
