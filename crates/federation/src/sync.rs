@@ -10,7 +10,8 @@
 //! (idempotent by (id, version)). Pages are fetched ahead by a task of their own (up to
 //! [`FETCH_AHEAD`] waiting), and a commit that fell due runs while the next page is
 //! checked, so the peer keeps serving while this node writes and commits. Before
-//! pulling it applies the peer's recalls and deletions. Push (`push_peer`) sends new local versions to peers marked for it.
+//! pulling it applies the peer's recalls and deletions. Push (`push_peer`) sends new
+//! local versions to peers marked for it.
 
 use std::pin::pin;
 use std::sync::Arc;
@@ -71,7 +72,7 @@ impl<'a> OpenBatch<'a> {
         if let Some(committing) = self.start_commit(store, key) {
             committing.await?;
         }
-        self.docs.clear();
+        self.committed();
         Ok(())
     }
 
