@@ -207,6 +207,308 @@ macro_rules! impl_store {
             Ok(())
         }
 
+        /// Counts hits into their sighting windows on `conn` (a write transaction of the
+        /// caller's): the body of [`crate::Store::record_hits`]. A handful of multi-row
+        /// statements whatever the number of hits: the keys (returning those that were
+        /// new), the windows they touch, the changed windows.
+        async fn record_hits_in(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            hits: &[$crate::HitRow],
+            now_micros: i64,
+            max_scos: usize,
+        ) -> $crate::Result<$crate::HitOutcome> {
+            use sqlx::Row;
+            let params = $crate::sql::Params::of($name);
+            let per = $crate::sql::HIT_ROWS_PER_STATEMENT;
+            let mut out = $crate::HitOutcome::default();
+            if hits.is_empty() {
+                return Ok(out);
+            }
+            // Keys not yet stored (each (window, event) once, in first-seen order).
+            let mut keys: Vec<&$crate::HitRow> = Vec::with_capacity(hits.len());
+            {
+                let mut seen = hashbrown::HashSet::with_capacity(hits.len());
+                for h in hits {
+                    if seen.insert((h.sighting_id.as_str(), h.event_key.as_str())) {
+                        keys.push(h);
+                    }
+                }
+            }
+            let mut new_keys: hashbrown::HashSet<(String, String)> = hashbrown::HashSet::new();
+            for chunk in keys.chunks(per) {
+                let sql = $crate::sql::insert_hit_keys(chunk.len(), params);
+                let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+                for h in chunk {
+                    q = q
+                        .bind(h.sighting_id.as_str())
+                        .bind(h.event_key.as_str())
+                        .bind(h.window_start);
+                }
+                new_keys.extend(q.fetch_all(&mut *conn).await?);
+            }
+            // The stored windows of the sighting ids concerned.
+            let mut ids: Vec<&str> = hits.iter().map(|h| h.sighting_id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut stored: hashbrown::HashMap<String, $crate::WindowRow> =
+                hashbrown::HashMap::with_capacity(ids.len());
+            for chunk in ids.chunks(per) {
+                let sql = $crate::sql::get_windows(chunk.len(), params);
+                let mut q = sqlx::query(&sql);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                for r in q.fetch_all(&mut *conn).await? {
+                    let sighting_id: String = r.try_get("sighting_id")?;
+                    let scos: String = r.try_get("sco_ids")?;
+                    let sco_ids: Vec<String> = serde_json::from_str(&scos).map_err(|e| {
+                        $crate::StoreError::Corrupt(format!(
+                            "sighting window {sighting_id}: sco_ids: {e}"
+                        ))
+                    })?;
+                    let w = $crate::WindowRow {
+                        sighting_id: sighting_id.clone(),
+                        indicator_id: r.try_get("indicator_id")?,
+                        window_start: r.try_get("window_start")?,
+                        count: r.try_get("count")?,
+                        first_seen: r.try_get("first_seen")?,
+                        last_seen: r.try_get("last_seen")?,
+                        sco_ids,
+                        created: r.try_get("created")?,
+                        modified: r.try_get("modified")?,
+                        first_version: false,
+                        new_sco_ids: Vec::new(),
+                        changed: false,
+                    };
+                    stored.insert(sighting_id, w);
+                }
+            }
+            // Windows touched by this call, in first-touched order.
+            let mut touched: Vec<$crate::WindowRow> = Vec::new();
+            let mut slot: hashbrown::HashMap<String, usize> = hashbrown::HashMap::new();
+            for h in hits {
+                // A key counts for its first hit only; a repeat in the batch, like a
+                // redelivery, is a duplicate.
+                let counted = new_keys.remove(&(h.sighting_id.clone(), h.event_key.clone()));
+                if counted {
+                    out.counted += 1;
+                } else {
+                    out.duplicates += 1;
+                }
+                let i = match slot.get(&h.sighting_id) {
+                    Some(&i) => i,
+                    None => {
+                        let w = match stored.remove(&h.sighting_id) {
+                            Some(w) => w,
+                            // A duplicate always has its window (written together).
+                            None if !counted => continue,
+                            None => $crate::WindowRow {
+                                sighting_id: h.sighting_id.clone(),
+                                indicator_id: h.indicator_id.clone(),
+                                window_start: h.window_start,
+                                count: 0,
+                                first_seen: h.observed_micros,
+                                last_seen: h.observed_micros,
+                                sco_ids: Vec::new(),
+                                created: 0,
+                                modified: 0,
+                                first_version: true,
+                                new_sco_ids: Vec::new(),
+                                changed: false,
+                            },
+                        };
+                        touched.push(w);
+                        slot.insert(h.sighting_id.clone(), touched.len() - 1);
+                        touched.len() - 1
+                    }
+                };
+                if !counted {
+                    continue;
+                }
+                let w = &mut touched[i];
+                w.changed = true;
+                w.count += 1;
+                w.first_seen = w.first_seen.min(h.observed_micros);
+                w.last_seen = w.last_seen.max(h.observed_micros);
+                if let Some(sco) = &h.sco_id {
+                    if w.sco_ids.len() < max_scos && !w.sco_ids.iter().any(|s| s == sco) {
+                        w.sco_ids.push(sco.clone());
+                        w.new_sco_ids.push(sco.clone());
+                    }
+                }
+            }
+            let mut changed: Vec<(&$crate::WindowRow, String)> = Vec::new();
+            for w in touched.iter_mut().filter(|w| w.changed) {
+                let modified = if w.first_version {
+                    now_micros
+                } else {
+                    now_micros.max(w.modified + 1)
+                };
+                if w.first_version {
+                    w.created = modified;
+                }
+                w.modified = modified;
+            }
+            for w in touched.iter().filter(|w| w.changed) {
+                let scos = serde_json::to_string(&w.sco_ids)
+                    .map_err(|e| $crate::StoreError::Corrupt(format!("sco_ids: {e}")))?;
+                changed.push((w, scos));
+            }
+            for chunk in changed.chunks(per) {
+                let sql = $crate::sql::put_windows(chunk.len(), params);
+                let mut q = sqlx::query(&sql);
+                for (w, scos) in chunk {
+                    q = q
+                        .bind(w.sighting_id.as_str())
+                        .bind(w.indicator_id.as_str())
+                        .bind(w.window_start)
+                        .bind(w.count)
+                        .bind(w.first_seen)
+                        .bind(w.last_seen)
+                        .bind(scos.as_str())
+                        .bind(w.created)
+                        .bind(w.modified);
+                }
+                q.execute(&mut *conn).await?;
+            }
+            out.windows = touched;
+            Ok(out)
+        }
+
+        /// Reads records of one kind by id on `conn` (seeing the caller's own writes).
+        async fn get_records_in(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            kind: &str,
+            ids: &[&str],
+        ) -> $crate::Result<Vec<$crate::RecordRow>> {
+            let params = $crate::sql::Params::of($name);
+            let mut out = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks($crate::sql::HIT_ROWS_PER_STATEMENT) {
+                let sql = $crate::sql::get_records(chunk.len(), params);
+                let mut q = sqlx::query(&sql).bind(kind);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                for r in q.fetch_all(&mut *conn).await? {
+                    out.push(row_record(&r)?);
+                }
+            }
+            Ok(out)
+        }
+
+        /// Upserts records on `conn`; with `feed`, also appends each to the feed in
+        /// order, returning the last feed sequence number.
+        async fn put_records_in(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            records: &[$crate::RecordRow],
+            feed: Option<&str>,
+        ) -> $crate::Result<Option<i64>> {
+            let params = $crate::sql::Params::of($name);
+            let per = $crate::sql::HIT_ROWS_PER_STATEMENT;
+            // A repeated (kind, id) keeps its last row (one statement may not update a
+            // row twice).
+            let mut last: hashbrown::HashMap<(&str, &str), usize> = hashbrown::HashMap::new();
+            for (i, r) in records.iter().enumerate() {
+                last.insert((r.kind.as_str(), r.id.as_str()), i);
+            }
+            let unique: Vec<&$crate::RecordRow> = records
+                .iter()
+                .enumerate()
+                .filter(|(i, r)| last.get(&(r.kind.as_str(), r.id.as_str())) == Some(i))
+                .map(|(_, r)| r)
+                .collect();
+            for chunk in unique.chunks(per) {
+                let sql = $crate::sql::put_records(chunk.len(), params);
+                let mut q = sqlx::query(&sql);
+                for r in chunk {
+                    q = q
+                        .bind(r.kind.as_str())
+                        .bind(r.id.as_str())
+                        .bind(r.tag.as_str())
+                        .bind(r.body.as_str())
+                        .bind(r.updated);
+                }
+                q.execute(&mut *conn).await?;
+            }
+            let Some(kind) = feed else {
+                return Ok(None);
+            };
+            let mut seq = None;
+            for chunk in records.chunks(per) {
+                let sql = $crate::sql::append_feed_rows(chunk.len(), params);
+                let mut q = sqlx::query_scalar::<_, i64>(&sql);
+                for r in chunk {
+                    q = q
+                        .bind(kind)
+                        .bind(r.id.as_str())
+                        .bind(r.body.as_str())
+                        .bind(r.updated);
+                }
+                for s in q.fetch_all(&mut *conn).await? {
+                    seq = Some(seq.map_or(s, |m: i64| m.max(s)));
+                }
+            }
+            Ok(seq)
+        }
+
+        /// Upserts a record on `conn`; with `feed`, also appends it to the feed
+        /// (returning the feed sequence number): the body of [`crate::Store::put_record`].
+        async fn put_record_in(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            r: &$crate::RecordRow,
+            feed: Option<&str>,
+        ) -> $crate::Result<Option<i64>> {
+            sqlx::query($crate::sql::PUT_RECORD)
+                .bind(r.kind.as_str())
+                .bind(r.id.as_str())
+                .bind(r.tag.as_str())
+                .bind(r.body.as_str())
+                .bind(r.updated)
+                .execute(&mut *conn)
+                .await?;
+            match feed {
+                Some(kind) => {
+                    let seq: i64 = sqlx::query_scalar($crate::sql::APPEND_FEED)
+                        .bind(kind)
+                        .bind(r.id.as_str())
+                        .bind(r.body.as_str())
+                        .bind(r.updated)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    Ok(Some(seq))
+                }
+                None => Ok(None),
+            }
+        }
+
+        /// Reads a record on `conn` (which sees the caller's uncommitted writes).
+        async fn get_record_in(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            kind: &str,
+            id: &str,
+        ) -> $crate::Result<Option<$crate::RecordRow>> {
+            let row = sqlx::query($crate::sql::GET_RECORD)
+                .bind(kind)
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            row.as_ref().map(row_record).transpose()
+        }
+
+        /// Sets a state value on `conn`.
+        async fn set_state_in(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            key: &str,
+            value: &str,
+        ) -> $crate::Result<()> {
+            sqlx::query($crate::sql::SET_STATE)
+                .bind(key)
+                .bind(value)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
+
         #[async_trait::async_trait]
         impl $crate::Store for $store {
             fn backend(&self) -> &'static str {
@@ -806,125 +1108,12 @@ macro_rules! impl_store {
                 now_micros: i64,
                 max_scos: usize,
             ) -> $crate::Result<$crate::HitOutcome> {
-                use sqlx::Row;
-                let mut out = $crate::HitOutcome::default();
                 if hits.is_empty() {
-                    return Ok(out);
+                    return Ok($crate::HitOutcome::default());
                 }
                 let mut tx = self.write_tx().await?;
-                // Windows touched by this call, in first-touched order.
-                let mut touched: Vec<$crate::WindowRow> = Vec::new();
-                let mut slot: std::collections::BTreeMap<String, usize> =
-                    std::collections::BTreeMap::new();
-                for h in hits {
-                    let done = sqlx::query($crate::sql::INSERT_HIT_KEY)
-                        .bind(h.sighting_id.as_str())
-                        .bind(h.event_key.as_str())
-                        .bind(h.window_start)
-                        .execute(&mut *tx)
-                        .await?;
-                    let counted = done.rows_affected() > 0;
-                    if counted {
-                        out.counted += 1;
-                    } else {
-                        out.duplicates += 1;
-                    }
-                    let i = match slot.get(&h.sighting_id) {
-                        Some(&i) => i,
-                        None => {
-                            let row = sqlx::query($crate::sql::GET_WINDOW)
-                                .bind(h.sighting_id.as_str())
-                                .fetch_optional(&mut *tx)
-                                .await?;
-                            let w = match row {
-                                Some(r) => {
-                                    let scos: String = r.try_get("sco_ids")?;
-                                    let sco_ids: Vec<String> = serde_json::from_str(&scos)
-                                        .map_err(|e| {
-                                            $crate::StoreError::Corrupt(format!(
-                                                "sighting window {}: sco_ids: {e}",
-                                                h.sighting_id
-                                            ))
-                                        })?;
-                                    $crate::WindowRow {
-                                        sighting_id: r.try_get("sighting_id")?,
-                                        indicator_id: r.try_get("indicator_id")?,
-                                        window_start: r.try_get("window_start")?,
-                                        count: r.try_get("count")?,
-                                        first_seen: r.try_get("first_seen")?,
-                                        last_seen: r.try_get("last_seen")?,
-                                        sco_ids,
-                                        created: r.try_get("created")?,
-                                        modified: r.try_get("modified")?,
-                                        first_version: false,
-                                        new_sco_ids: Vec::new(),
-                                        changed: false,
-                                    }
-                                }
-                                // A duplicate always has its window (written together).
-                                None if !counted => continue,
-                                None => $crate::WindowRow {
-                                    sighting_id: h.sighting_id.clone(),
-                                    indicator_id: h.indicator_id.clone(),
-                                    window_start: h.window_start,
-                                    count: 0,
-                                    first_seen: h.observed_micros,
-                                    last_seen: h.observed_micros,
-                                    sco_ids: Vec::new(),
-                                    created: 0,
-                                    modified: 0,
-                                    first_version: true,
-                                    new_sco_ids: Vec::new(),
-                                    changed: false,
-                                },
-                            };
-                            touched.push(w);
-                            slot.insert(h.sighting_id.clone(), touched.len() - 1);
-                            touched.len() - 1
-                        }
-                    };
-                    if !counted {
-                        continue;
-                    }
-                    let w = &mut touched[i];
-                    w.changed = true;
-                    w.count += 1;
-                    w.first_seen = w.first_seen.min(h.observed_micros);
-                    w.last_seen = w.last_seen.max(h.observed_micros);
-                    if let Some(sco) = &h.sco_id {
-                        if w.sco_ids.len() < max_scos && !w.sco_ids.iter().any(|s| s == sco) {
-                            w.sco_ids.push(sco.clone());
-                            w.new_sco_ids.push(sco.clone());
-                        }
-                    }
-                }
-                for w in touched.iter_mut().filter(|w| w.changed) {
-                    let modified = if w.first_version {
-                        now_micros
-                    } else {
-                        now_micros.max(w.modified + 1)
-                    };
-                    if w.first_version {
-                        w.created = modified;
-                    }
-                    w.modified = modified;
-                    let scos = serde_json::to_string(&w.sco_ids)
-                        .map_err(|e| $crate::StoreError::Corrupt(format!("sco_ids: {e}")))?;
-                    sqlx::query($crate::sql::PUT_WINDOW)
-                        .bind(w.sighting_id.as_str())
-                        .bind(w.indicator_id.as_str())
-                        .bind(w.window_start)
-                        .bind(w.count)
-                        .bind(w.first_seen)
-                        .bind(w.last_seen)
-                        .bind(scos)
-                        .bind(w.created)
-                        .bind(w.modified)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                let out = record_hits_in(&mut tx, hits, now_micros, max_scos).await?;
                 tx.commit().await?;
-                out.windows = touched;
                 Ok(out)
             }
 
@@ -942,27 +1131,7 @@ macro_rules! impl_store {
                 feed: Option<&str>,
             ) -> $crate::Result<Option<i64>> {
                 let mut tx = self.write_tx().await?;
-                sqlx::query($crate::sql::PUT_RECORD)
-                    .bind(r.kind.as_str())
-                    .bind(r.id.as_str())
-                    .bind(r.tag.as_str())
-                    .bind(r.body.as_str())
-                    .bind(r.updated)
-                    .execute(&mut *tx)
-                    .await?;
-                let seq = match feed {
-                    Some(kind) => {
-                        let seq: i64 = sqlx::query_scalar($crate::sql::APPEND_FEED)
-                            .bind(kind)
-                            .bind(r.id.as_str())
-                            .bind(r.body.as_str())
-                            .bind(r.updated)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        Some(seq)
-                    }
-                    None => None,
-                };
+                let seq = put_record_in(&mut tx, r, feed).await?;
                 tx.commit().await?;
                 Ok(seq)
             }

@@ -49,6 +49,7 @@ macro_rules! conformance_cases {
             stream_large,
             hits_counted_once,
             hits_concurrent_workers,
+            hits_records_state_in_write_tx,
             records_and_feed,
             meta_crud_and_expiry,
             meta_in_rolled_back_tx,
@@ -1630,6 +1631,152 @@ pub async fn hits_concurrent_workers(s: &dyn Store) {
 
 /// Records are upserted and listed by kind and tag, newest first; the feed is
 /// append-only with increasing sequences.
+/// A batch of telemetry commits as one write transaction: its hit counts, windows,
+/// alert record (with its feed entry), objects and the source's read position commit
+/// together, or (rolled back, or dropped) leave nothing, so a redelivery counts again.
+pub async fn hits_records_state_in_write_tx(s: &dyn Store) {
+    let w = id_of("sighting", 7);
+    let hits = [
+        hit(&w, 3600, "file:x:0", 3_700_000_000, "ipv4-addr--1"),
+        hit(&w, 3600, "file:x:40", 3_700_000_001, "ipv4-addr--2"),
+    ];
+    let rec = crate::RecordRow {
+        kind: "alert".into(),
+        id: "alert-7".into(),
+        tag: "new".into(),
+        body: r#"{"count":2}"#.into(),
+        updated: 5,
+    };
+    let obj = indicator(7, "2024-01-01T00:00:00.000Z", "in tx");
+    let feed_before = s.feed_after(0, 100).await.unwrap().len();
+    for commit in [false, true] {
+        let mut tx = s.begin().await.unwrap();
+        let out = tx.record_hits(&hits, 1_000, 10).await.unwrap();
+        assert_eq!((out.counted, out.duplicates), (2, 0), "commit={commit}");
+        assert!(out.windows[0].first_version);
+        assert!(tx.get_record("alert", "alert-7").await.unwrap().is_none());
+        let seq = tx.put_record(&rec, Some("alert")).await.unwrap();
+        assert!(seq.is_some());
+        // The transaction reads its own write.
+        assert_eq!(
+            tx.get_record("alert", "alert-7").await.unwrap(),
+            Some(rec.clone())
+        );
+        tx.insert(std::slice::from_ref(&obj), &[]).await.unwrap();
+        tx.set_state("source.file:x", r#"{"offset":80}"#)
+            .await
+            .unwrap();
+        if commit {
+            tx.commit().await.unwrap();
+        } else {
+            tx.rollback().await.unwrap();
+            assert!(s.get_record("alert", "alert-7").await.unwrap().is_none());
+            assert_eq!(s.get_state("source.file:x").await.unwrap(), None);
+            assert_eq!(s.feed_after(0, 100).await.unwrap().len(), feed_before);
+            assert!(q(s, all_versions()).await.objects.is_empty());
+        }
+    }
+    assert_eq!(s.get_record("alert", "alert-7").await.unwrap(), Some(rec));
+    assert_eq!(
+        s.get_state("source.file:x").await.unwrap().as_deref(),
+        Some(r#"{"offset":80}"#)
+    );
+    assert_eq!(s.feed_after(0, 100).await.unwrap().len(), feed_before + 1);
+    assert_eq!(q(s, all_versions()).await.objects.len(), 1);
+    // Committed: the same events again are duplicates, in a transaction or not.
+    let mut tx = s.begin().await.unwrap();
+    let again = tx.record_hits(&hits, 2_000, 10).await.unwrap();
+    assert_eq!((again.counted, again.duplicates), (0, 2));
+    assert!(!again.windows[0].changed);
+    drop(tx);
+    let again = s.record_hits(&hits, 2_000, 10).await.unwrap();
+    assert_eq!((again.counted, again.duplicates), (0, 2));
+
+    // Many hits in one call (more than one statement's worth): every key counted
+    // once, repeats inside the batch are duplicates, each window once in order.
+    let windows: Vec<String> = (0..3).map(|i| id_of("sighting", 100 + i)).collect();
+    let mut many = Vec::new();
+    for i in 0..450u32 {
+        let w = &windows[(i % 3) as usize];
+        many.push(hit(
+            w,
+            7200,
+            &format!("nats:s:{i}"),
+            7_300_000_000 + i64::from(i),
+            &format!("ipv4-addr--{}", i % 7),
+        ));
+    }
+    for i in 0..50u32 {
+        let w = &windows[(i % 3) as usize];
+        many.push(hit(
+            w,
+            7200,
+            &format!("nats:s:{i}"),
+            7_300_000_000,
+            "ipv4-addr--0",
+        ));
+    }
+    let mut tx = s.begin().await.unwrap();
+    let out = tx.record_hits(&many, 3_000, 5).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((out.counted, out.duplicates), (450, 50));
+    let got: Vec<(&str, i64, usize)> = out
+        .windows
+        .iter()
+        .map(|w| (w.sighting_id.as_str(), w.count, w.sco_ids.len()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (windows[0].as_str(), 150, 5),
+            (windows[1].as_str(), 150, 5),
+            (windows[2].as_str(), 150, 5)
+        ]
+    );
+
+    // Records by the batch: a repeated id keeps its last row, each row is fed in
+    // order, and the transaction reads them back.
+    let row = |id: &str, tag: &str| crate::RecordRow {
+        kind: "alert".into(),
+        id: id.into(),
+        tag: tag.into(),
+        body: format!(r#"{{"id":"{id}","tag":"{tag}"}}"#),
+        updated: 9,
+    };
+    let before = s.feed_after(0, 1000).await.unwrap();
+    let mut tx = s.begin().await.unwrap();
+    let last = tx
+        .put_records(
+            &[row("b1", "new"), row("b2", "new"), row("b1", "closed")],
+            Some("alert"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(tx
+        .put_records(&[row("b3", "new")], None)
+        .await
+        .unwrap()
+        .is_none());
+    let mut read = tx
+        .get_records("alert", &["b1", "b2", "b3", "nope"])
+        .await
+        .unwrap();
+    read.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(
+        read,
+        vec![row("b1", "closed"), row("b2", "new"), row("b3", "new")]
+    );
+    tx.commit().await.unwrap();
+    let after = s.feed_after(0, 1000).await.unwrap();
+    let fed: Vec<&str> = after[before.len()..]
+        .iter()
+        .map(|f| f.ref_id.as_str())
+        .collect();
+    assert_eq!(fed, vec!["b1", "b2", "b1"]);
+    assert_eq!(after.last().unwrap().seq, last);
+}
+
 pub async fn records_and_feed(s: &dyn Store) {
     let rec = |id: &str, tag: &str, updated: i64| crate::RecordRow {
         kind: "alert".into(),

@@ -415,6 +415,35 @@ pub trait WriteTx: Send {
     /// claims until this transaction ends, so objects written in it are committed
     /// before any other instance can claim (and finalise) the status.
     async fn holds_status(&mut self, id: &str, instance: &str) -> Result<bool>;
+    /// Counts hits into their sighting windows in this transaction
+    /// ([`Store::record_hits`]): the counts, the windows and the STIX objects written
+    /// beside them commit or roll back together.
+    async fn record_hits(
+        &mut self,
+        hits: &[HitRow],
+        now_micros: i64,
+        max_scos: usize,
+    ) -> Result<HitOutcome>;
+    /// Upserts a record in this transaction ([`Store::put_record`]); with `feed`, also
+    /// appends it to the feed and returns its sequence number (readers see it once the
+    /// transaction commits).
+    async fn put_record(&mut self, record: &RecordRow, feed: Option<&str>) -> Result<Option<i64>>;
+    /// Reads a record, seeing this transaction's own writes.
+    async fn get_record(&mut self, kind: &str, id: &str) -> Result<Option<RecordRow>>;
+    /// Reads the records of one kind with these ids (those that exist, in no
+    /// particular order), seeing this transaction's own writes.
+    async fn get_records(&mut self, kind: &str, ids: &[&str]) -> Result<Vec<RecordRow>>;
+    /// Upserts records in this transaction (a repeated kind and id keeps its last
+    /// row); with `feed`, also appends each to the feed in order and returns the last
+    /// sequence number.
+    async fn put_records(
+        &mut self,
+        records: &[RecordRow],
+        feed: Option<&str>,
+    ) -> Result<Option<i64>>;
+    /// Sets a state value in this transaction ([`Store::set_state`]), e.g. a source's
+    /// read position committed with what was read.
+    async fn set_state(&mut self, key: &str, value: &str) -> Result<()>;
     async fn commit(self: Box<Self>) -> Result<()>;
     async fn rollback(self: Box<Self>) -> Result<()>;
 }

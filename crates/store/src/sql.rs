@@ -334,17 +334,6 @@ fn push_version_filter(b: &mut Built, versions: &VersionFilter, in_collection: b
 
 // ----- early warning -----
 
-pub(crate) const INSERT_HIT_KEY: &str =
-    "INSERT INTO hit_keys (sighting_id, event_key, window_start) VALUES ($1, $2, $3) \
-     ON CONFLICT (sighting_id, event_key) DO NOTHING";
-pub(crate) const GET_WINDOW: &str = "SELECT sighting_id, indicator_id, window_start, count, \
-     first_seen, last_seen, sco_ids, created, modified FROM sighting_windows WHERE sighting_id = $1";
-pub(crate) const PUT_WINDOW: &str = "INSERT INTO sighting_windows (sighting_id, indicator_id, \
-     window_start, count, first_seen, last_seen, sco_ids, created, modified) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-     ON CONFLICT (sighting_id) DO UPDATE SET count = excluded.count, \
-     first_seen = excluded.first_seen, last_seen = excluded.last_seen, \
-     sco_ids = excluded.sco_ids, modified = excluded.modified";
 pub(crate) const PRUNE_HIT_KEYS: &str = "DELETE FROM hit_keys WHERE window_start < $1";
 pub(crate) const PUT_RECORD: &str =
     "INSERT INTO records (kind, id, tag, body, updated) VALUES ($1, $2, $3, $4, $5) \
@@ -403,20 +392,97 @@ impl Params {
 
     /// Writes ` VALUES`-style tuples: `rows` tuples of `cols` parameters.
     fn push_tuples(self, sql: &mut String, rows: usize, cols: usize) {
+        self.push_tuples_from(sql, rows, cols, 1);
+    }
+
+    /// [`Params::push_tuples`] with the first parameter numbered `first`.
+    fn push_tuples_from(self, sql: &mut String, rows: usize, cols: usize, first: usize) {
         for i in 0..rows {
             if i > 0 {
                 sql.push(',');
             }
             sql.push('(');
-            for k in 1..=cols {
-                if k > 1 {
+            for k in 0..cols {
+                if k > 0 {
                     sql.push_str(", ");
                 }
-                self.push(sql, i * cols + k);
+                self.push(sql, first + i * cols + k);
             }
             sql.push(')');
         }
     }
+}
+
+/// Rows per multi-row statement of the early-warning tables (at most 9 binds each).
+pub(crate) const HIT_ROWS_PER_STATEMENT: usize = 200;
+
+/// Inserts `n` hit keys; returns the (sighting_id, event_key) of those not already
+/// there (a redelivered event's key conflicts and is not returned).
+pub(crate) fn insert_hit_keys(n: usize, params: Params) -> String {
+    let mut sql = String::with_capacity(160 + n * 16);
+    sql.push_str("INSERT INTO hit_keys (sighting_id, event_key, window_start) VALUES ");
+    params.push_tuples(&mut sql, n, 3);
+    sql.push_str(
+        " ON CONFLICT (sighting_id, event_key) DO NOTHING RETURNING sighting_id, event_key",
+    );
+    sql
+}
+
+/// The windows of `n` sighting ids.
+pub(crate) fn get_windows(n: usize, params: Params) -> String {
+    let mut sql = String::with_capacity(160 + n * 6);
+    sql.push_str(
+        "SELECT sighting_id, indicator_id, window_start, count, first_seen, last_seen, \
+         sco_ids, created, modified FROM sighting_windows WHERE sighting_id IN ",
+    );
+    params.push_tuples(&mut sql, 1, n);
+    sql
+}
+
+/// Inserts or updates `n` windows.
+pub(crate) fn put_windows(n: usize, params: Params) -> String {
+    let mut sql = String::with_capacity(320 + n * 48);
+    sql.push_str(
+        "INSERT INTO sighting_windows (sighting_id, indicator_id, window_start, count, \
+         first_seen, last_seen, sco_ids, created, modified) VALUES ",
+    );
+    params.push_tuples(&mut sql, n, 9);
+    sql.push_str(
+        " ON CONFLICT (sighting_id) DO UPDATE SET count = excluded.count, \
+         first_seen = excluded.first_seen, last_seen = excluded.last_seen, \
+         sco_ids = excluded.sco_ids, modified = excluded.modified",
+    );
+    sql
+}
+
+/// The records of one kind with `n` ids (the kind is the first parameter).
+pub(crate) fn get_records(n: usize, params: Params) -> String {
+    let mut sql = String::from("SELECT kind, id, tag, body, updated FROM records WHERE kind = ");
+    params.push(&mut sql, 1);
+    sql.push_str(" AND id IN ");
+    params.push_tuples_from(&mut sql, 1, n, 2);
+    sql
+}
+
+/// Inserts or replaces `n` records.
+pub(crate) fn put_records(n: usize, params: Params) -> String {
+    let mut sql = String::with_capacity(200 + n * 24);
+    sql.push_str("INSERT INTO records (kind, id, tag, body, updated) VALUES ");
+    params.push_tuples(&mut sql, n, 5);
+    sql.push_str(
+        " ON CONFLICT (kind, id) DO UPDATE SET tag = excluded.tag, body = excluded.body, \
+         updated = excluded.updated",
+    );
+    sql
+}
+
+/// Appends `n` feed entries (sequence numbers in row order); returns their numbers.
+pub(crate) fn append_feed_rows(n: usize, params: Params) -> String {
+    let mut sql = String::with_capacity(80 + n * 20);
+    sql.push_str("INSERT INTO feed (kind, ref_id, body, at) VALUES ");
+    params.push_tuples(&mut sql, n, 4);
+    sql.push_str(" RETURNING seq");
+    sql
 }
 
 /// Inserts or replaces `n` metadata rows in one statement.

@@ -341,6 +341,43 @@ impl WriteTx for SqliteWriteTx {
         Ok(found.is_some())
     }
 
+    async fn record_hits(
+        &mut self,
+        hits: &[crate::HitRow],
+        now_micros: i64,
+        max_scos: usize,
+    ) -> Result<crate::HitOutcome> {
+        record_hits_in(&mut self.tx, hits, now_micros, max_scos).await
+    }
+
+    async fn put_record(
+        &mut self,
+        record: &crate::RecordRow,
+        feed: Option<&str>,
+    ) -> Result<Option<i64>> {
+        put_record_in(&mut self.tx, record, feed).await
+    }
+
+    async fn get_record(&mut self, kind: &str, id: &str) -> Result<Option<crate::RecordRow>> {
+        get_record_in(&mut self.tx, kind, id).await
+    }
+
+    async fn set_state(&mut self, key: &str, value: &str) -> Result<()> {
+        set_state_in(&mut self.tx, key, value).await
+    }
+
+    async fn get_records(&mut self, kind: &str, ids: &[&str]) -> Result<Vec<crate::RecordRow>> {
+        get_records_in(&mut self.tx, kind, ids).await
+    }
+
+    async fn put_records(
+        &mut self,
+        records: &[crate::RecordRow],
+        feed: Option<&str>,
+    ) -> Result<Option<i64>> {
+        put_records_in(&mut self.tx, records, feed).await
+    }
+
     async fn commit(self: Box<Self>) -> Result<()> {
         let SqliteWriteTx {
             tx,

@@ -23,6 +23,10 @@ use store::{NewObject, Store};
 use warning::engine::source::FileSource;
 use warning::engine::{Engine, EngineConfig};
 
+/// The allocator `nadhir` itself runs with, so the engine is measured as it ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn proc_cpu_seconds() -> f64 {
     // utime + stime of the whole process, in clock ticks (100 Hz on Linux).
     let s = std::fs::read_to_string("/proc/self/stat").expect("procfs");
@@ -102,6 +106,85 @@ fn floor(path: &str) -> (u64, f64, f64) {
     (n, thread_cpu_seconds() - t0, w0.elapsed().as_secs_f64())
 }
 
+/// The scanner alone over the same lines, with the engine's live index and field map
+/// (no framing, no general patterns, no store): what the pipeline adds is the engine's
+/// cost minus this.
+fn scanner_only(path: &str, engine: &Engine) -> (u64, u64, f64) {
+    let mut f = std::fs::File::open(path).expect("events file");
+    let mut data = Vec::new();
+    f.read_to_end(&mut data).expect("read");
+    let live = engine.live();
+    let mut scanner = matcher::scan::Scanner::new(engine.config().field_map.clone());
+    let t0 = thread_cpu_seconds();
+    let (mut n, mut hits) = (0u64, 0u64);
+    for line in data.split(|&b| b == b'\n') {
+        if line.is_empty() {
+            continue;
+        }
+        let mut sink = |_: &matcher::scan::Hit<'_>| hits += 1;
+        let _ = std::hint::black_box(scanner.scan(&live.index, line, &mut sink));
+        n += 1;
+    }
+    (n, hits, thread_cpu_seconds() - t0)
+}
+
+fn scan_only_mode(n: u64, runs: usize, extra: &str, files: &[String]) {
+    let t = Instant::now();
+    let mut b = matcher::IndexBuilder::new();
+    let mut add = |o: &serde_json::Value| {
+        let _ = matcher::compile::compile_indicator(&mut b, o, "/");
+    };
+    for i in 0..n {
+        add(&serde_json::from_str(&indicator(i)).expect("generated indicator"));
+    }
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(extra).expect("bundle")).expect("json");
+    for o in bundle["objects"].as_array().expect("objects") {
+        if o["type"] == "indicator" {
+            add(o);
+        }
+    }
+    let index = b.build().expect("index");
+    println!(
+        "index of {n} + extra built in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let map = Arc::new(matcher::fields::FieldMap::auto());
+    for path in files {
+        let mut data = Vec::new();
+        std::fs::File::open(path)
+            .expect("events file")
+            .read_to_end(&mut data)
+            .expect("read");
+        let mut scanner = matcher::scan::Scanner::new(map.clone());
+        let mut rates = Vec::new();
+        for _ in 0..runs {
+            let t0 = thread_cpu_seconds();
+            let (mut n, mut hits) = (0u64, 0u64);
+            for line in data.split(|&b| b == b'\n') {
+                if line.is_empty() {
+                    continue;
+                }
+                let mut sink = |_: &matcher::scan::Hit<'_>| hits += 1;
+                let _ = std::hint::black_box(scanner.scan(&index, line, &mut sink));
+                n += 1;
+            }
+            let cpu = thread_cpu_seconds() - t0;
+            println!(
+                "{path} scanner alone: {n} events, {hits} hits, {cpu:.3} CPU-s: {:.0} events/CPU-s",
+                n as f64 / cpu
+            );
+            rates.push(n as f64 / cpu);
+        }
+        let (lines, fcpu, _) = floor(path);
+        println!(
+            "SCAN {path}: scanner median {:.0} events/CPU-s; floor {:.0} lines/CPU-s",
+            median(rates),
+            lines as f64 / fcpu
+        );
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -118,6 +201,14 @@ async fn main() {
     let runs: usize = args[2].parse().expect("RUNS");
     let extra = &args[3];
     let files = &args[4..];
+
+    // `WATCH_BENCH_SCAN_ONLY=1`: no store and no engine; the same indicators compiled
+    // straight into an index, then the floor and the scanner alone over each file, RUNS
+    // times (a quick loop for work on the scanner, and for `perf record`).
+    if std::env::var_os("WATCH_BENCH_SCAN_ONLY").is_some() {
+        scan_only_mode(n, runs, extra, files);
+        return;
+    }
 
     let dir = tempfile::tempdir().expect("temp dir");
     let store: Arc<dyn Store> = store::open(dir.path(), None).await.expect("store");
@@ -164,6 +255,12 @@ async fn main() {
 
     for path in files {
         let (lines, fcpu, fwall) = floor(path);
+        let (sn, shits, scpu) = scanner_only(path, &engine);
+        println!(
+            "{path} scanner alone: {sn} events, {shits} hits, {:.2} CPU-s: {:.0} events/CPU-s",
+            scpu,
+            sn as f64 / scpu.max(1e-9)
+        );
         let mut rates = Vec::new();
         let mut walls = Vec::new();
         for run in 0..runs {

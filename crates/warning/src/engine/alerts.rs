@@ -72,55 +72,47 @@ fn micros_text(t: i64) -> String {
 }
 
 impl AlertRecord {
-    /// The alert for a window's first version.
-    pub(crate) async fn for_window(
+    /// The alert for a window's first version. `indicator` is the window's indicator
+    /// as stored (`None` when it was deleted meanwhile: the alert says what is known);
+    /// `weights` are the false-positive penalties that lower its confidence.
+    pub(crate) fn for_window(
         engine: &Engine,
         w: &WindowRow,
         observed: Vec<String>,
         source: &str,
+        indicator: Option<&stix::Object>,
+        weights: &crate::active::WeightBook,
     ) -> Result<AlertRecord> {
-        let page = engine
-            .store
-            .query(&Query {
-                ids: vec![w.indicator_id.clone()],
-                types: vec!["indicator".into()],
-                limit: Some(1),
-                with_body: true,
-                ..Default::default()
-            })
-            .await?;
-        let indicator = match page.objects.first() {
-            Some(o) => stix::Object::from_json_str(&o.json).map_err(|e| EngineError::Corrupt {
-                kind: "indicator",
-                id: w.indicator_id.clone(),
-                reason: e.to_string(),
-            })?,
-            // Deleted meanwhile: alert on what is known.
-            None => stix::Object::from_map(
-                serde_json::json!({"type": "indicator", "id": w.indicator_id})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-            )
-            .map_err(|e| EngineError::Corrupt {
-                kind: "indicator",
-                id: w.indicator_id.clone(),
-                reason: e.to_string(),
-            })?,
+        let unknown;
+        let indicator = match indicator {
+            Some(o) => o,
+            None => {
+                unknown = stix::Object::from_map(
+                    serde_json::json!({"type": "indicator", "id": w.indicator_id})
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default(),
+                )
+                .map_err(|e| EngineError::Corrupt {
+                    kind: "indicator",
+                    id: w.indicator_id.clone(),
+                    reason: e.to_string(),
+                })?;
+                &unknown
+            }
         };
-        let weights = load_weights(engine.store.as_ref()).await?;
         let now = stix::Timestamp::from_unix_micros(store::now_micros());
         let policy = ActivePolicy {
             min_confidence: 0,
             default_confidence: engine.cfg.default_confidence,
         };
-        let confidence = match activity(&indicator, now, &policy, &weights) {
+        let confidence = match activity(indicator, now, &policy, weights) {
             Ok(Activity::Active {
                 effective_confidence,
             }) => effective_confidence,
             _ => engine.cfg.default_confidence,
         };
-        let alert = Alert::raise(&indicator, &w.sighting_id, confidence, None, now)?;
+        let alert = Alert::raise(indicator, &w.sighting_id, confidence, None, now)?;
         let name = indicator
             .get("name")
             .and_then(|v| v.as_str())
@@ -152,7 +144,28 @@ impl AlertRecord {
         })
     }
 
-    fn to_row(&self) -> Result<RecordRow> {
+    /// The stored alert `row` of a window that has a later version: its count and
+    /// times follow, new observables are added (at most 10). The alert's own update
+    /// time stays: a new hit is not an analyst's change, and there is no new
+    /// announcement (one window, one alert).
+    pub(crate) fn follow_window(
+        row: &RecordRow,
+        w: &WindowRow,
+        observed: Vec<String>,
+    ) -> Result<RecordRow> {
+        let mut rec = AlertRecord::from_row(row)?;
+        rec.count = w.count;
+        rec.first_seen = Some(micros_text(w.first_seen));
+        rec.last_seen = Some(micros_text(w.last_seen));
+        for o in observed {
+            if rec.observed.len() < 10 && !rec.observed.contains(&o) {
+                rec.observed.push(o);
+            }
+        }
+        rec.to_row()
+    }
+
+    pub(crate) fn to_row(&self) -> Result<RecordRow> {
         let body = serde_json::to_string(self).map_err(|e| EngineError::Corrupt {
             kind: "alert",
             id: self.alert.id.clone(),
@@ -188,32 +201,6 @@ impl Engine {
         if let Some(seq) = seq {
             self.notify_feed(seq);
         }
-        Ok(())
-    }
-
-    /// A later version of a window: the alert's count and times follow (no new
-    /// announcement: one window, one alert).
-    pub(crate) async fn update_alert_window(
-        &self,
-        w: &WindowRow,
-        observed: Vec<String>,
-    ) -> Result<()> {
-        let id = crate::alert::alert_id(&w.sighting_id);
-        let Some(row) = self.store.get_record(ALERT_KIND, &id).await? else {
-            let rec = AlertRecord::for_window(self, w, observed, "").await?;
-            return self.save_alert(&rec, true).await;
-        };
-        let mut rec = AlertRecord::from_row(&row)?;
-        rec.count = w.count;
-        rec.first_seen = Some(micros_text(w.first_seen));
-        rec.last_seen = Some(micros_text(w.last_seen));
-        for o in observed {
-            if rec.observed.len() < 10 && !rec.observed.contains(&o) {
-                rec.observed.push(o);
-            }
-        }
-        // The alert's own update time stays: a new hit is not an analyst's change.
-        self.store.put_record(&rec.to_row()?, None).await?;
         Ok(())
     }
 

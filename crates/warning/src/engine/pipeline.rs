@@ -11,9 +11,10 @@ use matcher::fields::FieldMap;
 use matcher::scan::{Hit as ScanHit, Observed, Scanner, Sink};
 use matcher::ObservableKind;
 use serde::Serialize;
-use store::{HitRow, InsertOutcome, NewObject};
+use store::{HitRow, InsertOutcome, NewObject, Query};
 
 use super::alerts::AlertRecord;
+use super::indicators::load_weights;
 use super::{BadSample, Engine, EngineError, LiveIndicators, Result};
 use crate::aggregate::{window_ids, window_objects, WindowVersion};
 use crate::hit::{sco_for, Hit, SourceRef};
@@ -75,8 +76,9 @@ struct Found {
     time_micros: Option<i64>,
 }
 
+/// What scanning one batch found.
 #[derive(Debug, Default)]
-struct ScanOutput {
+pub(crate) struct ScanOutput {
     found: Vec<Found>,
     events: u64,
     bad: u64,
@@ -349,16 +351,48 @@ impl Engine {
     /// source may acknowledge the batch. On `Err` nothing needs undoing: delivering
     /// the batch again counts nothing twice.
     pub async fn process(self: &Arc<Self>, batch: Batch) -> Result<BatchReport> {
-        let live = self.live.load_full();
-        let map = self.cfg.field_map.clone();
-        let max_line = self.cfg.max_line_bytes;
-        let bytes = batch.data.len() as u64;
+        self.process_checkpointed(batch, None).await
+    }
+
+    /// [`Engine::process`], also saving a source's read position (`(state key,
+    /// value)`) in the transaction that writes the batch's counts, sightings and
+    /// alerts: after a crash the source resumes exactly after what was recorded.
+    pub async fn process_checkpointed(
+        self: &Arc<Self>,
+        batch: Batch,
+        checkpoint: Option<(&str, &str)>,
+    ) -> Result<BatchReport> {
         let source = batch.source.clone();
-        let stream = self.stream_eval.clone();
-        let scanned =
-            tokio::task::spawn_blocking(move || scan_batch(&live, &map, max_line, &batch, &stream))
-                .await
-                .map_err(|e| EngineError::Index(format!("scan thread failed: {e}")))?;
+        let bytes = batch.data.len() as u64;
+        let engine = self.clone();
+        let scanned = tokio::task::spawn_blocking(move || engine.scan(&batch))
+            .await
+            .map_err(|e| EngineError::Index(format!("scan thread failed: {e}")))?;
+        self.record(scanned, bytes, &source, checkpoint).await
+    }
+
+    /// Scans a batch against the live index and the general patterns (blocking: call
+    /// it from a blocking thread).
+    pub(crate) fn scan(&self, batch: &Batch) -> ScanOutput {
+        let live = self.live.load_full();
+        scan_batch(
+            &live,
+            &self.cfg.field_map,
+            self.cfg.max_line_bytes,
+            batch,
+            &self.stream_eval,
+        )
+    }
+
+    /// Counts what a scan found and writes its sightings and alerts, with the
+    /// source's checkpoint, in one store transaction.
+    pub(crate) async fn record(
+        &self,
+        scanned: ScanOutput,
+        bytes: u64,
+        source: &SourceRef,
+        checkpoint: Option<(&str, &str)>,
+    ) -> Result<BatchReport> {
         let s = &self.stats;
         s.events.fetch_add(scanned.events, Ordering::Relaxed);
         s.bytes.fetch_add(bytes, Ordering::Relaxed);
@@ -389,6 +423,9 @@ impl Engine {
             marks.insert(source.name.clone(), w.max(t));
         }
         if scanned.found.is_empty() {
+            if let Some((key, value)) = checkpoint {
+                self.store.set_state(key, value).await?;
+            }
             return Ok(report);
         }
 
@@ -448,15 +485,14 @@ impl Engine {
             });
         }
         s.late.fetch_add(report.late, Ordering::Relaxed);
-        let outcome = self
-            .store
-            .record_hits(&rows, now, self.cfg.max_scos)
-            .await?;
+
+        // One transaction: the counts, the windows' STIX objects, their alerts and the
+        // source's checkpoint commit together (or not at all: a redelivery then counts
+        // the same hits again, exactly once).
+        let mut tx = self.store.begin().await?;
+        let outcome = tx.record_hits(&rows, now, self.cfg.max_scos).await?;
         report.counted = outcome.counted;
         report.duplicates = outcome.duplicates;
-        s.counted.fetch_add(outcome.counted, Ordering::Relaxed);
-        s.duplicates
-            .fetch_add(outcome.duplicates, Ordering::Relaxed);
 
         let mut objects = Vec::new();
         for w in &outcome.windows {
@@ -492,8 +528,7 @@ impl Engine {
             objects.push(NewObject::from_object(&od));
             objects.push(NewObject::from_object(&sighting));
         }
-        let outcomes = self
-            .store
+        let outcomes = tx
             .insert(&objects, std::slice::from_ref(&self.collection))
             .await?;
         for (o, out) in objects.iter().zip(&outcomes) {
@@ -501,35 +536,99 @@ impl Engine {
                 tracing::warn!(id = %o.id, version = %o.version_text, "sighting version conflict");
             }
         }
-        report.sightings = outcome.windows.iter().filter(|w| w.changed).count() as u64;
-        s.sightings_written
-            .fetch_add(report.sightings, Ordering::Relaxed);
+        let sightings = outcome.windows.iter().filter(|w| w.changed).count() as u64;
 
-        for w in &outcome.windows {
-            let seen = observed.get(&w.sighting_id).cloned().unwrap_or_default();
-            if !w.changed {
-                // Redelivery: make sure the window's alert exists (see above).
-                let id = crate::alert::alert_id(&w.sighting_id);
-                if self
-                    .store
-                    .get_record(super::alerts::ALERT_KIND, &id)
-                    .await?
-                    .is_none()
-                {
-                    let rec = AlertRecord::for_window(self, w, seen, &source.name).await?;
-                    self.save_alert(&rec, true).await?;
-                    report.alerts += 1;
-                    s.alerts.fetch_add(1, Ordering::Relaxed);
-                }
-            } else if w.first_version {
-                let rec = AlertRecord::for_window(self, w, seen, &source.name).await?;
-                self.save_alert(&rec, true).await?;
-                report.alerts += 1;
-                s.alerts.fetch_add(1, Ordering::Relaxed);
-            } else {
-                self.update_alert_window(w, seen).await?;
+        // Alerts: a window's first version raises one; a later version updates its
+        // count; a window touched only by redeliveries gets its alert if a worker died
+        // before writing it. One read and one write of the alert records per batch.
+        let alert_ids: Vec<String> = outcome
+            .windows
+            .iter()
+            .map(|w| crate::alert::alert_id(&w.sighting_id))
+            .collect();
+        let wanted: Vec<&str> = outcome
+            .windows
+            .iter()
+            .zip(&alert_ids)
+            .filter(|(w, _)| !w.first_version)
+            .map(|(_, id)| id.as_str())
+            .collect();
+        let mut existing: HashMap<String, store::RecordRow> = HashMap::new();
+        if !wanted.is_empty() {
+            for row in tx.get_records(super::alerts::ALERT_KIND, &wanted).await? {
+                existing.insert(row.id.clone(), row);
             }
         }
+        let mut raise = Vec::new();
+        let mut updates = Vec::new();
+        for (w, id) in outcome.windows.iter().zip(&alert_ids) {
+            let seen = observed.get(&w.sighting_id).cloned().unwrap_or_default();
+            match existing.remove(id) {
+                Some(row) if w.changed => updates.push(AlertRecord::follow_window(&row, w, seen)?),
+                Some(_) => {}
+                None => raise.push((w, seen)),
+            }
+        }
+        if !updates.is_empty() {
+            tx.put_records(&updates, None).await?;
+        }
+        let mut last_seq = None;
+        if !raise.is_empty() {
+            // What the new alerts say comes from their indicators (one read for the
+            // batch, on a reader: the transaction does not write indicators).
+            let mut ids: Vec<String> = raise.iter().map(|(w, _)| w.indicator_id.clone()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let page = self
+                .store
+                .query(&Query {
+                    ids,
+                    types: vec!["indicator".into()],
+                    with_body: true,
+                    ..Default::default()
+                })
+                .await?;
+            let mut indicators: HashMap<String, stix::Object> = HashMap::new();
+            for o in &page.objects {
+                let obj =
+                    stix::Object::from_json_str(&o.json).map_err(|e| EngineError::Corrupt {
+                        kind: "indicator",
+                        id: o.id.clone(),
+                        reason: e.to_string(),
+                    })?;
+                indicators.insert(o.id.clone(), obj);
+            }
+            let weights = load_weights(self.store.as_ref()).await?;
+            let mut rows = Vec::with_capacity(raise.len());
+            for (w, seen) in raise {
+                let rec = AlertRecord::for_window(
+                    self,
+                    w,
+                    seen,
+                    &source.name,
+                    indicators.get(&w.indicator_id),
+                    &weights,
+                )?;
+                rows.push(rec.to_row()?);
+            }
+            report.alerts = rows.len() as u64;
+            last_seq = tx
+                .put_records(&rows, Some(super::alerts::ALERT_KIND))
+                .await?;
+        }
+        if let Some((key, value)) = checkpoint {
+            tx.set_state(key, value).await?;
+        }
+        tx.commit().await?;
+        if let Some(seq) = last_seq {
+            self.notify_feed(seq);
+        }
+        report.sightings = sightings;
+        s.counted.fetch_add(outcome.counted, Ordering::Relaxed);
+        s.duplicates
+            .fetch_add(outcome.duplicates, Ordering::Relaxed);
+        s.sightings_written.fetch_add(sightings, Ordering::Relaxed);
+        s.alerts.fetch_add(report.alerts, Ordering::Relaxed);
         Ok(report)
     }
 

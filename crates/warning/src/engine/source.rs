@@ -22,7 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
+use std::io::{Read, Seek};
+
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::pipeline::{Batch, BatchReport, EventIds};
 use super::{BadSample, Engine, EngineError, Result};
@@ -99,6 +101,9 @@ pub(crate) struct Framer {
     max_line: usize,
     /// Complete lines set aside when an over-long line began after them.
     ready: std::collections::VecDeque<(u64, Vec<u8>)>,
+    /// A processed batch's buffer, reused for the next one (a file read in 4 MiB
+    /// batches then allocates, and faults in, its buffers once).
+    spare: Vec<u8>,
 }
 
 /// An over-long line the framer dropped.
@@ -116,26 +121,61 @@ impl Framer {
             skipping: false,
             max_line,
             ready: std::collections::VecDeque::new(),
+            spare: Vec::new(),
         }
     }
 
     /// Appends bytes read from the source; returns the over-long line it started
     /// dropping, if any.
-    pub(crate) fn push(&mut self, mut data: &[u8]) -> Option<Skipped> {
+    pub(crate) fn push(&mut self, data: &[u8]) -> Option<Skipped> {
+        let appended = self.fill(|buf| {
+            buf.extend_from_slice(data);
+            Ok(data.len())
+        });
+        appended.ok().and_then(|(_, skipped)| skipped)
+    }
+
+    /// Bytes buffered and not yet taken.
+    pub(crate) fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Appends what `read` appends to the buffer (reading straight into it, without a
+    /// copy); returns the bytes read and the over-long line it started dropping, if any.
+    pub(crate) fn fill(
+        &mut self,
+        read: impl FnOnce(&mut Vec<u8>) -> std::io::Result<usize>,
+    ) -> std::io::Result<(usize, Option<Skipped>)> {
+        let old = self.buf.len();
+        let n = read(&mut self.buf)?;
         if self.skipping {
-            match memchr::memchr(b'\n', data) {
+            // Still inside a dropped line (the buffer was emptied when it began).
+            match memchr::memchr(b'\n', &self.buf[old..]) {
                 Some(i) => {
                     self.skipping = false;
                     self.pos += i as u64 + 1;
-                    data = &data[i + 1..];
+                    self.buf.drain(old..old + i + 1);
                 }
                 None => {
-                    self.pos += data.len() as u64;
-                    return None;
+                    self.pos += (self.buf.len() - old) as u64;
+                    self.buf.truncate(old);
+                    return Ok((n, None));
                 }
             }
         }
-        self.buf.extend_from_slice(data);
+        Ok((n, self.check_tail()))
+    }
+
+    /// Hands a processed batch's buffer back for reuse.
+    pub(crate) fn recycle(&mut self, mut data: Vec<u8>) {
+        if data.capacity() > self.spare.capacity() {
+            data.clear();
+            self.spare = data;
+        }
+    }
+
+    /// Drops an unfinished line that is already over the limit.
+    fn check_tail(&mut self) -> Option<Skipped> {
         // The unfinished tail (after the last newline) may not exceed the limit.
         let tail_start = memchr::memrchr(b'\n', &self.buf).map_or(0, |i| i + 1);
         let tail = self.buf.len() - tail_start;
@@ -169,7 +209,11 @@ impl Framer {
         if end == 0 || end < min_bytes {
             return None;
         }
-        let rest = self.buf.split_off(end);
+        // The unfinished rest moves to the spare buffer, which becomes the buffer.
+        let mut rest = std::mem::take(&mut self.spare);
+        rest.clear();
+        rest.extend_from_slice(&self.buf[end..]);
+        self.buf.truncate(end);
         let data = std::mem::replace(&mut self.buf, rest);
         let base = self.pos;
         self.pos += end as u64;
@@ -260,6 +304,10 @@ impl Engine {
     }
 
     /// Reads (and with `follow`, keeps reading) a file; see the module docs.
+    ///
+    /// The file is read on a blocking thread straight into the framer's buffer, up to
+    /// a batch at a time (one hand-off per batch, no copy); each batch's checkpoint is
+    /// committed in the transaction that records the batch.
     pub async fn run_file(
         self: &Arc<Self>,
         src: FileSource,
@@ -281,21 +329,17 @@ impl Engine {
             None => None,
         };
         let mut total = BatchReport::default();
-        let mut chunk = vec![0u8; CHUNK];
-        let mut file = open_retry(&path, src.follow, &mut shutdown)
+        let Some((mut file, mut cur, len)) = open_retry(&path, src.follow, &mut shutdown)
             .await
-            .map_err(io)?;
-        let Some(f) = file.take() else {
+            .map_err(io)?
+        else {
             return Ok(total);
         };
-        let mut file = f;
-        let meta = file.metadata().await.map_err(io)?;
-        let mut cur = (meta.dev(), meta.ino());
         let mut start = 0u64;
         let mut generation = None;
         if let Some(cp) = saved {
             if (cp.dev, cp.ino) == cur {
-                if cp.offset <= meta.len() {
+                if cp.offset <= len {
                     start = cp.offset;
                     generation = cp.generation;
                 } else {
@@ -304,34 +348,51 @@ impl Engine {
                 }
             }
         }
-        file.seek(std::io::SeekFrom::Start(start))
-            .await
-            .map_err(io)?;
+        file = blocking(move || {
+            let mut f = file;
+            f.seek(std::io::SeekFrom::Start(start)).map(|_| f)
+        })
+        .await
+        .map_err(io)?;
         let mut framer = Framer::new(start, self.cfg.max_line_bytes);
         let mut prefix = file_prefix(&path, cur.1, generation.as_deref());
         let fastest = FOLLOW_POLL_MIN.min(src.poll);
         let mut wait = fastest;
+        let batch_bytes = src.batch_bytes.max(1);
         loop {
-            let n = file.read(&mut chunk).await.map_err(io)?;
+            // Top the buffer up to a batch (less at the end of the file).
+            let want = batch_bytes.saturating_sub(framer.buffered()).max(CHUNK);
+            let (f, fr, read) = blocking(move || {
+                let (mut f, mut fr) = (file, framer);
+                let read = fr.fill(|buf| read_up_to(&mut f, buf, want));
+                Ok((f, fr, read))
+            })
+            .await
+            .map_err(io)?;
+            (file, framer) = (f, fr);
+            let (n, skipped) = read.map_err(io)?;
             if n > 0 {
                 wait = fastest;
             }
-            if let Some(s) = framer.push(&chunk[..n]) {
+            if let Some(s) = skipped {
                 self.note_skipped(&source, &prefix, s, &mut total);
             }
-            let at_eof = n == 0;
+            let at_eof = n < want;
             let final_eof = at_eof && !src.follow;
-            let min = if at_eof { 0 } else { src.batch_bytes };
+            // While catching up, batches are about `batch_bytes` (complete lines of a
+            // full buffer); at the end of the file whatever is there goes at once.
+            let min = if at_eof { 0 } else { batch_bytes / 2 };
             while let Some((base, data)) = framer.take(min, final_eof) {
-                let r = self.process_at(&source, &prefix, base, data).await?;
-                add(&mut total, &r);
                 let cp = Checkpoint {
                     dev: cur.0,
                     ino: cur.1,
                     offset: framer.position(),
                     generation: generation.clone(),
                 };
-                self.save_checkpoint(&key, &cp).await?;
+                let r = self
+                    .process_file_batch(&source, &prefix, base, data, &key, &cp, &mut framer)
+                    .await?;
+                add(&mut total, &r);
                 progress(&total, framer.position());
             }
             if !at_eof {
@@ -359,12 +420,13 @@ impl Engine {
                         let r = self.process_at(&source, &prefix, base, data).await?;
                         add(&mut total, &r);
                     }
-                    let Some(f) = open_retry(&path, true, &mut shutdown).await.map_err(io)? else {
+                    let Some((f, id, _)) =
+                        open_retry(&path, true, &mut shutdown).await.map_err(io)?
+                    else {
                         return Ok(total);
                     };
                     file = f;
-                    let m = file.metadata().await.map_err(io)?;
-                    cur = (m.dev(), m.ino());
+                    cur = id;
                     generation = None;
                     prefix = file_prefix(&path, cur.1, None);
                     framer = Framer::new(0, self.cfg.max_line_bytes);
@@ -373,7 +435,12 @@ impl Engine {
                 }
                 Ok(m) if m.len() < framer.position() => {
                     tracing::info!(path = %path.display(), "followed file truncated; reading from the start");
-                    file.seek(std::io::SeekFrom::Start(0)).await.map_err(io)?;
+                    file = blocking(move || {
+                        let mut f = file;
+                        f.seek(std::io::SeekFrom::Start(0)).map(|_| f)
+                    })
+                    .await
+                    .map_err(io)?;
                     framer = Framer::new(0, self.cfg.max_line_bytes);
                     // Same inode, new content: new event ids.
                     generation = Some(uuid::Uuid::now_v7().to_string());
@@ -393,6 +460,45 @@ impl Engine {
         }
     }
 
+    /// One batch of a file: scanned on a blocking thread, recorded with the file's
+    /// checkpoint in one transaction; the batch's buffer goes back to the framer.
+    #[allow(clippy::too_many_arguments)]
+    async fn process_file_batch(
+        self: &Arc<Self>,
+        source: &SourceRef,
+        prefix: &str,
+        base: u64,
+        data: Vec<u8>,
+        key: &str,
+        cp: &Checkpoint,
+        framer: &mut Framer,
+    ) -> Result<BatchReport> {
+        let text = serde_json::to_string(cp).map_err(|e| EngineError::Corrupt {
+            kind: "checkpoint",
+            id: key.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let bytes = data.len() as u64;
+        let batch = Batch {
+            source: source.clone(),
+            data,
+            ids: EventIds::Offsets {
+                prefix: prefix.to_owned(),
+                base,
+            },
+        };
+        let engine = self.clone();
+        let (scanned, data) = tokio::task::spawn_blocking(move || {
+            let scanned = engine.scan(&batch);
+            (scanned, batch.data)
+        })
+        .await
+        .map_err(|e| EngineError::Index(format!("scan thread failed: {e}")))?;
+        framer.recycle(data);
+        self.record(scanned, bytes, source, Some((key, &text)))
+            .await
+    }
+
     async fn save_checkpoint(&self, key: &str, cp: &Checkpoint) -> Result<()> {
         let text = serde_json::to_string(cp).map_err(|e| EngineError::Corrupt {
             kind: "checkpoint",
@@ -404,15 +510,44 @@ impl Engine {
     }
 }
 
+/// Runs blocking file work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+/// Appends up to `want` bytes from `f` to `buf` (fewer only at the end of the file),
+/// reading into the vector's spare capacity.
+fn read_up_to(f: &mut std::fs::File, buf: &mut Vec<u8>, want: usize) -> std::io::Result<usize> {
+    buf.reserve(want);
+    // Bounded by `take`: at most `want` bytes, whatever the file holds.
+    #[allow(clippy::disallowed_methods)]
+    let n = f.take(want as u64).read_to_end(buf)?;
+    Ok(n)
+}
+
+/// An open file, its (device, inode) and its length.
+type Opened = (std::fs::File, (u64, u64), u64);
+
 /// Opens `path`; when following and it does not exist (yet), waits for it.
 async fn open_retry(
     path: &Path,
     follow: bool,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
-) -> std::io::Result<Option<tokio::fs::File>> {
+) -> std::io::Result<Option<Opened>> {
     loop {
-        match tokio::fs::File::open(path).await {
-            Ok(f) => return Ok(Some(f)),
+        let p = path.to_owned();
+        let opened = blocking(move || {
+            let f = std::fs::File::open(&p)?;
+            let m = f.metadata()?;
+            Ok((f, (m.dev(), m.ino()), m.len()))
+        })
+        .await;
+        match opened {
+            Ok(o) => return Ok(Some(o)),
             Err(e) if follow && e.kind() == std::io::ErrorKind::NotFound => {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(50)) => {}
