@@ -122,6 +122,76 @@ pub(crate) struct Child {
 pub(crate) struct Node {
     pub(crate) children: Vec<Child>,
     pub(crate) role: Option<(Role, u16)>,
+    /// For nodes with more than [`LINEAR_CHILDREN`] children (the root of the EVE +
+    /// Zeek map has about 30): an open-addressed table of child numbers + 1 by key tag,
+    /// so an unmapped key costs one or two probes instead of a scan of every child.
+    table: Box<[u16]>,
+}
+
+/// Up to this many children are searched one by one.
+const LINEAR_CHILDREN: usize = 4;
+
+/// The slot of a key tag and length in a table of `mask + 1` slots.
+#[inline(always)]
+fn slot(tag: u64, len: usize, mask: usize) -> usize {
+    let h = (tag ^ (len as u64).rotate_right(8)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> 40) as usize & mask
+}
+
+impl Node {
+    fn rebuild_table(&mut self) {
+        if self.children.len() <= LINEAR_CHILDREN {
+            self.table = Box::default();
+            return;
+        }
+        let size = (self.children.len() * 4).next_power_of_two();
+        let mask = size - 1;
+        let mut table = vec![0u16; size];
+        for (i, c) in self.children.iter().enumerate() {
+            let mut at = slot(c.tag, c.len, mask);
+            while table[at] != 0 {
+                at = (at + 1) & mask;
+            }
+            table[at] = (i + 1) as u16;
+        }
+        self.table = table.into_boxed_slice();
+    }
+
+    #[inline(always)]
+    fn find(&self, key: &[u8], tag: u64) -> Option<u32> {
+        let len = key.len();
+        let matches = |c: &Child| c.tag == tag && c.len == len && (len <= 8 || *c.key == *key);
+        if self.table.is_empty() {
+            return self.children.iter().find(|c| matches(c)).map(|c| c.node);
+        }
+        let mask = self.table.len() - 1;
+        let mut at = slot(tag, len, mask);
+        loop {
+            let e = self.table[at];
+            if e == 0 {
+                return None;
+            }
+            let c = &self.children[usize::from(e) - 1];
+            if matches(c) {
+                return Some(c.node);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+}
+
+/// Whether `key` (whose tag is `tag`) holds a dot.
+#[inline(always)]
+fn has_dot(key: &[u8], tag: u64) -> bool {
+    if key.len() <= 8 {
+        return has_byte(tag, b'.');
+    }
+    if let Some(tail) = key.last_chunk::<8>() {
+        if key.len() <= 16 {
+            return has_byte(tag, b'.') || has_byte(u64::from_le_bytes(*tail), b'.');
+        }
+    }
+    memchr::memchr(b'.', key).is_some()
 }
 
 /// A compiled field map (a trie over keys).
@@ -293,6 +363,7 @@ impl FieldMap {
                         key: key.as_bytes().into(),
                         node: n as u32,
                     });
+                    self.nodes[node].rebuild_table();
                     n
                 }
             };
@@ -368,18 +439,12 @@ impl FieldMap {
     /// (the scanner reads it straight from the event's bytes).
     #[inline(always)]
     pub(crate) fn step_tagged(&self, node: u32, key: &[u8], tag: u64) -> Option<u32> {
-        let children = &self.nodes[node as usize].children;
-        if children.is_empty() {
+        let n = &self.nodes[node as usize];
+        if n.children.is_empty() {
             return None;
         }
-        // A dot among the first 8 bytes shows in the tag; longer keys are searched.
-        let dotted = if key.len() <= 8 {
-            has_byte(tag, b'.')
-        } else {
-            memchr::memchr(b'.', key).is_some()
-        };
-        if !dotted {
-            return Self::find(children, key, tag);
+        if !has_dot(key, tag) {
+            return n.find(key, tag);
         }
         let mut n = node;
         for part in key.split(|&b| b == b'.') {
@@ -389,23 +454,59 @@ impl FieldMap {
     }
 
     #[inline(always)]
-    fn find(children: &[Child], key: &[u8], tag: u64) -> Option<u32> {
-        let len = key.len();
-        children
-            .iter()
-            .find(|c| c.tag == tag && c.len == len && (len <= 8 || *c.key == *key))
-            .map(|c| c.node)
-    }
-
-    #[inline(always)]
     fn child(&self, node: u32, part: &[u8]) -> Option<u32> {
-        Self::find(&self.nodes[node as usize].children, part, key_tag(part).0)
+        self.nodes[node as usize].find(part, key_tag(part).0)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The root of the EVE + Zeek map is searched through its hash table: every mapped
+    /// path is found, by nested keys and by Zeek's dotted keys, and keys that differ
+    /// from a mapped one only after their first 8 bytes, by length, or by one byte are
+    /// not.
+    #[test]
+    fn hashed_children_find_exactly_the_mapped_keys() {
+        let m = FieldMap::auto();
+        assert!(m.nodes[0].children.len() > LINEAR_CHILDREN);
+        assert!(!m.nodes[0].table.is_empty());
+        let walk = |path: &str| -> Option<u32> {
+            let mut n = 0u32;
+            for part in path.split('.') {
+                n = m.step(n, part.as_bytes())?;
+            }
+            Some(n)
+        };
+        for (path, _) in EVE.iter().chain(ZEEK) {
+            let n = walk(path).unwrap_or_else(|| panic!("{path} not found"));
+            assert!(m.nodes[n as usize].role.is_some(), "{path}");
+            // The dotted form, as one key, reaches the same node.
+            assert_eq!(m.step(0, path.as_bytes()), Some(n), "{path} as one key");
+        }
+        for key in [
+            "timestamq",
+            "timestamp_",
+            "timestam",
+            "src_ipx",
+            "server_namf",
+            "sha2567",
+            "uid",
+            "flow_id",
+            "id.orig_p",
+            "id.resp_p2",
+            "answerz",
+            "",
+            "t",
+            "event_type",
+            "dns.rrnamx",
+            "http.hostnam",
+            "a.b.c.d.e",
+        ] {
+            assert_eq!(m.step(0, key.as_bytes()), None, "{key:?}");
+        }
+    }
 
     #[test]
     fn tags_from_event_bytes_equal_tags_of_keys() {

@@ -608,9 +608,13 @@ fn parse_u16(b: &[u8]) -> Option<u16> {
     u16::try_from(n).ok()
 }
 
-#[inline]
+#[inline(always)]
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while let Some(&c) = b.get(i) {
+        // Compact JSON (what sensors write): one comparison.
+        if c > b' ' {
+            return i;
+        }
         if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
             i += 1;
         } else {
@@ -674,27 +678,51 @@ fn string_end(b: &[u8], i: usize) -> Result<(usize, usize, bool), ScanError> {
     }
 }
 
-/// End of a number, `true`, `false` or `null` starting at `i`.
+/// Byte classes for [`scalar_end`]: what may end a scalar, and what a number is made of.
+const DELIMITER: u8 = 1;
+const NUMBER: u8 = 2;
+static SCALAR_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let delims = b",}] \n\r\t";
+    let mut k = 0;
+    while k < delims.len() {
+        t[delims[k] as usize] = DELIMITER;
+        k += 1;
+    }
+    let nums = b"0123456789-+.eE";
+    let mut k = 0;
+    while k < nums.len() {
+        t[nums[k] as usize] = NUMBER;
+        k += 1;
+    }
+    t
+};
+
+/// End of a number, `true`, `false` or `null` starting at `i` (the token runs to the
+/// next `,`, `}`, `]`, whitespace or the end of the event).
 #[inline]
 fn scalar_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
-    let mut j = i;
-    while let Some(&c) = b.get(j) {
-        if matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
-            break;
-        }
-        j += 1;
-    }
-    let tok = &b[i..j];
-    let ok = match tok.first() {
-        Some(b't') => tok == b"true",
-        Some(b'f') => tok == b"false",
-        Some(b'n') => tok == b"null",
-        Some(c) if *c == b'-' || c.is_ascii_digit() => tok
-            .iter()
-            .all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E')),
-        _ => false,
+    let ends_at = |j: usize| match b.get(j) {
+        None => true,
+        Some(&c) => SCALAR_CLASS[c as usize] == DELIMITER,
     };
-    if ok {
+    let j = match b.get(i) {
+        Some(b't') if b.get(i..i + 4) == Some(b"true") => i + 4,
+        Some(b'f') if b.get(i..i + 5) == Some(b"false") => i + 5,
+        Some(b'n') if b.get(i..i + 4) == Some(b"null") => i + 4,
+        Some(&c) if c == b'-' || c.is_ascii_digit() => {
+            let mut j = i + 1;
+            while let Some(&c) = b.get(j) {
+                if SCALAR_CLASS[c as usize] != NUMBER {
+                    break;
+                }
+                j += 1;
+            }
+            j
+        }
+        _ => return err(i, "expected a value"),
+    };
+    if ends_at(j) {
         Ok(j)
     } else {
         err(i, "expected a value")

@@ -80,7 +80,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aho_corasick::AhoCorasick;
-use hashbrown::{HashMap, HashSet};
+use hashbrown::HashMap;
 use matcher::KindMask;
 use pattern::{
     CompOp, ComparisonExpr, CompiledPattern, Constant, EvalError, EvalOptions, ObservationExpr,
@@ -304,10 +304,12 @@ pub struct StreamPrefilter {
     kinds: KindMask,
     /// Some pattern is a candidate whatever strings the event holds.
     always: bool,
-    /// Exact strings some pattern needs.
-    keys: Arc<HashSet<String>>,
+    /// Exact strings some pattern needs, with the kinds of values that could hold them.
+    keys: Arc<HashMap<String, KindMask>>,
     /// Over the literal runs of `LIKE` operands (NFC).
     automaton: Option<AhoCorasick>,
+    /// The kinds of values the automaton's literal runs could be in.
+    substring_kinds: KindMask,
 }
 
 impl StreamPrefilter {
@@ -316,25 +318,30 @@ impl StreamPrefilter {
         self.kinds.intersects(kinds)
     }
 
-    /// Whether some pattern could need this string value of an event whose kinds
-    /// passed [`Self::kinds_may_involve`].
-    pub fn value_may_involve(&self, v: &str) -> bool {
+    /// Whether some pattern could need this string value, read as an observable of
+    /// `kind`, of an event whose kinds passed [`Self::kinds_may_involve`]: an exact
+    /// string of a comparison on that kind's objects, or a `LIKE` literal run in it.
+    pub fn value_may_involve(&self, kind: KindMask, v: &str) -> bool {
         self.always
-            || self.keys.contains(v)
-            || self
-                .automaton
-                .as_ref()
-                .is_some_and(|ac| ac.is_match(nfc(v).as_ref()))
+            || self.keys.get(v).is_some_and(|k| k.intersects(kind))
+            || (self.substring_kinds.intersects(kind)
+                && self
+                    .automaton
+                    .as_ref()
+                    .is_some_and(|ac| ac.is_match(nfc(v).as_ref())))
     }
 
-    /// Both checks over an event's kinds and string values.
+    /// Both checks over an event's kinds and its string values with their kinds.
     pub fn may_involve<'v>(
         &self,
         kinds: KindMask,
-        values: impl IntoIterator<Item = &'v str>,
+        values: impl IntoIterator<Item = (KindMask, &'v str)>,
     ) -> bool {
         self.kinds_may_involve(kinds)
-            && (self.always || values.into_iter().any(|v| self.value_may_involve(v)))
+            && (self.always
+                || values
+                    .into_iter()
+                    .any(|(k, v)| self.value_may_involve(k, v)))
     }
 }
 
@@ -491,8 +498,8 @@ impl StreamEvaluator {
             Some(keys) => {
                 for k in keys {
                     match k {
-                        Key::Exact(k) => self.by_key.entry(k.clone()).or_default().push(no),
-                        Key::Contains(k) => {
+                        Key::Exact(k, _) => self.by_key.entry(k.clone()).or_default().push(no),
+                        Key::Contains(k, _) => {
                             self.by_substring.entry(k.clone()).or_default().push(no);
                             self.substrings = None;
                         }
@@ -531,8 +538,8 @@ impl StreamEvaluator {
             Some(keys) => {
                 for k in keys {
                     let (map, k) = match k {
-                        Key::Exact(k) => (&mut self.by_key, k),
-                        Key::Contains(k) => {
+                        Key::Exact(k, _) => (&mut self.by_key, k),
+                        Key::Contains(k, _) => {
                             self.substrings = None;
                             (&mut self.by_substring, k)
                         }
@@ -858,7 +865,7 @@ impl StreamEvaluator {
     pub fn may_involve<'v>(
         &mut self,
         kinds: KindMask,
-        values: impl IntoIterator<Item = &'v str>,
+        values: impl IntoIterator<Item = (KindMask, &'v str)>,
     ) -> bool {
         self.ensure_prefilter()
             .is_some_and(|p| p.may_involve(kinds, values))
@@ -891,11 +898,27 @@ impl StreamEvaluator {
                 }
                 None => None,
             };
+            let mut keys: HashMap<String, KindMask> = HashMap::new();
+            let mut substring_kinds = KindMask::default();
+            for reg in self.patterns.iter().flatten() {
+                for k in reg.keys.iter().flatten() {
+                    match k {
+                        Key::Exact(v, kinds) => {
+                            let e = keys.entry(v.clone()).or_default();
+                            *e = e.with(KindMask(*kinds));
+                        }
+                        Key::Contains(_, kinds) => {
+                            substring_kinds = substring_kinds.with(KindMask(*kinds));
+                        }
+                    }
+                }
+            }
             self.prefilter = Some(StreamPrefilter {
                 kinds,
                 always,
-                keys: Arc::new(self.by_key.keys().cloned().collect()),
+                keys: Arc::new(keys),
                 automaton,
+                substring_kinds,
             });
         }
         self.prefilter.as_ref()
@@ -1186,13 +1209,25 @@ fn collect_leaves<'p>(e: &'p ObservationExpr, out: &mut Vec<&'p ComparisonExpr>)
     }
 }
 
-/// A string an observation must hold for a comparison to be true.
+/// A string an observation must hold for a comparison to be true, with the kinds
+/// (bits of [`KindMask`]) of the event values that could hold it: the comparison's
+/// object type, or every kind for a type events never produce.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Key {
     /// A string value equal to this.
-    Exact(String),
+    Exact(String, u32),
     /// A string value whose NFC form contains this.
-    Contains(String),
+    Contains(String, u32),
+}
+
+/// The kinds of event values a comparison on objects of type `object_type` can test.
+fn key_kinds(object_type: &str) -> u32 {
+    let k = KindMask::of_sco_type(object_type);
+    if k == KindMask::OTHER {
+        u32::MAX
+    } else {
+        k.0
+    }
 }
 
 /// NFC form of `s`, borrowing when it already is (the evaluator's normalisation).
@@ -1220,12 +1255,13 @@ fn comparison_keys(c: &ComparisonExpr) -> Option<Vec<Key>> {
             if t.negated || binary {
                 return None;
             }
+            let kinds = key_kinds(&t.path.object_type);
             match (t.op, &t.value) {
-                (CompOp::Eq, Constant::Str(s)) => Some(vec![Key::Exact(s.clone())]),
+                (CompOp::Eq, Constant::Str(s)) => Some(vec![Key::Exact(s.clone(), kinds)]),
                 (CompOp::In, Constant::Set(items)) if !items.is_empty() => items
                     .iter()
                     .map(|i| match i {
-                        Constant::Str(s) => Some(Key::Exact(s.clone())),
+                        Constant::Str(s) => Some(Key::Exact(s.clone(), kinds)),
                         _ => None,
                     })
                     .collect(),
@@ -1235,7 +1271,7 @@ fn comparison_keys(c: &ComparisonExpr) -> Option<Vec<Key>> {
                         .split(['%', '_'])
                         .max_by_key(|r| r.len())
                         .filter(|r| !r.is_empty())?;
-                    Some(vec![Key::Contains(run.to_owned())])
+                    Some(vec![Key::Contains(run.to_owned(), kinds)])
                 }
                 _ => None,
             }
@@ -1387,6 +1423,7 @@ mod tests {
     fn may_involve_is_a_cheap_exact_precheck() {
         let dom = KindMask::of_sco_type("domain-name");
         let ip = KindMask::of_sco_type("ipv4-addr");
+        let url = KindMask::of_sco_type("url");
         let mut s = evaluator(&[
             (
                 "indicator--a",
@@ -1394,19 +1431,32 @@ mod tests {
             ),
             ("indicator--b", "[domain-name:value LIKE '%.relay.example']"),
         ]);
-        assert!(s.may_involve(dom, ["a.example"]));
-        assert!(s.may_involve(ip, ["10.0.0.1", "198.51.100.7"]));
-        assert!(s.may_involve(dom, ["c2.relay.example"]));
-        assert!(!s.may_involve(dom, ["b.example", "relay.example.org"]));
+        assert!(s.may_involve(dom, [(dom, "a.example")]));
+        assert!(s.may_involve(ip, [(ip, "10.0.0.1"), (ip, "198.51.100.7")]));
+        assert!(s.may_involve(dom, [(dom, "c2.relay.example")]));
+        assert!(!s.may_involve(dom, [(dom, "b.example"), (dom, "relay.example.org")]));
         // The right value under a kind no pattern names is not a candidate.
-        assert!(!s.may_involve(KindMask::of_sco_type("url"), ["a.example"]));
+        assert!(!s.may_involve(url, [(url, "a.example")]));
+        // Nor is the right string read as another kind than its comparison's: an
+        // exact string or a LIKE run of a domain-name comparison in a URL value, or
+        // the IP literal as a domain.
+        assert!(!s.may_involve(dom.with(url), [(url, "a.example")]));
+        assert!(!s.may_involve(dom.with(url), [(url, "http://c2.relay.example/")]));
+        assert!(!s.may_involve(dom.with(ip), [(dom, "198.51.100.7")]));
+        assert!(s.may_involve(dom.with(url), [(url, "x"), (dom, "c2.relay.example")]));
         // A pattern without literals (unkeyed) makes every event of its kinds a candidate.
         let mut u = evaluator(&[(
             "indicator--c",
             "[ipv4-addr:value ISSUBSET '198.51.100.0/24']",
         )]);
-        assert!(u.may_involve(ip, ["203.0.113.1"]));
-        assert!(!u.may_involve(dom, ["x.example"]));
+        assert!(u.may_involve(ip, [(ip, "203.0.113.1")]));
+        assert!(!u.may_involve(dom, [(dom, "x.example")]));
+        // A comparison on a type events never produce keeps its strings for every kind.
+        let mut o = evaluator(&[(
+            "indicator--d",
+            "[x-custom:value = 'odd.example'] AND [domain-name:value = 'odd.example']",
+        )]);
+        assert!(o.may_involve(dom, [(dom, "odd.example")]));
     }
 
     #[test]
@@ -1419,26 +1469,28 @@ mod tests {
         )]);
         let p = s.prefilter();
         // NFC: the decomposed e + U+0301 matches the composed literal run.
-        assert!(p.may_involve(dom, ["x.cafe\u{301}.example"]));
-        assert!(p.may_involve(dom, ["x.caf\u{e9}.example"]));
-        assert!(!p.may_involve(dom, ["x.cafe.example"]));
-        assert!(!p.may_involve(ip, ["x.caf\u{e9}.example"]));
+        assert!(p.may_involve(dom, [(dom, "x.cafe\u{301}.example")]));
+        assert!(p.may_involve(dom, [(dom, "x.caf\u{e9}.example")]));
+        assert!(!p.may_involve(dom, [(dom, "x.cafe.example")]));
+        assert!(!p.may_involve(ip, [(ip, "x.caf\u{e9}.example")]));
         // A snapshot is not changed by later registrations; a new one sees them.
         s.add_pattern(
             "indicator--b",
             "[ipv4-addr:value = '198.51.100.7'] REPEATS 2 TIMES",
         )
         .unwrap();
-        assert!(!p.may_involve(ip, ["198.51.100.7"]));
+        assert!(!p.may_involve(ip, [(ip, "198.51.100.7")]));
         let p = s.prefilter();
-        assert!(p.may_involve(ip, ["198.51.100.7"]));
-        assert!(s.may_involve(ip, ["198.51.100.7"]));
+        assert!(p.may_involve(ip, [(ip, "198.51.100.7")]));
+        assert!(s.may_involve(ip, [(ip, "198.51.100.7")]));
         assert!(s.remove_pattern("indicator--b"));
-        assert!(!s.prefilter().may_involve(ip, ["198.51.100.7"]));
-        assert!(!s.may_involve(ip, ["198.51.100.7"]));
+        assert!(!s.prefilter().may_involve(ip, [(ip, "198.51.100.7")]));
+        assert!(!s.may_involve(ip, [(ip, "198.51.100.7")]));
         // No patterns: nothing is a candidate.
         assert!(s.remove_pattern("indicator--a"));
-        assert!(!s.prefilter().may_involve(dom, ["x.caf\u{e9}.example"]));
+        assert!(!s
+            .prefilter()
+            .may_involve(dom, [(dom, "x.caf\u{e9}.example")]));
     }
 
     fn evaluator_with(config: StreamConfig, patterns: &[(&str, &str)]) -> StreamEvaluator {
@@ -1997,6 +2049,72 @@ mod tests {
         );
         assert!(r.iter().all(Vec::is_empty));
         assert_eq!(s.stats().truncated_windows, 3);
+    }
+
+    mod prefilter_soundness {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Comparisons on several kinds over strings that also occur as other kinds'
+        /// values, so a per-kind prefilter that dropped the wrong kind would show.
+        const POOL: &[&str] = &[
+            "[domain-name:value = 'a.example'] FOLLOWEDBY [ipv4-addr:value = '10.0.0.1']",
+            "[url:value = 'a.example'] REPEATS 2 TIMES",
+            "[domain-name:value LIKE '%.relay.example'] REPEATS 2 TIMES WITHIN 60 SECONDS",
+            "[url:value LIKE 'http://c2.%'] AND [domain-name:value = '10.0.0.1']",
+            "[ipv4-addr:value IN ('10.0.0.2', 'b.example')] REPEATS 3 TIMES",
+            "[x-custom:name = 'z.relay.example'] OR [ipv6-addr:value = 'b.example']",
+        ];
+        const STRINGS: &[&str] = &[
+            "a.example",
+            "b.example",
+            "10.0.0.1",
+            "10.0.0.2",
+            "x.relay.example",
+            "z.relay.example",
+            "http://c2.relay.example/",
+            "other",
+        ];
+        const TYPES: &[&str] = &["domain-name", "ipv4-addr", "ipv6-addr", "url"];
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Whenever the prefilter (by kind) turns an event away, the evaluator
+            /// itself finds it concerns no pattern: skipping it changes no verdict.
+            #[test]
+            fn a_refused_event_is_unrelated_to_every_pattern(
+                events in prop::collection::vec(
+                    prop::collection::vec((0..TYPES.len(), 0..STRINGS.len()), 1..=3),
+                    1..=12,
+                )
+            ) {
+                let mut s = StreamEvaluator::new(StreamConfig::default()).unwrap();
+                for (i, p) in POOL.iter().enumerate() {
+                    s.add_pattern(&format!("indicator--p{i}"), p).unwrap();
+                }
+                let prefilter = s.prefilter();
+                for (k, values) in events.iter().enumerate() {
+                    let typed: Vec<(KindMask, &str)> = values
+                        .iter()
+                        .map(|&(t, v)| (KindMask::of_sco_type(TYPES[t]), STRINGS[v]))
+                        .collect();
+                    let kinds = typed.iter().fold(KindMask::default(), |m, (k, _)| m.with(*k));
+                    let admitted = prefilter.may_involve(kinds, typed.iter().copied());
+                    let scos = values
+                        .iter()
+                        .map(|&(t, v)| json!({"type": TYPES[t], "value": STRINGS[v]}))
+                        .collect();
+                    let before = s.stats().unrelated;
+                    let mut out = Vec::new();
+                    s.observe(ev(&format!("e{k}"), k as i64, scos), kinds, &mut out).unwrap();
+                    if !admitted {
+                        prop_assert_eq!(s.stats().unrelated, before + 1, "event {:?}", typed);
+                        prop_assert!(out.is_empty());
+                    }
+                }
+            }
+        }
     }
 
     mod differential {

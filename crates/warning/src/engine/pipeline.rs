@@ -246,7 +246,7 @@ fn scan_batch(
                         !sink.observed.is_empty()
                             && p.may_involve(
                                 summary.kinds,
-                                sink.observed.iter().map(|(_, r)| sink.value(r)),
+                                sink.observed.iter().map(|(k, r)| (k.bit(), sink.value(r))),
                             )
                     });
                     let ev = involved.then(|| super::lock(stream));
