@@ -603,6 +603,12 @@ macro_rules! impl_store {
                     $crate::sql::DELETE_OBJECT_VERSION
                 };
                 for (k, t) in targets.iter().enumerate() {
+                    if collection.is_none() {
+                        sqlx::query($crate::sql::DELETE_MEMBERSHIPS_OF_OBJECT)
+                            .bind(t.cursor)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     sqlx::query(delete).bind(t.cursor).execute(&mut *tx).await?;
                     sqlx::query($crate::sql::INSERT_TOMBSTONE)
                         .bind(top - n + 1 + k as i64)
@@ -715,16 +721,23 @@ macro_rules! impl_store {
             }
 
             async fn delete_collection(&self, id: &$crate::CollectionId) -> $crate::Result<()> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query($crate::sql::DELETE_MEMBERSHIPS_OF_COLLECTION)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
                 let done = sqlx::query($crate::sql::DELETE_COLLECTION)
                     .bind(id.as_str())
-                    .execute(self.writer())
+                    .execute(&mut *tx)
                     .await?;
                 if done.rows_affected() == 0 {
+                    tx.rollback().await?;
                     return Err($crate::StoreError::NotFound {
                         kind: "collection",
                         id: id.0.clone(),
                     });
                 }
+                tx.commit().await?;
                 Ok(())
             }
 

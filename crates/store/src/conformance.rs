@@ -550,6 +550,21 @@ pub async fn collections_crud(s: &dyn Store) {
     );
     // The object stays in the store.
     assert_eq!(q(s, all_versions()).await.objects.len(), 1);
+    // Its membership went with the collection: a new collection with the same id
+    // starts empty.
+    s.create_collection(&c2).await.unwrap();
+    let in_c2 = Query {
+        collection: Some(c2.id.clone()),
+        ..all_versions()
+    };
+    assert!(q(s, in_c2).await.objects.is_empty());
+    assert!(s
+        .stats()
+        .await
+        .unwrap()
+        .by_collection
+        .iter()
+        .all(|(c, _, n)| *c != c2.id || *n == 0));
 }
 
 /// An object version can be in several collections, each with its own cursor and
@@ -937,6 +952,16 @@ pub async fn delete_and_tombstones(s: &dyn Store) {
         ),
         "{err:?}"
     );
+
+    // The deleted versions' memberships went with them.
+    let by_coll = s.stats().await.unwrap().by_collection;
+    let count = |c: &str| {
+        by_coll
+            .iter()
+            .find(|(k, _, _)| k.as_str() == c)
+            .map_or(0, |(_, _, n)| *n)
+    };
+    assert_eq!((count("c1"), count("c2")), (1, 0), "{by_coll:?}");
 
     // A deleted version can be stored again; it gets a new, larger cursor.
     let before = q(s, all_versions()).await.objects[0].cursor;

@@ -87,6 +87,12 @@ pub(crate) const SELECT_TOMBSTONES: &str =
      FROM tombstones WHERE seq > $1 ORDER BY seq LIMIT $2";
 
 pub(crate) const DELETE_OBJECT_VERSION: &str = "DELETE FROM objects WHERE cursor = $1";
+/// Memberships go explicitly with their object version or collection (the PostgreSQL
+/// schema has no foreign keys on the membership table, see its migration 0007).
+pub(crate) const DELETE_MEMBERSHIPS_OF_OBJECT: &str =
+    "DELETE FROM collection_objects WHERE object_cursor = $1";
+pub(crate) const DELETE_MEMBERSHIPS_OF_COLLECTION: &str =
+    "DELETE FROM collection_objects WHERE collection_id = $1";
 pub(crate) const DELETE_MEMBERSHIP: &str = "DELETE FROM collection_objects WHERE cursor = $1";
 
 // ----- collections -----
