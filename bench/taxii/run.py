@@ -41,6 +41,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TAXII = "application/taxii+json;version=2.1"
 COLLECTION = "4f1c8a3e-7d2b-4c6e-9a5f-0b1d2e3f4a5b"
 API_ROOT = "api1"
+# Extra `nadhir serve` arguments (--serve-arg), e.g. to measure a node without early
+# warning (--no-warning) or without the sync loops (--no-sync).
+SERVE_ARGS = []
 
 
 def log(msg):
@@ -230,7 +233,8 @@ class NadhirServer(Server):
         port = free_port()
         self.stderr = open(os.path.join(self.workdir, "serve.log"), "w")
         self.proc = subprocess.Popen(
-            self.base + ["serve", "--listen", "127.0.0.1:%d" % port, "--api-root", API_ROOT],
+            self.base + ["serve", "--listen", "127.0.0.1:%d" % port, "--api-root", API_ROOT]
+            + SERVE_ARGS,
             env=self.env, stdout=subprocess.DEVNULL, stderr=self.stderr)
         wait_listening(port, self.proc)
         self.port, self.root = port, "/%s/" % API_ROOT
@@ -639,6 +643,8 @@ def main():
     p.add_argument("--large", type=int, default=1_000_000, help="objects of the large walk (0: skip)")
     p.add_argument("--envelope", type=int, default=1000, help="objects per POST")
     p.add_argument("--posters", type=int, default=4, help="concurrent POST clients")
+    p.add_argument("--serve-arg", action="append", default=[],
+                   help="extra argument for nadhir serve (repeatable; e.g. --serve-arg=--no-warning)")
     p.add_argument("--walks", type=int, default=3, help="walks per server (the median is reported)")
     p.add_argument("--medallion-walks", type=int, default=1,
                    help="walks of medallion (one 5,000-object walk takes minutes)")
@@ -653,6 +659,7 @@ def main():
                    choices=["nadhir-sqlite", "nadhir-postgres", "medallion"], help="skip a server")
     p.add_argument("--out", help="write the results as JSON here (default bench/out/taxii-DATE.json)")
     args = p.parse_args()
+    SERVE_ARGS.extend(args.serve_arg)
     if args.quick:
         args.n, args.n_medallion, args.large = 2000, 500, 20_000
         args.duration, args.walks, args.medallion_walks = 2, 1, 1

@@ -54,10 +54,14 @@ pub async fn outbox_once(node: &Node) -> Result<u64, FederationError> {
         })
         .await?;
     if let Some(last) = page.objects.last().map(|o| o.cursor) {
-        let ids: hashbrown::HashSet<String> = page.objects.into_iter().map(|o| o.id).collect();
-        recorded += crate::recall::recheck_only(node, None, Some(&ids))
-            .await?
-            .len() as u64;
+        // A node that never sent anything has nothing to recall: new versions need no
+        // check against the ledger (one indexed read instead of one per page of them).
+        if !store.egress_after(0, None, 1).await?.is_empty() {
+            let ids: hashbrown::HashSet<String> = page.objects.into_iter().map(|o| o.id).collect();
+            recorded += crate::recall::recheck_only(node, None, Some(&ids))
+                .await?
+                .len() as u64;
+        }
         store.set_state(OUTBOX_CURSOR, &last.to_string()).await?;
     }
     Ok(recorded)

@@ -201,6 +201,13 @@ pub struct LookupScratch {
     text: TextScratch,
 }
 
+impl LookupScratch {
+    /// The normalisation buffer and the text-pattern scratch, borrowed apart.
+    pub(crate) fn parts(&mut self) -> (&mut String, &mut TextScratch) {
+        (&mut self.norm, &mut self.text)
+    }
+}
+
 /// A pattern that is not IOC-shaped, kept for evaluation by the pattern evaluator.
 #[derive(Debug, Clone)]
 pub struct GeneralPattern {
@@ -641,68 +648,45 @@ impl Index {
         mut f: impl FnMut(Match<'_>),
     ) -> Option<(ObservableKind, &'s str)> {
         let LookupScratch { norm, text } = scratch;
-        let ip_kind = |ip: IpAddr| match ip {
-            IpAddr::V4(_) => ObservableKind::Ipv4Addr,
-            IpAddr::V6(_) => ObservableKind::Ipv6Addr,
-        };
-        match vk {
-            ValueKind::Ip => {
-                let ip = normalize::ip(raw)?;
-                let shown = raw.trim();
-                self.lookup_ip(ip, shown, f);
-                Some((ip_kind(ip), ip_text(ip, shown, norm)))
-            }
-            ValueKind::IpOrDomain => {
-                if let Some(ip) = normalize::ip(raw) {
-                    let shown = raw.trim();
-                    self.lookup_ip(ip, shown, f);
-                    Some((ip_kind(ip), ip_text(ip, shown, norm)))
-                } else {
-                    self.lookup_domain(raw, norm, text, &mut f)
-                        .map(|d| (ObservableKind::DomainName, d))
+        let value = normalize_value(vk, raw, norm)?;
+        self.lookup_prepared(&value, text, &mut f);
+        Some((value.kind(), value.text()))
+    }
+
+    /// Looks up a value already normalised with [`normalize_value`] (so several indexes
+    /// can be asked about one value without normalising it again).
+    pub fn lookup_prepared(
+        &self,
+        value: &Normalized<'_>,
+        text: &mut TextScratch,
+        f: &mut impl FnMut(Match<'_>),
+    ) {
+        match *value {
+            Normalized::Ip { ip, shown, .. } => self.lookup_ip(ip, shown, f),
+            Normalized::Domain(d) => self.lookup_domain_normal(d, text, f),
+            Normalized::Url(u) => {
+                if let Some(ids) = self.urls.get(&self.hasher, u.as_bytes()) {
+                    f(Match {
+                        kind: ObservableKind::Url,
+                        via: MatchVia::Exact,
+                        normalized: u,
+                        indicators: ids,
+                    });
                 }
+                self.lookup_text(TextKind::Url, u, text, f);
             }
-            ValueKind::Domain => self
-                .lookup_domain(raw, norm, text, &mut f)
-                .map(|d| (ObservableKind::DomainName, d)),
-            ValueKind::Url => {
-                if normalize::url(raw, norm) {
-                    if let Some(ids) = self.urls.get(&self.hasher, norm.as_bytes()) {
-                        f(Match {
-                            kind: ObservableKind::Url,
-                            via: MatchVia::Exact,
-                            normalized: norm,
-                            indicators: ids,
-                        });
-                    }
-                    self.lookup_text(TextKind::Url, norm, text, &mut f);
-                    return Some((ObservableKind::Url, norm));
+            Normalized::Email(e) => {
+                if let Some(ids) = self.emails.get(&self.hasher, e.as_bytes()) {
+                    f(Match {
+                        kind: ObservableKind::EmailAddr,
+                        via: MatchVia::Exact,
+                        normalized: e,
+                        indicators: ids,
+                    });
                 }
-                None
+                self.lookup_text(TextKind::EmailAddr, e, text, f);
             }
-            ValueKind::Email => {
-                if normalize::email(raw, norm) {
-                    if let Some(ids) = self.emails.get(&self.hasher, norm.as_bytes()) {
-                        f(Match {
-                            kind: ObservableKind::EmailAddr,
-                            via: MatchVia::Exact,
-                            normalized: norm,
-                            indicators: ids,
-                        });
-                    }
-                    self.lookup_text(TextKind::EmailAddr, norm, text, &mut f);
-                    return Some((ObservableKind::EmailAddr, norm));
-                }
-                None
-            }
-            ValueKind::Hash(alg) => {
-                let key: &'s str = if normalize::hash_is_normal(alg, raw) {
-                    raw
-                } else if normalize::hash(alg, raw, norm) {
-                    norm
-                } else {
-                    return None;
-                };
+            Normalized::Hash(alg, key) => {
                 if let Some(ids) = self.hashes[alg.slot()].get(&self.hasher, key.as_bytes()) {
                     f(Match {
                         kind: ObservableKind::FileHash(alg),
@@ -711,27 +695,96 @@ impl Index {
                         indicators: ids,
                     });
                 }
-                Some((ObservableKind::FileHash(alg), key))
             }
         }
     }
+}
 
-    fn lookup_domain<'s>(
-        &self,
-        raw: &'s str,
-        norm: &'s mut String,
-        text: &mut TextScratch,
-        f: &mut impl FnMut(Match<'_>),
-    ) -> Option<&'s str> {
-        if normalize::domain_is_normal(raw) {
-            self.lookup_domain_normal(raw, text, f);
-            Some(raw)
-        } else if normalize::domain(raw, norm) {
-            self.lookup_domain_normal(norm, text, f);
-            Some(norm)
-        } else {
-            None
+/// A telemetry value in the form the index compares ([`normalize_value`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Normalized<'s> {
+    /// An address: parsed, as it was shown (trimmed), and its canonical text.
+    Ip {
+        ip: IpAddr,
+        shown: &'s str,
+        text: &'s str,
+    },
+    Domain(&'s str),
+    Url(&'s str),
+    Email(&'s str),
+    Hash(crate::normalize::HashAlg, &'s str),
+}
+
+impl<'s> Normalized<'s> {
+    /// The kind of observable the value was read as.
+    pub fn kind(&self) -> ObservableKind {
+        match self {
+            Normalized::Ip { ip, .. } => match ip {
+                IpAddr::V4(_) => ObservableKind::Ipv4Addr,
+                IpAddr::V6(_) => ObservableKind::Ipv6Addr,
+            },
+            Normalized::Domain(_) => ObservableKind::DomainName,
+            Normalized::Url(_) => ObservableKind::Url,
+            Normalized::Email(_) => ObservableKind::EmailAddr,
+            Normalized::Hash(alg, _) => ObservableKind::FileHash(*alg),
         }
+    }
+
+    /// The normalised text (for addresses, the canonical text).
+    pub fn text(&self) -> &'s str {
+        match *self {
+            Normalized::Ip { text, .. } => text,
+            Normalized::Domain(t) | Normalized::Url(t) | Normalized::Email(t) => t,
+            Normalized::Hash(_, t) => t,
+        }
+    }
+}
+
+/// Normalises `raw` as a value of kind `vk` (the crate README's rules), borrowing `raw`
+/// when it already is in normal form and writing into `norm` otherwise; `None` when it
+/// does not read as that kind (an `Ip` field holding a word).
+pub fn normalize_value<'s>(
+    vk: ValueKind,
+    raw: &'s str,
+    norm: &'s mut String,
+) -> Option<Normalized<'s>> {
+    let ip_value = |ip: IpAddr, norm: &'s mut String| {
+        let shown = raw.trim();
+        Normalized::Ip {
+            ip,
+            shown,
+            text: ip_text(ip, shown, norm),
+        }
+    };
+    match vk {
+        ValueKind::Ip => normalize::ip(raw).map(|ip| ip_value(ip, norm)),
+        ValueKind::IpOrDomain => match normalize::ip(raw) {
+            Some(ip) => Some(ip_value(ip, norm)),
+            None => domain_value(raw, norm).map(Normalized::Domain),
+        },
+        ValueKind::Domain => domain_value(raw, norm).map(Normalized::Domain),
+        ValueKind::Url => normalize::url(raw, norm).then_some(Normalized::Url(norm)),
+        ValueKind::Email => normalize::email(raw, norm).then_some(Normalized::Email(norm)),
+        ValueKind::Hash(alg) => {
+            if normalize::hash_is_normal(alg, raw) {
+                Some(Normalized::Hash(alg, raw))
+            } else if normalize::hash(alg, raw, norm) {
+                Some(Normalized::Hash(alg, norm))
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// A domain value in normal form (borrowing `raw` when it already is).
+fn domain_value<'s>(raw: &'s str, norm: &'s mut String) -> Option<&'s str> {
+    if normalize::domain_is_normal(raw) {
+        Some(raw)
+    } else if normalize::domain(raw, norm) {
+        Some(norm)
+    } else {
+        None
     }
 }
 

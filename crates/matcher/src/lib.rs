@@ -22,6 +22,7 @@ pub mod compile;
 pub mod fields;
 mod index;
 mod iptable;
+pub mod layers;
 pub mod lines;
 pub mod normalize;
 pub mod scan;
@@ -31,9 +32,10 @@ pub mod textset;
 pub mod time;
 
 pub use index::{
-    GeneralPattern, Index, IndexBuilder, IndexStats, Ioc, KindMask, LookupScratch, Match, MatchVia,
-    ObservableKind, TextKind, ValueKind,
+    normalize_value, GeneralPattern, Index, IndexBuilder, IndexStats, Ioc, KindMask, LookupScratch,
+    Match, MatchVia, Normalized, ObservableKind, TextKind, ValueKind,
 };
+pub use layers::Layers;
 pub use normalize::{Cidr, HashAlg};
 pub use shared::SharedIndex;
 

@@ -13,6 +13,7 @@
 
 use crate::fields::{FieldMap, Role};
 use crate::index::{LookupScratch, Match};
+use crate::layers::Layers;
 use crate::time::{parse_epoch_seconds, parse_event_time};
 use crate::{Index, KindMask, MatchVia, ObservableKind, ValueKind};
 use memchr::memchr2;
@@ -128,6 +129,62 @@ fn err<T>(offset: usize, reason: &'static str) -> Result<T, ScanError> {
     Err(ScanError { offset, reason })
 }
 
+/// What the scanner looks values up in: one [`Index`], or an index in [`Layers`].
+pub trait Lookups {
+    /// Normalises `raw` as a value of kind `vk` and calls `f` with every match and the
+    /// number of the layer it came from; returns the observable kind and normalised text
+    /// ([`Index::lookup_normalized`]).
+    fn lookup_normalized<'s>(
+        &self,
+        vk: ValueKind,
+        raw: &'s str,
+        scratch: &'s mut LookupScratch,
+        f: impl FnMut(usize, Match<'_>),
+    ) -> Option<(ObservableKind, &'s str)>;
+
+    /// The index of layer `i` (to resolve a match's indicator numbers).
+    fn layer(&self, i: usize) -> &Index;
+}
+
+impl Lookups for Index {
+    #[inline]
+    fn lookup_normalized<'s>(
+        &self,
+        vk: ValueKind,
+        raw: &'s str,
+        scratch: &'s mut LookupScratch,
+        mut f: impl FnMut(usize, Match<'_>),
+    ) -> Option<(ObservableKind, &'s str)> {
+        Index::lookup_normalized(self, vk, raw, scratch, |m| f(0, m))
+    }
+
+    fn layer(&self, _: usize) -> &Index {
+        self
+    }
+}
+
+impl Lookups for Layers {
+    #[inline]
+    fn lookup_normalized<'s>(
+        &self,
+        vk: ValueKind,
+        raw: &'s str,
+        scratch: &'s mut LookupScratch,
+        f: impl FnMut(usize, Match<'_>),
+    ) -> Option<(ObservableKind, &'s str)> {
+        Layers::lookup_normalized(self, vk, raw, scratch, f)
+    }
+
+    fn layer(&self, i: usize) -> &Index {
+        self.layers()
+            .get(i)
+            .or_else(|| self.layers().first())
+            .map_or(&EMPTY, |l| l.index())
+    }
+}
+
+static EMPTY: std::sync::LazyLock<Index> = std::sync::LazyLock::new(Index::default);
+
 /// Scans events against an index. Keep one per thread and reuse it: its buffers are what
 /// make the hot path allocation-free.
 #[derive(Debug)]
@@ -165,13 +222,15 @@ struct PendingValue {
 #[derive(Debug, Clone, Copy)]
 struct PendingHit {
     ids: (u32, u32),
+    /// The layer of the index that matched ([`Lookups::layer`]).
+    layer: u32,
     kind: ObservableKind,
     via: MatchVia,
     normalized: (u32, u32),
 }
 
-struct Ctx<'s, 'i, S: Sink + ?Sized> {
-    index: &'i Index,
+struct Ctx<'s, 'i, L: Lookups + ?Sized, S: Sink + ?Sized> {
+    index: &'i L,
     sink: &'s mut S,
 }
 
@@ -203,9 +262,9 @@ impl Scanner {
     }
 
     /// Scans one event (a JSON object, surrounding whitespace allowed).
-    pub fn scan<S: Sink + ?Sized>(
+    pub fn scan<L: Lookups + ?Sized, S: Sink + ?Sized>(
         &mut self,
-        index: &Index,
+        index: &L,
         event: &[u8],
         sink: &mut S,
     ) -> Result<EventSummary, ScanError> {
@@ -255,7 +314,7 @@ impl Scanner {
                 .unwrap_or(&[]);
             for h in hits {
                 ctx.sink.hit(&Hit {
-                    index,
+                    index: index.layer(h.layer as usize),
                     indicators: self
                         .pending_ids
                         .get(h.ids.0 as usize..h.ids.1 as usize)
@@ -271,7 +330,7 @@ impl Scanner {
         Ok(self.summary)
     }
 
-    fn compose_url<S: Sink + ?Sized>(&mut self, ctx: &mut Ctx<'_, '_, S>) {
+    fn compose_url<L: Lookups + ?Sized, S: Sink + ?Sized>(&mut self, ctx: &mut Ctx<'_, '_, L, S>) {
         let Some(pf) = self.path_field else { return };
         let path = std::mem::take(&mut self.path);
         let absolute = {
@@ -300,9 +359,9 @@ impl Scanner {
         self.path = path;
     }
 
-    fn lookup_value<S: Sink + ?Sized>(
+    fn lookup_value<L: Lookups + ?Sized, S: Sink + ?Sized>(
         &mut self,
-        ctx: &mut Ctx<'_, '_, S>,
+        ctx: &mut Ctx<'_, '_, L, S>,
         vk: ValueKind,
         value: &str,
         field: FieldRef,
@@ -349,25 +408,26 @@ impl Scanner {
             (start, text.len() as u32)
         };
         let value_at = push(text, value);
-        let seen = ctx
-            .index
-            .lookup_normalized(vk, value, &mut self.scratch, |m: Match<'_>| {
-                summary.hits += 1;
-                summary.kinds = summary.kinds.with(m.kind.bit());
-                let normalized = if m.normalized == value {
-                    value_at
-                } else {
-                    push(text, m.normalized)
-                };
-                let start = ids.len() as u32;
-                ids.extend_from_slice(m.indicators);
-                hits.push(PendingHit {
-                    ids: (start, ids.len() as u32),
-                    kind: m.kind,
-                    via: m.via,
-                    normalized,
+        let seen =
+            ctx.index
+                .lookup_normalized(vk, value, &mut self.scratch, |layer, m: Match<'_>| {
+                    summary.hits += 1;
+                    summary.kinds = summary.kinds.with(m.kind.bit());
+                    let normalized = if m.normalized == value {
+                        value_at
+                    } else {
+                        push(text, m.normalized)
+                    };
+                    let start = ids.len() as u32;
+                    ids.extend_from_slice(m.indicators);
+                    hits.push(PendingHit {
+                        ids: (start, ids.len() as u32),
+                        layer: layer as u32,
+                        kind: m.kind,
+                        via: m.via,
+                        normalized,
+                    });
                 });
-            });
         match seen {
             Some((kind, normalized)) => {
                 summary.kinds = summary.kinds.with(kind.bit());
@@ -389,9 +449,9 @@ impl Scanner {
         }
     }
 
-    fn walk_object<S: Sink + ?Sized>(
+    fn walk_object<L: Lookups + ?Sized, S: Sink + ?Sized>(
         &mut self,
-        ctx: &mut Ctx<'_, '_, S>,
+        ctx: &mut Ctx<'_, '_, L, S>,
         b: &[u8],
         start: usize,
         node: u32,
@@ -437,9 +497,9 @@ impl Scanner {
         }
     }
 
-    fn walk_value<S: Sink + ?Sized>(
+    fn walk_value<L: Lookups + ?Sized, S: Sink + ?Sized>(
         &mut self,
-        ctx: &mut Ctx<'_, '_, S>,
+        ctx: &mut Ctx<'_, '_, L, S>,
         b: &[u8],
         i: usize,
         node: u32,
@@ -504,9 +564,9 @@ impl Scanner {
         }
     }
 
-    fn string_value<S: Sink + ?Sized>(
+    fn string_value<L: Lookups + ?Sized, S: Sink + ?Sized>(
         &mut self,
-        ctx: &mut Ctx<'_, '_, S>,
+        ctx: &mut Ctx<'_, '_, L, S>,
         raw: &[u8],
         at: usize,
         esc: bool,
@@ -902,6 +962,42 @@ mod tests {
         s.scan(&index, ev.as_bytes(), &mut sink)?;
         out.sort();
         Ok(out)
+    }
+
+    #[test]
+    fn layers_hit_with_their_own_indicator_numbers_and_masks() {
+        let mut layers = crate::Layers::single(ix());
+        // indicator--dom changes its value: masked in the base, its new version (and a
+        // brand-new indicator) in a newer layer.
+        layers.mask_id("indicator--dom");
+        let mut b = IndexBuilder::new();
+        let n = b.add_indicator("indicator--new").unwrap();
+        b.add_ioc(n, Ioc::Domain("evil.example")).unwrap();
+        let d = b.add_indicator("indicator--dom").unwrap();
+        b.add_ioc(d, Ioc::Domain("moved.example")).unwrap();
+        layers.push(std::sync::Arc::new(b.build().unwrap()));
+        let mut s = Scanner::new(Arc::new(FieldMap::suricata_eve()));
+        let mut got = Vec::new();
+        for ev in [
+            r#"{"dest_ip":"203.0.113.5","dns":{"rrname":"evil.example"}}"#,
+            r#"{"dns":{"rrname":"moved.example"}}"#,
+        ] {
+            let mut sink = |h: &Hit<'_>| {
+                for id in h.indicator_ids() {
+                    got.push((id.to_owned(), h.value.to_owned()));
+                }
+            };
+            s.scan(&layers, ev.as_bytes(), &mut sink).unwrap();
+        }
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("indicator--dom".to_owned(), "moved.example".to_owned()),
+                ("indicator--ip".to_owned(), "203.0.113.5".to_owned()),
+                ("indicator--new".to_owned(), "evil.example".to_owned()),
+            ]
+        );
     }
 
     #[test]

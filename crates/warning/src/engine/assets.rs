@@ -22,7 +22,10 @@ use crate::watchlist::Watchlist;
 
 /// Record kind of registered assets.
 pub const ASSET_KIND: &str = "asset";
-const CURSOR: &str = "watchlist.cursor";
+/// State key of the object cursor up to which intelligence was checked (object cursors
+/// increase in commit order; the check pages by cursor, reading the objects from where
+/// it left off). The key before it, `watchlist.cursor`, held a `date_added`.
+const CURSOR: &str = "watchlist.object_cursor";
 
 /// A registered asset.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -113,15 +116,18 @@ impl Engine {
             Some(t) => t.parse().unwrap_or(0),
             None => 0,
         };
+        let before = cursor;
         let mut raised = 0;
         loop {
+            // Without assets nothing is read but the cursor moves on (an asset added
+            // later is checked against intelligence from then on, as with any asset).
             let page = self
                 .store
                 .query(&Query {
                     versions: VersionFilter::all(),
-                    added_after: Some(cursor),
+                    after_cursor: Some(cursor),
                     limit: Some(1000),
-                    with_body: true,
+                    with_body: !list.assets().is_empty(),
                     ..Default::default()
                 })
                 .await?;
@@ -129,7 +135,7 @@ impl Engine {
                 break;
             }
             for row in &page.objects {
-                cursor = cursor.max(row.date_added);
+                cursor = cursor.max(row.cursor);
                 if list.assets().is_empty() {
                     continue;
                 }
@@ -232,7 +238,9 @@ impl Engine {
                 break;
             }
         }
-        self.store.set_state(CURSOR, &cursor.to_string()).await?;
+        if cursor != before {
+            self.store.set_state(CURSOR, &cursor.to_string()).await?;
+        }
         Ok(raised)
     }
 

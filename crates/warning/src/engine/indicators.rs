@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use matcher::compile::{compile_indicator, Compiled};
-use matcher::{Index, IndexBuilder};
+use matcher::{Index, IndexBuilder, Layers};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use store::{Query, VersionFilter};
@@ -67,7 +67,9 @@ pub struct InactiveCounts {
 /// One snapshot of the indicators taking part in matching.
 #[derive(Debug)]
 pub struct LiveIndicators {
-    pub index: Index,
+    /// The compiled IOC index: a base built from every active indicator, and newer
+    /// layers for what changed since (see [`Engine::reload`]).
+    pub layers: Layers,
     /// General (non IOC-shaped) patterns: (indicator id, pattern).
     pub general: Vec<(String, String)>,
     pub status: IndexStatus,
@@ -76,7 +78,7 @@ pub struct LiveIndicators {
 impl LiveIndicators {
     pub(crate) fn empty() -> Self {
         LiveIndicators {
-            index: Index::default(),
+            layers: Layers::default(),
             general: Vec::new(),
             status: IndexStatus::default(),
         }
@@ -86,9 +88,50 @@ impl LiveIndicators {
 /// Where the change detection is up to.
 #[derive(Debug, Default)]
 pub(crate) struct ReloadState {
-    last_date_added: i64,
+    /// The object cursor of the newest indicator version taken in (cursors increase in
+    /// commit order; paging by cursor reads the type index from where it left off).
+    last_cursor: i64,
     last_tombstone: i64,
     built_once: bool,
+    /// Upcoming validity transitions (an indicator's `valid_from` or `valid_until`)
+    /// within [`TRANSITION_HORIZON`] of the last full build: time → indicator ids.
+    transitions: std::collections::BTreeMap<i64, Vec<String>>,
+    /// The first transition past the horizon (a full build collects the next ones).
+    far_transition: Option<i64>,
+    /// When the live set last changed (for folding the layers when idle).
+    last_change: Option<Instant>,
+}
+
+/// Pages of 1,000 new indicator versions taken by one reload at most.
+const CHANGE_PAGES: usize = 25;
+
+/// Validity transitions within this much of a full build are kept and applied as
+/// changes; later ones wait for the next full build.
+const TRANSITION_HORIZON: i64 = 3_600 * 1_000_000;
+
+/// How the live index grows layers before it is rebuilt whole ([`Engine::reload`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerLimits {
+    /// More layers than this on top of the base are merged into one.
+    pub max_layers: usize,
+    /// Layers above the base holding more than a quarter of the base's indicators, and
+    /// at least this many, start a full build (so full builds get rarer as the set
+    /// grows: each costs at most a constant factor of what arrived since the last).
+    pub rebuild_min: usize,
+    /// After this long without changes, layers above the base are folded into it by a
+    /// full build, so steady-state lookups ask one index.
+    pub fold_after_idle: std::time::Duration,
+}
+
+impl Default for LayerLimits {
+    /// 4 layers, 10,000 indicators, one minute.
+    fn default() -> Self {
+        LayerLimits {
+            max_layers: 4,
+            rebuild_min: 10_000,
+            fold_after_idle: std::time::Duration::from_secs(60),
+        }
+    }
 }
 
 /// The false-positive penalties kept in the store.
@@ -116,52 +159,423 @@ pub async fn save_weights(store: &dyn store::Store, weights: &WeightBook) -> Res
     Ok(())
 }
 
-struct Built {
+/// Compiles indicator versions into one index: what a full build or a layer holds.
+struct Compiler {
+    builder: IndexBuilder,
+    general: Vec<(String, String)>,
+    status: IndexStatus,
+    max_cursor: i64,
+    /// Validity transitions of what was compiled (time → id), within the horizon.
+    transitions: Vec<(i64, String)>,
+    far_transition: Option<i64>,
+    policy: ActivePolicy,
+    weights: WeightBook,
+    now: stix::Timestamp,
+}
+
+impl Compiler {
+    fn new(policy: ActivePolicy, weights: WeightBook) -> Self {
+        Compiler {
+            builder: IndexBuilder::new(),
+            general: Vec::new(),
+            status: IndexStatus::default(),
+            max_cursor: 0,
+            transitions: Vec::new(),
+            far_transition: None,
+            policy,
+            weights,
+            now: stix::Timestamp::from_unix_millis(store::now_micros().div_euclid(1000)),
+        }
+    }
+
+    fn transition(&mut self, t: i64, id: &str) {
+        let now = self.now.unix_micros();
+        if t <= now {
+            return;
+        }
+        if t <= now + TRANSITION_HORIZON {
+            self.transitions.push((t, id.to_owned()));
+        } else {
+            self.far_transition = Some(self.far_transition.map_or(t, |f| f.min(t)));
+        }
+    }
+
+    /// Compiles one stored indicator version (counted, and left out when not active);
+    /// `cursor` is its object cursor.
+    fn add(&mut self, cursor: i64, json: &str) {
+        self.max_cursor = self.max_cursor.max(cursor);
+        self.status.indicators_read += 1;
+        let Ok(obj) = stix::Object::from_json_str(json) else {
+            self.status.inactive.malformed += 1;
+            return;
+        };
+        let ts = |p: &str| {
+            obj.get(p)
+                .and_then(Value::as_str)
+                .and_then(|s| stix::Timestamp::parse(s).ok())
+                .map(|t| t.unix_micros())
+        };
+        match activity(&obj, self.now, &self.policy, &self.weights) {
+            Ok(Activity::Active { .. }) => {
+                if let Some(t) = ts("valid_until") {
+                    self.transition(t, obj.id());
+                }
+            }
+            Ok(Activity::Inactive(why)) => {
+                let c = &mut self.status.inactive;
+                match why {
+                    Inactive::Revoked => c.revoked += 1,
+                    Inactive::NotYetValid { .. } => {
+                        c.not_yet_valid += 1;
+                        if let Some(t) = ts("valid_from") {
+                            self.transition(t, obj.id());
+                        }
+                    }
+                    Inactive::Expired { .. } => c.expired += 1,
+                    Inactive::LowConfidence { .. } => c.low_confidence += 1,
+                    Inactive::UnsupportedPatternType { .. } => c.other_pattern_type += 1,
+                    Inactive::NotAnIndicator { .. } => c.malformed += 1,
+                }
+                return;
+            }
+            Err(_) => {
+                self.status.inactive.malformed += 1;
+                return;
+            }
+        }
+        // Only what compiling needs.
+        let mut small = Map::new();
+        for k in ["type", "id", "pattern_type", "pattern"] {
+            if let Some(v) = obj.get(k) {
+                small.insert(k.to_owned(), v.clone());
+            }
+        }
+        let small = Value::Object(small);
+        match compile_indicator(&mut self.builder, &small, obj.id()) {
+            Ok(Compiled::Iocs(_)) => self.status.ioc_indicators += 1,
+            Ok(Compiled::General(_)) => {
+                self.status.general_indicators += 1;
+                if let Some(p) = obj.get("pattern").and_then(Value::as_str) {
+                    self.general.push((obj.id().to_owned(), p.to_owned()));
+                }
+            }
+            Err(e) => {
+                self.status.unusable += 1;
+                tracing::warn!(code = e.code(), "indicator not usable: {e}");
+            }
+        }
+    }
+
+    fn finish(self) -> Result<Compiled2> {
+        let index = self
+            .builder
+            .build()
+            .map_err(|e| EngineError::Index(e.to_string()))?;
+        Ok(Compiled2 {
+            index,
+            general: self.general,
+            status: self.status,
+            max_cursor: self.max_cursor,
+            transitions: self.transitions,
+            far_transition: self.far_transition,
+        })
+    }
+}
+
+/// What a [`Compiler`] produced.
+struct Compiled2 {
     index: Index,
     general: Vec<(String, String)>,
     status: IndexStatus,
-    max_date_added: i64,
+    max_cursor: i64,
+    transitions: Vec<(i64, String)>,
+    far_transition: Option<i64>,
+}
+
+/// What changed since the live set was last updated.
+#[derive(Default)]
+struct Changes {
+    /// Indicators with a new version, deleted, or at a validity transition.
+    ids: hashbrown::HashSet<String>,
+    /// The current versions read with the change (id, object cursor, JSON): those whose
+    /// newest version arrived; the other changed ids are read when the change is applied.
+    rows: Vec<(String, i64, String)>,
+    /// The newest `date_added` among new versions (for the time to effect).
+    newest: Option<i64>,
+    /// A transition past the kept horizon is due: only a full build finds what it is.
+    far_due: bool,
+    /// Where the change detection will be up to once these are applied.
+    last_cursor: i64,
+    last_tombstone: i64,
+    /// Transition times (keys of [`ReloadState::transitions`]) these include.
+    due: Vec<i64>,
+}
+
+impl Changes {
+    /// Records in `st` that these changes are live.
+    fn commit(&self, st: &mut ReloadState) {
+        st.last_cursor = st.last_cursor.max(self.last_cursor);
+        st.last_tombstone = st.last_tombstone.max(self.last_tombstone);
+        for t in &self.due {
+            st.transitions.remove(t);
+        }
+    }
 }
 
 impl Engine {
-    /// Rebuilds the index when indicators changed (or always with `force`). Returns
-    /// whether a new index went live.
+    fn active_policy(&self) -> ActivePolicy {
+        ActivePolicy {
+            min_confidence: self.cfg.min_confidence,
+            default_confidence: self.cfg.default_confidence,
+        }
+    }
+
+    /// Brings the live indicators up to date with the store. Returns whether a new
+    /// snapshot went live.
+    ///
+    /// The first call, `force` (after a false positive changed an indicator's weight),
+    /// and a validity transition past the kept horizon build the whole index from every
+    /// indicator. Otherwise only what changed is compiled: indicators with a new
+    /// version since the last call, deleted ones, and those at a `valid_from` /
+    /// `valid_until` transition are masked in the live layers, and their current
+    /// versions, when active, go into a new layer. A change to a million-indicator set
+    /// then costs what changed, not a million. Layers are merged, folded into a new
+    /// base, or folded when idle as [`LayerLimits`] says.
     pub async fn reload(&self, force: bool) -> Result<bool> {
         let mut st = self.reload.lock().await;
-        let now = store::now_micros();
-        let mut newest_change: Option<i64> = None;
-        let mut changed = force || !st.built_once;
-        // New or changed indicator versions.
-        let page = self
-            .store
-            .query(&Query {
-                types: vec!["indicator".into()],
-                versions: VersionFilter::all(),
-                added_after: Some(st.last_date_added),
-                limit: Some(1000),
-                with_body: false,
-                ..Default::default()
-            })
-            .await?;
-        if let Some(max) = page.objects.iter().map(|o| o.date_added).max() {
-            changed = true;
-            newest_change = Some(max);
+        if force || !st.built_once {
+            self.full_build(&mut st, None).await?;
+            return Ok(true);
         }
-        // Deletions.
-        let tombs = self.store.tombstones(st.last_tombstone, 1000).await?;
-        if let Some(last) = tombs.last() {
-            st.last_tombstone = last.seq;
-            changed = true;
+        let changes = self.changes(&st).await?;
+        if changes.far_due {
+            // Every indicator is read again; the watermarks move past what was seen.
+            changes.commit(&mut st);
+            self.full_build(&mut st, changes.newest).await?;
+            return Ok(true);
         }
-        // Validity transitions.
-        let current = self.live.load();
-        if current.status.next_transition.is_some_and(|t| t <= now) {
-            changed = true;
-        }
-        drop(current);
-        if !changed {
+        if changes.ids.is_empty() {
+            changes.commit(&mut st);
+            let current = self.live.load_full();
+            let idle = st
+                .last_change
+                .is_some_and(|t| t.elapsed() >= self.cfg.layer_limits.fold_after_idle);
+            if current.layers.len() > 1 && idle {
+                self.full_build(&mut st, None).await?;
+                return Ok(true);
+            }
             return Ok(false);
         }
+        self.apply_changes(&mut st, changes).await?;
+        Ok(true)
+    }
+
+    /// New versions (every one since the last call), tombstones and due transitions;
+    /// `st` is left as it is until the changes are live ([`Changes::commit`]).
+    async fn changes(&self, st: &ReloadState) -> Result<Changes> {
+        let mut c = Changes {
+            last_cursor: st.last_cursor,
+            last_tombstone: st.last_tombstone,
+            ..Changes::default()
+        };
+        // Versions that arrived and are their indicator's newest (an older version
+        // arriving late changes nothing that matches), read whole: they are compiled.
+        // At most CHANGE_PAGES pages per call: under a sustained load the rest goes
+        // into the next layer instead of this call chasing the writers.
+        for _ in 0..CHANGE_PAGES {
+            let page = self
+                .store
+                .query(&Query {
+                    types: vec!["indicator".into()],
+                    versions: VersionFilter::last(),
+                    after_cursor: Some(c.last_cursor),
+                    limit: Some(1000),
+                    with_body: true,
+                    ..Default::default()
+                })
+                .await?;
+            let Some(last) = page.objects.iter().map(|o| o.cursor).max() else {
+                break;
+            };
+            let max = page.objects.iter().map(|o| o.date_added).max().unwrap_or(0);
+            c.newest = Some(c.newest.map_or(max, |n| n.max(max)));
+            c.last_cursor = c.last_cursor.max(last);
+            for o in page.objects {
+                c.ids.insert(o.id.clone());
+                c.rows.push((o.id, o.cursor, o.json));
+            }
+        }
+        loop {
+            let tombs = self.store.tombstones(c.last_tombstone, 1000).await?;
+            let Some(last) = tombs.last() else { break };
+            c.last_tombstone = last.seq;
+            c.ids.extend(
+                tombs
+                    .into_iter()
+                    .filter(|t| t.id.starts_with("indicator--"))
+                    .map(|t| t.id),
+            );
+        }
+        let now = store::now_micros();
+        for (t, ids) in st.transitions.range(..=now) {
+            c.due.push(*t);
+            c.ids.extend(ids.iter().cloned());
+        }
+        c.far_due = st.far_transition.is_some_and(|t| t <= now);
+        Ok(c)
+    }
+
+    /// Masks the changed indicators in the live layers and compiles their current
+    /// versions into a new layer (merging or rebuilding when the layers grow).
+    async fn apply_changes(&self, st: &mut ReloadState, changes: Changes) -> Result<()> {
+        let started = Instant::now();
+        let current = self.live.load_full();
+        let mut layers = current.layers.clone();
+        let mut status = current.status.clone();
+        // What the changed indicators counted for until now.
+        let general_ids: hashbrown::HashSet<&str> =
+            current.general.iter().map(|(i, _)| i.as_str()).collect();
+        for id in &changes.ids {
+            if general_ids.contains(id.as_str()) {
+                status.general_indicators = status.general_indicators.saturating_sub(1);
+            } else if layers.holds(id) {
+                status.ioc_indicators = status.ioc_indicators.saturating_sub(1);
+            }
+            layers.mask_id(id);
+        }
+        let mut general: Vec<(String, String)> = current
+            .general
+            .iter()
+            .filter(|(i, _)| !changes.ids.contains(i))
+            .cloned()
+            .collect();
+        drop(general_ids);
+        let layer = self.compile_changes(&changes).await?;
+        for (t, id) in &layer.transitions {
+            st.transitions.entry(*t).or_default().push(id.clone());
+        }
+        if let Some(f) = layer.far_transition {
+            st.far_transition = Some(st.far_transition.map_or(f, |x| x.min(f)));
+        }
+        status.indicators_read += layer.status.indicators_read;
+        status.ioc_indicators += layer.status.ioc_indicators;
+        status.general_indicators += layer.status.general_indicators;
+        status.unusable += layer.status.unusable;
+        let (a, b) = (&mut status.inactive, &layer.status.inactive);
+        a.revoked += b.revoked;
+        a.not_yet_valid += b.not_yet_valid;
+        a.expired += b.expired;
+        a.low_confidence += b.low_confidence;
+        a.other_pattern_type += b.other_pattern_type;
+        a.malformed += b.malformed;
+        general.extend(layer.general);
+        if layer.index.indicator_count() > 0 {
+            layers.push(Arc::new(layer.index));
+        }
+        // Too many layers: merge those above the base.
+        let limits = self.cfg.layer_limits;
+        if layers.len() > limits.max_layers + 1 {
+            let ids = layers.live_ids(1);
+            let base = layers.layers().first().map_or(0, |l| l.live_indicators());
+            if ids.len() * 4 > base && ids.len() >= limits.rebuild_min {
+                drop(current);
+                changes.commit(st);
+                return self.full_build(st, changes.newest).await;
+            }
+            let merged = self.compile_ids(&ids).await?;
+            layers.replace_from(1, Arc::new(merged.index));
+        }
+        changes.commit(st);
+        status.generation = current.status.generation + 1;
+        status.build_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        status.live_since = store::now_micros();
+        status.time_to_effect_ms = changes
+            .newest
+            .map(|t| u64::try_from((status.live_since - t).max(0) / 1000).unwrap_or(0));
+        status.next_transition = st
+            .transitions
+            .keys()
+            .next()
+            .copied()
+            .into_iter()
+            .chain(st.far_transition)
+            .min();
+        st.last_change = Some(Instant::now());
+        tracing::info!(
+            generation = status.generation,
+            layers = layers.len(),
+            ioc_indicators = status.ioc_indicators,
+            general = status.general_indicators,
+            build_ms = status.build_ms,
+            time_to_effect_ms = ?status.time_to_effect_ms,
+            "indicator changes live"
+        );
+        self.sync_stream_patterns(&general);
+        self.live.store(Arc::new(LiveIndicators {
+            layers,
+            general,
+            status,
+        }));
+        Ok(())
+    }
+
+    /// Compiles the current versions of the changed indicators (those still stored).
+    async fn compile_changes(&self, changes: &Changes) -> Result<Compiled2> {
+        let read: hashbrown::HashSet<&str> =
+            changes.rows.iter().map(|(id, _, _)| id.as_str()).collect();
+        let rest: Vec<String> = changes
+            .ids
+            .iter()
+            .filter(|id| !read.contains(id.as_str()))
+            .cloned()
+            .collect();
+        let rows = changes
+            .rows
+            .iter()
+            .map(|(_, d, json)| (*d, json.clone()))
+            .collect();
+        self.compile_rows(rows, &rest).await
+    }
+
+    /// Compiles the current versions of `ids` (those still stored) into one index.
+    async fn compile_ids(&self, ids: &[String]) -> Result<Compiled2> {
+        self.compile_rows(Vec::new(), ids).await
+    }
+
+    /// Compiles `rows` and the current versions of `ids` (read here) into one index.
+    async fn compile_rows(
+        &self,
+        mut rows: Vec<(i64, String)>,
+        ids: &[String],
+    ) -> Result<Compiled2> {
+        let weights = load_weights(self.store.as_ref()).await?;
+        for chunk in ids.chunks(500) {
+            let page = self
+                .store
+                .query(&Query {
+                    ids: chunk.to_vec(),
+                    types: vec!["indicator".into()],
+                    versions: VersionFilter::last(),
+                    with_body: true,
+                    ..Default::default()
+                })
+                .await?;
+            rows.extend(page.objects.into_iter().map(|o| (o.cursor, o.json)));
+        }
+        let policy = self.active_policy();
+        tokio::task::spawn_blocking(move || {
+            let mut c = Compiler::new(policy, weights);
+            for (cursor, json) in &rows {
+                c.add(*cursor, json);
+            }
+            c.finish()
+        })
+        .await
+        .map_err(|e| EngineError::Index(format!("index build thread failed: {e}")))?
+    }
+
+    /// Builds the index from every indicator, as one layer.
+    async fn full_build(&self, st: &mut ReloadState, newest_change: Option<i64>) -> Result<()> {
         let started = Instant::now();
         let weights = load_weights(self.store.as_ref()).await?;
         let built = self.build(weights).await?;
@@ -172,11 +586,23 @@ impl Engine {
         status.live_since = store::now_micros();
         status.time_to_effect_ms = newest_change
             .map(|t| u64::try_from((status.live_since - t).max(0) / 1000).unwrap_or(0));
-        st.last_date_added = st
-            .last_date_added
-            .max(built.max_date_added)
-            .max(newest_change.unwrap_or(i64::MIN));
+        st.last_cursor = st.last_cursor.max(built.max_cursor);
+        // Tombstones older than the build are in it; transitions start afresh.
+        st.transitions.clear();
+        for (t, id) in built.transitions {
+            st.transitions.entry(t).or_default().push(id);
+        }
+        st.far_transition = built.far_transition;
+        status.next_transition = st
+            .transitions
+            .keys()
+            .next()
+            .copied()
+            .into_iter()
+            .chain(st.far_transition)
+            .min();
         st.built_once = true;
+        st.last_change = None;
         tracing::info!(
             generation,
             ioc_indicators = status.ioc_indicators,
@@ -185,108 +611,39 @@ impl Engine {
             time_to_effect_ms = ?status.time_to_effect_ms,
             "indicator index live"
         );
+        let layers = Layers::single(built.index);
+        // The read may have seen two versions of an indicator changed while it ran:
+        // such an indicator is applied again as a change, from its current version.
+        let twice = layers.duplicate_ids();
         self.sync_stream_patterns(&built.general);
         self.live.store(Arc::new(LiveIndicators {
-            index: built.index,
+            layers,
             general: built.general,
             status,
         }));
-        Ok(true)
+        if !twice.is_empty() {
+            let changes = Changes {
+                ids: twice.into_iter().collect(),
+                last_cursor: st.last_cursor,
+                last_tombstone: st.last_tombstone,
+                ..Changes::default()
+            };
+            Box::pin(self.apply_changes(st, changes)).await?;
+        }
+        Ok(())
     }
 
     /// Reads the latest version of every indicator and compiles the active ones on a
     /// blocking thread (rows flow through a bounded channel: memory stays flat).
-    async fn build(&self, weights: WeightBook) -> Result<Built> {
+    async fn build(&self, weights: WeightBook) -> Result<Compiled2> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(i64, String)>(1024);
-        let policy = ActivePolicy {
-            min_confidence: self.cfg.min_confidence,
-            default_confidence: self.cfg.default_confidence,
-        };
-        let now = stix::Timestamp::from_unix_millis(store::now_micros().div_euclid(1000));
-        let compile = tokio::task::spawn_blocking(move || -> Result<Built> {
-            let mut builder = IndexBuilder::new();
-            let mut general = Vec::new();
-            let mut status = IndexStatus::default();
-            let mut max_date_added = i64::MIN;
-            let mut next: Option<i64> = None;
-            let mut soonest = |t: i64| {
-                if t > now.unix_micros() {
-                    next = Some(next.map_or(t, |n: i64| n.min(t)));
-                }
-            };
-            while let Some((date_added, json)) = rx.blocking_recv() {
-                max_date_added = max_date_added.max(date_added);
-                status.indicators_read += 1;
-                let Ok(obj) = stix::Object::from_json_str(&json) else {
-                    status.inactive.malformed += 1;
-                    continue;
-                };
-                let ts = |p: &str| {
-                    obj.get(p)
-                        .and_then(Value::as_str)
-                        .and_then(|s| stix::Timestamp::parse(s).ok())
-                        .map(|t| t.unix_micros())
-                };
-                match activity(&obj, now, &policy, &weights) {
-                    Ok(Activity::Active { .. }) => {
-                        if let Some(t) = ts("valid_until") {
-                            soonest(t);
-                        }
-                    }
-                    Ok(Activity::Inactive(why)) => {
-                        let c = &mut status.inactive;
-                        match why {
-                            Inactive::Revoked => c.revoked += 1,
-                            Inactive::NotYetValid { .. } => {
-                                c.not_yet_valid += 1;
-                                if let Some(t) = ts("valid_from") {
-                                    soonest(t);
-                                }
-                            }
-                            Inactive::Expired { .. } => c.expired += 1,
-                            Inactive::LowConfidence { .. } => c.low_confidence += 1,
-                            Inactive::UnsupportedPatternType { .. } => c.other_pattern_type += 1,
-                            Inactive::NotAnIndicator { .. } => c.malformed += 1,
-                        }
-                        continue;
-                    }
-                    Err(_) => {
-                        status.inactive.malformed += 1;
-                        continue;
-                    }
-                }
-                // Only what compiling needs.
-                let mut small = Map::new();
-                for k in ["type", "id", "pattern_type", "pattern"] {
-                    if let Some(v) = obj.get(k) {
-                        small.insert(k.to_owned(), v.clone());
-                    }
-                }
-                let small = Value::Object(small);
-                match compile_indicator(&mut builder, &small, obj.id()) {
-                    Ok(Compiled::Iocs(_)) => status.ioc_indicators += 1,
-                    Ok(Compiled::General(_)) => {
-                        status.general_indicators += 1;
-                        if let Some(p) = obj.get("pattern").and_then(Value::as_str) {
-                            general.push((obj.id().to_owned(), p.to_owned()));
-                        }
-                    }
-                    Err(e) => {
-                        status.unusable += 1;
-                        tracing::warn!(code = e.code(), "indicator not usable: {e}");
-                    }
-                }
+        let policy = self.active_policy();
+        let compile = tokio::task::spawn_blocking(move || -> Result<Compiled2> {
+            let mut c = Compiler::new(policy, weights);
+            while let Some((cursor, json)) = rx.blocking_recv() {
+                c.add(cursor, &json);
             }
-            status.next_transition = next;
-            let index = builder
-                .build()
-                .map_err(|e| EngineError::Index(e.to_string()))?;
-            Ok(Built {
-                index,
-                general,
-                status,
-                max_date_added,
-            })
+            c.finish()
         });
         let mut rows = self.store.stream(Query {
             types: vec!["indicator".into()],
@@ -297,7 +654,7 @@ impl Engine {
         while let Some(row) = rows.next().await {
             match row {
                 Ok(o) => {
-                    if tx.send((o.date_added, o.json)).await.is_err() {
+                    if tx.send((o.cursor, o.json)).await.is_err() {
                         break;
                     }
                 }

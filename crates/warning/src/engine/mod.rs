@@ -162,6 +162,8 @@ pub struct EngineConfig {
     pub reload_interval: Duration,
     /// Undecodable events kept for inspection (the most recent ones).
     pub bad_sample_size: usize,
+    /// How the live index takes changes in layers before a full rebuild.
+    pub layer_limits: indicators::LayerLimits,
 }
 
 impl EngineConfig {
@@ -181,6 +183,7 @@ impl EngineConfig {
             max_line_bytes: 1 << 20,
             reload_interval: Duration::from_secs(1),
             bad_sample_size: 50,
+            layer_limits: indicators::LayerLimits::default(),
         }
     }
 }

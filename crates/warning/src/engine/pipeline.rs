@@ -232,7 +232,7 @@ fn scan_batch(
             sink.hits.clear();
             sink.observed.clear();
             sink.text.clear();
-            match scanner.scan(&live.index, line, &mut sink) {
+            match scanner.scan(&live.layers, line, &mut sink) {
                 Ok(summary) => {
                     out.invalid_utf8 += u64::from(summary.invalid_utf8);
                     let time = event_time(&summary);
