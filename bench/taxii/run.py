@@ -488,6 +488,13 @@ def bench_server(server, n, args, workdir, n_walks):
             post_s, n / post_s, post_cpu, post_cpu * 1e6 / n,
             ", PostgreSQL CPU %.2f s" % db_cpu if "postgres" in server.name else ""))
         server.after_load()
+        if args.post_only:
+            return {
+                "server": server.name, "objects": n,
+                "post_s": post_s, "post_objects_per_s": n / post_s,
+                "post_server_cpu_s": post_cpu,
+                "post_postgres_cpu_s": db_cpu,
+            }
         log("== %s: walking with limit=1000" % server.name)
         walks = []
         for _ in range(n_walks):
@@ -586,6 +593,17 @@ def table(results, larges):
         a, b = r["get"][key], med["get"][key]
         return x(b / a if lower_is_better else a / b)
 
+    if results and all("walk_s" not in r for r in results):
+        # --post-only: POST rates, each against medallion's at the same size.
+        lines = ["| server | objects | POST obj/s | server CPU us/obj |", "|---|---|---|---|"]
+        for r in results:
+            lines.append("| %s | %d | %.0f%s | %.1f |" % (
+                r["server"], r["objects"], r["post_objects_per_s"], ratio(r, "post_objects_per_s"),
+                r["post_server_cpu_s"] * 1e6 / r["objects"]))
+        for r in failed:
+            lines.append("")
+            lines.append("%s (%d objects) FAILED: %s" % (r["server"], r["objects"], r["error"]))
+        return "\n".join(lines)
     head = ("server", "objects", "POST obj/s", "walk s", "walk obj/s", "walk RSS MiB",
             "GET p50 ms", "GET p99 ms", "GET req/s")
     rows = []
@@ -643,6 +661,9 @@ def main():
     p.add_argument("--large", type=int, default=1_000_000, help="objects of the large walk (0: skip)")
     p.add_argument("--envelope", type=int, default=1000, help="objects per POST")
     p.add_argument("--posters", type=int, default=4, help="concurrent POST clients")
+    p.add_argument("--post-only", action="store_true",
+                   help="load through POST and stop (no walk, no GETs): for POST at sizes "
+                   "where medallion's walk would take hours")
     p.add_argument("--serve-arg", action="append", default=[],
                    help="extra argument for nadhir serve (repeatable; e.g. --serve-arg=--no-warning)")
     p.add_argument("--walks", type=int, default=3, help="walks per server (the median is reported)")

@@ -748,6 +748,14 @@ pub fn normalize_value<'s>(
     raw: &'s str,
     norm: &'s mut String,
 ) -> Option<Normalized<'s>> {
+    // A plain dotted quad (what sensors write) is its own canonical text.
+    let plain_v4 = || {
+        normalize::fast_v4(raw.as_bytes()).map(|v4| Normalized::Ip {
+            ip: IpAddr::V4(v4),
+            shown: raw,
+            text: raw,
+        })
+    };
     let ip_value = |ip: IpAddr, norm: &'s mut String| {
         let shown = raw.trim();
         Normalized::Ip {
@@ -757,10 +765,13 @@ pub fn normalize_value<'s>(
         }
     };
     match vk {
-        ValueKind::Ip => normalize::ip(raw).map(|ip| ip_value(ip, norm)),
-        ValueKind::IpOrDomain => match normalize::ip(raw) {
-            Some(ip) => Some(ip_value(ip, norm)),
-            None => domain_value(raw, norm).map(Normalized::Domain),
+        ValueKind::Ip => plain_v4().or_else(|| normalize::ip(raw).map(|ip| ip_value(ip, norm))),
+        ValueKind::IpOrDomain => match plain_v4() {
+            Some(v) => Some(v),
+            None => match normalize::ip(raw) {
+                Some(ip) => Some(ip_value(ip, norm)),
+                None => domain_value(raw, norm).map(Normalized::Domain),
+            },
         },
         ValueKind::Domain => domain_value(raw, norm).map(Normalized::Domain),
         ValueKind::Url => normalize::url(raw, norm).then_some(Normalized::Url(norm)),

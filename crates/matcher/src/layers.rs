@@ -249,6 +249,7 @@ impl Layers {
     /// Normalises `raw` as a value of kind `vk` once and looks it up in every layer;
     /// `f` gets each match with its layer number, masked numbers left out (a match left
     /// with none is not reported). Returns what [`Index::lookup_normalized`] returns.
+    #[inline]
     pub fn lookup_normalized<'s>(
         &self,
         vk: ValueKind,
@@ -256,6 +257,12 @@ impl Layers {
         scratch: &'s mut LookupScratch,
         mut f: impl FnMut(usize, Match<'_>),
     ) -> Option<(ObservableKind, &'s str)> {
+        // One layer with nothing masked (the steady state): the index alone.
+        if let [only] = self.layers.as_slice() {
+            if only.mask.is_empty() {
+                return only.index.lookup_normalized(vk, raw, scratch, |m| f(0, m));
+            }
+        }
         let (norm, text) = scratch.parts();
         let value: Normalized<'s> = normalize_value(vk, raw, norm)?;
         for (i, l) in self.layers.iter().enumerate() {

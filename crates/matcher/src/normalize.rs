@@ -181,7 +181,7 @@ pub fn ip(input: &str) -> Option<IpAddr> {
 
 /// Dotted-quad IPv4 as the standard library accepts it (four decimal octets <= 255, no
 /// leading zeros), without its general-purpose parser.
-fn fast_v4(b: &[u8]) -> Option<Ipv4Addr> {
+pub(crate) fn fast_v4(b: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
     let mut i = 0;
     for (k, octet) in octets.iter_mut().enumerate() {

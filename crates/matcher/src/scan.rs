@@ -261,6 +261,27 @@ impl Scanner {
         &self.map
     }
 
+    /// The observables of the last event [`Scanner::scan`] accepted, in the order
+    /// [`Sink::observed`] received them (without copying them out): for a caller that
+    /// only needs them for some events. Empty after an event that was refused.
+    pub fn observed(&self) -> impl Iterator<Item = Observed<'_>> {
+        let text = |r: (u32, u32)| {
+            self.pending_text
+                .get(r.0 as usize..r.1 as usize)
+                .unwrap_or("")
+        };
+        let map = &*self.map;
+        self.pending.iter().map(move |p| Observed {
+            kind: p.kind,
+            value: text(p.value),
+            normalized: text(p.normalized),
+            field: match p.field {
+                FieldRef::Named(no) => map.field_name(no),
+                FieldRef::Composite(h, pf) => map.composite_label(h, pf),
+            },
+        })
+    }
+
     /// Scans one event (a JSON object, surrounding whitespace allowed).
     pub fn scan<L: Lookups + ?Sized, S: Sink + ?Sized>(
         &mut self,
@@ -279,15 +300,11 @@ impl Scanner {
         self.path_field = None;
         self.port = None;
         let mut ctx = Ctx { index, sink };
-        let mut i = skip_ws(event, 0);
-        if event.get(i) != Some(&b'{') {
-            return err(i, "expected a JSON object");
+        let walked = self.walk_event(&mut ctx, event);
+        if walked.is_err() {
+            self.pending.clear();
         }
-        i = self.walk_object(&mut ctx, event, i, 0, 1)?;
-        i = skip_ws(event, i);
-        if i != event.len() {
-            return err(i, "unexpected data after the JSON object");
-        }
+        walked?;
         self.compose_url(&mut ctx);
         // The event is well-formed: deliver its values and hits.
         let map = &*self.map;
@@ -328,6 +345,24 @@ impl Scanner {
             }
         }
         Ok(self.summary)
+    }
+
+    /// Walks the whole event (one object, surrounding whitespace allowed).
+    fn walk_event<L: Lookups + ?Sized, S: Sink + ?Sized>(
+        &mut self,
+        ctx: &mut Ctx<'_, '_, L, S>,
+        event: &[u8],
+    ) -> Result<(), ScanError> {
+        let mut i = skip_ws(event, 0);
+        if event.get(i) != Some(&b'{') {
+            return err(i, "expected a JSON object");
+        }
+        i = self.walk_object(ctx, event, i, 0, 1)?;
+        i = skip_ws(event, i);
+        if i != event.len() {
+            return err(i, "unexpected data after the JSON object");
+        }
+        Ok(())
     }
 
     fn compose_url<L: Lookups + ?Sized, S: Sink + ?Sized>(&mut self, ctx: &mut Ctx<'_, '_, L, S>) {
@@ -1187,6 +1222,35 @@ mod tests {
         // A value that is not its field's kind is looked up but not an observable.
         let (sum, got) = record(FieldMap::suricata_eve(), r#"{"src_ip":"not-an-ip"}"#);
         assert_eq!((sum.unwrap().values, got.len()), (1, 0));
+    }
+
+    /// `Scanner::observed` after a scan gives what the sink received, and nothing after
+    /// a refused event.
+    #[test]
+    fn observed_after_the_scan_equals_what_the_sink_got() {
+        let index = ix();
+        let mut s = Scanner::new(Arc::new(FieldMap::suricata_eve()));
+        let ev = r#"{"src_ip":"::FFFF:10.0.0.1","dest_ip":"203.0.113.5","http":{"hostname":"Evil.Example","url":"/x.php?a=1","http_port":8080},"dns":{"rrname":"a.example."}}"#;
+        struct Rec(Vec<(ObservableKind, String, String, String)>);
+        impl Sink for Rec {
+            fn hit(&mut self, _: &Hit<'_>) {}
+            fn observed(&mut self, o: &Observed<'_>) {
+                self.0
+                    .push((o.kind, o.value.into(), o.normalized.into(), o.field.into()));
+            }
+        }
+        let mut rec = Rec(Vec::new());
+        s.scan(&index, ev.as_bytes(), &mut rec).unwrap();
+        let after: Vec<_> = s
+            .observed()
+            .map(|o| (o.kind, o.value.into(), o.normalized.into(), o.field.into()))
+            .collect();
+        assert_eq!(after, rec.0);
+        assert_eq!(after.len(), 5);
+        assert!(s
+            .scan(&index, br#"{"src_ip":"10.0.0.1","x":[}"#, &mut rec)
+            .is_err());
+        assert_eq!(s.observed().count(), 0);
     }
 
     #[test]

@@ -79,20 +79,29 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Two decimal digits.
+#[inline(always)]
+fn two(a: u8, b: u8) -> Option<i64> {
+    (a.is_ascii_digit() && b.is_ascii_digit())
+        .then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
+}
+
 /// An ISO 8601 date-time (see the module docs) as Unix microseconds.
 pub fn parse_iso8601(b: &[u8]) -> Option<i64> {
-    let year = digits(b, 0, 4)?;
-    let month = digits(b, 5, 2)?;
-    let day = digits(b, 8, 2)?;
-    if b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
+    // The fixed-width head `YYYY-MM-DDThh:mm:ss`, read from one 19-byte array.
+    let h: &[u8; 19] = b.first_chunk()?;
+    if h[4] != b'-' || h[7] != b'-' || !matches!(h[10], b'T' | b't' | b' ') {
         return None;
     }
-    let hour = digits(b, 11, 2)?;
-    let minute = digits(b, 14, 2)?;
-    let second = digits(b, 17, 2)?;
-    if b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
+    if h[13] != b':' || h[16] != b':' {
         return None;
     }
+    let year = two(h[0], h[1])? * 100 + two(h[2], h[3])?;
+    let month = two(h[5], h[6])?;
+    let day = two(h[8], h[9])?;
+    let hour = two(h[11], h[12])?;
+    let minute = two(h[14], h[15])?;
+    let second = two(h[17], h[18])?;
     if !(1..=12).contains(&month)
         || !(1..=days_in_month(year, month)).contains(&day)
         || hour > 23
@@ -150,6 +159,11 @@ pub fn parse_iso8601(b: &[u8]) -> Option<i64> {
 /// Epoch seconds written as a JSON number (`-?int[.frac][e±exp]`) as Unix microseconds
 /// (`None` when not such a number or out of range).
 pub fn parse_epoch_seconds(b: &[u8]) -> Option<i64> {
+    epoch_plain(b).or_else(|| epoch_general(b))
+}
+
+/// [`parse_epoch_seconds`] for any JSON number (sign, exponent, many digits).
+fn epoch_general(b: &[u8]) -> Option<i64> {
     let (neg, mut i) = match b.first() {
         Some(b'-') => (true, 1),
         _ => (false, 0),
@@ -248,6 +262,50 @@ pub fn parse_epoch_seconds(b: &[u8]) -> Option<i64> {
     i64::try_from(v).ok()
 }
 
+/// The common form of [`parse_epoch_seconds`] in 64-bit arithmetic: up to 12 integer
+/// digits and up to 9 decimals, no sign, no exponent (Zeek's `ts`); digits past the
+/// sixth decimal are dropped, as the general form's floor division does for a
+/// non-negative value. `None` sends anything else to the general form.
+#[inline]
+fn epoch_plain(b: &[u8]) -> Option<i64> {
+    let mut i = 0;
+    let mut secs: i64 = 0;
+    while let Some(&c) = b.get(i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        if i == 12 {
+            return None;
+        }
+        secs = secs * 10 + i64::from(c - b'0');
+        i += 1;
+    }
+    if i == 0 {
+        return None;
+    }
+    let mut micros = 0i64;
+    if i < b.len() {
+        if b[i] != b'.' {
+            return None;
+        }
+        i += 1;
+        let start = i;
+        let mut scale = 100_000i64;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() || i - start == 9 {
+                return None;
+            }
+            micros += i64::from(c - b'0') * scale;
+            scale /= 10;
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    Some(secs * 1_000_000 + micros)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +369,51 @@ mod tests {
         ] {
             assert_eq!(parse_event_time(s.as_bytes()), None, "{s:?}");
         }
+    }
+
+    #[test]
+    fn plain_epoch_numbers_agree_with_the_general_form() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let int_digits = 1 + (x % 13) as usize;
+            let frac_digits = ((x >> 8) % 11) as usize;
+            let mut s = String::new();
+            let mut y = x;
+            for k in 0..int_digits {
+                s.push(char::from(b'0' + (y % 10) as u8));
+                y /= 10;
+                if k == 0 && y % 7 == 0 {
+                    y += 1;
+                }
+            }
+            if frac_digits > 0 || (x >> 40) % 5 == 0 {
+                s.push('.');
+                for _ in 0..frac_digits {
+                    y = y.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    s.push(char::from(b'0' + ((y >> 33) % 10) as u8));
+                }
+            }
+            let b = s.as_bytes();
+            if let Some(fast) = epoch_plain(b) {
+                assert_eq!(Some(fast), epoch_general(b), "{s}");
+            } else {
+                // Only forms outside the fast one (too long, a trailing dot) go on.
+                assert!(
+                    int_digits > 12 || frac_digits > 9 || s.ends_with('.'),
+                    "{s}"
+                );
+            }
+        }
+        assert_eq!(
+            epoch_plain(b"1795168801.856451"),
+            Some(1_795_168_801_856_451)
+        );
+        assert_eq!(epoch_plain(b"-1.5"), None);
+        assert_eq!(epoch_plain(b"1e3"), None);
+        assert_eq!(epoch_plain(b"1."), None);
     }
 
     #[test]

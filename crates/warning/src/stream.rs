@@ -306,6 +306,9 @@ pub struct StreamPrefilter {
     always: bool,
     /// Exact strings some pattern needs, with the kinds of values that could hold them.
     keys: Arc<HashMap<String, KindMask>>,
+    /// Bit `n` set when some key is `n` bytes long (bit 63: 63 or more), so most values
+    /// are turned away without hashing them.
+    key_lengths: u64,
     /// Over the literal runs of `LIKE` operands (NFC).
     automaton: Option<AhoCorasick>,
     /// The kinds of values the automaton's literal runs could be in.
@@ -323,7 +326,8 @@ impl StreamPrefilter {
     /// string of a comparison on that kind's objects, or a `LIKE` literal run in it.
     pub fn value_may_involve(&self, kind: KindMask, v: &str) -> bool {
         self.always
-            || self.keys.get(v).is_some_and(|k| k.intersects(kind))
+            || (self.key_lengths & (1u64 << v.len().min(63)) != 0
+                && self.keys.get(v).is_some_and(|k| k.intersects(kind)))
             || (self.substring_kinds.intersects(kind)
                 && self
                     .automaton
@@ -913,9 +917,11 @@ impl StreamEvaluator {
                     }
                 }
             }
+            let key_lengths = keys.keys().fold(0u64, |m, k| m | (1u64 << k.len().min(63)));
             self.prefilter = Some(StreamPrefilter {
                 kinds,
                 always,
+                key_lengths,
                 keys: Arc::new(keys),
                 automaton,
                 substring_kinds,

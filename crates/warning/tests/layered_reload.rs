@@ -100,7 +100,11 @@ fn version(n: u8, seq: u32, pattern: &str, extra: &str) -> NewObject {
 
 /// What the live indicators say: matching ids per probe, general patterns, and the
 /// (IOC, general) counts.
-type Verdicts = (Vec<BTreeSet<String>>, BTreeSet<(String, String)>, (u64, u64));
+type Verdicts = (
+    Vec<BTreeSet<String>>,
+    BTreeSet<(String, String)>,
+    (u64, u64),
+);
 
 fn verdicts(engine: &Engine) -> Verdicts {
     let live = engine.live();

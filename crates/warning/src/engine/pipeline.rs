@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 
 use matcher::fields::FieldMap;
-use matcher::scan::{Hit as ScanHit, Observed, Scanner, Sink};
+use matcher::scan::{Hit as ScanHit, Scanner, Sink};
 use matcher::ObservableKind;
 use serde::Serialize;
 use store::{HitRow, InsertOutcome, NewObject, Query};
@@ -120,19 +120,41 @@ fn sample(event_id: String, reason: String, line: &[u8]) -> BadSample {
     }
 }
 
-/// Collects one event's hits and (when general patterns are live) its observables.
+/// Collects one event's hits; its observables are read from the scanner afterwards,
+/// only for events a general pattern could involve ([`EventSink::collect_observed`]).
 struct EventSink {
     hits: Vec<(String, ObservableKind, String)>,
     /// Distinct observables of the event: kind and a range of `text`.
     observed: Vec<(ObservableKind, std::ops::Range<usize>)>,
     /// The observables' normalised text, reused across events (no allocation per event).
     text: String,
-    want_observed: bool,
 }
 
 impl EventSink {
     fn value(&self, r: &std::ops::Range<usize>) -> &str {
         self.text.get(r.clone()).unwrap_or("")
+    }
+
+    /// Keeps the distinct (kind, normalised value) observables of the event the
+    /// scanner last accepted (at most 256).
+    fn collect_observed(&mut self, scanner: &Scanner) {
+        self.observed.clear();
+        self.text.clear();
+        for o in scanner.observed() {
+            if self.observed.len() >= 256 {
+                break;
+            }
+            if self
+                .observed
+                .iter()
+                .any(|(k, r)| *k == o.kind && self.text.get(r.clone()) == Some(o.normalized))
+            {
+                continue;
+            }
+            let start = self.text.len();
+            self.text.push_str(o.normalized);
+            self.observed.push((o.kind, start..self.text.len()));
+        }
     }
 }
 
@@ -141,19 +163,6 @@ impl Sink for EventSink {
         for id in h.indicator_ids() {
             self.hits
                 .push((id.to_owned(), h.kind, h.normalized.to_owned()));
-        }
-    }
-    fn observed(&mut self, o: &Observed<'_>) {
-        if self.want_observed
-            && self.observed.len() < 256
-            && !self
-                .observed
-                .iter()
-                .any(|(k, r)| *k == o.kind && self.text.get(r.clone()) == Some(o.normalized))
-        {
-            let start = self.text.len();
-            self.text.push_str(o.normalized);
-            self.observed.push((o.kind, start..self.text.len()));
         }
     }
 }
@@ -201,7 +210,6 @@ fn scan_batch(
             hits: Vec::new(),
             observed: Vec::new(),
             text: String::new(),
-            want_observed: general,
         };
         while start < data.len() {
             let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
@@ -230,8 +238,6 @@ fn scan_batch(
                 continue;
             }
             sink.hits.clear();
-            sink.observed.clear();
-            sink.text.clear();
             match scanner.scan(&live.layers, line, &mut sink) {
                 Ok(summary) => {
                     out.invalid_utf8 += u64::from(summary.invalid_utf8);
@@ -243,12 +249,14 @@ fn scan_batch(
                     // Only events some general pattern could involve go to the stream
                     // evaluator (building their SCOs is the expensive part).
                     let involved = prefilter.as_ref().is_some_and(|p| {
-                        !sink.observed.is_empty()
-                            && p.may_involve(
-                                summary.kinds,
-                                sink.observed.iter().map(|(k, r)| (k.bit(), sink.value(r))),
-                            )
+                        p.may_involve(
+                            summary.kinds,
+                            scanner.observed().map(|o| (o.kind.bit(), o.normalized)),
+                        )
                     });
+                    if involved {
+                        sink.collect_observed(scanner);
+                    }
                     let ev = involved.then(|| super::lock(stream));
                     let to_stream = ev.is_some();
                     if sink.hits.is_empty() && !to_stream {

@@ -59,7 +59,7 @@ impl FileSource {
         FileSource {
             path: path.into(),
             follow,
-            batch_bytes: 4 << 20,
+            batch_bytes: 16 << 20,
             poll: Duration::from_millis(50),
         }
     }
