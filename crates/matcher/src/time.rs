@@ -385,11 +385,11 @@ mod tests {
             for k in 0..int_digits {
                 s.push(char::from(b'0' + (y % 10) as u8));
                 y /= 10;
-                if k == 0 && y % 7 == 0 {
+                if k == 0 && y.is_multiple_of(7) {
                     y += 1;
                 }
             }
-            if frac_digits > 0 || (x >> 40) % 5 == 0 {
+            if frac_digits > 0 || (x >> 40).is_multiple_of(5) {
                 s.push('.');
                 for _ in 0..frac_digits {
                     y = y.wrapping_mul(6364136223846793005).wrapping_add(1);
