@@ -309,9 +309,11 @@ pub struct StreamPrefilter {
     /// Bit `n` set when some key is `n` bytes long (bit 63: 63 or more), so most values
     /// are turned away without hashing them.
     key_lengths: u64,
-    /// Over the literal runs of `LIKE` operands (NFC).
+    /// Over the literal runs of `LIKE` operands (NFC) that are not suffixes.
     automaton: Option<AhoCorasick>,
-    /// The kinds of values the automaton's literal runs could be in.
+    /// Runs of `LIKE '%run'` operands: a value that matches ends with one.
+    suffixes: Arc<Vec<String>>,
+    /// The kinds of values the `LIKE` runs could be in.
     substring_kinds: KindMask,
 }
 
@@ -328,11 +330,17 @@ impl StreamPrefilter {
         self.always
             || (self.key_lengths & (1u64 << v.len().min(63)) != 0
                 && self.keys.get(v).is_some_and(|k| k.intersects(kind)))
-            || (self.substring_kinds.intersects(kind)
-                && self
-                    .automaton
-                    .as_ref()
-                    .is_some_and(|ac| ac.is_match(nfc(v).as_ref())))
+            || (self.substring_kinds.intersects(kind) && self.run_may_involve(v))
+    }
+
+    /// Whether the NFC form of `v` ends with a suffix run or contains another run.
+    fn run_may_involve(&self, v: &str) -> bool {
+        let v = nfc(v);
+        self.suffixes.iter().any(|s| v.ends_with(s.as_str()))
+            || self
+                .automaton
+                .as_ref()
+                .is_some_and(|ac| ac.is_match(v.as_ref()))
     }
 
     /// Both checks over an event's kinds and its string values with their kinds.
@@ -503,7 +511,7 @@ impl StreamEvaluator {
                 for k in keys {
                     match k {
                         Key::Exact(k, _) => self.by_key.entry(k.clone()).or_default().push(no),
-                        Key::Contains(k, _) => {
+                        Key::Contains(k, _, _) => {
                             self.by_substring.entry(k.clone()).or_default().push(no);
                             self.substrings = None;
                         }
@@ -543,7 +551,7 @@ impl StreamEvaluator {
                 for k in keys {
                     let (map, k) = match k {
                         Key::Exact(k, _) => (&mut self.by_key, k),
-                        Key::Contains(k, _) => {
+                        Key::Contains(k, _, _) => {
                             self.substrings = None;
                             (&mut self.by_substring, k)
                         }
@@ -894,16 +902,14 @@ impl StreamEvaluator {
                 || ["observed-data", "bundle"]
                     .iter()
                     .any(|k| self.by_key.contains_key(*k));
-            let automaton = match &self.substrings {
-                Some(Substrings::Automaton(ac, _)) => Some(ac.clone()),
-                Some(Substrings::Always(list)) => {
-                    always |= !list.is_empty();
-                    None
-                }
-                None => None,
-            };
+            if let Some(Substrings::Always(list)) = &self.substrings {
+                always |= !list.is_empty();
+            }
             let mut keys: HashMap<String, KindMask> = HashMap::new();
             let mut substring_kinds = KindMask::default();
+            // A run that only ever came from `%run` operands is checked as a suffix;
+            // the others by an automaton of their own.
+            let mut runs: HashMap<&str, bool> = HashMap::new();
             for reg in self.patterns.iter().flatten() {
                 for k in reg.keys.iter().flatten() {
                     match k {
@@ -911,12 +917,31 @@ impl StreamEvaluator {
                             let e = keys.entry(v.clone()).or_default();
                             *e = e.with(KindMask(*kinds));
                         }
-                        Key::Contains(_, kinds) => {
+                        Key::Contains(run, kinds, suffix) => {
                             substring_kinds = substring_kinds.with(KindMask(*kinds));
+                            let e = runs.entry(run.as_str()).or_insert(true);
+                            *e &= *suffix;
                         }
                     }
                 }
             }
+            let suffixes: Vec<String> = runs
+                .iter()
+                .filter(|(_, s)| **s)
+                .map(|(r, _)| (*r).to_owned())
+                .collect();
+            let inner: Vec<&str> = runs.iter().filter(|(_, s)| !**s).map(|(r, _)| *r).collect();
+            let automaton = if inner.is_empty() {
+                None
+            } else {
+                match AhoCorasick::new(&inner) {
+                    Ok(ac) => Some(ac),
+                    Err(_) => {
+                        always = true;
+                        None
+                    }
+                }
+            };
             let key_lengths = keys.keys().fold(0u64, |m, k| m | (1u64 << k.len().min(63)));
             self.prefilter = Some(StreamPrefilter {
                 kinds,
@@ -924,6 +949,7 @@ impl StreamEvaluator {
                 key_lengths,
                 keys: Arc::new(keys),
                 automaton,
+                suffixes: Arc::new(suffixes),
                 substring_kinds,
             });
         }
@@ -1222,8 +1248,9 @@ fn collect_leaves<'p>(e: &'p ObservationExpr, out: &mut Vec<&'p ComparisonExpr>)
 enum Key {
     /// A string value equal to this.
     Exact(String, u32),
-    /// A string value whose NFC form contains this.
-    Contains(String, u32),
+    /// A string value whose NFC form contains this; `true` when the operand was
+    /// `%` followed by this run alone, so a matching value also ends with it.
+    Contains(String, u32, bool),
 }
 
 /// The kinds of event values a comparison on objects of type `object_type` can test.
@@ -1277,7 +1304,8 @@ fn comparison_keys(c: &ComparisonExpr) -> Option<Vec<Key>> {
                         .split(['%', '_'])
                         .max_by_key(|r| r.len())
                         .filter(|r| !r.is_empty())?;
-                    Some(vec![Key::Contains(run.to_owned(), kinds)])
+                    let suffix = operand.strip_prefix('%') == Some(run);
+                    Some(vec![Key::Contains(run.to_owned(), kinds, suffix)])
                 }
                 _ => None,
             }
@@ -2070,6 +2098,8 @@ mod tests {
             "[url:value LIKE 'http://c2.%'] AND [domain-name:value = '10.0.0.1']",
             "[ipv4-addr:value IN ('10.0.0.2', 'b.example')] REPEATS 3 TIMES",
             "[x-custom:name = 'z.relay.example'] OR [ipv6-addr:value = 'b.example']",
+            "[url:value LIKE '%.relay.example/%'] REPEATS 2 TIMES",
+            "[domain-name:value LIKE '%.lab'] REPEATS 2 TIMES",
         ];
         const STRINGS: &[&str] = &[
             "a.example",
@@ -2079,6 +2109,10 @@ mod tests {
             "x.relay.example",
             "z.relay.example",
             "http://c2.relay.example/",
+            "x.relay.example.org",
+            "http://a.relay.example/x",
+            "ci.lab",
+            "ci.lab.example",
             "other",
         ];
         const TYPES: &[&str] = &["domain-name", "ipv4-addr", "ipv6-addr", "url"];
