@@ -345,6 +345,37 @@ fn server_error(e: FederationError) -> ServerError {
     }
 }
 
+/// Signs what this node publishes, once, when it is stored (TAXII POST, `nadhir
+/// import`): [`egress_one`] passes the signature on with every unchanged copy, so a
+/// version is signed once whatever the number of partners and syncs.
+#[derive(Debug, Clone)]
+pub struct PublicationSigner {
+    key: NodeKey,
+    id: NodeId,
+}
+
+impl PublicationSigner {
+    /// A signer with the node's key and identity.
+    pub fn new(key: NodeKey, id: NodeId) -> Self {
+        PublicationSigner { key, id }
+    }
+
+    /// This node's signature over `object`'s signed content.
+    pub fn signature(&self, object: &stix::Object) -> SignedBy {
+        let s = sign_canonical(&signing_bytes(object), &self.key, &self.id);
+        SignedBy {
+            signer: s.signer,
+            value: s.value,
+        }
+    }
+}
+
+impl taxii::server::gate::PublishSigner for PublicationSigner {
+    fn sign(&self, object: &stix::Object) -> SignedBy {
+        self.signature(object)
+    }
+}
+
 /// The TAXII server's hook: peer accounts read through [`Node::egress_for`] and push
 /// through [`Node::accept_from`].
 #[derive(Debug, Clone)]

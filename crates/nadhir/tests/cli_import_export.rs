@@ -381,3 +381,72 @@ fn validate_exit_codes_and_every_error() {
         Some(2)
     );
 }
+
+/// `nadhir import` signs each version it stores with the node's key (the signature goes
+/// into the object's sharing metadata, and verifies); `--no-sign` stores none.
+#[test]
+fn import_signs_each_version_once_unless_told_not_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let objs = [
+        indicator(1, "2026-01-01T00:00:00.000Z"),
+        indicator(1, "2026-02-01T00:00:00.000Z"),
+        indicator(2, "2026-01-01T00:00:00.000Z"),
+    ];
+    let text: String = objs.iter().map(|o| format!("{o}\n")).collect();
+    let file = write(dir.path(), "in.jsonl", &text);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for sign in [true, false] {
+        let data = dir.path().join(if sign { "signed" } else { "unsigned" });
+        let mut args = vec!["import", file.to_str().unwrap()];
+        if !sign {
+            args.push("--no-sign");
+        }
+        let o = nadhir(&data, &args);
+        assert!(o.status.success(), "import failed: {}", stderr(&o));
+        let ids: Vec<String> = ["1", "2"]
+            .iter()
+            .map(|n| format!("indicator--0000000{n}-1111-4111-8111-111111111111"))
+            .collect();
+        let rows = rt.block_on(async {
+            let store = store::open(&data, None).await.unwrap();
+            store.get_meta(&ids).await.unwrap()
+        });
+        if !sign {
+            assert!(
+                rows.is_empty(),
+                "unsigned into a plain collection: no metadata rows"
+            );
+            continue;
+        }
+        let key = federation::identity::NodeKey::load_or_create(&data.join("node.key"))
+            .unwrap()
+            .0;
+        assert_eq!(rows.len(), 2);
+        let mut signed = 0;
+        for row in &rows {
+            let doc: policy::MetaDoc = serde_json::from_str(&row.json).unwrap();
+            for (version_key, by) in &doc.signatures {
+                let obj = objs
+                    .iter()
+                    .map(|v| stix::Object::from_value(v.clone()).unwrap())
+                    .find(|o| {
+                        o.id() == row.id
+                            && o.version().map(|t| t.sort_key()).as_deref() == Some(version_key)
+                    })
+                    .expect("a signature for a stored version");
+                let mut keys = federation::identity::PeerKeys::new();
+                keys.insert(by.signer.clone(), &key.public_b64()).unwrap();
+                let sig = policy::sharing::Signature {
+                    signer: by.signer.clone(),
+                    value: by.value.clone(),
+                };
+                federation::signature::verify(&obj, &sig, &keys).unwrap();
+                signed += 1;
+            }
+        }
+        assert_eq!(signed, 3, "each of the three versions is signed");
+    }
+}

@@ -856,3 +856,48 @@ async fn delete_then_404() {
         json!([V1, V2, V3])
     );
 }
+
+/// With a publication signer installed (the node's key, in `nadhir serve`), what a local
+/// account POSTs is signed once as it is stored: each new version's signature goes into
+/// the object's sharing metadata, a later version adds its own, and a duplicate POST adds
+/// nothing.
+#[tokio::test]
+async fn posted_versions_are_signed_as_they_are_stored() {
+    #[derive(Debug)]
+    struct TestSigner;
+    impl taxii::server::gate::PublishSigner for TestSigner {
+        fn sign(&self, object: &stix::Object) -> policy::stored::SignedBy {
+            policy::stored::SignedBy {
+                signer: policy::NodeId::new("identity--00000000-0000-4000-8000-0000000000ee"),
+                value: format!("signed:{}:{}", object.id(), object.version().unwrap()),
+            }
+        }
+    }
+    let n = node().await;
+    assert!(n.state.set_publish_signer(std::sync::Arc::new(TestSigner)));
+    let v1 = indicator(77, "2026-01-01T00:00:00.000Z");
+    let v2 = indicator(77, "2026-02-01T00:00:00.000Z");
+    let meta = || async {
+        let id = v1["id"].as_str().unwrap().to_owned();
+        let rows = n.store.get_meta(&[id]).await.unwrap();
+        let doc: policy::MetaDoc = serde_json::from_str(&rows[0].json).unwrap();
+        doc.signatures
+            .values()
+            .map(|s| s.value.clone())
+            .collect::<Vec<String>>()
+    };
+    let r = n.post_objects(SHARED, std::slice::from_ref(&v1)).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(
+        meta().await,
+        vec![format!(
+            "signed:{}:2026-01-01T00:00:00.000Z",
+            v1["id"].as_str().unwrap()
+        )]
+    );
+    n.post_objects(SHARED, &[v1.clone(), v2.clone()]).await;
+    let mut got = meta().await;
+    got.sort();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got[1].ends_with("2026-02-01T00:00:00.000Z"));
+}

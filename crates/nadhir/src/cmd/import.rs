@@ -48,6 +48,11 @@ pub struct ImportArgs {
     /// Print at most this many problems per file (all are counted).
     #[arg(long, default_value_t = 1000)]
     pub max_reported: u64,
+    /// Do not sign what is imported. By default each version is signed with the node's
+    /// key as it is published (about 20 µs of CPU per object), and every partner's
+    /// unchanged copy carries that signature; without, each copy is signed as it leaves.
+    #[arg(long)]
+    pub no_sign: bool,
 }
 
 /// What an import did, per run.
@@ -62,7 +67,15 @@ pub struct Summary {
 }
 
 enum Msg {
-    Batch(Vec<(String, Location, NewObject)>),
+    /// Checked objects: source name, location, stored form, this node's signature.
+    Batch(
+        Vec<(
+            String,
+            Location,
+            NewObject,
+            Option<policy::stored::SignedBy>,
+        )>,
+    ),
     /// The reader finished a file: commit what it produced.
     FileDone,
 }
@@ -78,7 +91,19 @@ pub fn run(g: &GlobalArgs, args: ImportArgs) -> anyhow::Result<ExitCode> {
             args.files.iter().map(|p| Source::Path(p.clone())).collect()
         };
         let upgrade = args.upgrade_stix20 || args.sample;
-        let summary = import_sources(store, &collection, sources, &args, upgrade).await?;
+        let signer = if args.no_sign {
+            None
+        } else {
+            let node = federation::node::Node::open(store.clone(), &g.data_dir)
+                .await
+                .context("cannot open the node's key to sign what is imported (--no-sign skips signing)")?;
+            Some(federation::node::PublicationSigner::new(
+                node.key.clone(),
+                node.id.clone(),
+            ))
+        };
+        let summary =
+            import_sources(store, &collection, sources, &args, upgrade, signer).await?;
         eprintln!(
             "imported into collection {}: {} read, {} stored, {} already present, {} invalid, {} conflicting{}",
             args.collection,
@@ -156,6 +181,7 @@ async fn import_sources(
     sources: Vec<Source>,
     args: &ImportArgs,
     upgrade: bool,
+    signer: Option<federation::node::PublicationSigner>,
 ) -> anyhow::Result<Summary> {
     let total_bytes: Option<u64> = sources
         .iter()
@@ -222,7 +248,13 @@ async fn import_sources(
                         } else {
                             match stix::Object::from_value(value) {
                                 Ok(obj) => {
-                                    batch.push((name.clone(), loc, NewObject::from_object(&obj)))
+                                    let signature = signer.as_ref().map(|s| s.signature(&obj));
+                                    batch.push((
+                                        name.clone(),
+                                        loc,
+                                        NewObject::from_object(&obj),
+                                        signature,
+                                    ))
                                 }
                                 Err(e) => {
                                     summary.invalid += 1;
@@ -259,6 +291,7 @@ async fn import_sources(
     let plain_collection = taxii::server::gate::collection_sharing(store.as_ref(), &collection.0)
         .await?
         == policy::CollectionSharing::default();
+    let signing = !args.no_sign;
     let mut tx = if args.strict {
         Some(store.begin().await?)
     } else {
@@ -297,17 +330,30 @@ async fn import_sources(
             }
         }
         let Some(open) = tx.as_mut() else { continue };
-        let objects: Vec<NewObject> = batch.iter().map(|(_, _, o)| o.clone()).collect();
+        let objects: Vec<NewObject> = batch.iter().map(|(_, _, o, _)| o.clone()).collect();
         // What is imported is published by the node's organisation, with the
-        // collection's sharing defaults (`nadhir share`), in the same transaction. A
-        // collection without defaults needs no row: an object without metadata is the
-        // node organisation's, which is exactly what it would say.
-        let meta = if plain_collection {
+        // collection's sharing defaults (`nadhir share`) and this node's signatures, in
+        // the same transaction. Unsigned into a collection without defaults it needs no
+        // row: an object without metadata is the node organisation's, which is exactly
+        // what it would say.
+        let meta = if plain_collection && !signing {
             Vec::new()
         } else {
-            let ids: Vec<&str> = objects.iter().map(|o| o.id.as_str()).collect();
-            match taxii::server::gate::publish_meta(store.as_ref(), &node_org, &collection.0, &ids)
-                .await
+            let published: Vec<taxii::server::gate::Published<'_>> = batch
+                .iter()
+                .map(|(_, _, o, signature)| taxii::server::gate::Published {
+                    id: &o.id,
+                    version_key: &o.version_key,
+                    signature: signature.clone(),
+                })
+                .collect();
+            match taxii::server::gate::publish_meta(
+                store.as_ref(),
+                &node_org,
+                &collection.0,
+                &published,
+            )
+            .await
             {
                 Ok(m) => m,
                 Err(e) => {
@@ -337,7 +383,7 @@ async fn import_sources(
         }
         match outcomes {
             Ok(outcomes) => {
-                for ((name, loc, obj), outcome) in batch.iter().zip(outcomes) {
+                for ((name, loc, obj, _), outcome) in batch.iter().zip(outcomes) {
                     match outcome {
                         InsertOutcome::Inserted { .. } => written.inserted += 1,
                         InsertOutcome::Duplicate => written.duplicates += 1,

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use policy::stored::{
-    COLLECTION_SHARING_RECORD, COMMUNITY_RECORD, NODE_ID_STATE_KEY, NODE_ORG_STATE_KEY,
+    SignedBy, COLLECTION_SHARING_RECORD, COMMUNITY_RECORD, NODE_ID_STATE_KEY, NODE_ORG_STATE_KEY,
     POLICY_CONFIG_STATE_KEY,
 };
 use policy::{
@@ -245,6 +245,24 @@ pub struct EgressItem {
     pub version_key: String,
 }
 
+/// Signs what this node publishes, once, when it is stored (implemented by the
+/// federation layer with the node's key): every partner's unchanged copy then carries
+/// that signature instead of one made per copy.
+pub trait PublishSigner: Send + Sync + std::fmt::Debug {
+    /// This node's signature of `object` (over its signed content: the canonical JSON
+    /// without the sharing extension).
+    fn sign(&self, object: &stix::Object) -> SignedBy;
+}
+
+/// One published version for [`publish_meta`]: the object id, its version key and, when
+/// the node signs at publication, its signature.
+#[derive(Debug, Clone)]
+pub struct Published<'a> {
+    pub id: &'a str,
+    pub version_key: &'a str,
+    pub signature: Option<SignedBy>,
+}
+
 /// What crosses to and from partner nodes (implemented by the federation layer).
 #[async_trait::async_trait]
 pub trait FederationHook: Send + Sync + std::fmt::Debug {
@@ -413,51 +431,63 @@ pub async fn objects_visible(
 /// The metadata rows of objects a local account publishes into `collection`: an object
 /// already known keeps its metadata (its owner does not change when someone else adds
 /// a version), with the collection added; a new one gets the publisher's organisation
-/// as owner and the collection's sharing defaults.
+/// as owner and the collection's sharing defaults. A version given with this node's
+/// signature keeps it in the metadata (unless the object came from a partner). Only rows
+/// that change are returned.
 pub async fn publish_meta(
     store: &dyn Store,
     owner: &OrgId,
     collection: &str,
-    ids: &[&str],
+    published: &[Published<'_>],
 ) -> Result<Vec<MetaRow>, ServerError> {
     let sharing = collection_sharing(store, collection).await?;
-    let mut want: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+    let mut want: Vec<String> = published.iter().map(|p| p.id.to_owned()).collect();
     want.sort();
     want.dedup();
     let existing = store.get_meta(&want).await?;
-    let mut by_id: hashbrown::HashMap<String, MetaRow> =
-        existing.into_iter().map(|r| (r.id.clone(), r)).collect();
-    let now = store::now_micros();
-    let mut out = Vec::with_capacity(want.len());
-    for id in want {
-        match by_id.remove(&id) {
-            Some(row) => {
-                let mut doc: MetaDoc = serde_json::from_str(&row.json).map_err(|e| {
-                    ServerError::Internal(format!("stored metadata of {id} is not valid: {e}"))
-                })?;
-                if doc.meta.collections.iter().any(|c| c == collection) {
-                    continue;
-                }
-                doc.meta.collections.push(collection.to_owned());
-                out.push(MetaRow {
-                    id,
-                    json: meta_json(&doc)?,
-                    expires: row.expires,
-                    updated: now,
-                });
-            }
-            None => {
-                let doc = MetaDoc {
+    let mut docs: hashbrown::HashMap<String, (MetaDoc, Option<i64>, bool)> = existing
+        .into_iter()
+        .map(|r| {
+            let doc: MetaDoc = serde_json::from_str(&r.json).map_err(|e| {
+                ServerError::Internal(format!("stored metadata of {} is not valid: {e}", r.id))
+            })?;
+            Ok((r.id, (doc, r.expires, false)))
+        })
+        .collect::<Result<_, ServerError>>()?;
+    for p in published {
+        let (doc, _, changed) = docs.entry(p.id.to_owned()).or_insert_with(|| {
+            (
+                MetaDoc {
                     meta: sharing.meta_for(owner, collection),
                     ..MetaDoc::default()
-                };
-                out.push(MetaRow {
-                    id,
-                    json: meta_json(&doc)?,
-                    expires: None,
-                    updated: now,
-                });
+                },
+                None,
+                true,
+            )
+        });
+        if !doc.meta.collections.iter().any(|c| c == collection) {
+            doc.meta.collections.push(collection.to_owned());
+            *changed = true;
+        }
+        // A version published here is signed by this node; a version received from a
+        // partner keeps the signature it came with.
+        if let Some(sig) = &p.signature {
+            if doc.meta.originator.is_none() && !doc.signatures.contains_key(p.version_key) {
+                doc.signatures.insert(p.version_key.to_owned(), sig.clone());
+                *changed = true;
             }
+        }
+    }
+    let now = store::now_micros();
+    let mut out = Vec::new();
+    for id in want {
+        if let Some((doc, expires, true)) = docs.remove(&id) {
+            out.push(MetaRow {
+                json: meta_json(&doc)?,
+                id,
+                expires,
+                updated: now,
+            });
         }
     }
     Ok(out)

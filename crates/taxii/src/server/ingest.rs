@@ -123,9 +123,18 @@ fn detail_of(v: &Value, fallback_version: &str) -> StatusDetail {
     }
 }
 
-/// A validated object: its status entry, its stored form, and (for a peer's push, whose
-/// objects the federation layer still checks and rewrites) the object itself.
-type Checked = Result<(StatusDetail, NewObject, Option<stix::Object>), StatusDetail>;
+/// A validated object: its status entry, its stored form, (for a peer's push, whose
+/// objects the federation layer still checks and rewrites) the object itself, and (for
+/// a local publication on a node that signs) this node's signature.
+type Checked = Result<
+    (
+        StatusDetail,
+        NewObject,
+        Option<stix::Object>,
+        Option<policy::stored::SignedBy>,
+    ),
+    StatusDetail,
+>;
 
 /// Who is publishing: one of this node's accounts, or a partner node pushing.
 #[derive(Debug, Clone)]
@@ -134,8 +143,14 @@ pub(crate) enum Publisher {
     Peer(super::auth::Principal),
 }
 
-/// Validates one batch and prepares the valid objects for storage.
-fn check_batch(chunk: Vec<Value>, req_ts: &str, keep: bool) -> Vec<Checked> {
+/// Validates one batch and prepares the valid objects for storage (signing them when
+/// `signer` is given).
+fn check_batch(
+    chunk: Vec<Value>,
+    req_ts: &str,
+    keep: bool,
+    signer: Option<&dyn gate::PublishSigner>,
+) -> Vec<Checked> {
     chunk
         .into_iter()
         .map(|v| {
@@ -143,7 +158,8 @@ fn check_batch(chunk: Vec<Value>, req_ts: &str, keep: bool) -> Vec<Checked> {
             match validate::check(v) {
                 Ok(obj) => {
                     let new = NewObject::from_object(&obj);
-                    Ok((detail, new, keep.then_some(obj)))
+                    let signature = signer.map(|s| s.sign(&obj));
+                    Ok((detail, new, keep.then_some(obj), signature))
                 }
                 Err(e) => Err(StatusDetail {
                     message: Some(format!("invalid object: {e}")),
@@ -213,6 +229,12 @@ async fn process(
     publisher: &Publisher,
 ) -> BatchEnd {
     let keep = matches!(publisher, Publisher::Peer(_));
+    // What this node publishes is signed once, here (a partner's push keeps the
+    // signature it came with).
+    let signer = match publisher {
+        Publisher::Local(_) => state.publish_signer.get().cloned(),
+        Publisher::Peer(_) => None,
+    };
     let mut batches_done = 0usize;
     let req_ts = st.request_timestamp.clone();
     let mut chunks: std::collections::VecDeque<Vec<Value>> = std::collections::VecDeque::new();
@@ -229,7 +251,10 @@ async fn process(
     let spawn = |chunk: Vec<Value>| {
         let req_ts = req_ts.clone();
         let fallback: Vec<StatusDetail> = chunk.iter().map(|v| detail_of(v, &req_ts)).collect();
-        let task = tokio::task::spawn_blocking(move || check_batch(chunk, &req_ts, keep));
+        let signer = signer.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            check_batch(chunk, &req_ts, keep, signer.as_deref())
+        });
         (task, fallback)
     };
     let mut next = chunks.pop_front().map(spawn);
@@ -397,12 +422,14 @@ async fn store_batch(
     let mut good = Vec::with_capacity(checked.len());
     let mut details = Vec::with_capacity(checked.len());
     let mut objects = Vec::new();
+    let mut signatures = Vec::with_capacity(checked.len());
     for c in checked {
         match c {
-            Ok((d, n, o)) => {
+            Ok((d, n, o, sig)) => {
                 details.push(d);
                 good.push(n);
                 objects.extend(o);
+                signatures.push(sig);
             }
             Err(d) => {
                 st.failure_count += 1;
@@ -415,10 +442,18 @@ async fn store_batch(
     }
     let prepared = match publisher {
         Publisher::Local(owner) => {
-            let ids: Vec<&str> = good.iter().map(|n| n.id.as_str()).collect();
-            gate::publish_meta(state.store.as_ref(), owner, &coll.0, &ids)
-                .await
-                .map(|rows| (details, good, rows))
+            let published: Vec<gate::Published<'_>> = good
+                .iter()
+                .zip(signatures)
+                .map(|(n, signature)| gate::Published {
+                    id: &n.id,
+                    version_key: &n.version_key,
+                    signature,
+                })
+                .collect();
+            let rows = gate::publish_meta(state.store.as_ref(), owner, &coll.0, &published).await;
+            drop(published);
+            rows.map(|rows| (details, good, rows))
         }
         Publisher::Peer(peer) => accept_pushed(state, peer, coll, details, objects, st).await,
     };

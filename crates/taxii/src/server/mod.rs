@@ -186,6 +186,9 @@ pub struct ServerState {
     pub directory: gate::DirectoryCache,
     /// What crosses to partner nodes (set once by the federation layer).
     pub federation: std::sync::OnceLock<Arc<dyn gate::FederationHook>>,
+    /// Signs what local accounts publish, once, when it is stored (installed by the
+    /// server with the node's key; without it, copies are signed as they leave).
+    pub publish_signer: std::sync::OnceLock<Arc<dyn gate::PublishSigner>>,
     /// This server process's random instance id: the owner of the statuses it is
     /// processing, and the key of its liveness row in the store.
     pub instance: String,
@@ -315,6 +318,7 @@ impl AppState {
             background: Background::new(),
             directory: gate::DirectoryCache::default(),
             federation: std::sync::OnceLock::new(),
+            publish_signer: std::sync::OnceLock::new(),
             instance: uuid::Uuid::new_v4().to_string(),
         }))
     }
@@ -329,6 +333,11 @@ impl AppState {
     /// Installs the federation hook (peer reads and pushes); only the first call counts.
     pub fn set_federation(&self, hook: Arc<dyn gate::FederationHook>) -> bool {
         self.federation.set(hook).is_ok()
+    }
+
+    /// Installs the signer of local publications; only the first call counts.
+    pub fn set_publish_signer(&self, signer: Arc<dyn gate::PublishSigner>) -> bool {
+        self.publish_signer.set(signer).is_ok()
     }
 
     /// Registers one background ingestion (see [`Background`]).
