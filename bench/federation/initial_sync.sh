@@ -8,6 +8,9 @@
 #
 # Prints the import time at A, the sync wall time and peak RSS at B, objects/s, and
 # checks that B holds all N objects and that A's ledger has N entries and verifies.
+# IMPORT_ARGS adds arguments to the import at A (IMPORT_ARGS=--no-sign: versions are not
+# signed as they are stored, so A signs every copy as it leaves, as before publication
+# signing; use another WORKDIR, since the import is kept per WORKDIR and N).
 set -euo pipefail
 N=${1:-1000000}
 W=${2:-$(mktemp -d)}
@@ -32,7 +35,7 @@ if [ -d "$W/a-imported-$N" ] && [ "${REIMPORT:-0}" != 1 ]; then
   echo "import at A: reused $W/a-imported-$N"
 else
   echo "import at A: $N objects"
-  /usr/bin/time -f "  import: %e s wall, %M KiB peak RSS" "$BIN" --data-dir "$A" import --collection intel "$W/corpus-$N.jsonl" 2>&1 | grep -E "import:|imported" || true
+  /usr/bin/time -f "  import: %e s wall, %M KiB peak RSS" "$BIN" --data-dir "$A" import --collection intel ${IMPORT_ARGS:-} "$W/corpus-$N.jsonl" 2>&1 | grep -E "import:|imported" || true
   rm -rf "$W/a-imported-$N"; cp -a "$A" "$W/a-imported-$N"
 fi
 "$BIN" --data-dir "$A" admin grant --collection intel --org org-b --read >/dev/null

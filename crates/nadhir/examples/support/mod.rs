@@ -18,9 +18,24 @@ pub fn read_fixture_file(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap()
 }
 
+/// The data directory (node key) of the node whose store is the database `db`: one per
+/// database, under the temporary directory, so no run writes into the working directory.
+pub fn data_dir_for(db: &str) -> PathBuf {
+    let name: String = db
+        .rsplit('/')
+        .next()
+        .unwrap_or("db")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    std::env::temp_dir().join(format!("nadhir-node-{name}"))
+}
+
 /// Runs `bin` on the database `db`; panics with its stderr when it fails.
 pub fn nadhir_db(bin: &Path, db: &str, args: &[&str]) -> Output {
     let out = Command::new(bin)
+        .arg("--data-dir")
+        .arg(data_dir_for(db))
         .arg("--database-url")
         .arg(db)
         .args(args)
@@ -104,6 +119,8 @@ impl Nats {
         idle_exit: u32,
     ) -> Child {
         Command::new(bin)
+            .arg("--data-dir")
+            .arg(data_dir_for(db))
             .arg("--database-url")
             .arg(db)
             .args(["watch", "--json", "--min-confidence", "50"])
