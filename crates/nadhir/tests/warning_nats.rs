@@ -119,6 +119,14 @@ async fn two_workers_one_killed_every_event_counted_once() {
         &db.url,
         &["import", tel.join("indicators.json").to_str().unwrap()],
     );
+    // The import signs with the node key, which lives in this database's data
+    // directory, never in the working directory.
+    let node_dir = support::data_dir_for(&db.url);
+    assert!(
+        node_dir.join("node.key").is_file(),
+        "{}",
+        node_dir.display()
+    );
     let nats = Nats::new(&nats_url, "nadhirtest", &run_name("nw").replace('_', ""));
     let published = nats.publish(Path::new(BIN), &db.url, &[&tel.join("eve.json")]);
     assert_eq!(published, 20_000);
@@ -164,4 +172,5 @@ async fn two_workers_one_killed_every_event_counted_once() {
     assert_eq!(without(exported(&db.url, dir.path()), &general), want);
     nats.delete().await;
     db.drop_db().await;
+    let _ = std::fs::remove_dir_all(node_dir);
 }
