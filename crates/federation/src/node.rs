@@ -32,6 +32,11 @@ pub struct Node {
 }
 
 impl Node {
+    /// The signer of what this node publishes (its key and identity).
+    pub fn publication_signer(&self) -> PublicationSigner {
+        PublicationSigner::new(self.key.clone(), self.id.clone())
+    }
+
     /// Loads (or creates, on first start) the node's identity and key.
     pub async fn open(
         store: Arc<dyn Store>,
@@ -359,20 +364,16 @@ impl PublicationSigner {
     pub fn new(key: NodeKey, id: NodeId) -> Self {
         PublicationSigner { key, id }
     }
+}
 
+impl taxii::server::gate::PublishSigner for PublicationSigner {
     /// This node's signature over `object`'s signed content.
-    pub fn signature(&self, object: &stix::Object) -> SignedBy {
+    fn sign(&self, object: &stix::Object) -> SignedBy {
         let s = sign_canonical(&signing_bytes(object), &self.key, &self.id);
         SignedBy {
             signer: s.signer,
             value: s.value,
         }
-    }
-}
-
-impl taxii::server::gate::PublishSigner for PublicationSigner {
-    fn sign(&self, object: &stix::Object) -> SignedBy {
-        self.signature(object)
     }
 }
 

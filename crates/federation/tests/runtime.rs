@@ -221,9 +221,9 @@ async fn a_later_version_in_an_open_transaction_keeps_the_earlier_signature() {
 /// the node's key; a copy the agreement rewrites (PII redacted) is signed afresh.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_published_here_is_signed_once_for_every_partner() {
-    use federation::node::{Node, PublicationSigner};
+    use federation::node::Node;
     use policy::{Agreement, RedactionRules, Tlp};
-    use taxii::server::gate;
+    use taxii::server::gate::{self, PublishSigner};
 
     let dir = tempfile::tempdir().unwrap();
     let store = store::open(dir.path(), None).await.unwrap();
@@ -254,7 +254,7 @@ async fn a_version_published_here_is_signed_once_for_every_partner() {
     };
     let plain = clear(21, "beacon");
     let personal = clear(22, "reported by analyst@bank.example");
-    let signer = PublicationSigner::new(node.key.clone(), node.id.clone());
+    let signer = node.publication_signer();
     let news: Vec<NewObject> = [&plain, &personal]
         .iter()
         .map(|o| NewObject::from_object(o))
@@ -265,7 +265,7 @@ async fn a_version_published_here_is_signed_once_for_every_partner() {
         .map(|(n, o)| gate::Published {
             id: &n.id,
             version_key: &n.version_key,
-            signature: Some(signer.signature(o)),
+            signature: Some(signer.sign(o)),
         })
         .collect();
     let org = gate::node_org(store.as_ref()).await.unwrap();
@@ -397,6 +397,6 @@ async fn a_version_published_here_is_signed_once_for_every_partner() {
         }
     }
     // What publication stored is this node's signature of each version.
-    assert_eq!(stored_sig(plain.id()), signer.signature(&plain).value);
-    assert_eq!(stored_sig(personal.id()), signer.signature(&personal).value);
+    assert_eq!(stored_sig(plain.id()), signer.sign(&plain).value);
+    assert_eq!(stored_sig(personal.id()), signer.sign(&personal).value);
 }

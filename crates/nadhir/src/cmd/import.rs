@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use store::{CollectionId, InsertOutcome, NewObject, Store};
+use taxii::server::gate::PublishSigner;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -97,10 +98,7 @@ pub fn run(g: &GlobalArgs, args: ImportArgs) -> anyhow::Result<ExitCode> {
             let node = federation::node::Node::open(store.clone(), &g.data_dir)
                 .await
                 .context("cannot open the node's key to sign what is imported (--no-sign skips signing)")?;
-            Some(federation::node::PublicationSigner::new(
-                node.key.clone(),
-                node.id.clone(),
-            ))
+            Some(node.publication_signer())
         };
         let summary =
             import_sources(store, &collection, sources, &args, upgrade, signer).await?;
@@ -248,7 +246,7 @@ async fn import_sources(
                         } else {
                             match stix::Object::from_value(value) {
                                 Ok(obj) => {
-                                    let signature = signer.as_ref().map(|s| s.signature(&obj));
+                                    let signature = signer.as_ref().map(|s| s.sign(&obj));
                                     batch.push((
                                         name.clone(),
                                         loc,

@@ -174,10 +174,7 @@ pub fn run(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("cannot load the node's identity")?;
         state.set_federation(std::sync::Arc::new(federation::node::NodeHook(node.clone())));
-        state.set_publish_signer(std::sync::Arc::new(federation::node::PublicationSigner::new(
-            node.key.clone(),
-            node.id.clone(),
-        )));
+        state.set_publish_signer(std::sync::Arc::new(node.publication_signer()));
         let mut app = taxii::server::router(state.clone())
             .merge(federation::api::router(state.clone(), node.clone()));
         let (warn_stop, warn_rx) = tokio::sync::watch::channel(false);

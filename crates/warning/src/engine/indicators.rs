@@ -64,6 +64,23 @@ pub struct InactiveCounts {
     pub malformed: u64,
 }
 
+impl IndexStatus {
+    /// Adds the counts of `other` (what a layer compiled) to these.
+    fn add_counts(&mut self, other: &IndexStatus) {
+        self.indicators_read += other.indicators_read;
+        self.ioc_indicators += other.ioc_indicators;
+        self.general_indicators += other.general_indicators;
+        self.unusable += other.unusable;
+        let (a, b) = (&mut self.inactive, &other.inactive);
+        a.revoked += b.revoked;
+        a.not_yet_valid += b.not_yet_valid;
+        a.expired += b.expired;
+        a.low_confidence += b.low_confidence;
+        a.other_pattern_type += b.other_pattern_type;
+        a.malformed += b.malformed;
+    }
+}
+
 /// One snapshot of the indicators taking part in matching.
 #[derive(Debug)]
 pub struct LiveIndicators {
@@ -100,6 +117,30 @@ pub(crate) struct ReloadState {
     far_transition: Option<i64>,
     /// When the live set last changed (for folding the layers when idle).
     last_change: Option<Instant>,
+}
+
+impl ReloadState {
+    /// Keeps the validity transitions of what was compiled: those within the horizon
+    /// by time, and the earliest one past it.
+    fn add_transitions(&mut self, near: Vec<(i64, String)>, far: Option<i64>) {
+        for (t, id) in near {
+            self.transitions.entry(t).or_default().push(id);
+        }
+        if let Some(f) = far {
+            self.far_transition = Some(earliest(self.far_transition, f));
+        }
+    }
+
+    /// The next transition kept (within the horizon or past it).
+    fn next_transition(&self) -> Option<i64> {
+        let near = self.transitions.keys().next().copied();
+        near.into_iter().chain(self.far_transition).min()
+    }
+}
+
+/// The earlier of `t` and `current` (when there is one).
+fn earliest(current: Option<i64>, t: i64) -> i64 {
+    current.map_or(t, |c| c.min(t))
 }
 
 /// Pages of 1,000 new indicator versions taken by one reload at most.
@@ -196,7 +237,7 @@ impl Compiler {
         if t <= now + TRANSITION_HORIZON {
             self.transitions.push((t, id.to_owned()));
         } else {
-            self.far_transition = Some(self.far_transition.map_or(t, |f| f.min(t)));
+            self.far_transition = Some(earliest(self.far_transition, t));
         }
     }
 
@@ -266,12 +307,12 @@ impl Compiler {
         }
     }
 
-    fn finish(self) -> Result<Compiled2> {
+    fn finish(self) -> Result<CompiledSet> {
         let index = self
             .builder
             .build()
             .map_err(|e| EngineError::Index(e.to_string()))?;
-        Ok(Compiled2 {
+        Ok(CompiledSet {
             index,
             general: self.general,
             status: self.status,
@@ -283,7 +324,7 @@ impl Compiler {
 }
 
 /// What a [`Compiler`] produced.
-struct Compiled2 {
+struct CompiledSet {
     index: Index,
     general: Vec<(String, String)>,
     status: IndexStatus,
@@ -451,23 +492,8 @@ impl Engine {
             .collect();
         drop(general_ids);
         let layer = self.compile_changes(&changes).await?;
-        for (t, id) in &layer.transitions {
-            st.transitions.entry(*t).or_default().push(id.clone());
-        }
-        if let Some(f) = layer.far_transition {
-            st.far_transition = Some(st.far_transition.map_or(f, |x| x.min(f)));
-        }
-        status.indicators_read += layer.status.indicators_read;
-        status.ioc_indicators += layer.status.ioc_indicators;
-        status.general_indicators += layer.status.general_indicators;
-        status.unusable += layer.status.unusable;
-        let (a, b) = (&mut status.inactive, &layer.status.inactive);
-        a.revoked += b.revoked;
-        a.not_yet_valid += b.not_yet_valid;
-        a.expired += b.expired;
-        a.low_confidence += b.low_confidence;
-        a.other_pattern_type += b.other_pattern_type;
-        a.malformed += b.malformed;
+        st.add_transitions(layer.transitions, layer.far_transition);
+        status.add_counts(&layer.status);
         general.extend(layer.general);
         if layer.index.indicator_count() > 0 {
             layers.push(Arc::new(layer.index));
@@ -482,7 +508,7 @@ impl Engine {
                 changes.commit(st);
                 return self.full_build(st, changes.newest).await;
             }
-            let merged = self.compile_ids(&ids).await?;
+            let merged = self.compile_rows(Vec::new(), &ids).await?;
             layers.replace_from(1, Arc::new(merged.index));
         }
         changes.commit(st);
@@ -492,14 +518,7 @@ impl Engine {
         status.time_to_effect_ms = changes
             .newest
             .map(|t| u64::try_from((status.live_since - t).max(0) / 1000).unwrap_or(0));
-        status.next_transition = st
-            .transitions
-            .keys()
-            .next()
-            .copied()
-            .into_iter()
-            .chain(st.far_transition)
-            .min();
+        status.next_transition = st.next_transition();
         st.last_change = Some(Instant::now());
         tracing::info!(
             generation = status.generation,
@@ -520,7 +539,7 @@ impl Engine {
     }
 
     /// Compiles the current versions of the changed indicators (those still stored).
-    async fn compile_changes(&self, changes: &Changes) -> Result<Compiled2> {
+    async fn compile_changes(&self, changes: &Changes) -> Result<CompiledSet> {
         let read: hashbrown::HashSet<&str> =
             changes.rows.iter().map(|(id, _, _)| id.as_str()).collect();
         let rest: Vec<String> = changes
@@ -537,17 +556,12 @@ impl Engine {
         self.compile_rows(rows, &rest).await
     }
 
-    /// Compiles the current versions of `ids` (those still stored) into one index.
-    async fn compile_ids(&self, ids: &[String]) -> Result<Compiled2> {
-        self.compile_rows(Vec::new(), ids).await
-    }
-
     /// Compiles `rows` and the current versions of `ids` (read here) into one index.
     async fn compile_rows(
         &self,
         mut rows: Vec<(i64, String)>,
         ids: &[String],
-    ) -> Result<Compiled2> {
+    ) -> Result<CompiledSet> {
         let weights = load_weights(self.store.as_ref()).await?;
         for chunk in ids.chunks(500) {
             let page = self
@@ -589,18 +603,9 @@ impl Engine {
         st.last_cursor = st.last_cursor.max(built.max_cursor);
         // Tombstones older than the build are in it; transitions start afresh.
         st.transitions.clear();
-        for (t, id) in built.transitions {
-            st.transitions.entry(t).or_default().push(id);
-        }
-        st.far_transition = built.far_transition;
-        status.next_transition = st
-            .transitions
-            .keys()
-            .next()
-            .copied()
-            .into_iter()
-            .chain(st.far_transition)
-            .min();
+        st.far_transition = None;
+        st.add_transitions(built.transitions, built.far_transition);
+        status.next_transition = st.next_transition();
         st.built_once = true;
         st.last_change = None;
         tracing::info!(
@@ -635,10 +640,10 @@ impl Engine {
 
     /// Reads the latest version of every indicator and compiles the active ones on a
     /// blocking thread (rows flow through a bounded channel: memory stays flat).
-    async fn build(&self, weights: WeightBook) -> Result<Compiled2> {
+    async fn build(&self, weights: WeightBook) -> Result<CompiledSet> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(i64, String)>(1024);
         let policy = self.active_policy();
-        let compile = tokio::task::spawn_blocking(move || -> Result<Compiled2> {
+        let compile = tokio::task::spawn_blocking(move || -> Result<CompiledSet> {
             let mut c = Compiler::new(policy, weights);
             while let Some((cursor, json)) = rx.blocking_recv() {
                 c.add(cursor, &json);
