@@ -850,6 +850,44 @@ mod tests {
         assert!(ids(&ix, ValueKind::Domain, "example.co").is_empty());
     }
 
+    /// An internationalised name hits in either form: the indicator's U-label and the
+    /// A-label DNS telemetry logs (and the reverse), in any case.
+    #[test]
+    fn internationalised_names_hit_as_a_labels() {
+        let ix = index(&[
+            ("i-exact", Ioc::Domain("BÜCHER.example")),
+            ("i-sub", Ioc::DomainSuffix("xn--bcher-kva.example")),
+            (
+                "i-like",
+                Ioc::Like(TextKind::DomainName, "%.Bücher.Example"),
+            ),
+        ]);
+        for wire in [
+            "xn--bcher-kva.example",
+            "XN--BCHER-KVA.EXAMPLE.",
+            "bücher.example",
+        ] {
+            assert_eq!(
+                hits(&ix, ValueKind::Domain, wire),
+                [(
+                    "i-exact".to_owned(),
+                    "exact",
+                    "xn--bcher-kva.example".to_owned()
+                )],
+                "{wire}"
+            );
+        }
+        assert_eq!(
+            ids(&ix, ValueKind::Domain, "www.XN--bcher-kva.example"),
+            ["i-like", "i-sub"]
+        );
+        assert_eq!(
+            ids(&ix, ValueKind::Domain, "www.bücher.example"),
+            ["i-like", "i-sub"]
+        );
+        assert!(ids(&ix, ValueKind::Domain, "bucher.example").is_empty());
+    }
+
     #[test]
     fn like_on_domains_compiles_to_the_right_structure() {
         let ix = index(&[

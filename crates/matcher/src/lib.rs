@@ -25,6 +25,7 @@ mod iptable;
 pub mod layers;
 pub mod lines;
 pub mod normalize;
+pub mod punycode;
 pub mod scan;
 mod shared;
 mod strset;

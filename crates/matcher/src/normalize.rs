@@ -9,11 +9,14 @@
 //!
 //! * **Domain names** — ASCII letters are lowercased and one trailing dot is removed
 //!   (RFC 4343: DNS names compare case-insensitively, so DNS 0x20 case randomisation must
-//!   not hide a hit). Surrounding ASCII whitespace is trimmed. Internationalised names are
-//!   left as given: non-ASCII bytes are not case-folded and are not converted to punycode,
-//!   so an indicator must use the same form (U-label or A-label) as the telemetry.
-//! * **URLs** — when the value has the form `scheme://authority/rest`, the scheme and the
-//!   host are ASCII-lowercased, a trailing dot on the host is removed, the default port of
+//!   not hide a hit). Surrounding ASCII whitespace is trimmed. A label with non-ASCII
+//!   characters (a U-label) is lowercased, put in Unicode normalisation form C and
+//!   written as its A-label, `xn--` and Punycode (the mapping of UTS 46 reduced to case
+//!   and NFC; RFC 5891 compares IDNs as A-labels): `BÜCHER.example` and
+//!   `xn--bcher-kva.example` are the same name, in indicators and in telemetry.
+//! * **URLs** — when the value has the form `scheme://authority/rest`, the scheme is
+//!   ASCII-lowercased and the host normalised as a domain name (an IPv6 literal
+//!   `[…]` as its RFC 5952 text), a trailing dot on the host is removed, the default port of
 //!   `http`/`ws` (80), `https`/`wss` (443) and `ftp` (21) is removed, and an empty path of an
 //!   `http`/`https` URL becomes `/`. The user-info, path, query and fragment stay exact
 //!   (no percent-decoding). A value without `://` is kept exact apart from trimming.
@@ -26,9 +29,12 @@
 //!   the matching IPv4 CIDR). A zone index (`fe80::1%eth0`) is dropped.
 //! * **Email addresses** — surrounding whitespace and one pair of angle brackets are
 //!   removed (`Name <user@example.com>` gives `user@example.com`); the domain part (after
-//!   the last `@`) is normalised as a domain name; the local part stays exact.
+//!   the last `@`) is normalised as a domain name (A-labels included); the local part
+//!   stays exact.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use unicode_normalization::UnicodeNormalization;
 
 /// Hash algorithms the index compares as lowercase hexadecimal strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -113,16 +119,43 @@ pub fn domain(input: &str, out: &mut String) -> bool {
     if let Some(stripped) = s.strip_suffix('.') {
         s = stripped;
     }
-    push_ascii_lower(s, out);
+    push_domain(s, out);
     !out.is_empty()
 }
 
-/// Whether `s` is already in normalised domain form (no ASCII uppercase, no trailing dot,
-/// no surrounding whitespace). Lets the hot path skip the copy.
+/// Appends the normal form of the name `s` (no trailing dot to remove) to `out`: ASCII
+/// lowercased, each non-ASCII label as its A-label.
+fn push_domain(s: &str, out: &mut String) {
+    if s.is_ascii() {
+        push_ascii_lower(s, out);
+        return;
+    }
+    for (i, label) in s.split('.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if label.is_ascii() {
+            push_ascii_lower(label, out);
+            continue;
+        }
+        let folded: String = label.chars().flat_map(char::to_lowercase).nfc().collect();
+        match crate::punycode::encode(&folded) {
+            Ok(code) if !folded.is_ascii() => {
+                out.push_str("xn--");
+                out.push_str(&code);
+            }
+            // Folding made it ASCII (the Kelvin sign is `k`), or it is too long to encode.
+            _ => out.push_str(&folded),
+        }
+    }
+}
+
+/// Whether `s` is already in normalised domain form (ASCII, no uppercase, no trailing
+/// dot, no surrounding whitespace). Lets the hot path skip the copy.
 pub fn domain_is_normal(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
-        && !b.iter().any(u8::is_ascii_uppercase)
+        && !b.iter().any(|&c| c.is_ascii_uppercase() || !c.is_ascii())
         && b[b.len() - 1] != b'.'
         && !b[0].is_ascii_whitespace()
         && !b[b.len() - 1].is_ascii_whitespace()
@@ -318,7 +351,7 @@ pub fn email(input: &str, out: &mut String) -> bool {
     }
     out.push_str(local);
     out.push('@');
-    push_ascii_lower(dom, out);
+    push_domain(dom, out);
     true
 }
 
@@ -364,7 +397,17 @@ pub fn url(input: &str, out: &mut String) -> bool {
         out.push_str(ui);
         out.push('@');
     }
-    push_ascii_lower(host, out);
+    match host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .and_then(|h| h.parse::<Ipv6Addr>().ok())
+    {
+        Some(v6) => {
+            use std::fmt::Write;
+            let _ = write!(out, "[{v6}]");
+        }
+        None => push_domain(host, out),
+    }
     let scheme_lower = &out[..scheme_lower_len];
     let default = default_port(scheme_lower);
     let is_http = scheme_lower == "http" || scheme_lower == "https";
@@ -418,12 +461,23 @@ mod tests {
     fn domain_case_and_trailing_dot() {
         assert_eq!(d("ExAmPle.COM."), "example.com");
         assert_eq!(d("  example.com "), "example.com");
-        assert_eq!(d("bücher.example"), "bücher.example");
+        // Internationalised names: one A-label form, whatever case and form they come in.
+        for name in [
+            "bücher.example",
+            "BÜCHER.example.",
+            "Bu\u{308}cher.EXAMPLE",
+            "xn--bcher-kva.example",
+            "XN--BCHER-KVA.example",
+        ] {
+            assert_eq!(d(name), "xn--bcher-kva.example", "{name}");
+        }
+        assert_eq!(d("مصرف.example"), "xn--wgbh1bn.example");
         assert_eq!(
-            d("BÜCHER.example"),
-            "bÜcher.example",
-            "non-ASCII is left as given"
+            d("\u{212A}.example"),
+            "k.example",
+            "the Kelvin sign folds to ASCII"
         );
+        assert!(!domain_is_normal("bücher.example"));
         assert!(domain_is_normal("a.example.com"));
         assert!(!domain_is_normal("A.example.com"));
         assert!(!domain_is_normal("example.com."));
@@ -447,6 +501,14 @@ mod tests {
             "http://User:Pw@example.com/p"
         );
         assert_eq!(u("http://[2001:DB8::1]:80/p"), "http://[2001:db8::1]/p");
+        assert_eq!(
+            u("http://[2001:0DB8:0:0::0001]:8080/p"),
+            "http://[2001:db8::1]:8080/p"
+        );
+        assert_eq!(
+            u("https://BÜCHER.example/Pfad"),
+            "https://xn--bcher-kva.example/Pfad"
+        );
         assert_eq!(u("ftp://Files.example.org:21"), "ftp://files.example.org");
         assert_eq!(u("example.com/Path"), "example.com/Path");
         assert_eq!(u("http://example.com?q"), "http://example.com?q");

@@ -24,7 +24,7 @@ pub mod hit;
 pub mod ids;
 pub mod lookalike;
 pub mod normalize;
-pub mod punycode;
+pub use matcher::punycode;
 pub mod stream;
 pub mod watchlist;
 

@@ -329,7 +329,7 @@ pub fn edit_threshold(len: usize) -> usize {
 /// A domain prepared for comparison: normalised, IDN-decoded, split.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreparedDomain {
-    /// Normalised (ASCII form as received, lowercase, no trailing dot).
+    /// Normalised (lowercase, no trailing dot, internationalised labels as A-labels).
     pub normalized: String,
     /// With `xn--` labels decoded (what a reader sees).
     pub displayed: String,

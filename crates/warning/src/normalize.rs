@@ -1,21 +1,25 @@
-//! Observable normalisation where telemetry becomes observables.
+//! Observable normalisation where telemetry becomes observables, with validation.
 //!
-//! The same rules must be applied to indicator values when the matcher builds its
-//! index (see `crates/matcher/src/normalize.rs`; the two are to be unified), so a
-//! value seen on the wire and a value in an indicator compare equal exactly when the
-//! protocol says they name the same thing:
+//! The canonical forms are the matcher's (`matcher::normalize`, the rules in
+//! `crates/matcher/README.md`), which the index applies to indicator values when it is
+//! built and the scanner to telemetry: a value seen on the wire, a value in an indicator,
+//! an SCO written into a sighting and an asset on a watchlist are the same text exactly
+//! when the protocol says they name the same thing. This module adds what a value must
+//! satisfy to become an observable at all, and refuses the rest with a reason:
 //!
-//! | observable | rule |
-//! |---|---|
-//! | `domain-name` | ASCII letters lowercased (RFC 4343: DNS names compare case-insensitively, so DNS 0x20 case randomisation cannot hide a hit); non-ASCII letters lowercased too (UTS 46 maps them so); one trailing dot (the root) removed; empty labels, labels over 63 octets and names over 253 octets refused |
-//! | `url` | scheme and host lowercased (RFC 3986 §6.2.2.1), the host normalised as a domain name (or as an IP literal); path, query and fragment kept byte for byte (they are case-sensitive) |
-//! | `ipv4-addr` | dotted quad without leading zeros; a `/32` suffix removed; other CIDR suffixes kept with the network address checked |
-//! | `ipv6-addr` | RFC 5952 canonical text (lowercase hex, longest zero run compressed, IPv4-mapped form kept); `/128` removed |
-//! | `email-addr` | local part kept (RFC 5321 §2.4: it may be case-sensitive), domain normalised |
-//! | `mac-addr` | lowercase, colon-separated (STIX 2.1 §6.8) |
+//! | observable | canonical form | refused |
+//! |---|---|---|
+//! | `domain-name` | ASCII lowercased (RFC 4343: DNS 0x20 case randomisation cannot hide a hit), one trailing dot removed, a label with non-ASCII characters lowercased, NFC and written as its A-label (`xn--`, RFC 5891) | empty labels, labels over 63 octets or names over 253 (A-label form), whitespace, control characters, `/`, `@` |
+//! | `url` | scheme lowercased, host as a domain name (or an IPv6 literal as RFC 5952 text), default port removed (80, 443, 21), empty `http(s)` path made `/`; user-info, path, query and fragment kept byte for byte (they are case-sensitive) | no `scheme://`, a bad scheme, an empty host, a port that is not a number, a host that is not a valid name |
+//! | `ipv4-addr` | dotted quad; a `/32` suffix removed; other CIDR suffixes kept | leading zeros, out-of-range octets, bad prefixes |
+//! | `ipv6-addr` | RFC 5952 text (lowercase hex, longest zero run compressed); `/128` removed | anything `Ipv6Addr` does not parse |
+//! | `email-addr` | surrounding whitespace and one pair of angle brackets removed, local part kept (RFC 5321 §2.4: it may be case-sensitive), domain as a domain name | no `@`, an empty local part, a bad domain |
+//! | `mac-addr` | lowercase, colon-separated (STIX 2.1 §6.8) | anything but six hex octets |
 //!
-//! The STIX pattern evaluator over stored observed-data keeps STIX's exact string
-//! semantics; normalisation happens only here, at the telemetry boundary.
+//! An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) in telemetry is matched as the IPv4
+//! address (the scanner reports it as an `ipv4-addr`); given here as an `ipv6-addr` it
+//! keeps its RFC 5952 text. The STIX pattern evaluator over stored observed-data keeps
+//! STIX's exact string semantics; normalisation happens only at the telemetry boundary.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -60,38 +64,31 @@ pub fn observable(observable_type: &str, value: &str) -> Result<String, Normaliz
     }
 }
 
-/// Normalises a DNS name (RFC 4343): lowercase, no trailing dot.
+/// Normalises a DNS name (RFC 4343, RFC 5891): the matcher's canonical form, checked.
 pub fn domain(value: &str) -> Result<String, NormalizeError> {
     let err = |reason| NormalizeError::new("domain-name", value, reason);
     let name = value.strip_suffix('.').unwrap_or(value);
     if name.is_empty() {
         return Err(err("empty name"));
     }
-    if name.len() > 253 {
-        return Err(err("longer than 253 octets"));
+    if name
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '@')
+    {
+        return Err(err("contains whitespace, a control character, '/' or '@'"));
     }
     let mut out = String::with_capacity(name.len());
-    for (i, label) in name.split('.').enumerate() {
-        if label.is_empty() {
-            return Err(err("empty label (two dots in a row or a leading dot)"));
-        }
-        if label.len() > 63 {
-            return Err(err("a label is longer than 63 octets"));
-        }
-        if label
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '@')
-        {
-            return Err(err("contains whitespace, a control character, '/' or '@'"));
-        }
-        if i > 0 {
-            out.push('.');
-        }
-        if label.is_ascii() {
-            out.extend(label.chars().map(|c| c.to_ascii_lowercase()));
-        } else {
-            out.extend(label.chars().flat_map(char::to_lowercase));
-        }
+    if !matcher::normalize::domain(name, &mut out) {
+        return Err(err("empty name"));
+    }
+    if out.split('.').any(str::is_empty) {
+        return Err(err("empty label (two dots in a row or a leading dot)"));
+    }
+    if out.split('.').any(|l| l.len() > 63) {
+        return Err(err("a label is longer than 63 octets"));
+    }
+    if out.len() > 253 {
+        return Err(err("longer than 253 octets"));
     }
     Ok(out)
 }
@@ -142,16 +139,26 @@ fn split_prefix(value: &str, max: u8) -> Result<(&str, Option<u8>), &'static str
     }
 }
 
-/// Normalises an e-mail address: the local part is kept, the domain normalised.
+/// Normalises an e-mail address: the matcher's canonical form (angle brackets and
+/// whitespace removed, the local part kept, the domain normalised), checked.
 pub fn email(value: &str) -> Result<String, NormalizeError> {
-    let Some((local, dom)) = value.rsplit_once('@') else {
-        return Err(NormalizeError::new("email-addr", value, "no '@'"));
+    let err = |reason| NormalizeError::new("email-addr", value, reason);
+    let mut out = String::with_capacity(value.len());
+    if !matcher::normalize::email(value, &mut out) {
+        return Err(err(if value.contains('@') {
+            "empty local part or domain"
+        } else {
+            "no '@'"
+        }));
+    }
+    let Some((local, dom)) = out.rsplit_once('@') else {
+        return Err(err("no '@'"));
     };
     if local.is_empty() {
-        return Err(NormalizeError::new("email-addr", value, "empty local part"));
+        return Err(err("empty local part"));
     }
-    let dom = domain(dom).map_err(|e| NormalizeError::new("email-addr", value, e.reason))?;
-    Ok(format!("{local}@{dom}"))
+    domain(dom).map_err(|e| err(e.reason))?;
+    Ok(out)
 }
 
 /// Normalises a MAC address to lowercase colon-separated octets.
@@ -238,31 +245,22 @@ pub fn split_url(value: &str) -> Result<UrlParts<'_>, NormalizeError> {
     })
 }
 
-/// Normalises a URL: scheme and host lowercased, host normalised as a DNS name or IP
-/// literal, the rest kept.
+/// Normalises a URL: the matcher's canonical form (scheme lowercased, host as a domain
+/// name or IPv6 literal, default port removed, the rest kept), checked.
 pub fn url(value: &str) -> Result<String, NormalizeError> {
     let parts = split_url(value)?;
-    let host = if parts.host.starts_with('[') {
-        format!(
-            "[{}]",
-            ipv6(parts.host).map_err(|e| NormalizeError::new("url", value, e.reason))?
-        )
-    } else {
-        domain(parts.host).map_err(|e| NormalizeError::new("url", value, e.reason))?
-    };
-    Ok(format!(
-        "{}://{}{}{}{}",
-        parts.scheme.to_ascii_lowercase(),
-        parts.userinfo,
-        host,
-        parts.port,
-        parts.rest
-    ))
+    url_host_of(&parts).map_err(|e| NormalizeError::new("url", value, e.reason))?;
+    let mut out = String::with_capacity(value.len() + 1);
+    matcher::normalize::url(value, &mut out);
+    Ok(out)
 }
 
 /// The host of a URL, normalised (without brackets for IPv6).
 pub fn url_host(value: &str) -> Result<String, NormalizeError> {
-    let parts = split_url(value)?;
+    url_host_of(&split_url(value)?)
+}
+
+fn url_host_of(parts: &UrlParts<'_>) -> Result<String, NormalizeError> {
     if parts.host.starts_with('[') {
         ipv6(parts.host)
     } else {
@@ -281,6 +279,42 @@ mod tests {
             domain("EXAMPLE.com").unwrap(),
             domain("example.COM").unwrap()
         );
+        assert_eq!(domain("BÜCHER.example.").unwrap(), "xn--bcher-kva.example");
+        assert_eq!(
+            domain("XN--BCHER-KVA.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
+    }
+
+    /// Where a value is accepted, its form is the matcher's, so an SCO, an asset and an
+    /// index key of the same observable are the same text.
+    #[test]
+    fn accepted_values_take_the_matchers_form() {
+        let m = |f: fn(&str, &mut String) -> bool, v: &str| {
+            let mut out = String::new();
+            f(v, &mut out);
+            out
+        };
+        for v in [
+            "Example.COM.",
+            "bücher.example",
+            "Ｅxample.com",
+            "a.\u{212A}.example",
+            "مصرف.بنك.example",
+        ] {
+            assert_eq!(domain(v).unwrap(), m(matcher::normalize::domain, v), "{v}");
+        }
+        for v in [
+            "HTTP://Example.COM:80/A?B#C",
+            "https://user@BÜCHER.example:8443",
+            "http://[2001:DB8:0::1]:80",
+            "ftp://files.example:21/x",
+        ] {
+            assert_eq!(url(v).unwrap(), m(matcher::normalize::url, v), "{v}");
+        }
+        for v in ["Alice@Example.ORG.", " <ops@BÜCHER.example> "] {
+            assert_eq!(email(v).unwrap(), m(matcher::normalize::email, v), "{v}");
+        }
     }
 
     #[test]
@@ -328,7 +362,11 @@ mod tests {
         );
         assert_eq!(
             url("http://[2001:DB8::0001]:80/x").unwrap(),
-            "http://[2001:db8::1]:80/x"
+            "http://[2001:db8::1]/x"
+        );
+        assert_eq!(
+            url("HTTPS://BÜCHER.example:443").unwrap(),
+            "https://xn--bcher-kva.example/"
         );
         assert_eq!(url_host("http://[2001:DB8::0001]/").unwrap(), "2001:db8::1");
         assert!(url("no-scheme.example").is_err());
@@ -343,6 +381,12 @@ mod tests {
             "Alice.Ops@mail.example.org"
         );
         assert!(email("nobody").is_err());
+        assert_eq!(
+            email("Ops Desk <Ops@Bücher.Example>").unwrap(),
+            "Ops@xn--bcher-kva.example"
+        );
+        assert!(email("@example.com").is_err());
+        assert!(email("a@b..c").is_err());
         assert_eq!(mac("00-1A-2B-3C-4D-5E").unwrap(), "00:1a:2b:3c:4d:5e");
         assert!(mac("00:1a:2b").is_err());
         assert_eq!(observable("mutex", "AbC").unwrap(), "AbC");

@@ -293,8 +293,9 @@ fn every_emitted_object_passes_the_oasis_validator_and_sco_ids_match_stix2() {
     assert_eq!(scos, 9);
 }
 
+/// Our Punycode encoder and decoder against Python's RFC 3492 codec, label by label.
 #[test]
-fn punycode_decoding_agrees_with_pythons_rfc_3492_codec() {
+fn punycode_agrees_with_pythons_rfc_3492_codec_both_ways() {
     let labels = [
         "exаmplebank", // Cyrillic а
         "аррӏе",       // all Cyrillic
@@ -332,6 +333,11 @@ fn punycode_decoding_agrees_with_pythons_rfc_3492_codec() {
             warning::punycode::decode(encoded).unwrap(),
             label,
             "decoding {encoded}"
+        );
+        assert_eq!(
+            warning::punycode::encode(label).unwrap(),
+            encoded,
+            "encoding {label}"
         );
         n += 1;
     }

@@ -1,7 +1,9 @@
-//! Punycode decoding (RFC 3492) and IDNA `xn--` label decoding.
+//! Punycode (RFC 3492) and IDNA `xn--` labels.
 //!
-//! Only decoding is needed: lookalike detection turns `xn--80ak6aa92e.com` back into
-//! the Unicode the victim would see (`аррӏе.com`, Cyrillic) before folding confusables.
+//! Encoding turns an internationalised label into the A-label DNS carries, so an
+//! indicator written `bücher.example` matches telemetry that logs `xn--bcher-kva.example`
+//! ([`crate::normalize::domain`]). Decoding turns `xn--80ak6aa92e.com` back into the
+//! Unicode a victim would see (`аррӏе.com`, Cyrillic), for lookalike detection.
 
 const BASE: u32 = 36;
 const TMIN: u32 = 1;
@@ -25,7 +27,7 @@ pub struct PunycodeError {
 impl PunycodeError {
     /// Stable error code.
     pub fn code(&self) -> &'static str {
-        "warning.punycode.invalid"
+        "matcher.punycode.invalid"
     }
 }
 
@@ -116,6 +118,80 @@ pub fn decode(input: &str) -> Result<String, PunycodeError> {
     Ok(output.into_iter().collect())
 }
 
+fn encode_digit(d: u32) -> char {
+    match u8::try_from(d) {
+        Ok(d @ 0..=25) => char::from(b'a' + d),
+        Ok(d @ 26..=35) => char::from(b'0' + d - 26),
+        _ => '?',
+    }
+}
+
+/// Encodes a Unicode string as Punycode (RFC 3492 §6.3), without the `xn--` prefix.
+/// Basic (ASCII) code points are copied as they are, followed by `-` when there are any.
+pub fn encode(input: &str) -> Result<String, PunycodeError> {
+    let err = |position, reason| PunycodeError {
+        input: input.chars().take(256).collect(),
+        position,
+        reason,
+    };
+    let chars: Vec<u32> = input.chars().map(u32::from).collect();
+    if chars.len() > MAX_INPUT {
+        return Err(err(MAX_INPUT, "longer than 1024 characters"));
+    }
+    let mut output: String = input.chars().filter(char::is_ascii).collect();
+    let basic = u32::try_from(output.len()).map_err(|_| err(0, "too long"))?;
+    let total = u32::try_from(chars.len()).map_err(|_| err(0, "too long"))?;
+    if basic > 0 {
+        output.push('-');
+    }
+    let (mut n, mut delta, mut bias, mut handled) = (INITIAL_N, 0u32, INITIAL_BIAS, basic);
+    while handled < total {
+        // The smallest code point not yet handled (there is one: handled < total).
+        let m = chars
+            .iter()
+            .copied()
+            .filter(|&c| c >= n)
+            .min()
+            .ok_or_else(|| err(0, "no code point left"))?;
+        delta = (m - n)
+            .checked_mul(handled + 1)
+            .and_then(|d| delta.checked_add(d))
+            .ok_or_else(|| err(0, "overflow"))?;
+        n = m;
+        for (at, &c) in chars.iter().enumerate() {
+            if c < n {
+                delta = delta.checked_add(1).ok_or_else(|| err(at, "overflow"))?;
+            }
+            if c == n {
+                let mut q = delta;
+                let mut k = BASE;
+                loop {
+                    let t = if k <= bias {
+                        TMIN
+                    } else if k >= bias + TMAX {
+                        TMAX
+                    } else {
+                        k - bias
+                    };
+                    if q < t {
+                        break;
+                    }
+                    output.push(encode_digit(t + (q - t) % (BASE - t)));
+                    q = (q - t) / (BASE - t);
+                    k += BASE;
+                }
+                output.push(encode_digit(q));
+                bias = adapt(delta, handled + 1, handled == basic);
+                delta = 0;
+                handled += 1;
+            }
+        }
+        delta += 1;
+        n += 1;
+    }
+    Ok(output)
+}
+
 /// Decodes each `xn--` label of a (lowercased) domain name to Unicode; other labels
 /// are kept.
 pub fn decode_domain(domain: &str) -> Result<String, PunycodeError> {
@@ -158,6 +234,25 @@ mod tests {
     }
 
     #[test]
+    fn rfc_3492_sample_strings_encode() {
+        for (text, code) in [
+            (
+                "\u{644}\u{64A}\u{647}\u{645}\u{627}\u{628}\u{62A}\u{643}\u{644}\u{645}\u{648}\u{634}\u{639}\u{631}\u{628}\u{64A}\u{61F}",
+                "egbpdaj6bu4bxfgehfvwxn",
+            ),
+            ("他们为什么不说中文", "ihqwcrb4cv8a8dqg056pqjye"),
+            ("3年B組金八先生", "3B-ww4c5e180e575a65lsy2b"),
+            ("-> $1.00 <-", "-> $1.00 <--"),
+            ("bücher", "bcher-kva"),
+            ("abc", "abc-"),
+        ] {
+            assert_eq!(encode(text).unwrap(), code, "{text}");
+            assert_eq!(decode(code).unwrap(), text, "{code}");
+        }
+        assert!(encode(&"é".repeat(2000)).is_err());
+    }
+
+    #[test]
     fn idn_homograph_domains() {
         assert_eq!(decode_domain("xn--80ak6aa92e.com").unwrap(), "аррӏе.com");
         assert_eq!(decode_domain("www.example.com").unwrap(), "www.example.com");
@@ -168,7 +263,7 @@ mod tests {
         assert!(decode("!!!").is_err());
         assert!(decode("a-99999999999999").is_err());
         assert!(decode("zz").is_err());
-        assert_eq!(decode("!").unwrap_err().code(), "warning.punycode.invalid");
+        assert_eq!(decode("!").unwrap_err().code(), "matcher.punycode.invalid");
         assert_eq!(
             decode(&"a".repeat(2000)).unwrap_err().reason,
             "longer than 1024 characters"
@@ -179,6 +274,13 @@ mod tests {
         #[test]
         fn never_panics(s in "[a-z0-9-]{0,40}") {
             let _ = decode(&s);
+        }
+
+        #[test]
+        fn decode_inverts_encode(s in "\\PC{0,30}") {
+            let code = encode(&s).unwrap();
+            proptest::prop_assert!(code.is_ascii());
+            proptest::prop_assert_eq!(decode(&code).unwrap(), s);
         }
     }
 }
