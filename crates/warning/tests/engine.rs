@@ -337,3 +337,58 @@ async fn redelivery_after_a_crash_writes_the_missing_sighting() {
     assert_eq!((r.counted, r.duplicates, r.alerts), (0, 1, 0));
     assert_eq!(engine.list_alerts(None, 10).await.unwrap().len(), 1);
 }
+
+/// An indicator written with an internationalised name (U-label) hits DNS telemetry,
+/// which carries the A-label, in any case and with the root's dot; the SCO the sighting
+/// refers to holds the A-label, and every form of the name is one window and one alert.
+#[tokio::test]
+async fn internationalised_names_hit_in_their_a_label_form() {
+    let (_d, store, engine) = engine_with(&[indicator(
+        7,
+        "[domain-name:value = 'البنك-الأهلي.example']",
+        "",
+    )])
+    .await;
+    let lines = [
+        dns(
+            "2026-03-01T10:05:00.000000+0000",
+            "xn----rmckbd6nfeboq1b.example",
+        ),
+        dns(
+            "2026-03-01T10:06:00.000000+0000",
+            "XN----RMCKBD6NFEBOQ1B.EXAMPLE.",
+        ),
+        dns("2026-03-01T10:07:00.000000+0000", "البنك-الأهلي.Example"),
+        dns(
+            "2026-03-01T10:08:00.000000+0000",
+            "xn----rmckbd6nfeboq1c.example",
+        ),
+    ];
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let r = engine
+        .process(batch(&refs, "file:idn:1"))
+        .await
+        .expect("process");
+    assert_eq!((r.events, r.hits, r.counted), (4, 3, 3));
+    assert_eq!((r.sightings, r.alerts), (1, 1));
+    let s = sightings(store.as_ref()).await;
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0]["count"], 3);
+    let page = store
+        .query(&Query {
+            types: vec!["domain-name".into()],
+            with_body: true,
+            ..Default::default()
+        })
+        .await
+        .expect("query");
+    let values: Vec<String> = page
+        .objects
+        .iter()
+        .map(|o| {
+            let v: serde_json::Value = serde_json::from_str(&o.json).expect("json");
+            v["value"].as_str().expect("value").to_owned()
+        })
+        .collect();
+    assert_eq!(values, ["xn----rmckbd6nfeboq1b.example"]);
+}
