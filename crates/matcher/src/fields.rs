@@ -508,6 +508,33 @@ mod tests {
         }
     }
 
+    /// Keys of 9 to 24 bytes are told apart in every byte, by the linear search and by
+    /// the hashed table (the tag holds the first 8 bytes; longer keys are compared
+    /// whole).
+    #[test]
+    fn long_keys_differ_in_any_byte() {
+        let keys: Vec<String> = (9..=24)
+            .map(|n| "abcdefghijklmnopqrstuvwxyz"[..n].to_owned())
+            .collect();
+        for few in [2usize, keys.len()] {
+            let mut m = FieldMap::suricata_eve();
+            let mapping: serde_json::Map<String, Value> = keys[..few]
+                .iter()
+                .map(|k| (format!("custom.{k}"), Value::from("domain-name")))
+                .collect();
+            m.add_mapping_json(&Value::Object(mapping)).unwrap();
+            let custom = m.step(0, b"custom").unwrap();
+            for k in &keys[..few] {
+                assert!(m.step(custom, k.as_bytes()).is_some(), "{k}");
+                for i in 0..k.len() {
+                    let mut other = k.clone().into_bytes();
+                    other[i] = b'_';
+                    assert_eq!(m.step(custom, &other), None, "{k} changed at {i}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn tags_from_event_bytes_equal_tags_of_keys() {
         let ev = br#"{"a":1,"src_ip":2,"timestamp":3,"dns.x":4,"k"}"#;
