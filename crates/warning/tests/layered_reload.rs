@@ -13,7 +13,7 @@ use std::time::Duration;
 use matcher::{LookupScratch, ValueKind};
 use proptest::prelude::*;
 use store::{NewObject, Store, VersionFilter};
-use warning::engine::indicators::LayerLimits;
+use warning::engine::indicators::{InactiveCounts, LayerLimits};
 use warning::engine::{Engine, EngineConfig};
 
 /// Values that patterns of the pool name, and some they do not.
@@ -99,11 +99,11 @@ fn version(n: u8, seq: u32, pattern: &str, extra: &str) -> NewObject {
 }
 
 /// What the live indicators say: matching ids per probe, general patterns, and the
-/// (IOC, general) counts.
+/// status counts (indicators read, IOC, general, unusable, inactive by reason).
 type Verdicts = (
     Vec<BTreeSet<String>>,
     BTreeSet<(String, String)>,
-    (u64, u64),
+    (u64, u64, u64, u64, InactiveCounts),
 );
 
 fn verdicts(engine: &Engine) -> Verdicts {
@@ -127,7 +127,13 @@ fn verdicts(engine: &Engine) -> Verdicts {
     (
         hits,
         general,
-        (live.status.ioc_indicators, live.status.general_indicators),
+        (
+            live.status.indicators_read,
+            live.status.ioc_indicators,
+            live.status.general_indicators,
+            live.status.unusable,
+            live.status.inactive.clone(),
+        ),
     )
 }
 
@@ -197,7 +203,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         let full = verdicts(&fresh);
         prop_assert_eq!(&layered.0, &full.0, "hits after step {} ({:?})", step, op);
         prop_assert_eq!(&layered.1, &full.1, "general patterns after step {}", step);
-        prop_assert_eq!(layered.2, full.2, "counts after step {}", step);
+        prop_assert_eq!(&layered.2, &full.2, "counts after step {} ({:?})", step, op);
         prop_assert!(engine.live().layers.len() <= limits().max_layers + 1);
     }
     Ok(())

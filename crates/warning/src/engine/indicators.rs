@@ -64,7 +64,43 @@ pub struct InactiveCounts {
     pub malformed: u64,
 }
 
+/// Why an indicator's latest version takes no part in matching. The live set keeps it per
+/// indicator, so that a change takes the indicator's old count back exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NotLive {
+    Revoked,
+    NotYetValid,
+    Expired,
+    LowConfidence,
+    OtherPatternType,
+    Malformed,
+    Unusable,
+}
+
+/// The key an indicator id is kept under in [`ReloadState::not_live`]: 8 bytes instead
+/// of the id, for sets where most indicators have expired.
+fn id_key(id: &str) -> u64 {
+    use std::hash::BuildHasher;
+    static KEYS: std::sync::LazyLock<hashbrown::DefaultHashBuilder> =
+        std::sync::LazyLock::new(hashbrown::DefaultHashBuilder::default);
+    KEYS.hash_one(id)
+}
+
 impl IndexStatus {
+    /// The counter of indicators not live for `why`.
+    fn not_live(&mut self, why: NotLive) -> &mut u64 {
+        let c = &mut self.inactive;
+        match why {
+            NotLive::Revoked => &mut c.revoked,
+            NotLive::NotYetValid => &mut c.not_yet_valid,
+            NotLive::Expired => &mut c.expired,
+            NotLive::LowConfidence => &mut c.low_confidence,
+            NotLive::OtherPatternType => &mut c.other_pattern_type,
+            NotLive::Malformed => &mut c.malformed,
+            NotLive::Unusable => &mut self.unusable,
+        }
+    }
+
     /// Adds the counts of `other` (what a layer compiled) to these.
     fn add_counts(&mut self, other: &IndexStatus) {
         self.indicators_read += other.indicators_read;
@@ -117,6 +153,10 @@ pub(crate) struct ReloadState {
     far_transition: Option<i64>,
     /// When the live set last changed (for folding the layers when idle).
     last_change: Option<Instant>,
+    /// Indicators whose latest version is read but not live, and why ([`id_key`] →
+    /// reason): with the layers' and the general patterns' ids, what each indicator
+    /// counts for in [`IndexStatus`].
+    not_live: hashbrown::HashMap<u64, NotLive>,
 }
 
 impl ReloadState {
@@ -205,6 +245,7 @@ struct Compiler {
     builder: IndexBuilder,
     general: Vec<(String, String)>,
     status: IndexStatus,
+    not_live: hashbrown::HashMap<u64, NotLive>,
     max_cursor: i64,
     /// Validity transitions of what was compiled (time → id), within the horizon.
     transitions: Vec<(i64, String)>,
@@ -220,6 +261,7 @@ impl Compiler {
             builder: IndexBuilder::new(),
             general: Vec::new(),
             status: IndexStatus::default(),
+            not_live: hashbrown::HashMap::new(),
             max_cursor: 0,
             transitions: Vec::new(),
             far_transition: None,
@@ -241,13 +283,19 @@ impl Compiler {
         }
     }
 
+    /// Counts an indicator that takes no part in matching, and remembers why.
+    fn skip(&mut self, id: &str, why: NotLive) {
+        *self.status.not_live(why) += 1;
+        self.not_live.insert(id_key(id), why);
+    }
+
     /// Compiles one stored indicator version (counted, and left out when not active);
-    /// `cursor` is its object cursor.
-    fn add(&mut self, cursor: i64, json: &str) {
+    /// `id` is its id as stored and `cursor` its object cursor.
+    fn add(&mut self, id: &str, cursor: i64, json: &str) {
         self.max_cursor = self.max_cursor.max(cursor);
         self.status.indicators_read += 1;
         let Ok(obj) = stix::Object::from_json_str(json) else {
-            self.status.inactive.malformed += 1;
+            self.skip(id, NotLive::Malformed);
             return;
         };
         let ts = |p: &str| {
@@ -263,24 +311,24 @@ impl Compiler {
                 }
             }
             Ok(Activity::Inactive(why)) => {
-                let c = &mut self.status.inactive;
-                match why {
-                    Inactive::Revoked => c.revoked += 1,
+                let why = match why {
+                    Inactive::Revoked => NotLive::Revoked,
                     Inactive::NotYetValid { .. } => {
-                        c.not_yet_valid += 1;
                         if let Some(t) = ts("valid_from") {
                             self.transition(t, obj.id());
                         }
+                        NotLive::NotYetValid
                     }
-                    Inactive::Expired { .. } => c.expired += 1,
-                    Inactive::LowConfidence { .. } => c.low_confidence += 1,
-                    Inactive::UnsupportedPatternType { .. } => c.other_pattern_type += 1,
-                    Inactive::NotAnIndicator { .. } => c.malformed += 1,
-                }
+                    Inactive::Expired { .. } => NotLive::Expired,
+                    Inactive::LowConfidence { .. } => NotLive::LowConfidence,
+                    Inactive::UnsupportedPatternType { .. } => NotLive::OtherPatternType,
+                    Inactive::NotAnIndicator { .. } => NotLive::Malformed,
+                };
+                self.skip(id, why);
                 return;
             }
             Err(_) => {
-                self.status.inactive.malformed += 1;
+                self.skip(id, NotLive::Malformed);
                 return;
             }
         }
@@ -301,7 +349,7 @@ impl Compiler {
                 }
             }
             Err(e) => {
-                self.status.unusable += 1;
+                self.skip(id, NotLive::Unusable);
                 tracing::warn!(code = e.code(), "indicator not usable: {e}");
             }
         }
@@ -316,6 +364,7 @@ impl Compiler {
             index,
             general: self.general,
             status: self.status,
+            not_live: self.not_live,
             max_cursor: self.max_cursor,
             transitions: self.transitions,
             far_transition: self.far_transition,
@@ -328,6 +377,7 @@ struct CompiledSet {
     index: Index,
     general: Vec<(String, String)>,
     status: IndexStatus,
+    not_live: hashbrown::HashMap<u64, NotLive>,
     max_cursor: i64,
     transitions: Vec<(i64, String)>,
     far_transition: Option<i64>,
@@ -477,10 +527,18 @@ impl Engine {
         let general_ids: hashbrown::HashSet<&str> =
             current.general.iter().map(|(i, _)| i.as_str()).collect();
         for id in &changes.ids {
-            if general_ids.contains(id.as_str()) {
-                status.general_indicators = status.general_indicators.saturating_sub(1);
+            let counted = if general_ids.contains(id.as_str()) {
+                Some(&mut status.general_indicators)
             } else if layers.holds(id) {
-                status.ioc_indicators = status.ioc_indicators.saturating_sub(1);
+                Some(&mut status.ioc_indicators)
+            } else {
+                st.not_live
+                    .remove(&id_key(id))
+                    .map(|why| status.not_live(why))
+            };
+            if let Some(n) = counted {
+                *n = n.saturating_sub(1);
+                status.indicators_read = status.indicators_read.saturating_sub(1);
             }
             layers.mask_id(id);
         }
@@ -494,6 +552,7 @@ impl Engine {
         let layer = self.compile_changes(&changes).await?;
         st.add_transitions(layer.transitions, layer.far_transition);
         status.add_counts(&layer.status);
+        st.not_live.extend(layer.not_live);
         general.extend(layer.general);
         if layer.index.indicator_count() > 0 {
             layers.push(Arc::new(layer.index));
@@ -510,6 +569,14 @@ impl Engine {
             }
             let merged = self.compile_rows(Vec::new(), &ids).await?;
             layers.replace_from(1, Arc::new(merged.index));
+            // An indicator that stopped being active since its layer was compiled (its
+            // transition not yet applied) is left out of the merged layer: it counts as
+            // what it is now.
+            for (key, why) in merged.not_live {
+                status.ioc_indicators = status.ioc_indicators.saturating_sub(1);
+                *status.not_live(why) += 1;
+                st.not_live.insert(key, why);
+            }
         }
         changes.commit(st);
         status.generation = current.status.generation + 1;
@@ -548,18 +615,13 @@ impl Engine {
             .filter(|id| !read.contains(id.as_str()))
             .cloned()
             .collect();
-        let rows = changes
-            .rows
-            .iter()
-            .map(|(_, d, json)| (*d, json.clone()))
-            .collect();
-        self.compile_rows(rows, &rest).await
+        self.compile_rows(changes.rows.clone(), &rest).await
     }
 
     /// Compiles `rows` and the current versions of `ids` (read here) into one index.
     async fn compile_rows(
         &self,
-        mut rows: Vec<(i64, String)>,
+        mut rows: Vec<(String, i64, String)>,
         ids: &[String],
     ) -> Result<CompiledSet> {
         let weights = load_weights(self.store.as_ref()).await?;
@@ -574,13 +636,13 @@ impl Engine {
                     ..Default::default()
                 })
                 .await?;
-            rows.extend(page.objects.into_iter().map(|o| (o.cursor, o.json)));
+            rows.extend(page.objects.into_iter().map(|o| (o.id, o.cursor, o.json)));
         }
         let policy = self.active_policy();
         tokio::task::spawn_blocking(move || {
             let mut c = Compiler::new(policy, weights);
-            for (cursor, json) in &rows {
-                c.add(*cursor, json);
+            for (id, cursor, json) in &rows {
+                c.add(id, *cursor, json);
             }
             c.finish()
         })
@@ -606,6 +668,7 @@ impl Engine {
         st.far_transition = None;
         st.add_transitions(built.transitions, built.far_transition);
         status.next_transition = st.next_transition();
+        st.not_live = built.not_live;
         st.built_once = true;
         st.last_change = None;
         tracing::info!(
@@ -641,12 +704,12 @@ impl Engine {
     /// Reads the latest version of every indicator and compiles the active ones on a
     /// blocking thread (rows flow through a bounded channel: memory stays flat).
     async fn build(&self, weights: WeightBook) -> Result<CompiledSet> {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(i64, String)>(1024);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, i64, String)>(1024);
         let policy = self.active_policy();
         let compile = tokio::task::spawn_blocking(move || -> Result<CompiledSet> {
             let mut c = Compiler::new(policy, weights);
-            while let Some((cursor, json)) = rx.blocking_recv() {
-                c.add(cursor, &json);
+            while let Some((id, cursor, json)) = rx.blocking_recv() {
+                c.add(&id, cursor, &json);
             }
             c.finish()
         });
@@ -659,7 +722,7 @@ impl Engine {
         while let Some(row) = rows.next().await {
             match row {
                 Ok(o) => {
-                    if tx.send((o.cursor, o.json)).await.is_err() {
+                    if tx.send((o.id, o.cursor, o.json)).await.is_err() {
                         break;
                     }
                 }
