@@ -405,7 +405,13 @@ async fn write_page<'a>(
     report: &mut SyncReport,
     batch: &mut OpenBatch<'a>,
 ) -> Result<(), FederationError> {
-    if !page.news.is_empty() {
+    let CheckedPage {
+        mut news,
+        mut rows,
+        docs,
+        cursor,
+    } = page;
+    if !news.is_empty() {
         let tx = match &mut batch.tx {
             Some(tx) => tx,
             empty => {
@@ -413,10 +419,12 @@ async fn write_page<'a>(
                 empty.insert(store.begin().await?)
             }
         };
-        let outcomes = tx.insert(&page.news, std::slice::from_ref(into)).await?;
-        tx.put_meta(&page.rows).await?;
-        batch.objects += page.news.len();
-        batch.docs.extend(page.docs);
+        news.sort_by(|a, b| a.id.cmp(&b.id));
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        let outcomes = tx.insert(&news, std::slice::from_ref(into)).await?;
+        tx.put_meta(&rows).await?;
+        batch.objects += news.len();
+        batch.docs.extend(docs);
         for o in outcomes {
             match o {
                 store::InsertOutcome::Inserted { .. } => report.stored += 1,
@@ -427,8 +435,8 @@ async fn write_page<'a>(
             }
         }
     }
-    if page.cursor.is_some() {
-        batch.cursor = page.cursor;
+    if cursor.is_some() {
+        batch.cursor = cursor;
     }
     Ok(())
 }
