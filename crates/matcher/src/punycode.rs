@@ -42,6 +42,18 @@ fn adapt(mut delta: u32, numpoints: u32, first: bool) -> u32 {
     k + (((BASE - TMIN + 1) * delta) / (delta + SKEW))
 }
 
+/// The threshold `t` of the generalised variable-length integers at position `k`
+/// (RFC 3492 §6.2, §6.3), clamped to `[TMIN, TMAX]`.
+fn threshold(k: u32, bias: u32) -> u32 {
+    if k <= bias {
+        TMIN
+    } else if k >= bias + TMAX {
+        TMAX
+    } else {
+        k - bias
+    }
+}
+
 fn digit(b: u8) -> Option<u32> {
     match b {
         b'0'..=b'9' => Some(u32::from(b - b'0') + 26),
@@ -89,13 +101,7 @@ pub fn decode(input: &str) -> Result<String, PunycodeError> {
                 .checked_mul(w)
                 .and_then(|dw| i.checked_add(dw))
                 .ok_or_else(|| err(pos, "overflow"))?;
-            let t = if k <= bias {
-                TMIN
-            } else if k >= bias + TMAX {
-                TMAX
-            } else {
-                k - bias
-            };
+            let t = threshold(k, bias);
             if d < t {
                 break;
             }
@@ -166,13 +172,7 @@ pub fn encode(input: &str) -> Result<String, PunycodeError> {
                 let mut q = delta;
                 let mut k = BASE;
                 loop {
-                    let t = if k <= bias {
-                        TMIN
-                    } else if k >= bias + TMAX {
-                        TMAX
-                    } else {
-                        k - bias
-                    };
+                    let t = threshold(k, bias);
                     if q < t {
                         break;
                     }
