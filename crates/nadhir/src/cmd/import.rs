@@ -190,6 +190,8 @@ async fn import_sources(
         })
         .sum();
     let bar = super::progress_bar(total_bytes, "importing");
+    // The reader thread takes the signer; the writer only needs to know there is one.
+    let signing = signer.is_some();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(4);
     let batch_size = args.batch_size as usize;
     let max_object_bytes = args.max_object_bytes;
@@ -289,7 +291,6 @@ async fn import_sources(
     let plain_collection = taxii::server::gate::collection_sharing(store.as_ref(), &collection.0)
         .await?
         == policy::CollectionSharing::default();
-    let signing = !args.no_sign;
     let mut tx = if args.strict {
         Some(store.begin().await?)
     } else {
