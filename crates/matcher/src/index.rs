@@ -575,7 +575,30 @@ impl Index {
 
     fn lookup_domain_normal(&self, d: &str, text: &mut TextScratch, f: &mut impl FnMut(Match<'_>)) {
         let kind = ObservableKind::DomainName;
-        if let Some(ids) = self.domains.get(&self.hasher, d.as_bytes()) {
+        // The name's probes (the name, then each parent in the suffix set) are hashed
+        // first, each starting the load of its filter words, so that their cache misses
+        // overlap instead of following one another.
+        let exact = (!self.domains.is_empty()).then(|| {
+            let h = hash_key(&self.hasher, d.as_bytes());
+            self.domains.prefetch_hashed(h);
+            h
+        });
+        let mut parents = [(0usize, 0u64); PREFETCHED_PARENTS];
+        let mut n = 0;
+        let mut deeper = None;
+        if !self.suffixes.is_empty() {
+            for (i, _) in d.match_indices('.') {
+                if n == PREFETCHED_PARENTS {
+                    deeper = Some(i);
+                    break;
+                }
+                let h = hash_key(&self.hasher, &d.as_bytes()[i + 1..]);
+                self.suffixes.prefetch_hashed(h);
+                parents[n] = (i + 1, h);
+                n += 1;
+            }
+        }
+        if let Some(ids) = exact.and_then(|h| self.domains.get_hashed(h, d.as_bytes())) {
             f(Match {
                 kind,
                 via: MatchVia::Exact,
@@ -583,18 +606,24 @@ impl Index {
                 indicators: ids,
             });
         }
-        if !self.suffixes.is_empty() {
-            for (i, _) in d.match_indices('.') {
-                let suffix = &d.as_bytes()[i + 1..];
-                let h = hash_key(&self.hasher, suffix);
-                if let Some(ids) = self.suffixes.get_hashed(h, suffix) {
-                    f(Match {
-                        kind,
-                        via: MatchVia::Subdomain,
-                        normalized: d,
-                        indicators: ids,
-                    });
-                }
+        // Names with more labels than that probe their remaining parents one by one.
+        let rest = deeper.into_iter().flat_map(|at| {
+            d[at..].match_indices('.').map(move |(i, _)| {
+                (
+                    at + i + 1,
+                    hash_key(&self.hasher, &d.as_bytes()[at + i + 1..]),
+                )
+            })
+        });
+        for (start, h) in parents[..n].iter().copied().chain(rest) {
+            let suffix = &d.as_bytes()[start..];
+            if let Some(ids) = self.suffixes.get_hashed(h, suffix) {
+                f(Match {
+                    kind,
+                    via: MatchVia::Subdomain,
+                    normalized: d,
+                    indicators: ids,
+                });
             }
         }
         self.lookup_text(TextKind::DomainName, d, text, f);
@@ -699,6 +728,9 @@ impl Index {
         }
     }
 }
+
+/// Parents of a looked-up domain name whose suffix-set probes are prefetched together.
+const PREFETCHED_PARENTS: usize = 8;
 
 /// A telemetry value in the form the index compares ([`normalize_value`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -848,6 +880,30 @@ mod tests {
         assert!(ids(&ix, ValueKind::Domain, "evilexample.com").is_empty());
         assert!(ids(&ix, ValueKind::Domain, "example.com.evil.net").is_empty());
         assert!(ids(&ix, ValueKind::Domain, "example.co").is_empty());
+    }
+
+    /// Parents are probed for every label of a deep name: the first eight together (their
+    /// filter words prefetched), the rest one by one.
+    #[test]
+    fn subdomains_of_deep_names_hit_at_every_depth() {
+        let labels: Vec<String> = (0..12).map(|i| format!("l{i}")).collect();
+        let name = labels.join(".");
+        // Parents of `l0.l1.…l11`: `l1.…` (depth 1) to `l11` (depth 11).
+        let parent = |depth: usize| labels[depth..].join(".");
+        let entries: Vec<(String, String)> = [1, 8, 9, 11]
+            .iter()
+            .map(|&d| (format!("i-depth{d}"), parent(d)))
+            .collect();
+        let iocs: Vec<(&str, Ioc<'_>)> = entries
+            .iter()
+            .map(|(id, v)| (id.as_str(), Ioc::DomainSuffix(v)))
+            .collect();
+        let ix = index(&iocs);
+        let mut got = ids(&ix, ValueKind::Domain, &name);
+        got.sort();
+        assert_eq!(got, ["i-depth1", "i-depth11", "i-depth8", "i-depth9"]);
+        // The parent itself is not its own strict subdomain.
+        assert_eq!(ids(&ix, ValueKind::Domain, &parent(9)), ["i-depth11"]);
     }
 
     /// An internationalised name hits in either form: the indicator's U-label and the

@@ -1036,6 +1036,46 @@ mod tests {
     }
 
     #[test]
+    fn each_hit_keeps_its_value_normalised_text_and_place() {
+        // An address with spaces, a name in capitals with the root's dot, a repeat under
+        // another field, a miss in between, and a composed URL.
+        let index = ix();
+        let mut s = Scanner::new(Arc::new(FieldMap::suricata_eve()));
+        let ev = r#"{"src_ip":" 203.0.113.9 ","dest_ip":"10.0.0.1","dns":{"rrname":"EVIL.Example.","answers":[{"rrname":"quiet.example"},{"rrname":"EVIL.Example."}]},"http":{"hostname":"evil.example","url":"/y"}}"#;
+        let mut got = Vec::new();
+        let mut sink = |h: &Hit<'_>| {
+            got.push(format!("{} {:?} {:?}", h.field, h.value, h.normalized));
+        };
+        let summary = s.scan(&index, ev.as_bytes(), &mut sink).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                r#"src_ip " 203.0.113.9 " "203.0.113.9""#,
+                r#"dns.rrname "EVIL.Example." "evil.example""#,
+                r#"dns.answers.rrname "EVIL.Example." "evil.example""#,
+                r#"http.hostname "evil.example" "evil.example""#,
+            ]
+        );
+        assert_eq!(summary.hits, 4);
+        let observed: Vec<String> = s
+            .observed()
+            .map(|o| format!("{} {}", o.field, o.normalized))
+            .collect();
+        assert_eq!(
+            observed,
+            vec![
+                "src_ip 203.0.113.9",
+                "dest_ip 10.0.0.1",
+                "dns.rrname evil.example",
+                "dns.answers.rrname quiet.example",
+                "dns.answers.rrname evil.example",
+                "http.hostname evil.example",
+                "http.hostname+http.url http://evil.example/y",
+            ]
+        );
+    }
+
+    #[test]
     fn eve_dns_and_http() {
         let ev = r#"{"timestamp":"2026-01-01T00:00:00Z","src_ip":"10.0.0.1","dest_ip":"203.0.113.5","event_type":"dns","dns":{"type":"answer","rrname":"EVIL.example.","answers":[{"rrname":"evil.example","rrtype":"A","rdata":"203.0.113.9"}]}}"#;
         assert_eq!(

@@ -55,6 +55,16 @@ pub(crate) struct BitFilter {
     words: Vec<u64>,
 }
 
+/// Asks the core to start loading the cache line that holds `v`, so that a read of it soon
+/// after does not wait for memory on its own (a hint; no effect on other architectures).
+#[inline(always)]
+fn prefetch<T>(v: &T) {
+    #[cfg(target_arch = "x86_64")]
+    safe_arch::prefetch_t0(v);
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
+}
+
 #[inline(always)]
 fn filter_mask(hash: u64) -> u64 {
     (1u64 << (hash & 63)) | (1u64 << ((hash >> 6) & 63))
@@ -98,11 +108,30 @@ impl BitFilter {
         }
     }
 
+    /// Starts loading both levels' words of a hash ([`prefetch`]).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        let b = small_bit(self.small.len() as u64 * 64, hash);
+        if let Some(w) = self.small.get((b / 64) as usize) {
+            prefetch(w);
+        }
+        if let Some(w) = self.words.get(filter_word(self.words.len(), hash)) {
+            prefetch(w);
+        }
+    }
+
     /// Whether a key with this hash may be present (never `false` for an added key, and
     /// `true` for an empty filter).
     #[inline(always)]
     pub(crate) fn may_contain(&self, hash: u64) -> bool {
         let b = small_bit(self.small.len() as u64 * 64, hash);
+        // The second level's word starts loading beside the first's: when the first level
+        // passes (about 39 % of absent keys), its cache miss overlaps the first one's
+        // instead of following it.
+        let second = self.words.get(filter_word(self.words.len(), hash));
+        if let Some(w) = second {
+            prefetch(w);
+        }
         if self
             .small
             .get((b / 64) as usize)
@@ -111,9 +140,7 @@ impl BitFilter {
             return false;
         }
         let m = filter_mask(hash);
-        self.words
-            .get(filter_word(self.words.len(), hash))
-            .is_none_or(|w| w & m == m)
+        second.is_none_or(|w| w & m == m)
     }
 
     /// Heap bytes held.
@@ -233,6 +260,12 @@ impl StrSet {
         let entries = &self.entries;
         self.table
             .shrink_to_fit(|&i| hash_key(hasher, Self::key_of(arena, &entries[i as usize])));
+    }
+
+    /// Starts loading the filter words a lookup of this hash reads first ([`prefetch`]).
+    #[inline(always)]
+    pub fn prefetch_hashed(&self, hash: u64) {
+        self.filter.prefetch(hash);
     }
 
     /// The indicators of `key`, given its hash from [`hash_key`].
