@@ -376,8 +376,39 @@ impl FieldMap {
             }
         };
         self.nodes[node].role = Some((role, no));
+        self.rebuild_aliases();
         self.rebuild_composites();
         Ok(())
+    }
+
+    /// Gives each node its two-level descendants as children of their own under the
+    /// dotted key (`id` → `orig_h` also as `id.orig_h`), so a flattened key such as
+    /// Zeek's is found with one probe instead of a split and a probe per part. The node
+    /// reached is the one the split would reach; keys of three or more parts still split.
+    fn rebuild_aliases(&mut self) {
+        for n in &mut self.nodes {
+            n.children.retain(|c| !c.key.contains(&b'.'));
+        }
+        for at in 0..self.nodes.len() {
+            let mut aliases = Vec::new();
+            for c in &self.nodes[at].children {
+                for g in &self.nodes[c.node as usize].children {
+                    let mut key = Vec::with_capacity(c.key.len() + 1 + g.key.len());
+                    key.extend_from_slice(&c.key);
+                    key.push(b'.');
+                    key.extend_from_slice(&g.key);
+                    let (tag, len) = key_tag(&key);
+                    aliases.push(Child {
+                        tag,
+                        len,
+                        key: key.into(),
+                        node: g.node,
+                    });
+                }
+            }
+            self.nodes[at].children.extend(aliases);
+            self.nodes[at].rebuild_table();
+        }
     }
 
     fn rebuild_composites(&mut self) {
@@ -443,8 +474,12 @@ impl FieldMap {
         if n.children.is_empty() {
             return None;
         }
+        // A plain key, or a dotted one of two parts ([`FieldMap::rebuild_aliases`]).
+        if let Some(c) = n.find(key, tag) {
+            return Some(c);
+        }
         if !has_dot(key, tag) {
-            return n.find(key, tag);
+            return None;
         }
         let mut n = node;
         for part in key.split(|&b| b == b'.') {
@@ -505,6 +540,60 @@ mod tests {
             "a.b.c.d.e",
         ] {
             assert_eq!(m.step(0, key.as_bytes()), None, "{key:?}");
+        }
+    }
+
+    /// A dotted key reaches, in one step, exactly the node the walk part by part
+    /// reaches, whether it has two parts (a child under its dotted key) or more (split):
+    /// every combination of one to three parts drawn from the map's own keys, some
+    /// unknown ones and an empty one, from every node, in the built-in map and in a user
+    /// map with deeper paths added after it (the dotted children are rebuilt).
+    #[test]
+    fn dotted_keys_reach_what_the_walk_reaches() {
+        let mut user = FieldMap::auto();
+        user.add("a.b.c.d", Role::Value(ValueKind::Domain)).unwrap();
+        user.add("id.deep.orig_h", Role::Value(ValueKind::Ip))
+            .unwrap();
+        user.add("dns.x", Role::Value(ValueKind::Domain)).unwrap();
+        for m in [FieldMap::auto(), FieldMap::zeek(), user] {
+            let walk = |from: u32, key: &str| -> Option<u32> {
+                let mut n = from;
+                for part in key.split('.') {
+                    n = m.nodes[n as usize]
+                        .children
+                        .iter()
+                        .find(|c| !c.key.contains(&b'.') && *c.key == *part.as_bytes())?
+                        .node;
+                }
+                Some(n)
+            };
+            let mut parts: Vec<String> = m
+                .nodes
+                .iter()
+                .flat_map(|n| n.children.iter())
+                .filter(|c| !c.key.contains(&b'.'))
+                .map(|c| String::from_utf8(c.key.to_vec()).unwrap())
+                .collect();
+            parts.sort();
+            parts.dedup();
+            parts.extend(["nope".to_owned(), String::new(), "orig_hh".to_owned()]);
+            let mut two_part_hits = 0;
+            for from in 0..m.nodes.len() as u32 {
+                for a in &parts {
+                    for b in &parts {
+                        let key = format!("{a}.{b}");
+                        let got = m.step(from, key.as_bytes());
+                        assert_eq!(got, walk(from, &key), "{key:?} from {from}");
+                        two_part_hits += usize::from(got.is_some());
+                        for c in ["rrname", "orig_h", "c", "nope"] {
+                            let key = format!("{a}.{b}.{c}");
+                            assert_eq!(m.step(from, key.as_bytes()), walk(from, &key), "{key:?}");
+                        }
+                    }
+                    assert_eq!(m.step(from, a.as_bytes()), walk(from, a), "{a:?}");
+                }
+            }
+            assert!(two_part_hits >= 5, "{two_part_hits}");
         }
     }
 

@@ -196,9 +196,11 @@ pub fn ip(input: &str) -> Option<IpAddr> {
         if let Some(v4) = fast_v4(s.as_bytes()) {
             return Some(IpAddr::V4(v4));
         }
-        if !s.contains(':') {
-            return None;
-        }
+    }
+    // Every other form accepted is IPv6 text, which always has a colon: a domain name
+    // (the usual value of a host field) is turned away without the IPv6 parser.
+    if !s.as_bytes().contains(&b':') {
+        return None;
     }
     let s = s
         .strip_prefix('[')
@@ -215,28 +217,37 @@ pub fn ip(input: &str) -> Option<IpAddr> {
 /// Dotted-quad IPv4 as the standard library accepts it (four decimal octets <= 255, no
 /// leading zeros), without its general-purpose parser.
 pub(crate) fn fast_v4(b: &[u8]) -> Option<Ipv4Addr> {
+    if !(7..=15).contains(&b.len()) {
+        return None;
+    }
+    // One pass: each byte is a digit of the current octet or the dot that ends it.
     let mut octets = [0u8; 4];
-    let mut i = 0;
-    for (k, octet) in octets.iter_mut().enumerate() {
-        let start = i;
-        let mut v: u32 = 0;
-        while i < b.len() && b[i].is_ascii_digit() && i - start < 3 {
-            v = v * 10 + u32::from(b[i] - b'0');
-            i += 1;
-        }
-        let digits = i - start;
-        if digits == 0 || v > 255 || (digits > 1 && b[start] == b'0') {
-            return None;
-        }
-        *octet = v as u8;
-        if k < 3 {
-            if b.get(i) != Some(&b'.') {
+    let mut k = 0;
+    let mut v: u32 = 0;
+    let mut digits = 0u32;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d < 10 {
+            // At most three digits, and no leading zero.
+            if digits == 3 || (digits == 1 && v == 0) {
                 return None;
             }
-            i += 1;
+            v = v * 10 + u32::from(d);
+            digits += 1;
+        } else if c == b'.' && digits > 0 && v <= 255 && k < 3 {
+            octets[k] = v as u8;
+            k += 1;
+            v = 0;
+            digits = 0;
+        } else {
+            return None;
         }
     }
-    (i == b.len()).then(|| Ipv4Addr::from(octets))
+    if k != 3 || digits == 0 || v > 255 {
+        return None;
+    }
+    octets[3] = v as u8;
+    Some(Ipv4Addr::from(octets))
 }
 
 /// Maps `::ffff:a.b.c.d` to `a.b.c.d`; other addresses are returned unchanged.
@@ -368,7 +379,17 @@ fn default_port(scheme: &str) -> Option<&'static str> {
 pub fn url(input: &str, out: &mut String) -> bool {
     out.clear();
     let s = input.trim_matches(|c: char| c.is_ascii_whitespace());
-    let Some(sep) = s.find("://") else {
+    // The first `://` (a search for each `:`, as most URLs' first colon is that one).
+    let b = s.as_bytes();
+    let mut from = 0;
+    let found = loop {
+        match memchr::memchr(b':', b.get(from..).unwrap_or(&[])) {
+            Some(k) if b.get(from + k + 1..from + k + 3) == Some(b"//") => break Some(from + k),
+            Some(k) => from += k + 1,
+            None => break None,
+        }
+    };
+    let Some(sep) = found else {
         out.push_str(s);
         return !out.is_empty();
     };
@@ -385,9 +406,9 @@ pub fn url(input: &str, out: &mut String) -> bool {
     let scheme_lower_len = out.len();
     out.push_str("://");
     let rest = &s[sep + 3..];
-    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let auth_end = memchr::memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(auth_end);
-    let (userinfo, hostport) = match authority.rfind('@') {
+    let (userinfo, hostport) = match memchr::memrchr(b'@', authority.as_bytes()) {
         Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
         None => (None, authority),
     };
@@ -513,6 +534,13 @@ mod tests {
         assert_eq!(u("example.com/Path"), "example.com/Path");
         assert_eq!(u("http://example.com?q"), "http://example.com?q");
         assert_eq!(u("http://example.com#Frag"), "http://example.com#Frag");
+        // The scheme ends at the first `://`, wherever the first colon is.
+        assert_eq!(u("a:b://X.com/"), "a:b://X.com/");
+        assert_eq!(u("x+y.z-1://H.example/P"), "x+y.z-1://h.example/P");
+        assert_eq!(u("Mailto:X@Y.example"), "Mailto:X@Y.example");
+        assert_eq!(u("http:/X.example"), "http:/X.example");
+        assert_eq!(u("://X.example"), "://X.example");
+        assert_eq!(u("http://u@v@H.example/p"), "http://u@v@h.example/p");
     }
 
     #[test]
@@ -568,6 +596,154 @@ mod tests {
             assert_eq!(ip(good), Some(IpAddr::V4(good.parse().unwrap())));
         }
         assert_eq!(ip(""), None);
+    }
+
+    /// `ip` reads exactly what the standard library's parsers read (after trimming, a
+    /// bracket pair and a zone index): random strings over the characters addresses and
+    /// names are made of, and the usual forms.
+    #[test]
+    fn ip_agrees_with_the_standard_parsers() {
+        fn reference(input: &str) -> Option<IpAddr> {
+            let s = input.trim_matches(|c: char| c.is_ascii_whitespace());
+            if let Ok(v4) = s.parse::<Ipv4Addr>() {
+                return Some(IpAddr::V4(v4));
+            }
+            let s = s
+                .strip_prefix('[')
+                .and_then(|r| r.strip_suffix(']'))
+                .unwrap_or(s);
+            let s = s.split('%').next().unwrap_or(s);
+            s.parse::<Ipv6Addr>().ok().map(canonical_v6)
+        }
+        let mut inputs: Vec<String> = [
+            "evil.example",
+            "10.0.0.1",
+            " 10.0.0.1 ",
+            "[::1]",
+            "[10.0.0.1]",
+            "::ffff:10.0.0.1",
+            "fe80::1%eth0",
+            "2001:db8::1",
+            "a:b",
+            "1:2:3:4:5:6:7:8",
+            "x.1.2.3",
+            "::",
+            "",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let alphabet = b"0123456789abcdef:.[]% gx";
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..50_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 18) as usize;
+            let mut y = x >> 5;
+            let mut t = String::new();
+            for _ in 0..len {
+                t.push(char::from(alphabet[(y % alphabet.len() as u64) as usize]));
+                y = y
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+            }
+            inputs.push(t);
+            // An address-shaped string: IPv4, or IPv6 groups with or without `::`, an
+            // IPv4 tail, brackets, a zone, spaces; sometimes one byte changed.
+            let mut a = String::new();
+            let groups = 1 + (x >> 20) % 9;
+            if (x >> 24).is_multiple_of(3) {
+                for g in 0..4 {
+                    if g > 0 {
+                        a.push('.');
+                    }
+                    a.push_str(&((x >> (28 + 8 * g)) % 300).to_string());
+                }
+            } else {
+                for g in 0..groups {
+                    if g > 0 {
+                        a.push(':');
+                    }
+                    if g == (x >> 30) % groups && (x >> 34).is_multiple_of(2) {
+                        a.push(':');
+                    }
+                    a.push_str(&format!("{:x}", (x >> (g * 3)) % 0x1_0000));
+                }
+                if (x >> 36).is_multiple_of(4) {
+                    a.push_str(":10.0.0.1");
+                }
+                if (x >> 38).is_multiple_of(4) {
+                    a = format!("[{a}]");
+                }
+                if (x >> 40).is_multiple_of(5) {
+                    a.push_str("%eth0");
+                }
+            }
+            if (x >> 42).is_multiple_of(6) {
+                a = format!(" {a} ");
+            }
+            if (x >> 44).is_multiple_of(5) && !a.is_empty() {
+                let at = ((x >> 46) as usize) % a.len();
+                let c = alphabet[((x >> 52) as usize) % alphabet.len()];
+                let mut b = a.into_bytes();
+                b[at] = c;
+                a = String::from_utf8(b).unwrap_or_default();
+            }
+            inputs.push(a);
+        }
+        let mut some = 0;
+        for s in &inputs {
+            let got = ip(s);
+            assert_eq!(got, reference(s), "{s:?}");
+            some += usize::from(got.is_some());
+        }
+        assert!(some > 100, "{some}");
+    }
+
+    /// `fast_v4` accepts exactly what the standard library's IPv4 parser accepts, with
+    /// the same address: every dotted form of octets 0-999 with leading zeros, and
+    /// random strings of digits and dots.
+    #[test]
+    fn fast_v4_agrees_with_the_standard_parser() {
+        let mut inputs = Vec::new();
+        for o in [
+            "0", "00", "1", "01", "10", "99", "100", "255", "256", "999", "0255", "",
+        ] {
+            for p in [
+                format!("{o}.1.2.3"),
+                format!("1.{o}.2.3"),
+                format!("1.2.{o}.3"),
+                format!("1.2.3.{o}"),
+                format!("{o}.{o}.{o}.{o}"),
+            ] {
+                inputs.push(p);
+            }
+        }
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = 1 + (x % 17) as usize;
+            let mut y = x >> 5;
+            let mut t = String::new();
+            for _ in 0..len {
+                t.push(char::from(b"0123456789...x"[(y % 14) as usize]));
+                y /= 14;
+                if y == 0 {
+                    y = x.rotate_left(17);
+                }
+            }
+            inputs.push(t);
+        }
+        let mut accepted = 0;
+        for s in &inputs {
+            let got = fast_v4(s.as_bytes());
+            assert_eq!(got, s.parse::<Ipv4Addr>().ok(), "{s:?}");
+            accepted += usize::from(got.is_some());
+        }
+        assert!(accepted > 50, "{accepted}");
     }
 
     #[test]

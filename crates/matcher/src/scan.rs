@@ -14,7 +14,7 @@
 use crate::fields::{FieldMap, Role};
 use crate::index::{LookupScratch, Match};
 use crate::layers::Layers;
-use crate::time::{parse_epoch_seconds, parse_event_time};
+use crate::time::{parse_epoch_seconds, parse_event_time_cached, HourCache};
 use crate::{Index, KindMask, MatchVia, ObservableKind, ValueKind};
 use memchr::memchr2;
 use std::sync::Arc;
@@ -204,6 +204,7 @@ pub struct Scanner {
     pending_hits: Vec<PendingHit>,
     pending_ids: Vec<u32>,
     pending_text: String,
+    hours: HourCache,
 }
 
 /// A looked-up value held until the event is known to be well-formed (ranges into the
@@ -229,9 +230,13 @@ struct PendingHit {
     normalized: (u32, u32),
 }
 
-struct Ctx<'s, 'i, L: Lookups + ?Sized, S: Sink + ?Sized> {
+struct Ctx<'s, 'i, 'e, L: Lookups + ?Sized, S: Sink + ?Sized> {
     index: &'i L,
     sink: &'s mut S,
+    /// The whole event as text when all of it is valid UTF-8 (the usual case): a
+    /// string's content is then a slice of it, with no check of its own. `None` when
+    /// some byte is not, and each extracted string is checked by itself.
+    text: Option<&'e str>,
 }
 
 impl Scanner {
@@ -253,6 +258,7 @@ impl Scanner {
             pending_hits: Vec::with_capacity(16),
             pending_ids: Vec::with_capacity(64),
             pending_text: String::with_capacity(1024),
+            hours: HourCache::default(),
         }
     }
 
@@ -299,7 +305,10 @@ impl Scanner {
         self.host_field = None;
         self.path_field = None;
         self.port = None;
-        let mut ctx = Ctx { index, sink };
+        // One SIMD pass over the whole event costs less than checking each extracted
+        // string by itself.
+        let text = simdutf8::basic::from_utf8(event).ok();
+        let mut ctx = Ctx { index, sink, text };
         let walked = self.walk_event(&mut ctx, event);
         if walked.is_err() {
             self.pending.clear();
@@ -350,7 +359,7 @@ impl Scanner {
     /// Walks the whole event (one object, surrounding whitespace allowed).
     fn walk_event<L: Lookups + ?Sized, S: Sink + ?Sized>(
         &mut self,
-        ctx: &mut Ctx<'_, '_, L, S>,
+        ctx: &mut Ctx<'_, '_, '_, L, S>,
         event: &[u8],
     ) -> Result<(), ScanError> {
         let mut i = skip_ws(event, 0);
@@ -365,7 +374,10 @@ impl Scanner {
         Ok(())
     }
 
-    fn compose_url<L: Lookups + ?Sized, S: Sink + ?Sized>(&mut self, ctx: &mut Ctx<'_, '_, L, S>) {
+    fn compose_url<L: Lookups + ?Sized, S: Sink + ?Sized>(
+        &mut self,
+        ctx: &mut Ctx<'_, '_, '_, L, S>,
+    ) {
         let Some(pf) = self.path_field else { return };
         let path = std::mem::take(&mut self.path);
         let absolute = {
@@ -396,7 +408,7 @@ impl Scanner {
 
     fn lookup_value<L: Lookups + ?Sized, S: Sink + ?Sized>(
         &mut self,
-        ctx: &mut Ctx<'_, '_, L, S>,
+        ctx: &mut Ctx<'_, '_, '_, L, S>,
         vk: ValueKind,
         value: &str,
         field: FieldRef,
@@ -486,7 +498,7 @@ impl Scanner {
 
     fn walk_object<L: Lookups + ?Sized, S: Sink + ?Sized>(
         &mut self,
-        ctx: &mut Ctx<'_, '_, L, S>,
+        ctx: &mut Ctx<'_, '_, '_, L, S>,
         b: &[u8],
         start: usize,
         node: u32,
@@ -534,7 +546,7 @@ impl Scanner {
 
     fn walk_value<L: Lookups + ?Sized, S: Sink + ?Sized>(
         &mut self,
-        ctx: &mut Ctx<'_, '_, L, S>,
+        ctx: &mut Ctx<'_, '_, '_, L, S>,
         b: &[u8],
         i: usize,
         node: u32,
@@ -601,7 +613,7 @@ impl Scanner {
 
     fn string_value<L: Lookups + ?Sized, S: Sink + ?Sized>(
         &mut self,
-        ctx: &mut Ctx<'_, '_, L, S>,
+        ctx: &mut Ctx<'_, '_, '_, L, S>,
         raw: &[u8],
         at: usize,
         esc: bool,
@@ -612,11 +624,11 @@ impl Scanner {
             let t = if esc {
                 let mut kb = std::mem::take(&mut self.key_buf);
                 unescape_into(raw, at, &mut kb)?;
-                let t = parse_event_time(&kb);
+                let t = parse_event_time_cached(&kb, &mut self.hours);
                 self.key_buf = kb;
                 t
             } else {
-                parse_event_time(raw)
+                parse_event_time_cached(raw, &mut self.hours)
             };
             self.event_time(t);
             return Ok(());
@@ -640,9 +652,15 @@ impl Scanner {
             }
             &owned
         } else {
-            match std::str::from_utf8(raw) {
+            // `raw` lies between two ASCII quotes, so in valid UTF-8 text it starts and
+            // ends on character boundaries.
+            let checked = match ctx.text {
+                Some(t) => t.get(at..at + raw.len()).ok_or(()),
+                None => std::str::from_utf8(raw).map_err(|_| ()),
+            };
+            match checked {
                 Ok(s) => s,
-                Err(_) => {
+                Err(()) => {
                     self.unescaped = owned;
                     self.summary.invalid_utf8 += 1;
                     return Ok(());
@@ -734,10 +752,21 @@ fn bytes_eq(w: u64, c: u8) -> u64 {
 #[inline(always)]
 fn string_end(b: &[u8], i: usize) -> Result<(usize, usize, bool), ScanError> {
     let start = i + 1;
-    // Most strings are short: test 8 bytes at a time (SWAR) before paying for the SIMD
-    // search's setup.
+    // Most strings are short: test 16 bytes at a time (SSE2), then 8 (SWAR), before
+    // paying for the general search's setup.
     let mut j = start;
     let quick = b.len().min(start + 64);
+    #[cfg(target_arch = "x86_64")]
+    while j + 16 <= quick {
+        let Some(chunk) = b.get(j..j + 16).and_then(|s| s.first_chunk::<16>()) else {
+            break;
+        };
+        let m = sse2::quote_or_backslash(chunk);
+        if m != 0 {
+            return string_end_from(b, i, j + m.trailing_zeros() as usize);
+        }
+        j += 16;
+    }
     while j + 8 <= quick {
         let mut w = [0u8; 8];
         w.copy_from_slice(&b[j..j + 8]);
@@ -749,6 +778,13 @@ fn string_end(b: &[u8], i: usize) -> Result<(usize, usize, bool), ScanError> {
         }
         j += 8;
     }
+    string_end_from(b, i, j)
+}
+
+/// The rest of [`string_end`] from `j` (no quote or backslash in `b[i + 1..j]`).
+#[inline(always)]
+fn string_end_from(b: &[u8], i: usize, mut j: usize) -> Result<(usize, usize, bool), ScanError> {
+    let start = i + 1;
     let mut esc = false;
     loop {
         let found = match b.get(j) {
@@ -871,10 +907,19 @@ fn skip_value(b: &[u8], i: usize, depth: usize) -> Result<usize, ScanError> {
     }
 }
 
-/// The first `"`, `{`, `}`, `[` or `]` at or after `j` (8 bytes at a time).
+/// The first `"`, `{`, `}`, `[` or `]` at or after `j` (16 bytes at a time with SSE2,
+/// then 8).
 #[inline(always)]
 fn next_structural(b: &[u8], mut j: usize) -> Option<usize> {
     const CASE: u64 = ONES * 0x20;
+    #[cfg(target_arch = "x86_64")]
+    while let Some(chunk) = b.get(j..).and_then(|s| s.first_chunk::<16>()) {
+        let m = sse2::structural(chunk);
+        if m != 0 {
+            return Some(j + m.trailing_zeros() as usize);
+        }
+        j += 16;
+    }
     while let Some(chunk) = b.get(j..).and_then(|s| s.first_chunk::<8>()) {
         let w = u64::from_le_bytes(*chunk);
         // `[` | 0x20 = `{` and `]` | 0x20 = `}`; no other byte maps onto them.
@@ -892,6 +937,38 @@ fn next_structural(b: &[u8], mut j: usize) -> Option<usize> {
         j += 1;
     }
     None
+}
+
+/// 16-byte searches with SSE2, part of every x86-64 processor (`safe_arch`, since the
+/// workspace forbids `unsafe`). Each returns a mask with bit `k` set when byte `k` of the
+/// chunk is one of those searched for.
+#[cfg(target_arch = "x86_64")]
+mod sse2 {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+
+    #[inline(always)]
+    fn eq(v: m128i, c: u8) -> m128i {
+        cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(i8::from_ne_bytes([c])))
+    }
+
+    /// `"` or `\\`.
+    #[inline(always)]
+    pub(super) fn quote_or_backslash(chunk: &[u8; 16]) -> u32 {
+        let v = m128i::from(*chunk);
+        move_mask_i8_m128i(bitor_m128i(eq(v, b'"'), eq(v, b'\\'))) as u32
+    }
+
+    /// `"`, `{`, `}`, `[` or `]` (`[` | 0x20 = `{` and `]` | 0x20 = `}`; no other byte
+    /// maps onto them).
+    #[inline(always)]
+    pub(super) fn structural(chunk: &[u8; 16]) -> u32 {
+        let v = m128i::from(*chunk);
+        let lower = bitor_m128i(v, set_splat_i8_m128i(0x20));
+        let m = bitor_m128i(eq(v, b'"'), bitor_m128i(eq(lower, b'{'), eq(lower, b'}')));
+        move_mask_i8_m128i(m) as u32
+    }
 }
 
 /// Unescapes JSON string content `raw` (which starts at byte `at` of the event).
@@ -1152,6 +1229,63 @@ mod tests {
         assert_eq!(scan(FieldMap::suricata_eve(), ev).unwrap(), vec![]);
     }
 
+    /// Strings are found and read the same wherever they fall against the 16- and
+    /// 8-byte steps of the search for their end, whatever they hold: events with
+    /// padding of every length (quotes, backslashes, brackets and multi-byte characters
+    /// in it, escaped as `serde_json` writes them) before, inside and after the mapped
+    /// values, the mapped values themselves written with random `\u` escapes. Every
+    /// such event yields its two hits, and every event cut short is refused.
+    #[test]
+    fn strings_read_the_same_at_every_offset_and_encoding() {
+        let index = ix();
+        let mut s = Scanner::new(Arc::new(FieldMap::suricata_eve()));
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = [
+            'a', '"', '\\', '\u{e9}', '{', '}', '[', ']', ' ', '/', '\u{645}',
+        ];
+        for round in 0..4_000usize {
+            let mut pad = String::new();
+            for _ in 0..round % 41 {
+                pad.push(alphabet[(next() % alphabet.len() as u64) as usize]);
+            }
+            let pad = serde_json::to_string(&pad).unwrap();
+            let mut escaped = |v: &str| -> String {
+                v.chars()
+                    .map(|c| {
+                        if next() % 3 == 0 {
+                            format!("\\u{:04x}", u32::from(c))
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect()
+            };
+            let dom = escaped("evil.example");
+            let ip = escaped("203.0.113.7");
+            let ev = format!(
+                r#"{{"p":{pad},"flow":{{"k":{pad},"a":[{pad},{{"x":{pad}}}]}},"src_ip":"{ip}","in_iface":{pad},"dns":{{"type":{pad},"rrname":"{dom}"}},"z":{pad}}}"#
+            );
+            let mut hits = 0;
+            let sum = s
+                .scan(&index, ev.as_bytes(), &mut |_: &Hit<'_>| hits += 1)
+                .unwrap_or_else(|e| panic!("{e}: {ev}"));
+            assert_eq!((hits, sum.values), (2, 2), "{ev}");
+            let cut = (next() % ev.len() as u64) as usize;
+            assert!(
+                s.scan(&index, &ev.as_bytes()[..cut], &mut |_: &Hit<'_>| {})
+                    .is_err(),
+                "{}",
+                &ev[..ev.floor_char_boundary(cut)]
+            );
+        }
+    }
+
     #[test]
     fn malformed_events_are_errors_with_offsets() {
         let m = || FieldMap::suricata_eve();
@@ -1207,6 +1341,32 @@ mod tests {
         let mut n = 0;
         let sum = s.scan(&index, &ev, &mut |_: &Hit<'_>| n += 1).unwrap();
         assert_eq!((sum.invalid_utf8, sum.values, n), (1, 1, 1));
+    }
+
+    /// A valid event is checked for UTF-8 once and its strings are sliced from it; an
+    /// event with a bad byte anywhere falls back to checking each extracted string. Both
+    /// paths read the same values (multi-byte characters included), and a bad byte in a
+    /// value nobody looks up is not counted.
+    #[test]
+    fn utf8_is_checked_per_event_or_per_string_with_the_same_values() {
+        let index = ix();
+        let mut s = Scanner::new(Arc::new(FieldMap::suricata_eve()));
+        let valid = "{\"in_iface\":\"eth0\",\"src_ip\":\"203.0.113.1\",\"dns\":{\"rrname\":\"b\u{fc}cher.\u{645}\u{62b}\u{627}\u{644}.example\"},\"http\":{\"hostname\":\"evil.example\"}}";
+        let mut bad = valid.as_bytes().to_vec();
+        let at = bad.windows(4).position(|w| w == b"eth0").unwrap();
+        bad[at] = 0xff;
+        assert!(std::str::from_utf8(&bad).is_err());
+        let mut a = Record::default();
+        let sa = s.scan(&index, valid.as_bytes(), &mut a).unwrap();
+        let mut b = Record::default();
+        let sb = s.scan(&index, &bad, &mut b).unwrap();
+        assert_eq!(a.0, b.0);
+        assert_eq!(sa, sb);
+        assert_eq!((sa.invalid_utf8, sa.values, sa.hits), (0, 3, 2));
+        assert!(a
+            .0
+            .iter()
+            .any(|l| l.contains("b\u{fc}cher.\u{645}\u{62b}\u{627}\u{644}.example")));
     }
 
     /// Records everything a sink receives, in order.
