@@ -587,7 +587,8 @@ impl Index {
         let mut n = 0;
         let mut deeper = None;
         if !self.suffixes.is_empty() {
-            for (i, _) in d.match_indices('.') {
+            // A byte loop: names are short, and a `.` byte is always a whole character.
+            for (i, _) in d.bytes().enumerate().filter(|&(_, c)| c == b'.') {
                 if n == PREFETCHED_PARENTS {
                     deeper = Some(i);
                     break;
@@ -608,12 +609,11 @@ impl Index {
         }
         // Names with more labels than that probe their remaining parents one by one.
         let rest = deeper.into_iter().flat_map(|at| {
-            d[at..].match_indices('.').map(move |(i, _)| {
-                (
-                    at + i + 1,
-                    hash_key(&self.hasher, &d.as_bytes()[at + i + 1..]),
-                )
-            })
+            d.bytes()
+                .enumerate()
+                .skip(at)
+                .filter(|&(_, c)| c == b'.')
+                .map(move |(i, _)| (i + 1, hash_key(&self.hasher, &d.as_bytes()[i + 1..])))
         });
         for (start, h) in parents[..n].iter().copied().chain(rest) {
             let suffix = &d.as_bytes()[start..];
