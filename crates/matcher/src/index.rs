@@ -583,21 +583,26 @@ impl Index {
             self.domains.prefetch_hashed(h);
             h
         });
+        // Each parent starts after a dot (a byte loop: names are short, and a `.` byte is
+        // always a whole character); none when there is no suffix set to probe.
+        let probed = if self.suffixes.is_empty() {
+            0
+        } else {
+            usize::MAX
+        };
+        let mut parent_starts = d
+            .bytes()
+            .enumerate()
+            .filter(|&(_, c)| c == b'.')
+            .map(|(i, _)| i + 1)
+            .take(probed);
         let mut parents = [(0usize, 0u64); PREFETCHED_PARENTS];
         let mut n = 0;
-        let mut deeper = None;
-        if !self.suffixes.is_empty() {
-            // A byte loop: names are short, and a `.` byte is always a whole character.
-            for (i, _) in d.bytes().enumerate().filter(|&(_, c)| c == b'.') {
-                if n == PREFETCHED_PARENTS {
-                    deeper = Some(i);
-                    break;
-                }
-                let h = hash_key(&self.hasher, &d.as_bytes()[i + 1..]);
-                self.suffixes.prefetch_hashed(h);
-                parents[n] = (i + 1, h);
-                n += 1;
-            }
+        for start in parent_starts.by_ref().take(PREFETCHED_PARENTS) {
+            let h = hash_key(&self.hasher, &d.as_bytes()[start..]);
+            self.suffixes.prefetch_hashed(h);
+            parents[n] = (start, h);
+            n += 1;
         }
         if let Some(ids) = exact.and_then(|h| self.domains.get_hashed(h, d.as_bytes())) {
             f(Match {
@@ -608,13 +613,8 @@ impl Index {
             });
         }
         // Names with more labels than that probe their remaining parents one by one.
-        let rest = deeper.into_iter().flat_map(|at| {
-            d.bytes()
-                .enumerate()
-                .skip(at)
-                .filter(|&(_, c)| c == b'.')
-                .map(move |(i, _)| (i + 1, hash_key(&self.hasher, &d.as_bytes()[i + 1..])))
-        });
+        let rest =
+            parent_starts.map(|start| (start, hash_key(&self.hasher, &d.as_bytes()[start..])));
         for (start, h) in parents[..n].iter().copied().chain(rest) {
             let suffix = &d.as_bytes()[start..];
             if let Some(ids) = self.suffixes.get_hashed(h, suffix) {

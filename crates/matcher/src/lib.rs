@@ -32,6 +32,16 @@ mod strset;
 pub mod textset;
 pub mod time;
 
+/// The deterministic generator the unit tests draw their cases from (xorshift64):
+/// advances `x` and returns its new value.
+#[cfg(test)]
+pub(crate) fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
 pub use index::{
     normalize_value, GeneralPattern, Index, IndexBuilder, IndexStats, Ioc, KindMask, LookupScratch,
     Match, MatchVia, Normalized, ObservableKind, TextKind, ValueKind,

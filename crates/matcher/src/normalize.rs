@@ -636,9 +636,7 @@ mod tests {
         let alphabet = b"0123456789abcdef:.[]% gx";
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for _ in 0..50_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            crate::xorshift(&mut x);
             let len = (x % 18) as usize;
             let mut y = x >> 5;
             let mut t = String::new();
@@ -722,9 +720,7 @@ mod tests {
         }
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
         for _ in 0..100_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            crate::xorshift(&mut x);
             let len = 1 + (x % 17) as usize;
             let mut y = x >> 5;
             let mut t = String::new();

@@ -1240,12 +1240,7 @@ mod tests {
         let index = ix();
         let mut s = Scanner::new(Arc::new(FieldMap::suricata_eve()));
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = || crate::xorshift(&mut x);
         let alphabet = [
             'a', '"', '\\', '\u{e9}', '{', '}', '[', ']', ' ', '/', '\u{645}',
         ];

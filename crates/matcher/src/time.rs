@@ -17,11 +17,7 @@
 /// Parses an event time (ISO 8601 string content or epoch seconds) into Unix
 /// microseconds. `None` when the text is neither.
 pub fn parse_event_time(b: &[u8]) -> Option<i64> {
-    let t = trim(b);
-    match t.get(4) {
-        Some(b'-') => parse_iso8601(t),
-        _ => parse_epoch_seconds(t),
-    }
+    parse_event_time_cached(b, &mut HourCache::default())
 }
 
 fn trim(mut b: &[u8]) -> &[u8] {
@@ -451,9 +447,7 @@ mod tests {
         .collect();
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
         for _ in 0..3_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            crate::xorshift(&mut x);
             let year = [1999, 2000, 2023, 2024, 2026][(x % 5) as usize];
             let month = 1 + (x >> 8) % 12;
             let day = [1, 28, 29, 30, 31][((x >> 16) % 5) as usize];
@@ -499,9 +493,7 @@ mod tests {
     fn plain_epoch_numbers_agree_with_the_general_form() {
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            crate::xorshift(&mut x);
             let int_digits = 1 + (x % 13) as usize;
             let frac_digits = ((x >> 8) % 11) as usize;
             let mut s = String::new();
