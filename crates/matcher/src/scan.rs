@@ -205,6 +205,35 @@ pub struct Scanner {
     pending_ids: Vec<u32>,
     pending_text: String,
     hours: HourCache,
+    /// The key last read at each position of each map node's objects
+    /// ([`SEEN_POSITIONS`] per node) and where it led: telemetry repeats the same keys in
+    /// the same order, so most keys are recognised by one comparison instead of a hashed
+    /// probe of the node's children.
+    seen: Vec<SeenKey>,
+}
+
+/// Positions of an object whose keys are remembered ([`Scanner::seen`]).
+const SEEN_POSITIONS: usize = 32;
+
+/// A key of up to 16 bytes, as its first and last 8 bytes (zero-padded when shorter)
+/// and its length, which together determine every byte; and the map node it leads to.
+#[derive(Debug, Clone, Copy)]
+struct SeenKey {
+    head: u64,
+    tail: u64,
+    /// `u32::MAX`: nothing remembered yet.
+    len: u32,
+    /// `u32::MAX`: the key is not in the map.
+    child: u32,
+}
+
+impl SeenKey {
+    const EMPTY: SeenKey = SeenKey {
+        head: 0,
+        tail: 0,
+        len: u32::MAX,
+        child: u32::MAX,
+    };
 }
 
 /// A looked-up value held until the event is known to be well-formed (ranges into the
@@ -243,7 +272,6 @@ impl Scanner {
     /// A scanner for events described by `map`.
     pub fn new(map: Arc<FieldMap>) -> Self {
         Scanner {
-            map,
             unescaped: String::with_capacity(256),
             key_buf: Vec::with_capacity(64),
             scratch: LookupScratch::default(),
@@ -259,6 +287,8 @@ impl Scanner {
             pending_ids: Vec::with_capacity(64),
             pending_text: String::with_capacity(1024),
             hours: HourCache::default(),
+            seen: vec![SeenKey::EMPTY; map.nodes.len() * SEEN_POSITIONS],
+            map,
         }
     }
 
@@ -511,11 +541,15 @@ impl Scanner {
         if b.get(i) == Some(&b'}') {
             return Ok(i + 1);
         }
+        let mut slot = node as usize * SEEN_POSITIONS;
+        let slots_end = slot + SEEN_POSITIONS;
         loop {
             if b.get(i) != Some(&b'"') {
                 return err(i, "expected a string key");
             }
             let (ks, ke, esc) = string_end(b, i)?;
+            let at = slot;
+            slot += 1;
             let child = if esc {
                 let mut kb = std::mem::take(&mut self.key_buf);
                 unescape_into(&b[ks..ke], ks, &mut kb)?;
@@ -523,8 +557,35 @@ impl Scanner {
                 self.key_buf = kb;
                 c
             } else {
-                let tag = crate::fields::key_tag_at(b, ks, ke);
-                self.map.step_tagged(node, &b[ks..ke], tag)
+                let head = crate::fields::key_tag_at(b, ks, ke);
+                let len = ke - ks;
+                match (at < slots_end && len <= 16, b.get(ks..ke)) {
+                    (true, Some(key)) => {
+                        let tail = match key.last_chunk::<8>() {
+                            Some(t) if len > 8 => u64::from_le_bytes(*t),
+                            _ => 0,
+                        };
+                        match self.seen.get_mut(at) {
+                            Some(s)
+                                if s.len as usize == len && s.head == head && s.tail == tail =>
+                            {
+                                (s.child != u32::MAX).then_some(s.child)
+                            }
+                            Some(s) => {
+                                let c = self.map.step_tagged(node, key, head);
+                                *s = SeenKey {
+                                    head,
+                                    tail,
+                                    len: len as u32,
+                                    child: c.unwrap_or(u32::MAX),
+                                };
+                                c
+                            }
+                            None => self.map.step_tagged(node, key, head),
+                        }
+                    }
+                    _ => self.map.step_tagged(node, &b[ks..ke], head),
+                }
             };
             i = skip_ws(b, ke + 1);
             if b.get(i) != Some(&b':') {
@@ -1390,6 +1451,135 @@ mod tests {
         let mut r = Record::default();
         let sum = s.scan(&index, ev.as_bytes(), &mut r);
         (sum, r.0)
+    }
+
+    /// A scanner that remembers each position's key ([`Scanner::seen`]) finds exactly
+    /// what a fresh scanner finds, over events whose keys change from one event to the
+    /// next at the same positions: mapped keys, keys that differ from them in one byte
+    /// (within the first 8 bytes, in bytes 9 to 16, or beyond), by case, or only by
+    /// length (`aaaaaaaaa` and `aaaaaaaaaa` share their first and last 8 bytes),
+    /// escaped keys, dotted keys, and more keys than positions are remembered.
+    #[test]
+    fn remembered_keys_never_change_a_result() {
+        let mut map = FieldMap::auto();
+        for (path, role) in [
+            ("custom.abcdefghi", ValueKind::Ip),
+            ("custom.abcdefghijklmnop", ValueKind::Domain),
+            ("custom.abcdefghijklmnopq", ValueKind::Ip),
+            ("custom.x", ValueKind::Domain),
+            ("custom.aaaaaaaaa", ValueKind::Ip),
+        ] {
+            map.add(path, Role::Value(role)).unwrap();
+        }
+        let map = Arc::new(map);
+        let root = [
+            "src_ip",
+            "dest_ip",
+            "src_iq",
+            "Src_ip",
+            "dest_ipX",
+            "dest_i",
+            "id.orig_h",
+            "id.orig_i",
+            "id.resp_h",
+            "query",
+            "querz",
+            "timestamp",
+            "ts",
+            "",
+            "flow_id",
+            "src\\u005fip",
+            "abcdefghijklmnop",
+            "custom",
+            "custoM",
+            "dns",
+            "dnt",
+        ];
+        let custom = [
+            "abcdefghi",
+            "abcdefghj",
+            "bbcdefghi",
+            "abcdefgh",
+            "abcdefghijklmnop",
+            "abcdefghijklmnoq",
+            "abcdefghijkXmnop",
+            "bbcdefghijklmnop",
+            "abcdefghijklmnopq",
+            "abcdefghijklmnopr",
+            "abcdefghijklmnoqq",
+            "x",
+            "y",
+            "",
+            "abc\\u0064efghi",
+            "aaaaaaaaa",
+            "aaaaaaaaaa",
+            "aaaaaaaaaaaaaaaa",
+            "aaaaaaaaaaaaaaaaa",
+        ];
+        let dns = [
+            "rrname",
+            "rrnamf",
+            "rdata",
+            "answers",
+            "query",
+            "rrname\\u0000",
+        ];
+        let values = [
+            "\"203.0.113.5\"",
+            "\"evil.example\"",
+            "\"10.0.0.1\"",
+            "7",
+            "\"Evil.Example.\"",
+        ];
+        let mut x = 0x5EED_F5EE_u64;
+        let mut pick = |n: usize| (crate::xorshift(&mut x) % n as u64) as usize;
+        let index = ix();
+        let mut kept = Scanner::new(map.clone());
+        let (mut hits, mut events) = (0usize, 0usize);
+        for _ in 0..6_000 {
+            let mut ev = String::from("{");
+            let keys = 1 + pick(SEEN_POSITIONS + 8);
+            for k in 0..keys {
+                if k > 0 {
+                    ev.push(',');
+                }
+                let key = root[pick(root.len())];
+                ev.push_str(&format!("\"{key}\":"));
+                let sub: &[&str] = match key {
+                    "custom" | "custoM" => &custom,
+                    "dns" | "dnt" => &dns,
+                    _ => &[],
+                };
+                if sub.is_empty() {
+                    ev.push_str(values[pick(values.len())]);
+                    continue;
+                }
+                ev.push('{');
+                for j in 0..1 + pick(SEEN_POSITIONS + 4) {
+                    if j > 0 {
+                        ev.push(',');
+                    }
+                    ev.push_str(&format!(
+                        "\"{}\":{}",
+                        sub[pick(sub.len())],
+                        values[pick(values.len())]
+                    ));
+                }
+                ev.push('}');
+            }
+            ev.push('}');
+            let mut a = Record::default();
+            let mut b = Record::default();
+            let got = kept.scan(&index, ev.as_bytes(), &mut a);
+            let want = Scanner::new(map.clone()).scan(&index, ev.as_bytes(), &mut b);
+            assert_eq!(got, want, "{ev}");
+            assert_eq!(a.0, b.0, "{ev}");
+            events += usize::from(want.is_ok());
+            hits += b.0.iter().filter(|l| l.starts_with("hit ")).count();
+        }
+        assert_eq!(events, 6_000);
+        assert!(hits > 10_000, "{hits}");
+        assert!(kept.seen.iter().filter(|s| s.len != u32::MAX).count() > 40);
     }
 
     #[test]
