@@ -318,6 +318,21 @@ impl Scanner {
         })
     }
 
+    /// The kind and normalised text of each observable of the last event
+    /// [`Scanner::scan`] accepted: [`Scanner::observed`] without the field names, for a
+    /// caller that checks every event's values (the general patterns' pre-check).
+    pub fn observed_normalized(&self) -> impl Iterator<Item = (ObservableKind, &str)> {
+        self.pending.iter().map(move |p| {
+            let r = p.normalized;
+            (
+                p.kind,
+                self.pending_text
+                    .get(r.0 as usize..r.1 as usize)
+                    .unwrap_or(""),
+            )
+        })
+    }
+
     /// Scans one event (a JSON object, surrounding whitespace allowed).
     pub fn scan<L: Lookups + ?Sized, S: Sink + ?Sized>(
         &mut self,
@@ -448,6 +463,7 @@ impl Scanner {
         // `answers.rrname`, `answers.rdata` and `grouped.A`): reuse its lookup.
         let earlier = self.pending.iter().rposition(|p| {
             p.vk == vk
+                && (p.value.1 - p.value.0) as usize == value.len()
                 && self
                     .pending_text
                     .get(p.value.0 as usize..p.value.1 as usize)
@@ -490,7 +506,7 @@ impl Scanner {
                 .lookup_normalized(vk, value, &mut self.scratch, |layer, m: Match<'_>| {
                     summary.hits += 1;
                     summary.kinds = summary.kinds.with(m.kind.bit());
-                    let normalized = if m.normalized == value {
+                    let normalized = if same_text(m.normalized, value) {
                         value_at
                     } else {
                         push(text, m.normalized)
@@ -508,7 +524,7 @@ impl Scanner {
         match seen {
             Some((kind, normalized)) => {
                 summary.kinds = summary.kinds.with(kind.bit());
-                let normalized = if normalized == value {
+                let normalized = if same_text(normalized, value) {
                     value_at
                 } else {
                     push(text, normalized)
@@ -747,6 +763,13 @@ impl Scanner {
         self.unescaped = owned;
         Ok(())
     }
+}
+
+/// Whether two strings are equal, without reading them when they are the same slice (a
+/// normalised value that borrows the value it came from).
+#[inline(always)]
+fn same_text(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || a == b)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -1632,10 +1655,17 @@ mod tests {
             .collect();
         assert_eq!(after, rec.0);
         assert_eq!(after.len(), 5);
+        let normalized: Vec<(ObservableKind, String)> = s
+            .observed_normalized()
+            .map(|(k, v)| (k, v.to_owned()))
+            .collect();
+        let want: Vec<_> = rec.0.iter().map(|o| (o.0, o.2.clone())).collect();
+        assert_eq!(normalized, want);
         assert!(s
             .scan(&index, br#"{"src_ip":"10.0.0.1","x":[}"#, &mut rec)
             .is_err());
         assert_eq!(s.observed().count(), 0);
+        assert_eq!(s.observed_normalized().count(), 0);
     }
 
     #[test]

@@ -251,7 +251,9 @@ fn scan_batch(
                     let involved = prefilter.as_ref().is_some_and(|p| {
                         p.may_involve(
                             summary.kinds,
-                            scanner.observed().map(|o| (o.kind.bit(), o.normalized)),
+                            scanner
+                                .observed_normalized()
+                                .map(|(kind, normalized)| (kind.bit(), normalized)),
                         )
                     });
                     if involved {
