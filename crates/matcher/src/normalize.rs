@@ -701,7 +701,7 @@ mod tests {
 
     /// `fast_v4` accepts exactly what the standard library's IPv4 parser accepts, with
     /// the same address: every dotted form of octets 0-999 with leading zeros, and
-    /// random strings of digits and dots.
+    /// random strings of digits, dots and the characters next to them.
     #[test]
     fn fast_v4_agrees_with_the_standard_parser() {
         let mut inputs = Vec::new();
@@ -725,8 +725,14 @@ mod tests {
             let mut y = x >> 5;
             let mut t = String::new();
             for _ in 0..len {
-                t.push(char::from(b"0123456789...x"[(y % 14) as usize]));
-                y /= 14;
+                // Digits, dots, and the bytes just outside the digits, a letter and a
+                // two-byte character.
+                let alphabet = [
+                    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '.', '.', '.', 'x', '/', ':',
+                    'é',
+                ];
+                t.push(alphabet[(y % 17) as usize]);
+                y /= 17;
                 if y == 0 {
                     y = x.rotate_left(17);
                 }
