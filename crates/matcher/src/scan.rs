@@ -318,21 +318,6 @@ impl Scanner {
         })
     }
 
-    /// The kind and normalised text of each observable of the last event
-    /// [`Scanner::scan`] accepted: [`Scanner::observed`] without the field names, for a
-    /// caller that checks every event's values (the general patterns' pre-check).
-    pub fn observed_normalized(&self) -> impl Iterator<Item = (ObservableKind, &str)> {
-        self.pending.iter().map(move |p| {
-            let r = p.normalized;
-            (
-                p.kind,
-                self.pending_text
-                    .get(r.0 as usize..r.1 as usize)
-                    .unwrap_or(""),
-            )
-        })
-    }
-
     /// Scans one event (a JSON object, surrounding whitespace allowed).
     pub fn scan<L: Lookups + ?Sized, S: Sink + ?Sized>(
         &mut self,
@@ -1655,17 +1640,10 @@ mod tests {
             .collect();
         assert_eq!(after, rec.0);
         assert_eq!(after.len(), 5);
-        let normalized: Vec<(ObservableKind, String)> = s
-            .observed_normalized()
-            .map(|(k, v)| (k, v.to_owned()))
-            .collect();
-        let want: Vec<_> = rec.0.iter().map(|o| (o.0, o.2.clone())).collect();
-        assert_eq!(normalized, want);
         assert!(s
             .scan(&index, br#"{"src_ip":"10.0.0.1","x":[}"#, &mut rec)
             .is_err());
         assert_eq!(s.observed().count(), 0);
-        assert_eq!(s.observed_normalized().count(), 0);
     }
 
     #[test]

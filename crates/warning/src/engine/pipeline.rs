@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 
 use matcher::fields::FieldMap;
-use matcher::scan::{Hit as ScanHit, Scanner, Sink};
+use matcher::scan::{Hit as ScanHit, Observed, Scanner, Sink};
 use matcher::ObservableKind;
 use serde::Serialize;
 use store::{HitRow, InsertOutcome, NewObject, Query};
@@ -18,7 +18,7 @@ use super::indicators::load_weights;
 use super::{BadSample, Engine, EngineError, LiveIndicators, Result};
 use crate::aggregate::{window_ids, window_objects, WindowVersion};
 use crate::hit::{sco_for, Hit, SourceRef};
-use crate::stream::{Observation, StreamEvaluator, StreamMatch};
+use crate::stream::{Observation, StreamEvaluator, StreamMatch, StreamPrefilter};
 
 /// How the events of a batch are named. An event's id must be the same every time the
 /// same event is delivered: it is the key that makes counting exactly-once.
@@ -120,17 +120,32 @@ fn sample(event_id: String, reason: String, line: &[u8]) -> BadSample {
     }
 }
 
-/// Collects one event's hits; its observables are read from the scanner afterwards,
-/// only for events a general pattern could involve ([`EventSink::collect_observed`]).
-struct EventSink {
+/// Collects one event's hits, and checks its values against the general patterns'
+/// pre-check as the scanner delivers them; its observables are read from the scanner
+/// afterwards, only for events a general pattern could involve
+/// ([`EventSink::collect_observed`]).
+struct EventSink<'p> {
     hits: Vec<(String, ObservableKind, String)>,
+    /// The general patterns' pre-check, when there are general patterns.
+    prefilter: Option<&'p StreamPrefilter>,
+    /// Some value of the event passed [`StreamPrefilter::value_may_involve`] (reset
+    /// before each event).
+    value_may_involve: bool,
     /// Distinct observables of the event: kind and a range of `text`.
     observed: Vec<(ObservableKind, std::ops::Range<usize>)>,
     /// The observables' normalised text, reused across events (no allocation per event).
     text: String,
 }
 
-impl EventSink {
+impl EventSink<'_> {
+    /// Whether a general pattern could involve the event the scanner last accepted,
+    /// with these kinds of observables: [`StreamPrefilter::may_involve`] over the values
+    /// this sink was given (each value passes when some pattern needs no particular
+    /// string, and an event has kinds only from its values).
+    fn may_involve(&self, kinds: matcher::KindMask) -> bool {
+        self.value_may_involve && self.prefilter.is_some_and(|p| p.kinds_may_involve(kinds))
+    }
+
     fn value(&self, r: &std::ops::Range<usize>) -> &str {
         self.text.get(r.clone()).unwrap_or("")
     }
@@ -158,11 +173,19 @@ impl EventSink {
     }
 }
 
-impl Sink for EventSink {
+impl Sink for EventSink<'_> {
     fn hit(&mut self, h: &ScanHit<'_>) {
         for id in h.indicator_ids() {
             self.hits
                 .push((id.to_owned(), h.kind, h.normalized.to_owned()));
+        }
+    }
+
+    fn observed(&mut self, o: &Observed<'_>) {
+        if !self.value_may_involve {
+            if let Some(p) = self.prefilter {
+                self.value_may_involve = p.value_may_involve(o.kind.bit(), o.normalized);
+            }
         }
     }
 }
@@ -208,6 +231,8 @@ fn scan_batch(
         let mut line_no = 0usize;
         let mut sink = EventSink {
             hits: Vec::new(),
+            prefilter: prefilter.as_ref(),
+            value_may_involve: false,
             observed: Vec::new(),
             text: String::new(),
         };
@@ -238,6 +263,7 @@ fn scan_batch(
                 continue;
             }
             sink.hits.clear();
+            sink.value_may_involve = false;
             match scanner.scan(&live.layers, line, &mut sink) {
                 Ok(summary) => {
                     out.invalid_utf8 += u64::from(summary.invalid_utf8);
@@ -248,14 +274,7 @@ fn scan_batch(
                     }
                     // Only events some general pattern could involve go to the stream
                     // evaluator (building their SCOs is the expensive part).
-                    let involved = prefilter.as_ref().is_some_and(|p| {
-                        p.may_involve(
-                            summary.kinds,
-                            scanner
-                                .observed_normalized()
-                                .map(|(kind, normalized)| (kind.bit(), normalized)),
-                        )
-                    });
+                    let involved = sink.may_involve(summary.kinds);
                     if involved {
                         sink.collect_observed(scanner);
                     }
@@ -677,4 +696,68 @@ async fn pruned_before(store: &dyn store::Store) -> Result<i64> {
         .await?
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(i64::MIN))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::StreamConfig;
+
+    /// The pre-check made as the scanner delivers an event's values decides as the
+    /// evaluator's own check over the event's observables does, event by event, with
+    /// exact strings, `LIKE` runs and patterns without literals.
+    #[test]
+    fn the_sink_pre_check_agrees_with_the_evaluator() {
+        let sets: [&[(&str, &str)]; 3] = [
+            &[
+                (
+                    "indicator--a",
+                    "[domain-name:value = 'a.example'] FOLLOWEDBY [ipv4-addr:value = '198.51.100.7']",
+                ),
+                ("indicator--b", "[domain-name:value LIKE '%.relay.example']"),
+            ],
+            &[("indicator--c", "[url:value = 'http://a.example/x']")],
+            &[("indicator--d", "[ipv4-addr:value ISSUBSET '198.51.100.0/24']")],
+        ];
+        let events = [
+            r#"{"src_ip":"10.0.0.1","dest_ip":"198.51.100.7"}"#,
+            r#"{"src_ip":"10.0.0.1","dns":{"rrname":"A.Example."}}"#,
+            r#"{"dns":{"rrname":"c2.relay.example"}}"#,
+            r#"{"dns":{"rrname":"relay.example.org"},"src_ip":"10.0.0.2"}"#,
+            r#"{"http":{"hostname":"a.example","url":"/x"}}"#,
+            r#"{"tls":{"sni":"b.example"}}"#,
+            r#"{"id.orig_h":"198.51.100.9","query":"x.example"}"#,
+            r#"{"flow_id":1}"#,
+        ];
+        let index = matcher::Index::default();
+        let map = Arc::new(FieldMap::auto());
+        let (mut agreed, mut involved) = (0, 0);
+        for patterns in sets {
+            let mut ev = StreamEvaluator::new(StreamConfig::default()).unwrap();
+            for (id, p) in patterns {
+                ev.add_pattern(id, p).unwrap();
+            }
+            let pre = ev.prefilter();
+            let mut scanner = Scanner::new(map.clone());
+            for e in events {
+                let mut sink = EventSink {
+                    hits: Vec::new(),
+                    prefilter: Some(&pre),
+                    value_may_involve: false,
+                    observed: Vec::new(),
+                    text: String::new(),
+                };
+                let summary = scanner.scan(&index, e.as_bytes(), &mut sink).unwrap();
+                let want = pre.may_involve(
+                    summary.kinds,
+                    scanner.observed().map(|o| (o.kind.bit(), o.normalized)),
+                );
+                assert_eq!(sink.may_involve(summary.kinds), want, "{e}");
+                agreed += 1;
+                involved += usize::from(want);
+            }
+        }
+        assert_eq!(agreed, 24);
+        assert!((6..agreed).contains(&involved), "{involved}");
+    }
 }
