@@ -459,9 +459,8 @@ fn ip_text<'s>(ip: IpAddr, shown: &'s str, norm: &'s mut String) -> &'s str {
     if matches!(ip, IpAddr::V4(_)) && !shown.contains(':') {
         shown
     } else {
-        use std::fmt::Write;
         norm.clear();
-        let _ = write!(norm, "{ip}");
+        normalize::push_ip(norm, ip);
         norm
     }
 }
