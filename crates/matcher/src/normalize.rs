@@ -115,7 +115,7 @@ impl HashAlg {
 /// Normalises a domain name into `out`. Returns `false` when nothing is left.
 pub fn domain(input: &str, out: &mut String) -> bool {
     out.clear();
-    let mut s = input.trim_matches(|c: char| c.is_ascii_whitespace());
+    let mut s = input.trim_ascii();
     if let Some(stripped) = s.strip_suffix('.') {
         s = stripped;
     }
@@ -171,7 +171,7 @@ fn push_ascii_lower(s: &str, out: &mut String) {
 /// of hexadecimal digits.
 pub fn hash(alg: HashAlg, input: &str, out: &mut String) -> bool {
     out.clear();
-    let s = input.trim_matches(|c: char| c.is_ascii_whitespace());
+    let s = input.trim_ascii();
     if s.len() != alg.hex_len() || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return false;
     }
@@ -190,7 +190,7 @@ pub fn hash_is_normal(alg: HashAlg, s: &str) -> bool {
 /// Parses an IP address (either family), dropping a zone index and mapping an
 /// IPv4-mapped IPv6 address to IPv4.
 pub fn ip(input: &str) -> Option<IpAddr> {
-    let s = input.trim_matches(|c: char| c.is_ascii_whitespace());
+    let s = input.trim_ascii();
     let first = *s.as_bytes().first()?;
     if first.is_ascii_digit() {
         if let Some(v4) = fast_v4(s.as_bytes()) {
@@ -414,13 +414,13 @@ pub fn mask6(len: u8) -> u128 {
 /// sides.
 pub fn email(input: &str, out: &mut String) -> bool {
     out.clear();
-    let mut s = input.trim_matches(|c: char| c.is_ascii_whitespace());
+    let mut s = input.trim_ascii();
     if let Some(open) = s.rfind('<') {
         if let Some(close_rel) = s[open..].find('>') {
             s = &s[open + 1..open + close_rel];
         }
     }
-    let s = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    let s = s.trim_ascii();
     let Some(at) = s.rfind('@') else {
         return false;
     };
@@ -447,7 +447,7 @@ fn default_port(scheme: &str) -> Option<&'static str> {
 /// Normalises a URL into `out`; `false` when nothing is left.
 pub fn url(input: &str, out: &mut String) -> bool {
     out.clear();
-    let s = input.trim_matches(|c: char| c.is_ascii_whitespace());
+    let s = input.trim_ascii();
     // The first `://` (a search for each `:`, as most URLs' first colon is that one).
     let b = s.as_bytes();
     let mut from = 0;
@@ -673,7 +673,7 @@ mod tests {
     #[test]
     fn ip_agrees_with_the_standard_parsers() {
         fn reference(input: &str) -> Option<IpAddr> {
-            let s = input.trim_matches(|c: char| c.is_ascii_whitespace());
+            let s = input.trim_ascii();
             if let Ok(v4) = s.parse::<Ipv4Addr>() {
                 return Some(IpAddr::V4(v4));
             }
