@@ -935,45 +935,115 @@ fn skip_value(b: &[u8], i: usize, depth: usize) -> Result<usize, ScanError> {
     match b.get(i) {
         Some(b'"') => Ok(string_end(b, i)?.1 + 1),
         Some(b'{') | Some(b'[') => {
-            // A bit stack of open brackets: 1 = object, 0 = array.
-            let mut stack: u128 = 0;
-            let mut level = 0usize;
-            let mut j = i;
             let room = MAX_DEPTH.saturating_sub(depth);
-            while let Some(k) = next_structural(b, j) {
-                j = k;
-                let c = b[j];
-                match c {
-                    b'"' => {
-                        j = string_end(b, j)?.1 + 1;
-                        continue;
-                    }
-                    b'{' | b'[' => {
-                        if level >= room || level >= 128 {
-                            return err(j, "nesting deeper than the limit");
-                        }
-                        stack = (stack << 1) | u128::from(c == b'{');
-                        level += 1;
-                    }
-                    b'}' | b']' => {
-                        if level == 0 || (stack & 1 == 1) != (c == b'}') {
-                            return err(j, "mismatched bracket");
-                        }
-                        stack >>= 1;
-                        level -= 1;
-                        if level == 0 {
-                            return Ok(j + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
+            #[cfg(target_arch = "x86_64")]
+            if let Some(end) = skip_container_chunks(b, i, room) {
+                return Ok(end);
             }
-            err(i, "unterminated object or array")
+            skip_container(b, i, room)
         }
         Some(_) => scalar_end(b, i),
         None => err(i, "expected a value"),
     }
+}
+
+/// Skips the object or array opening at `b[i]`, bracket by bracket and string by string,
+/// checking bracket balance and matching (at most `room` levels) without recursion.
+fn skip_container(b: &[u8], i: usize, room: usize) -> Result<usize, ScanError> {
+    // A bit stack of open brackets: 1 = object, 0 = array.
+    let mut stack: u128 = 0;
+    let mut level = 0usize;
+    let mut j = i;
+    while let Some(k) = next_structural(b, j) {
+        j = k;
+        let c = b[j];
+        match c {
+            b'"' => {
+                j = string_end(b, j)?.1 + 1;
+                continue;
+            }
+            b'{' | b'[' => {
+                if level >= room || level >= 128 {
+                    return err(j, "nesting deeper than the limit");
+                }
+                stack = (stack << 1) | u128::from(c == b'{');
+                level += 1;
+            }
+            b'}' | b']' => {
+                if level == 0 || (stack & 1 == 1) != (c == b'}') {
+                    return err(j, "mismatched bracket");
+                }
+                stack >>= 1;
+                level -= 1;
+                if level == 0 {
+                    return Ok(j + 1);
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    err(i, "unterminated object or array")
+}
+
+/// [`skip_container`] 16 bytes at a time: the quotes of each chunk give, by a prefix
+/// XOR, which of its bytes lie inside strings, and only brackets outside strings are
+/// visited. `None` (the caller then takes [`skip_container`]) at a backslash, and
+/// wherever that path would report an error: the container's end is then the same.
+#[cfg(target_arch = "x86_64")]
+fn skip_container_chunks(b: &[u8], i: usize, room: usize) -> Option<usize> {
+    let mut stack: u128 = 0;
+    let mut level = 0usize;
+    let mut inside = 0u32;
+    let mut j = i;
+    while j < b.len() {
+        let mut padded = [0u8; 16];
+        let chunk = match b.get(j..).and_then(|s| s.first_chunk::<16>()) {
+            Some(c) => c,
+            None => {
+                let rest = b.get(j..)?;
+                padded[..rest.len()].copy_from_slice(rest);
+                &padded
+            }
+        };
+        let m = sse2::classes(chunk);
+        if m.backslashes != 0 {
+            return None;
+        }
+        // Bit k set when byte k is inside a string (its opening quote included, its
+        // closing quote not), carried over from the previous chunk.
+        let mut s = m.quotes;
+        s ^= s << 1;
+        s ^= s << 2;
+        s ^= s << 4;
+        s ^= s << 8;
+        s = (s ^ inside) & 0xffff;
+        inside = if s & 0x8000 != 0 { 0xffff } else { 0 };
+        let mut brackets = (m.opens | m.closes) & !s;
+        while brackets != 0 {
+            let k = brackets.trailing_zeros();
+            brackets &= brackets - 1;
+            let curly = m.curly & (1 << k) != 0;
+            if m.opens & (1 << k) != 0 {
+                if level >= room || level >= 128 {
+                    return None;
+                }
+                stack = (stack << 1) | u128::from(curly);
+                level += 1;
+            } else {
+                if level == 0 || (stack & 1 == 1) != curly {
+                    return None;
+                }
+                stack >>= 1;
+                level -= 1;
+                if level == 0 {
+                    return Some(j + k as usize + 1);
+                }
+            }
+        }
+        j += 16;
+    }
+    None
 }
 
 /// The first `"`, `{`, `}`, `[` or `]` at or after `j` (16 bytes at a time with SSE2,
@@ -1027,6 +1097,32 @@ mod sse2 {
     pub(super) fn quote_or_backslash(chunk: &[u8; 16]) -> u32 {
         let v = m128i::from(*chunk);
         move_mask_i8_m128i(bitor_m128i(eq(v, b'"'), eq(v, b'\\'))) as u32
+    }
+
+    /// The bytes of a chunk that matter when skipping a container.
+    pub(super) struct Classes {
+        pub(super) quotes: u32,
+        pub(super) backslashes: u32,
+        /// `{` or `[`.
+        pub(super) opens: u32,
+        /// `}` or `]`.
+        pub(super) closes: u32,
+        /// `{` or `}`.
+        pub(super) curly: u32,
+    }
+
+    #[inline(always)]
+    pub(super) fn classes(chunk: &[u8; 16]) -> Classes {
+        let v = m128i::from(*chunk);
+        let lower = bitor_m128i(v, set_splat_i8_m128i(0x20));
+        let mask = |m: m128i| move_mask_i8_m128i(m) as u32;
+        Classes {
+            quotes: mask(eq(v, b'"')),
+            backslashes: mask(eq(v, b'\\')),
+            opens: mask(eq(lower, b'{')),
+            closes: mask(eq(lower, b'}')),
+            curly: mask(bitor_m128i(eq(v, b'{'), eq(v, b'}'))),
+        }
     }
 
     /// `"`, `{`, `}`, `[` or `]` (`[` | 0x20 = `{` and `]` | 0x20 = `}`; no other byte
@@ -1588,6 +1684,88 @@ mod tests {
         assert_eq!(events, 6_000);
         assert!(hits > 10_000, "{hits}");
         assert!(kept.seen.iter().filter(|s| s.len != u32::MAX).count() > 40);
+    }
+
+    /// Containers skipped 16 bytes at a time end where the bracket-by-bracket skip ends:
+    /// generated JSON with brackets and quotes inside strings, nesting across chunk
+    /// boundaries, at every offset and near the end of the event, then the same bytes
+    /// mutated (mismatched, unbalanced, unterminated, escaped, too deep); whenever the
+    /// chunked skip answers, the other gives the same end, and `skip_value` always
+    /// answers as the bracket-by-bracket skip does.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn containers_skip_to_the_same_end_by_chunks() {
+        fn gen(x: &mut u64, depth: usize, out: &mut Vec<u8>) {
+            let r = crate::xorshift(x);
+            match r % 7 {
+                0 | 1 if depth < 6 => {
+                    let curly = r & 8 != 0;
+                    out.push(if curly { b'{' } else { b'[' });
+                    for k in 0..(r >> 4) % 5 {
+                        if k > 0 {
+                            out.push(b',');
+                        }
+                        if curly {
+                            out.extend_from_slice(b"\"k\":");
+                        }
+                        gen(x, depth + 1, out);
+                    }
+                    out.push(if curly { b'}' } else { b']' });
+                }
+                2 | 3 => {
+                    out.push(b'"');
+                    for _ in 0..(r >> 8) % 24 {
+                        out.push(b"ab{}[]:, \xc3\xa9"[(crate::xorshift(x) % 11) as usize]);
+                    }
+                    out.push(b'"');
+                }
+                4 => out.extend_from_slice(b"\"x\\\"}\""),
+                _ => out.extend_from_slice(b"12"),
+            }
+        }
+        let mut x = 0x00DD_BA11_u64;
+        let (mut chunked, mut total) = (0, 0);
+        for n in 0..30_000 {
+            let mut b: Vec<u8> = vec![b' '; n % 19];
+            let at = b.len();
+            b.push(if n % 2 == 0 { b'{' } else { b'[' });
+            let mut body = Vec::new();
+            gen(&mut x, 1, &mut body);
+            b.extend_from_slice(&body);
+            b.push(if n % 2 == 0 { b'}' } else { b']' });
+            if n % 3 == 0 {
+                b.extend_from_slice(b",\"y\":1}");
+            }
+            if n % 4 == 1 {
+                // A mutation: one byte replaced by a bracket, a quote or a backslash.
+                let k = at + 1 + (crate::xorshift(&mut x) as usize) % (b.len() - at - 1);
+                b[k] = b"{}[]\"\\"[(crate::xorshift(&mut x) % 6) as usize];
+            }
+            if n % 7 == 2 && b.len() > at + 2 + n % 5 {
+                b.truncate(b.len() - 1 - (n % 5));
+            }
+            for room in [2, 5, MAX_DEPTH] {
+                let want = skip_container(&b, at, room);
+                if let Some(end) = skip_container_chunks(&b, at, room) {
+                    assert_eq!(
+                        Ok(end),
+                        want,
+                        "{:?} room {room}",
+                        String::from_utf8_lossy(&b)
+                    );
+                    chunked += 1;
+                }
+                let depth = MAX_DEPTH - room;
+                assert_eq!(
+                    skip_value(&b, at, depth),
+                    want,
+                    "{:?}",
+                    String::from_utf8_lossy(&b)
+                );
+                total += 1;
+            }
+        }
+        assert!(chunked > total / 3, "{chunked} of {total}");
     }
 
     #[test]
