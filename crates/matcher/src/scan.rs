@@ -832,7 +832,12 @@ fn string_end(b: &[u8], i: usize) -> Result<(usize, usize, bool), ScanError> {
         };
         let m = sse2::quote_or_backslash(chunk);
         if m != 0 {
-            return string_end_from(b, i, j + m.trailing_zeros() as usize);
+            let p = j + m.trailing_zeros() as usize;
+            // The closing quote of a string without escapes (the usual case).
+            if chunk[m.trailing_zeros() as usize & 15] == b'"' {
+                return Ok((start, p, false));
+            }
+            return string_end_from(b, i, p);
         }
         j += 16;
     }
@@ -843,6 +848,9 @@ fn string_end(b: &[u8], i: usize) -> Result<(usize, usize, bool), ScanError> {
         let m = bytes_eq(w, b'"') | bytes_eq(w, b'\\');
         if m != 0 {
             j += (m.trailing_zeros() / 8) as usize;
+            if b.get(j) == Some(&b'"') {
+                return Ok((start, j, false));
+            }
             break;
         }
         j += 8;
