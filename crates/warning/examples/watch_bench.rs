@@ -3,7 +3,8 @@
 //! sightings and alerts into a SQLite store) with N active indicators, side by side with
 //! the floor: just parsing the same lines (`serde_json` into `IgnoredAny`), once over
 //! the file already in memory and once reading it in the timed region as the engine
-//! does.
+//! does. The floor reading the file is timed again right after each engine run; the
+//! summary gives the median of its readings and the median of each run's own ratio.
 //!
 //! ```text
 //! cargo run --release -p warning --example watch_bench -- INDICATORS RUNS EXTRA_BUNDLE FILE...
