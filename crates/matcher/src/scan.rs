@@ -559,33 +559,11 @@ impl Scanner {
                 c
             } else {
                 let head = crate::fields::key_tag_at(b, ks, ke);
-                let len = ke - ks;
-                match (at < slots_end && len <= 16, b.get(ks..ke)) {
-                    (true, Some(key)) => {
-                        let tail = match key.last_chunk::<8>() {
-                            Some(t) if len > 8 => u64::from_le_bytes(*t),
-                            _ => 0,
-                        };
-                        match self.seen.get_mut(at) {
-                            Some(s)
-                                if s.len as usize == len && s.head == head && s.tail == tail =>
-                            {
-                                (s.child != u32::MAX).then_some(s.child)
-                            }
-                            Some(s) => {
-                                let c = self.map.step_tagged(node, key, head);
-                                *s = SeenKey {
-                                    head,
-                                    tail,
-                                    len: len as u32,
-                                    child: c.unwrap_or(u32::MAX),
-                                };
-                                c
-                            }
-                            None => self.map.step_tagged(node, key, head),
-                        }
-                    }
-                    _ => self.map.step_tagged(node, &b[ks..ke], head),
+                let key = &b[ks..ke];
+                if at < slots_end {
+                    self.remembered_step(node, at, key, head)
+                } else {
+                    self.map.step_tagged(node, key, head)
                 }
             };
             i = skip_ws(b, ke + 1);
@@ -603,6 +581,34 @@ impl Scanner {
                 Some(b'}') => return Ok(i + 1),
                 _ => return err(i, "expected ',' or '}' in an object"),
             }
+        }
+    }
+
+    /// [`FieldMap::step_tagged`] from `node` by `key` (whose tag is `head`), answered by
+    /// the key remembered in slot `at` of [`Scanner::seen`] when it is the same key, and
+    /// remembered there otherwise (keys over 16 bytes are not).
+    #[inline(always)]
+    fn remembered_step(&mut self, node: u32, at: usize, key: &[u8], head: u64) -> Option<u32> {
+        let len = key.len();
+        let tail = match key.last_chunk::<8>() {
+            Some(t) if len > 8 => u64::from_le_bytes(*t),
+            _ => 0,
+        };
+        match self.seen.get_mut(at) {
+            Some(s) if len <= 16 && s.len as usize == len && s.head == head && s.tail == tail => {
+                (s.child != u32::MAX).then_some(s.child)
+            }
+            Some(s) if len <= 16 => {
+                let c = self.map.step_tagged(node, key, head);
+                *s = SeenKey {
+                    head,
+                    tail,
+                    len: len as u32,
+                    child: c.unwrap_or(u32::MAX),
+                };
+                c
+            }
+            _ => self.map.step_tagged(node, key, head),
         }
     }
 
@@ -832,12 +838,12 @@ fn string_end(b: &[u8], i: usize) -> Result<(usize, usize, bool), ScanError> {
         };
         let m = sse2::quote_or_backslash(chunk);
         if m != 0 {
-            let p = j + m.trailing_zeros() as usize;
+            let k = m.trailing_zeros() as usize & 15;
             // The closing quote of a string without escapes (the usual case).
-            if chunk[m.trailing_zeros() as usize & 15] == b'"' {
-                return Ok((start, p, false));
+            if chunk[k] == b'"' {
+                return Ok((start, j + k, false));
             }
-            return string_end_from(b, i, p);
+            return string_end_from(b, i, j + k);
         }
         j += 16;
     }

@@ -349,6 +349,7 @@ async fn main() {
                 .await
                 .expect("run");
             let (cpu, wall) = (proc_cpu_seconds() - c0, w0.elapsed().as_secs_f64());
+            let rate = r.events as f64 / cpu.max(0.01);
             println!(
                 "{path} run {run}: {} events, {} hits ({} counted, {} duplicates), {} pattern matches, {} undecodable; {:.3} s wall, {:.3} CPU-s: {:.0} events/CPU-s ({:.0}/s wall)",
                 r.events,
@@ -359,10 +360,9 @@ async fn main() {
                 r.bad,
                 wall,
                 cpu,
-                r.events as f64 / cpu.max(0.01),
+                rate,
                 r.events as f64 / wall
             );
-            let rate = r.events as f64 / cpu.max(0.01);
             let (blines, bcpu) = floor_reading(path);
             assert_eq!(blines, lines, "the floor parses every line");
             let floor_beside = blines as f64 / bcpu.max(1e-9);

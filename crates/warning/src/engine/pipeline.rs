@@ -137,7 +137,23 @@ struct EventSink<'p> {
     text: String,
 }
 
-impl EventSink<'_> {
+impl<'p> EventSink<'p> {
+    fn new(prefilter: Option<&'p StreamPrefilter>) -> Self {
+        EventSink {
+            hits: Vec::new(),
+            prefilter,
+            value_may_involve: false,
+            observed: Vec::new(),
+            text: String::new(),
+        }
+    }
+
+    /// Forgets the previous event's hits and pre-check before the next is scanned.
+    fn start_event(&mut self) {
+        self.hits.clear();
+        self.value_may_involve = false;
+    }
+
     /// Whether a general pattern could involve the event the scanner last accepted,
     /// with these kinds of observables: [`StreamPrefilter::may_involve`] over the values
     /// this sink was given (each value passes when some pattern needs no particular
@@ -229,13 +245,7 @@ fn scan_batch(
     with_scanner(map, |scanner| {
         let mut start = 0usize;
         let mut line_no = 0usize;
-        let mut sink = EventSink {
-            hits: Vec::new(),
-            prefilter: prefilter.as_ref(),
-            value_may_involve: false,
-            observed: Vec::new(),
-            text: String::new(),
-        };
+        let mut sink = EventSink::new(prefilter.as_ref());
         while start < data.len() {
             let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
             let mut line = &data[start..end];
@@ -262,8 +272,7 @@ fn scan_batch(
                 ));
                 continue;
             }
-            sink.hits.clear();
-            sink.value_may_involve = false;
+            sink.start_event();
             match scanner.scan(&live.layers, line, &mut sink) {
                 Ok(summary) => {
                     out.invalid_utf8 += u64::from(summary.invalid_utf8);
@@ -740,13 +749,7 @@ mod tests {
             let pre = ev.prefilter();
             let mut scanner = Scanner::new(map.clone());
             for e in events {
-                let mut sink = EventSink {
-                    hits: Vec::new(),
-                    prefilter: Some(&pre),
-                    value_may_involve: false,
-                    observed: Vec::new(),
-                    text: String::new(),
-                };
+                let mut sink = EventSink::new(Some(&pre));
                 let summary = scanner.scan(&index, e.as_bytes(), &mut sink).unwrap();
                 let want = pre.may_involve(
                     summary.kinds,
