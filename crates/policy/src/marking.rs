@@ -10,18 +10,12 @@
 
 use serde_json::Value;
 
-/// The TLP 2.0 extension definition.
-pub const TLP2_EXTENSION_ID: &str = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d";
-pub const TLP2_CLEAR: &str = "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487";
-pub const TLP2_GREEN: &str = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
-pub const TLP2_AMBER: &str = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421";
-pub const TLP2_AMBER_STRICT: &str = "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003";
-pub const TLP2_RED: &str = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1";
-
-pub const TLP1_WHITE: &str = "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9";
-pub const TLP1_GREEN: &str = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
-pub const TLP1_AMBER: &str = "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82";
-pub const TLP1_RED: &str = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
+// The TLP 1.0 and 2.0 marking-definition ids and the TLP 2.0 levels are the STIX crate's
+// (one definition of each for the whole workspace).
+pub use stix::markings::{
+    Tlp, TLP1_AMBER, TLP1_GREEN, TLP1_RED, TLP1_WHITE, TLP2_AMBER, TLP2_AMBER_STRICT, TLP2_CLEAR,
+    TLP2_EXTENSION_ID, TLP2_GREEN, TLP2_RED,
+};
 
 /// The PAP extension definition.
 pub const PAP_EXTENSION_ID: &str = "extension-definition--f8d78575-edfd-406e-8e84-6162a8450f5b";
@@ -31,65 +25,6 @@ pub const PAP_AMBER: &str = "marking-definition--60f8932b-e51e-4458-b265-a2e8be9
 pub const PAP_RED: &str = "marking-definition--740d36e5-7714-4c30-961a-3ae632ceee0e";
 /// Legacy `PAP:WHITE` of the same extension; read as `PAP:CLEAR`.
 pub const PAP_WHITE: &str = "marking-definition--a3bea94c-b469-41dc-9cfe-d6e7daba7730";
-
-/// A TLP 2.0 level, ordered from least to most restrictive.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Tlp {
-    Clear,
-    Green,
-    Amber,
-    #[serde(rename = "amber+strict")]
-    AmberStrict,
-    Red,
-}
-
-impl Tlp {
-    pub const ALL: [Tlp; 5] = [
-        Tlp::Clear,
-        Tlp::Green,
-        Tlp::Amber,
-        Tlp::AmberStrict,
-        Tlp::Red,
-    ];
-
-    /// `TLP:CLEAR`, `TLP:AMBER+STRICT`, …
-    pub fn label(self) -> &'static str {
-        match self {
-            Tlp::Clear => "TLP:CLEAR",
-            Tlp::Green => "TLP:GREEN",
-            Tlp::Amber => "TLP:AMBER",
-            Tlp::AmberStrict => "TLP:AMBER+STRICT",
-            Tlp::Red => "TLP:RED",
-        }
-    }
-
-    /// The official TLP 2.0 marking-definition id.
-    pub fn marking_id(self) -> &'static str {
-        match self {
-            Tlp::Clear => TLP2_CLEAR,
-            Tlp::Green => TLP2_GREEN,
-            Tlp::Amber => TLP2_AMBER,
-            Tlp::AmberStrict => TLP2_AMBER_STRICT,
-            Tlp::Red => TLP2_RED,
-        }
-    }
-
-    /// The TLP level a marking-definition id stands for: TLP 2.0 ids as is, TLP 1.0 ids
-    /// mapped (WHITE→CLEAR, GREEN→GREEN, AMBER→AMBER, RED→RED); `None` for other ids.
-    pub fn from_marking_id(id: &str) -> Option<Tlp> {
-        Some(match id {
-            TLP2_CLEAR | TLP1_WHITE => Tlp::Clear,
-            TLP2_GREEN | TLP1_GREEN => Tlp::Green,
-            TLP2_AMBER | TLP1_AMBER => Tlp::Amber,
-            TLP2_AMBER_STRICT => Tlp::AmberStrict,
-            TLP2_RED | TLP1_RED => Tlp::Red,
-            _ => return None,
-        })
-    }
-}
 
 /// A PAP level (Permissible Actions Protocol), ordered from least to most restrictive.
 #[derive(

@@ -21,14 +21,9 @@ use super::AppState;
 /// Objects are validated and written in batches of this many.
 const BATCH: usize = 1000;
 
-/// One entry of a status resource's successes / failures / pendings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StatusDetail {
-    pub id: String,
-    pub version: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
+/// One entry of a status resource's successes / failures / pendings (the client's type:
+/// the server writes what the client reads).
+pub use crate::client::StatusDetail;
 
 /// The TAXII status resource.
 #[derive(Debug, Clone, Serialize, Deserialize)]
