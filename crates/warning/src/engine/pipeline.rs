@@ -748,8 +748,10 @@ mod tests {
             }
             let pre = ev.prefilter();
             let mut scanner = Scanner::new(map.clone());
+            // One sink for all the events, reset before each as the engine does.
+            let mut sink = EventSink::new(Some(&pre));
             for e in events {
-                let mut sink = EventSink::new(Some(&pre));
+                sink.start_event();
                 let summary = scanner.scan(&index, e.as_bytes(), &mut sink).unwrap();
                 let want = pre.may_involve(
                     summary.kinds,
