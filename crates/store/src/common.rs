@@ -1,7 +1,8 @@
 //! The parts of the [`crate::Store`] implementation that are the same SQL on both
-//! backends, written once and expanded for each with `impl_store!`. A backend type
-//! provides `reader()` / `writer()` pools, `write_tx()` (a transaction in which it is
-//! the only writer), `size_bytes()`, `DIALECT`, and its [`crate::WriteTx`] type.
+//! backends, written once and expanded for each with `impl_store!` (its transactions'
+//! [`crate::WriteTx`] with `impl_write_tx!`). A backend type provides `reader()` /
+//! `writer()` pools, `write_tx()` (a transaction in which it is the only writer),
+//! `size_bytes()`, `DIALECT`, and its [`crate::WriteTx`] type.
 
 /// Expands to the row decoders, the bind helper and `impl Store for $store`.
 macro_rules! impl_store {
@@ -1397,3 +1398,78 @@ macro_rules! impl_store {
 }
 
 pub(crate) use impl_store;
+
+/// Expands to `impl WriteTx for $wtx`: the operations that run the shared SQL (the
+/// `*_in` functions `impl_store!` defines) in the open transaction `self.tx`, then the
+/// backend's own items (`holds_status`, `commit`, `rollback`).
+macro_rules! impl_write_tx {
+    ($wtx:ident, rows_per_statement: $rows:expr, { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl $crate::WriteTx for $wtx {
+            async fn insert(
+                &mut self,
+                objects: &[$crate::NewObject],
+                collections: &[$crate::CollectionId],
+            ) -> $crate::Result<Vec<$crate::InsertOutcome>> {
+                $crate::insert::insert_batch(self, objects, collections, $rows).await
+            }
+
+            async fn put_meta(&mut self, rows: &[$crate::MetaRow]) -> $crate::Result<()> {
+                put_meta_in(&mut self.tx, rows).await
+            }
+
+            async fn put_status(&mut self, status: &$crate::StatusRecord) -> $crate::Result<()> {
+                put_status_in(&mut self.tx, status).await
+            }
+
+            async fn record_hits(
+                &mut self,
+                hits: &[$crate::HitRow],
+                now_micros: i64,
+                max_scos: usize,
+            ) -> $crate::Result<$crate::HitOutcome> {
+                record_hits_in(&mut self.tx, hits, now_micros, max_scos).await
+            }
+
+            async fn put_record(
+                &mut self,
+                record: &$crate::RecordRow,
+                feed: Option<&str>,
+            ) -> $crate::Result<Option<i64>> {
+                put_record_in(&mut self.tx, record, feed).await
+            }
+
+            async fn get_record(
+                &mut self,
+                kind: &str,
+                id: &str,
+            ) -> $crate::Result<Option<$crate::RecordRow>> {
+                get_record_in(&mut self.tx, kind, id).await
+            }
+
+            async fn set_state(&mut self, key: &str, value: &str) -> $crate::Result<()> {
+                set_state_in(&mut self.tx, key, value).await
+            }
+
+            async fn get_records(
+                &mut self,
+                kind: &str,
+                ids: &[&str],
+            ) -> $crate::Result<Vec<$crate::RecordRow>> {
+                get_records_in(&mut self.tx, kind, ids).await
+            }
+
+            async fn put_records(
+                &mut self,
+                records: &[$crate::RecordRow],
+                feed: Option<&str>,
+            ) -> $crate::Result<Option<i64>> {
+                put_records_in(&mut self.tx, records, feed).await
+            }
+
+            $($own)*
+        }
+    };
+}
+
+pub(crate) use impl_write_tx;

@@ -16,7 +16,7 @@ use sqlx::{Sqlite, Transaction};
 
 use crate::insert::{AnalyzeState, ClockTop, Existing, InsertOps, MemberRow, ObjectRow};
 use crate::sql::{self, Dialect};
-use crate::{CollectionId, InsertOutcome, NewObject, Result, StoreError, WriteTx};
+use crate::{CollectionId, Result, StoreError};
 
 /// Rows per multi-row INSERT: 10 binds per object row keeps a statement far below
 /// SQLite's 32766 bind limit while amortising the per-statement cost.
@@ -311,24 +311,7 @@ impl InsertOps for SqliteWriteTx {
     }
 }
 
-#[async_trait]
-impl WriteTx for SqliteWriteTx {
-    async fn insert(
-        &mut self,
-        objects: &[NewObject],
-        collections: &[CollectionId],
-    ) -> Result<Vec<InsertOutcome>> {
-        crate::insert::insert_batch(self, objects, collections, ROWS_PER_STATEMENT).await
-    }
-
-    async fn put_meta(&mut self, rows: &[crate::MetaRow]) -> Result<()> {
-        put_meta_in(&mut self.tx, rows).await
-    }
-
-    async fn put_status(&mut self, status: &crate::StatusRecord) -> Result<()> {
-        put_status_in(&mut self.tx, status).await
-    }
-
+crate::common::impl_write_tx!(SqliteWriteTx, rows_per_statement: ROWS_PER_STATEMENT, {
     async fn holds_status(&mut self, id: &str, instance: &str) -> Result<bool> {
         // The transaction holds SQLite's write lock from its start (BEGIN IMMEDIATE),
         // so no claim can run until it ends.
@@ -339,43 +322,6 @@ impl WriteTx for SqliteWriteTx {
                 .fetch_optional(&mut *self.tx)
                 .await?;
         Ok(found.is_some())
-    }
-
-    async fn record_hits(
-        &mut self,
-        hits: &[crate::HitRow],
-        now_micros: i64,
-        max_scos: usize,
-    ) -> Result<crate::HitOutcome> {
-        record_hits_in(&mut self.tx, hits, now_micros, max_scos).await
-    }
-
-    async fn put_record(
-        &mut self,
-        record: &crate::RecordRow,
-        feed: Option<&str>,
-    ) -> Result<Option<i64>> {
-        put_record_in(&mut self.tx, record, feed).await
-    }
-
-    async fn get_record(&mut self, kind: &str, id: &str) -> Result<Option<crate::RecordRow>> {
-        get_record_in(&mut self.tx, kind, id).await
-    }
-
-    async fn set_state(&mut self, key: &str, value: &str) -> Result<()> {
-        set_state_in(&mut self.tx, key, value).await
-    }
-
-    async fn get_records(&mut self, kind: &str, ids: &[&str]) -> Result<Vec<crate::RecordRow>> {
-        get_records_in(&mut self.tx, kind, ids).await
-    }
-
-    async fn put_records(
-        &mut self,
-        records: &[crate::RecordRow],
-        feed: Option<&str>,
-    ) -> Result<Option<i64>> {
-        put_records_in(&mut self.tx, records, feed).await
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
@@ -399,7 +345,7 @@ impl WriteTx for SqliteWriteTx {
     async fn rollback(self: Box<Self>) -> Result<()> {
         Ok(self.tx.rollback().await?)
     }
-}
+});
 
 crate::common::impl_store!(SqliteStore, Sqlite, SqliteRow, SqliteWriteTx, "sqlite");
 
