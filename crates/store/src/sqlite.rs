@@ -27,6 +27,14 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// holds it until it commits).
 const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3600);
 const READERS: u32 = 4;
+/// Rows a reader connection's thread may hand over before the query's consumer has
+/// taken them (sqlx's default is 50). `sqlx` sends each row as a message of its own;
+/// with a full channel, each row taken wakes SQLite's thread for the next one, two
+/// context switches a row. Every read here collects all its rows (`fetch_all`, pages
+/// of at most 10,001 rows), so a channel larger than a page holds no more than the
+/// result holds anyway. Serving a sync: a third fewer context switches at the serving
+/// node, 3-5 % less of its CPU (`docs/PERFORMANCE.md`).
+const READER_ROW_BUFFER: usize = 16_384;
 /// Page cache of the writer connection, in KiB (negative: KiB rather than pages).
 /// 192 MiB measured no faster than 64 MiB for 1 M objects and raised peak RSS by
 /// 140 MB, so it stays at 64 MiB.
@@ -85,7 +93,11 @@ impl SqliteStore {
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
-            .connect_with(base.read_only(true).pragma("cache_size", READER_CACHE_KIB))
+            .connect_with(
+                base.read_only(true)
+                    .pragma("cache_size", READER_CACHE_KIB)
+                    .row_buffer_size(READER_ROW_BUFFER),
+            )
             .await
             .map_err(|e| open_err(e.to_string()))?;
         Ok(SqliteStore {
