@@ -1,10 +1,12 @@
 //! The `nadhir` binary: configuration, wiring and the command line. Business rules
 //! live in the library crates; this file only parses arguments and dispatches.
 
+mod allocator;
 mod cmd;
 
 /// Parsing STIX allocates many small maps and strings; mimalloc measurably beats the
-/// system allocator on import and on the TAXII server (see docs/PERFORMANCE.md).
+/// system allocator on import and on the TAXII server (see docs/PERFORMANCE.md). Its
+/// settings: [`allocator`].
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -83,6 +85,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    allocator::apply();
     let cli = Cli::parse();
     cmd::init_logging(cli.global.log_format);
     let result = match cli.command {
