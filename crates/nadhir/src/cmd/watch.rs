@@ -106,7 +106,9 @@ pub struct WatchArgs {
     pub follow: bool,
     #[command(flatten)]
     pub nats: NatsArgs,
-    /// Stop after the NATS stream has been idle this many seconds.
+    /// Stop after the NATS stream has been idle this many seconds, once no message is
+    /// left waiting or unacknowledged (another worker's unacknowledged messages are
+    /// redelivered after the ack wait and processed first).
     #[arg(long)]
     pub idle_exit: Option<u64>,
     /// Print the final report as JSON on stdout.

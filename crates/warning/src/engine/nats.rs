@@ -34,8 +34,10 @@ pub struct NatsSource {
     pub batch: usize,
     /// How long an unacknowledged message waits before redelivery.
     pub ack_wait: Duration,
-    /// Stop when the stream has had nothing for this long (for tests and one-shot
-    /// runs); `None`: run until shutdown.
+    /// Stop when the stream has had nothing for this long and the consumer has no
+    /// message waiting or unacknowledged (a killed worker's messages come back after
+    /// `ack_wait` and are processed first); for tests and one-shot runs. `None`: run
+    /// until shutdown.
     pub idle_exit: Option<Duration>,
 }
 
@@ -130,7 +132,9 @@ impl Engine {
                 }
             }
             if msgs.is_empty() {
-                if src.idle_exit.is_some_and(|d| idle_since.elapsed() >= d) {
+                if src.idle_exit.is_some_and(|d| idle_since.elapsed() >= d)
+                    && drained(&consumer).await
+                {
                     return Ok(total);
                 }
                 continue;
@@ -171,6 +175,21 @@ impl Engine {
             }
             add(&mut total, &r);
             progress(&total);
+        }
+    }
+}
+
+/// Whether nothing is left for the consumer: no message waiting, and none delivered and
+/// not yet acknowledged. A message another worker took and never acknowledged (it was
+/// killed, say) counts as not drained: it is delivered again once `ack_wait` has
+/// passed, so an idle exit must not come before it. When the server cannot be asked,
+/// the stream counts as drained (idle exit is for batch runs and tests).
+async fn drained(consumer: &jetstream::consumer::Consumer<pull::Config>) -> bool {
+    match consumer.get_info().await {
+        Ok(info) => info.num_pending == 0 && info.num_ack_pending == 0,
+        Err(e) => {
+            tracing::warn!("nats consumer info: {e}");
+            true
         }
     }
 }
