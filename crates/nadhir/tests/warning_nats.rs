@@ -1,7 +1,9 @@
 //! Early warning from NATS JetStream with two `nadhir watch` workers sharing one
 //! durable consumer over one PostgreSQL store: one worker is killed with SIGKILL
 //! mid-stream, the other finishes, and every planted event is counted exactly once in
-//! the aggregated sightings (at-least-once delivery, deduplicated in the store).
+//! the aggregated sightings (at-least-once delivery, deduplicated in the store). A
+//! worker that drains the stream while a dead consumer's messages are unacknowledged
+//! waits for their redelivery before it exits on idle.
 //!
 //! Needs NADHIR_TEST_NATS_URL (e.g. nats://127.0.0.1:4222) and NADHIR_TEST_POSTGRES_URL
 //! (e.g. postgres://postgres@127.0.0.1:5432/test); skipped without them unless CI is
@@ -170,6 +172,67 @@ async fn two_workers_one_killed_every_event_counted_once() {
     let general = general_ids(&tel);
     assert_eq!(without(windows(&db.url).await, &general), want);
     assert_eq!(without(exported(&db.url, dir.path()), &general), want);
+    nats.delete().await;
+    db.drop_db().await;
+    let _ = std::fs::remove_dir_all(node_dir);
+}
+
+/// A worker that has drained the stream while messages another consumer of the same
+/// durable took are still unacknowledged (that consumer died) does not exit on idle
+/// before they are redelivered to it: every event is processed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_exit_waits_for_a_dead_workers_messages() {
+    use async_nats::jetstream::consumer::{pull, AckPolicy};
+    use futures::StreamExt;
+
+    let Some((nats_url, pg)) = services() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tel = fixture(dir.path(), 200);
+    let db = Scratch::new(&pg).await;
+    let nats = Nats::new(&nats_url, "nadhirtest", &run_name("ni").replace('_', ""));
+    let published = nats.publish(Path::new(BIN), &db.url, &[&tel.join("eve.json")]);
+    assert!(published > 20, "{published}");
+    let consumer = format!("c{}", nats.stream.to_lowercase());
+    // A consumer that takes 20 messages and goes away without acknowledging them. Its
+    // acknowledgement wait (6 s) is the durable's, which the worker reuses: the worker
+    // drains the rest long before the 20 come back.
+    {
+        let client = async_nats::connect(&nats.url).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let stream = js.get_stream(&nats.stream).await.unwrap();
+        let c = stream
+            .create_consumer(pull::Config {
+                durable_name: Some(consumer.clone()),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(6),
+                max_ack_pending: 100_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut batch = c.fetch().max_messages(20).messages().await.unwrap();
+        let mut taken = 0;
+        while let Some(m) = batch.next().await {
+            m.unwrap();
+            taken += 1;
+        }
+        assert_eq!(taken, 20);
+    }
+    let started = Instant::now();
+    let worker = nats.worker(Path::new(BIN), &db.url, &consumer, 50, 1);
+    let report = finish(worker, Duration::from_secs(120)).await;
+    eprintln!(
+        "worker: {report} after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        report["report"]["events"].as_u64(),
+        Some(published),
+        "{report}"
+    );
+    let node_dir = support::data_dir_for(&db.url);
     nats.delete().await;
     db.drop_db().await;
     let _ = std::fs::remove_dir_all(node_dir);
