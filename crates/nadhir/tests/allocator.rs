@@ -5,47 +5,20 @@
 #![allow(clippy::unwrap_used)]
 #![cfg(target_os = "linux")]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
 
 const VAR: &str = "MIMALLOC_PURGE_DELAY";
+const ARGS: [&str; 2] = ["--no-warning", "--no-sync"];
 
-/// Starts `nadhir serve` (with `VAR` set to `preset` when given), waits for its URL and
+/// Starts `nadhir serve` (with `VAR` set to `preset`, or removed), waits for its URL and
 /// returns the value of `VAR` in its environment and its arguments, read from /proc.
 fn started_with(preset: Option<&str>) -> (Option<String>, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nadhir"));
-    cmd.arg("--data-dir")
-        .arg(dir.path())
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--no-warning",
-            "--no-sync",
-        ])
-        .env_remove(VAR)
-        .env_remove("NADHIR_DATABASE_URL")
-        .env_remove("NADHIR_DATA_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if let Some(v) = preset {
-        cmd.env(VAR, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let proc = format!("/proc/{}", child.id());
+    let server = common::serve_with_env(dir.path(), None, &ARGS, &[(VAR, preset)]);
+    let proc = format!("/proc/{}", server.child.id());
     let environ = std::fs::read(format!("{proc}/environ")).unwrap();
     let cmdline = std::fs::read(format!("{proc}/cmdline")).unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(
-        line.trim().starts_with("http://127.0.0.1:"),
-        "the server started and printed its address, got {line:?}"
-    );
+    drop(server);
     let value = environ
         .split(|&b| b == 0)
         .filter_map(|kv| std::str::from_utf8(kv).ok())

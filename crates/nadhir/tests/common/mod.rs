@@ -87,7 +87,23 @@ impl Drop for Server {
 /// Starts `nadhir serve` on an ephemeral 127.0.0.1 port over `data` (and the database
 /// `db` when given) and waits until it prints its URL.
 pub fn serve(data: &Path, db: Option<&str>, extra: &[&str]) -> Server {
+    serve_with_env(data, db, extra, &[])
+}
+
+/// [`serve`] with environment variables set (`Some`) or removed (`None`).
+pub fn serve_with_env(
+    data: &Path,
+    db: Option<&str>,
+    extra: &[&str],
+    env: &[(&str, Option<&str>)],
+) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_nadhir"));
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
     cmd.arg("--data-dir").arg(data);
     if let Some(url) = db {
         cmd.arg("--database-url").arg(url);
