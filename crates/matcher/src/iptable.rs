@@ -76,6 +76,9 @@ pub struct IpTable<K: Bits> {
     host_gate: Vec<u64>,
     multi: Vec<Vec<u32>>,
     count: usize,
+    /// How many levels have a prefix of 16 bits or more, single addresses excluded
+    /// (they follow the single addresses' level, if any, in `levels`).
+    mid_levels: usize,
 }
 
 impl<K: Bits> Default for IpTable<K> {
@@ -87,6 +90,7 @@ impl<K: Bits> Default for IpTable<K> {
             host_gate: Vec::new(),
             multi: Vec::new(),
             count: 0,
+            mid_levels: 0,
         }
     }
 }
@@ -133,6 +137,11 @@ impl<K: Bits> IpTable<K> {
                 self.levels.len() - 1
             }
         };
+        self.mid_levels = self
+            .levels
+            .iter()
+            .filter(|l| (16..K::WIDTH).contains(&l.len))
+            .count();
         let map = &mut self.levels[pos].map;
         match map.get_mut(&net) {
             None => {
@@ -183,24 +192,8 @@ impl<K: Bits> IpTable<K> {
     /// first.
     pub fn lookup(&self, addr: K, mut f: impl FnMut(u8, &[u32])) {
         let t = addr.top16();
-        let open = self
-            .gate
-            .get(t / 64)
-            .is_some_and(|w| w & (1 << (t % 64)) != 0);
-        for l in &self.levels {
-            if !open && l.len >= 16 && l.len < K::WIDTH {
-                continue;
-            }
-            if l.len == K::WIDTH
-                && !self.host_filter.is_empty()
-                && (self
-                    .host_gate
-                    .get(t / 64)
-                    .is_some_and(|w| w & (1 << (t % 64)) == 0)
-                    || !self.host_filter.may_contain(addr.mix()))
-            {
-                continue;
-            }
+        let bit = |map: &[u64]| map.get(t / 64).is_some_and(|w| w & (1 << (t % 64)) != 0);
+        let mut probe = |l: &Level<K>| {
             if let Some(v) = l.map.get(&addr.masked(l.len)) {
                 if *v & MULTI == 0 {
                     f(l.len, std::slice::from_ref(v));
@@ -208,7 +201,23 @@ impl<K: Bits> IpTable<K> {
                     f(l.len, list);
                 }
             }
+        };
+        // Single addresses, then the blocks of 16 bits or more (only when the gate says
+        // some block shares the address's top 16 bits), then the shorter ones.
+        let mut levels = self.levels.as_slice();
+        if let Some((host, rest)) = levels.split_first().filter(|(l, _)| l.len == K::WIDTH) {
+            let filtered = !self.host_filter.is_empty()
+                && (!bit(&self.host_gate) || !self.host_filter.may_contain(addr.mix()));
+            if !filtered {
+                probe(host);
+            }
+            levels = rest;
         }
+        let (mid, low) = levels.split_at(self.mid_levels.min(levels.len()));
+        if bit(&self.gate) {
+            mid.iter().for_each(&mut probe);
+        }
+        low.iter().for_each(probe);
     }
 
     /// Approximate heap bytes held.
@@ -308,5 +317,71 @@ mod tests {
         got.clear();
         t.lookup(v6("2001:db9::1"), |l, ids| got.push((l, ids.to_vec())));
         assert_eq!(got, vec![(0, vec![3])]);
+    }
+
+    /// Every lookup finds exactly the blocks that contain the address, longest first,
+    /// with their indicators, before and after `freeze`: random blocks of every prefix
+    /// length (a few sharing their top 16 bits), addresses inside, next to and far from
+    /// them.
+    #[test]
+    fn lookups_agree_with_a_scan_of_every_block() {
+        let mut x = 0x1A7_AB1E_u64;
+        for round in 0..40 {
+            let mut t = IpTable::<u32>::default();
+            let mut blocks: Vec<(u32, u8, u32)> = Vec::new();
+            let base = crate::xorshift(&mut x) as u32;
+            for no in 0..1 + (crate::xorshift(&mut x) % 60) as u32 {
+                let r = crate::xorshift(&mut x);
+                let len = match r % 5 {
+                    0 => 32,
+                    1 => 16 + (r >> 8) as u8 % 16,
+                    2 => (r >> 8) as u8 % 16,
+                    3 => 16,
+                    _ => 24 + (r >> 8) as u8 % 9,
+                };
+                // Half the blocks near one base address, so their top bits meet.
+                let net = if r & 64 == 0 {
+                    base ^ ((r >> 20) as u32 & 0xffff)
+                } else {
+                    (r >> 16) as u32
+                };
+                let net = net & crate::normalize::mask4(len);
+                let no = if r & 128 == 0 { no } else { no / 2 };
+                t.insert(net, len, no).unwrap();
+                blocks.push((net, len, no));
+            }
+            if round % 2 == 0 {
+                t.freeze();
+            }
+            for _ in 0..400 {
+                let r = crate::xorshift(&mut x);
+                let addr = match r % 3 {
+                    0 => blocks[(r >> 8) as usize % blocks.len()].0 ^ ((r >> 40) as u32 & 0x3ff),
+                    1 => base ^ ((r >> 20) as u32 & 0xffff),
+                    _ => (r >> 24) as u32,
+                };
+                let mut want: Vec<(u8, Vec<u32>)> = Vec::new();
+                let mut sorted = blocks.clone();
+                sorted.sort_by_key(|b| std::cmp::Reverse(b.1));
+                for (net, len, no) in sorted {
+                    if addr & crate::normalize::mask4(len) != net {
+                        continue;
+                    }
+                    match want.iter_mut().find(|w| w.0 == len) {
+                        Some(w) if w.1.last() != Some(&no) => w.1.push(no),
+                        Some(_) => {}
+                        None => want.push((len, vec![no])),
+                    }
+                }
+                let mut got: Vec<(u8, Vec<u32>)> = Vec::new();
+                t.lookup(addr, |len, ids| got.push((len, ids.to_vec())));
+                // Indicators of one block in insertion order; compare them as sets.
+                for w in want.iter_mut().chain(got.iter_mut()) {
+                    w.1.sort_unstable();
+                    w.1.dedup();
+                }
+                assert_eq!(got, want, "round {round}, address {addr:#x}");
+            }
+        }
     }
 }
