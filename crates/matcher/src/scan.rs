@@ -662,6 +662,9 @@ impl Scanner {
         }
     }
 
+    /// One value of `node` (inlined in the walk over an object's keys and an array's
+    /// elements).
+    #[inline(always)]
     fn walk_value<L: Lookups + ?Sized, S: Sink + ?Sized>(
         &mut self,
         ctx: &mut Ctx<'_, '_, '_, L, S>,
@@ -688,24 +691,7 @@ impl Scanner {
                     self.walk_object(ctx, b, i, node, depth + 1)
                 }
             }
-            Some(b'[') => {
-                if depth + 1 > MAX_DEPTH {
-                    return err(i, "nesting deeper than the limit");
-                }
-                let mut j = skip_ws(b, i + 1);
-                if b.get(j) == Some(&b']') {
-                    return Ok(j + 1);
-                }
-                loop {
-                    j = self.walk_value(ctx, b, j, node, depth + 1)?;
-                    j = skip_ws(b, j);
-                    match b.get(j) {
-                        Some(b',') => j = skip_ws(b, j + 1),
-                        Some(b']') => return Ok(j + 1),
-                        _ => return err(j, "expected ',' or ']' in an array"),
-                    }
-                }
-            }
+            Some(b'[') => self.walk_array(ctx, b, i, node, depth),
             Some(_) => {
                 let e = scalar_end(b, i)?;
                 match self.map.nodes[node as usize].role {
@@ -718,6 +704,34 @@ impl Scanner {
                 Ok(e)
             }
             None => err(i, "expected a value"),
+        }
+    }
+
+    /// [`Scanner::walk_value`] for an array: each element is a value of `node`.
+    #[inline(never)]
+    fn walk_array<L: Lookups + ?Sized, S: Sink + ?Sized>(
+        &mut self,
+        ctx: &mut Ctx<'_, '_, '_, L, S>,
+        b: &[u8],
+        i: usize,
+        node: u32,
+        depth: usize,
+    ) -> Result<usize, ScanError> {
+        if depth + 1 > MAX_DEPTH {
+            return err(i, "nesting deeper than the limit");
+        }
+        let mut j = skip_ws(b, i + 1);
+        if b.get(j) == Some(&b']') {
+            return Ok(j + 1);
+        }
+        loop {
+            j = self.walk_value(ctx, b, j, node, depth + 1)?;
+            j = skip_ws(b, j);
+            match b.get(j) {
+                Some(b',') => j = skip_ws(b, j + 1),
+                Some(b']') => return Ok(j + 1),
+                _ => return err(j, "expected ',' or ']' in an array"),
+            }
         }
     }
 
@@ -994,21 +1008,28 @@ fn scalar_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
 }
 
 /// Skips one value starting at `b[i]`, checking bracket balance and matching without
-/// recursion.
+/// recursion. Inlined where it is called: most skipped values are strings and numbers,
+/// and a call that saves the registers an object's skip needs would cost more than
+/// skipping them.
+#[inline(always)]
 fn skip_value(b: &[u8], i: usize, depth: usize) -> Result<usize, ScanError> {
     match b.get(i) {
         Some(b'"') => Ok(string_end(b, i)?.1 + 1),
-        Some(b'{') | Some(b'[') => {
-            let room = MAX_DEPTH.saturating_sub(depth);
-            #[cfg(target_arch = "x86_64")]
-            if let Some(end) = skip_container_chunks(b, i, room) {
-                return Ok(end);
-            }
-            skip_container(b, i, room)
-        }
+        Some(b'{') | Some(b'[') => skip_nested(b, i, depth),
         Some(_) => scalar_end(b, i),
         None => err(i, "expected a value"),
     }
+}
+
+/// [`skip_value`] for an object or array.
+#[inline(never)]
+fn skip_nested(b: &[u8], i: usize, depth: usize) -> Result<usize, ScanError> {
+    let room = MAX_DEPTH.saturating_sub(depth);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(end) = skip_container_chunks(b, i, room) {
+        return Ok(end);
+    }
+    skip_container(b, i, room)
 }
 
 /// Skips the object or array opening at `b[i]`, bracket by bracket and string by string,
