@@ -1654,6 +1654,7 @@ mod tests {
         for (path, role) in [
             ("custom.abcdefghi", ValueKind::Ip),
             ("custom.abcdefghijklmnop", ValueKind::Domain),
+            ("custom.abcdefghijklmno", ValueKind::Ip),
             ("custom.abcdefghijklmnopq", ValueKind::Ip),
             ("custom.x", ValueKind::Domain),
             ("custom.aaaaaaaaa", ValueKind::Ip),
@@ -1690,6 +1691,8 @@ mod tests {
             "bbcdefghi",
             "abcdefgh",
             "abcdefghijklmnop",
+            "abcdefghijklmno",
+            "abcdefghijklmnx",
             "abcdefghijklmnoq",
             "abcdefghijkXmnop",
             "bbcdefghijklmnop",
