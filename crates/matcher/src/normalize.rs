@@ -154,11 +154,47 @@ fn push_domain(s: &str, out: &mut String) {
 /// dot, no surrounding whitespace). Lets the hot path skip the copy.
 pub fn domain_is_normal(s: &str) -> bool {
     let b = s.as_bytes();
-    !b.is_empty()
-        && !b.iter().any(|&c| c.is_ascii_uppercase() || !c.is_ascii())
-        && b[b.len() - 1] != b'.'
-        && !b[0].is_ascii_whitespace()
-        && !b[b.len() - 1].is_ascii_whitespace()
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+        return false;
+    };
+    last != b'.'
+        && !first.is_ascii_whitespace()
+        && !last.is_ascii_whitespace()
+        && !has_upper_or_non_ascii(b)
+}
+
+/// Whether some byte of `b` is an ASCII capital or not ASCII: 8 bytes at a time, the last
+/// word overlapping the one before it (the test is per byte, so bytes read twice do no
+/// harm).
+#[inline]
+fn has_upper_or_non_ascii(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // For a word of ASCII bytes, the high bit of each byte that lies in `A..=Z`: adding
+    // 0x80 - 'A' sets the high bit from 'A' up, adding 0x80 - 'Z' - 1 from 'Z' + 1 up
+    // (no carry crosses a byte, each byte being under 0x80).
+    let flagged = |w: u64| {
+        let low = w & !HIGHS;
+        let upper =
+            (low + ONES * u64::from(0x80 - b'A')) & !(low + ONES * u64::from(0x80 - b'Z' - 1));
+        (w | upper) & HIGHS != 0
+    };
+    if b.len() < 8 {
+        return b.iter().any(|&c| c.is_ascii_uppercase() || !c.is_ascii());
+    }
+    let word = |i: usize| {
+        b.get(i..)
+            .and_then(|r| r.first_chunk::<8>())
+            .map_or(0, |c| u64::from_le_bytes(*c))
+    };
+    let mut i = 0;
+    while i + 8 < b.len() {
+        if flagged(word(i)) {
+            return true;
+        }
+        i += 8;
+    }
+    flagged(word(b.len() - 8))
 }
 
 fn push_ascii_lower(s: &str, out: &mut String) {
@@ -220,34 +256,36 @@ pub(crate) fn fast_v4(b: &[u8]) -> Option<Ipv4Addr> {
     if !(7..=15).contains(&b.len()) {
         return None;
     }
-    // One pass: each byte is a digit of the current octet or the dot that ends it.
+    let digit = |i: usize| match b.get(i) {
+        Some(&c) if c.is_ascii_digit() => Some(u32::from(c - b'0')),
+        _ => None,
+    };
+    // Octet by octet: one to three digits, no leading zero, at most 255, then a dot.
     let mut octets = [0u8; 4];
-    let mut k = 0;
-    let mut v: u32 = 0;
-    let mut digits = 0u32;
-    for &c in b {
-        let d = c.wrapping_sub(b'0');
-        if d < 10 {
-            // At most three digits, and no leading zero.
-            if digits == 3 || (digits == 1 && v == 0) {
+    let mut i = 0;
+    for (k, o) in octets.iter_mut().enumerate() {
+        let mut v = digit(i)?;
+        i += 1;
+        if let Some(d) = digit(i) {
+            if v == 0 {
                 return None;
             }
-            v = v * 10 + u32::from(d);
-            digits += 1;
-        } else if c == b'.' && digits > 0 && v <= 255 && k < 3 {
-            octets[k] = v as u8;
-            k += 1;
-            v = 0;
-            digits = 0;
-        } else {
-            return None;
+            v = v * 10 + d;
+            i += 1;
+            if let Some(d) = digit(i) {
+                v = v * 10 + d;
+                i += 1;
+            }
+        }
+        *o = u8::try_from(v).ok()?;
+        if k < 3 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
         }
     }
-    if k != 3 || digits == 0 || v > 255 {
-        return None;
-    }
-    octets[3] = v as u8;
-    Some(Ipv4Addr::from(octets))
+    (i == b.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// Appends an address as `Display` writes it (IPv6 as RFC 5952 recommends: lowercase
@@ -818,6 +856,49 @@ mod tests {
     /// `fast_v4` accepts exactly what the standard library's IPv4 parser accepts, with
     /// the same address: every dotted form of octets 0-999 with leading zeros, and
     /// random strings of digits, dots and the characters next to them.
+    #[test]
+    fn domain_is_normal_agrees_with_a_byte_by_byte_check() {
+        fn by_bytes(s: &str) -> bool {
+            let b = s.as_bytes();
+            !b.is_empty()
+                && !b.iter().any(|&c| c.is_ascii_uppercase() || !c.is_ascii())
+                && b[b.len() - 1] != b'.'
+                && !b[0].is_ascii_whitespace()
+                && !b[b.len() - 1].is_ascii_whitespace()
+        }
+        // The bytes on either side of the capitals, digits, dots, whitespace and a
+        // two-byte character, at every length up to 40 (every offset of the 8-byte words
+        // and of the overlapping last one).
+        let alphabet = [
+            'a', 'z', 'm', '-', '.', '0', '9', '@', 'A', 'Z', 'M', '[', '`', '{', ' ', '\t', 'é',
+            '\u{7f}',
+        ];
+        let mut x: u64 = 0x00D0_3A14_CA5E;
+        let (mut normal, mut checked) = (0, 0);
+        for len in 0..=40 {
+            for _ in 0..3_000 {
+                let mut t = String::new();
+                for _ in 0..len {
+                    let r = crate::xorshift(&mut x);
+                    // Mostly lowercase, so that the one odd byte lands anywhere.
+                    let c = if r.is_multiple_of(8) {
+                        alphabet[(r >> 8) as usize % alphabet.len()]
+                    } else {
+                        alphabet[(r >> 8) as usize % 3]
+                    };
+                    t.push(c);
+                }
+                assert_eq!(domain_is_normal(&t), by_bytes(&t), "{t:?}");
+                normal += usize::from(by_bytes(&t));
+                checked += 1;
+            }
+        }
+        assert!(
+            normal > 10_000 && checked - normal > 10_000,
+            "{normal} of {checked}"
+        );
+    }
+
     #[test]
     fn fast_v4_agrees_with_the_standard_parser() {
         let mut inputs = Vec::new();
