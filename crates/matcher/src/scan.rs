@@ -235,11 +235,12 @@ impl SeenKey {
         child: u32::MAX,
     };
 
-    /// `self` when `b[ks..]` starts with this key followed by a quote, so that the key
-    /// string starting at `ks - 1` is this key (a remembered key holds no quote and no
-    /// backslash, so the quote after it is the string's end). Reads 16 bytes from `ks`
-    /// and answers `None` when they are not all there, leaving the event's last keys to
-    /// the search.
+    /// `self` when `b[ks..]` starts with this key followed by a quote and a colon (compact
+    /// JSON, as sensors write it), so that the key string starting at `ks - 1` is this key
+    /// (a remembered key holds no quote and no backslash, so the quote after it is the
+    /// string's end). Reads 16 bytes from `ks` and answers `None` when they are not all
+    /// there, leaving the event's last keys, and keys followed by whitespace, to the
+    /// search.
     #[inline(always)]
     fn matches_at(&self, b: &[u8], ks: usize) -> Option<&SeenKey> {
         let len = self.len as usize;
@@ -258,7 +259,8 @@ impl SeenKey {
         } else {
             0
         };
-        (head == self.head && tail == self.tail && b.get(ks + len) == Some(&b'"')).then_some(self)
+        (head == self.head && tail == self.tail && b.get(ks + len..ks + len + 2) == Some(b"\":"))
+            .then_some(self)
     }
 }
 
@@ -583,11 +585,8 @@ impl Scanner {
                 _ => None,
             };
             if let Some(c) = remembered {
-                i = skip_ws(b, i + 1 + c.len as usize + 1);
-                if b.get(i) != Some(&b':') {
-                    return err(i, "expected ':' after a key");
-                }
-                i = skip_ws(b, i + 1);
+                // After the key, its quote and the colon.
+                i = skip_ws(b, i + 1 + c.len as usize + 2);
                 i = match c.child {
                     u32::MAX => skip_value(b, i, depth)?,
                     c => self.walk_value(ctx, b, i, c, depth)?,
