@@ -562,8 +562,13 @@ fn split_host_port(hostport: &str) -> (&str, Option<&str>) {
         }
         return (hostport, None);
     }
+    // A port is the digits after the only colon: `host:8080:` or `a:b:80` have no port
+    // and are kept as they are (not read as `host:8080` with an empty port).
     match hostport.rfind(':') {
-        Some(i) if hostport[i + 1..].bytes().all(|b| b.is_ascii_digit()) => {
+        Some(i)
+            if hostport[i + 1..].bytes().all(|b| b.is_ascii_digit())
+                && !hostport[..i].contains(':') =>
+        {
             (&hostport[..i], Some(&hostport[i + 1..]))
         }
         _ => (hostport, None),
@@ -648,6 +653,11 @@ mod tests {
         assert_eq!(u("http:/X.example"), "http:/X.example");
         assert_eq!(u("://X.example"), "://X.example");
         assert_eq!(u("http://u@v@H.example/p"), "http://u@v@h.example/p");
+        // An empty port is the default; a second colon makes the authority no host and
+        // port, and it stays as it was (lowercased), never the valid URL it resembles.
+        assert_eq!(u("http://H.example:/p"), "http://h.example/p");
+        assert_eq!(u("http://H.example:8080:/p"), "http://h.example:8080:/p");
+        assert_eq!(u("http://a:B:80/p"), "http://a:b:80/p");
     }
 
     #[test]
