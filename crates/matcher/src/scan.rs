@@ -578,8 +578,8 @@ impl Scanner {
             }
             let at = slot;
             slot += 1;
-            // The key remembered at this position, when the bytes here are that key and
-            // its closing quote: no search for the string's end, no lookup.
+            // The key remembered at this position, when the bytes here are that key, its
+            // closing quote and a colon: no search for the string's end, no lookup.
             let remembered = match self.seen.get(at) {
                 Some(s) if at < slots_end => s.matches_at(b, i + 1).copied(),
                 _ => None,
