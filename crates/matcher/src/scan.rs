@@ -584,42 +584,37 @@ impl Scanner {
                 Some(s) if at < slots_end => s.matches_at(b, i + 1).copied(),
                 _ => None,
             };
-            if let Some(c) = remembered {
-                // After the key, its quote and the colon.
-                i = skip_ws(b, i + 1 + c.len as usize + 2);
-                i = match c.child {
-                    u32::MAX => skip_value(b, i, depth)?,
-                    c => self.walk_value(ctx, b, i, c, depth)?,
-                };
-                i = skip_ws(b, i);
-                match b.get(i) {
-                    Some(b',') => i = skip_ws(b, i + 1),
-                    Some(b'}') => return Ok(i + 1),
-                    _ => return err(i, "expected ',' or '}' in an object"),
+            let child = match remembered {
+                Some(c) => {
+                    // After the key, its quote and the colon.
+                    i = skip_ws(b, i + 1 + c.len as usize + 2);
+                    (c.child != u32::MAX).then_some(c.child)
                 }
-                continue;
-            }
-            let (ks, ke, esc) = string_end(b, i)?;
-            let child = if esc {
-                let mut kb = std::mem::take(&mut self.key_buf);
-                unescape_into(&b[ks..ke], ks, &mut kb)?;
-                let c = self.map.step(node, &kb);
-                self.key_buf = kb;
-                c
-            } else {
-                let head = crate::fields::key_tag_at(b, ks, ke);
-                let key = &b[ks..ke];
-                if at < slots_end {
-                    self.remembered_step(node, at, key, head)
-                } else {
-                    self.map.step_tagged(node, key, head)
+                None => {
+                    let (ks, ke, esc) = string_end(b, i)?;
+                    let child = if esc {
+                        let mut kb = std::mem::take(&mut self.key_buf);
+                        unescape_into(&b[ks..ke], ks, &mut kb)?;
+                        let c = self.map.step(node, &kb);
+                        self.key_buf = kb;
+                        c
+                    } else {
+                        let head = crate::fields::key_tag_at(b, ks, ke);
+                        let key = &b[ks..ke];
+                        if at < slots_end {
+                            self.remembered_step(node, at, key, head)
+                        } else {
+                            self.map.step_tagged(node, key, head)
+                        }
+                    };
+                    i = skip_ws(b, ke + 1);
+                    if b.get(i) != Some(&b':') {
+                        return err(i, "expected ':' after a key");
+                    }
+                    i = skip_ws(b, i + 1);
+                    child
                 }
             };
-            i = skip_ws(b, ke + 1);
-            if b.get(i) != Some(&b':') {
-                return err(i, "expected ':' after a key");
-            }
-            i = skip_ws(b, i + 1);
             i = match child {
                 Some(c) => self.walk_value(ctx, b, i, c, depth)?,
                 None => skip_value(b, i, depth)?,
