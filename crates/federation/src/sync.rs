@@ -8,8 +8,9 @@
 //! collection) is saved after the transaction is committed, so a sync interrupted at
 //! any point resumes where its last commit ended; a page fetched twice is stored once
 //! (idempotent by (id, version)). Pages are fetched ahead by a task of their own (up to
-//! [`FETCH_AHEAD`] waiting), and a commit that fell due runs while the next page is
-//! checked, so the peer keeps serving while this node writes and commits. Before
+//! [`FETCH_AHEAD`] waiting), and each checked page is written (and a commit that fell
+//! due is run) while the next page is checked, so the peer keeps serving and this
+//! node's checks go on while its store writes and commits. Before
 //! pulling it applies the peer's recalls and deletions. Push (`push_peer`) sends new
 //! local versions to peers marked for it.
 
@@ -47,8 +48,6 @@ struct OpenBatch<'a> {
     objects: usize,
     /// The cursor to save once committed.
     cursor: Option<String>,
-    /// Metadata written in the open transaction (not yet visible to readers).
-    docs: hashbrown::HashMap<String, policy::MetaDoc>,
 }
 
 impl<'a> OpenBatch<'a> {
@@ -59,7 +58,6 @@ impl<'a> OpenBatch<'a> {
             commit_after,
             objects: 0,
             cursor: None,
-            docs: hashbrown::HashMap::new(),
         }
     }
 
@@ -67,48 +65,24 @@ impl<'a> OpenBatch<'a> {
         self.objects >= COMMIT_OBJECTS || self.opened.elapsed() >= self.commit_after
     }
 
-    /// Commits what is open, then saves the cursor under `key`.
-    async fn commit(&mut self, store: &'a dyn Store, key: &str) -> Result<(), FederationError> {
-        if let Some(committing) = self.start_commit(store, key) {
-            committing.await?;
-        }
-        self.committed();
-        Ok(())
-    }
-
-    /// Takes the open transaction and its cursor out of the batch, which starts over
-    /// empty, and returns the future that commits them (then saves the cursor under
-    /// `key`). The metadata written stays in `docs` until the caller has awaited it
-    /// (readers do not see it before), and is then cleared with [`Self::committed`].
-    fn start_commit(&mut self, store: &'a dyn Store, key: &str) -> Option<Committing<'a>> {
+    /// Commits what is open, then saves the cursor under `key`; the batch starts over
+    /// empty. Returns whether anything was committed.
+    async fn commit(&mut self, store: &'a dyn Store, key: &str) -> Result<bool, FederationError> {
         let tx = self.tx.take();
         let cursor = self.cursor.take();
         self.objects = 0;
         if tx.is_none() && cursor.is_none() {
-            return None;
+            return Ok(false);
         }
-        let key = key.to_owned();
-        Some(Box::pin(async move {
-            if let Some(tx) = tx {
-                tx.commit().await?;
-            }
-            if let Some(cursor) = cursor {
-                store.set_state(&key, &cursor).await?;
-            }
-            Ok(())
-        }))
-    }
-
-    /// After a commit started by [`Self::start_commit`] has completed: its metadata is
-    /// now what readers see.
-    fn committed(&mut self) {
-        self.docs.clear();
+        if let Some(tx) = tx {
+            tx.commit().await?;
+        }
+        if let Some(cursor) = cursor {
+            store.set_state(key, &cursor).await?;
+        }
+        Ok(true)
     }
 }
-
-/// A commit under way (see [`OpenBatch::start_commit`]).
-type Committing<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), FederationError>> + Send + 'a>>;
 
 /// Pages fetched ahead of the one being stored.
 const FETCH_AHEAD: usize = 2;
@@ -291,36 +265,69 @@ pub async fn pull_peer(
             ..ObjectQuery::default()
         };
         // Pages are fetched ahead by their own task (at most [`FETCH_AHEAD`] waiting),
-        // so the peer goes on serving while this node checks, writes and commits; a
-        // commit that fell due runs while the next page is checked, and only that
-        // page's writes wait for it.
+        // so the peer goes on serving while this node checks, writes and commits. Each
+        // checked page is written (and the transaction committed when due) while the
+        // next page is checked: the store's writer and the checks run side by side.
         let mut pages = FetchAhead::start(client.clone(), api_root.clone(), coll.clone(), query);
-        let mut current = pages.next().await?;
         let mut batch = OpenBatch::new(commit_after);
-        let mut committing: Option<Committing<'_>> = None;
-        while let Some(page) = current {
-            let (checked, done) = tokio::join!(
-                check_page(node, &dir, peer, page, &mut report, &batch.docs),
-                async {
-                    match committing.take() {
-                        Some(c) => c.await.map(|()| true),
-                        None => Ok(false),
+        // The metadata of the pages written or being written since the last commit
+        // (readers of the store do not see it before), for the checks of later pages.
+        let mut pending: hashbrown::HashMap<String, policy::MetaDoc> = hashbrown::HashMap::new();
+        // A checked page waiting to be written.
+        let mut ready: Option<CheckedPage> = None;
+        loop {
+            let page = match pages.next().await {
+                Ok(page) => page,
+                Err(e) => {
+                    // A failed fetch: what was checked and stored so far is committed.
+                    if let Some(r) = ready.take() {
+                        let w = write_page(store, &into, r, &mut batch).await?;
+                        report.add_written(w);
                     }
+                    batch.commit(store, &key).await?;
+                    return Err(e);
+                }
+            };
+            let last = page.is_none();
+            let mut to_write = ready.take();
+            if let Some(r) = &mut to_write {
+                pending.extend(r.docs.drain(..));
+            }
+            let (checked, written) = tokio::join!(
+                async {
+                    match page {
+                        Some(p) => check_page(node, &dir, peer, p, &mut report, &pending)
+                            .await
+                            .map(Some),
+                        None => Ok(None),
+                    }
+                },
+                async {
+                    let w = match to_write {
+                        Some(r) => Some(write_page(store, &into, r, &mut batch).await?),
+                        None => None,
+                    };
+                    let committed = if last || batch.due() {
+                        batch.commit(store, &key).await?
+                    } else {
+                        false
+                    };
+                    Ok::<_, FederationError>((w, committed))
                 }
             );
-            if done? {
-                batch.committed();
+            let (w, committed) = written?;
+            if let Some(w) = w {
+                report.add_written(w);
             }
-            write_page(store, &into, checked?, &mut report, &mut batch).await?;
-            let next = pages.next().await;
-            match &next {
-                Ok(Some(_)) if batch.due() => committing = batch.start_commit(store, &key),
-                Ok(Some(_)) => {}
-                // The last page, or a failed fetch: what is stored so far is committed.
-                _ => batch.commit(store, &key).await?,
+            if committed {
+                // Everything written so far is committed: readers see its metadata.
+                pending.clear();
             }
+            ready = checked?;
             progress(&report);
-            current = next?;
+            if last {
+                break;
+            }
         }
     }
     progress(&report);
@@ -396,21 +403,37 @@ async fn check_page(
     })
 }
 
+/// What writing one page did.
+#[derive(Debug, Default)]
+struct Written {
+    stored: u64,
+    duplicates: u64,
+    rejected: Vec<String>,
+}
+
+impl SyncReport {
+    fn add_written(&mut self, w: Written) {
+        self.stored += w.stored;
+        self.duplicates += w.duplicates;
+        self.rejected.extend(w.rejected);
+    }
+}
+
 /// Stores a checked page (objects and metadata) in the open transaction of `batch`
 /// (opened here when there is none), whose cursor becomes the page's.
 async fn write_page<'a>(
     store: &'a dyn Store,
     into: &CollectionId,
     page: CheckedPage,
-    report: &mut SyncReport,
     batch: &mut OpenBatch<'a>,
-) -> Result<(), FederationError> {
+) -> Result<Written, FederationError> {
     let CheckedPage {
         mut news,
         mut rows,
-        docs,
+        docs: _,
         cursor,
     } = page;
+    let mut written = Written::default();
     if !news.is_empty() {
         let tx = match &mut batch.tx {
             Some(tx) => tx,
@@ -424,12 +447,11 @@ async fn write_page<'a>(
         let outcomes = tx.insert(&news, std::slice::from_ref(into)).await?;
         tx.put_meta(&rows).await?;
         batch.objects += news.len();
-        batch.docs.extend(docs);
         for o in outcomes {
             match o {
-                store::InsertOutcome::Inserted { .. } => report.stored += 1,
-                store::InsertOutcome::Duplicate => report.duplicates += 1,
-                store::InsertOutcome::Conflict { existing_hash } => report.rejected.push(format!(
+                store::InsertOutcome::Inserted { .. } => written.stored += 1,
+                store::InsertOutcome::Duplicate => written.duplicates += 1,
+                store::InsertOutcome::Conflict { existing_hash } => written.rejected.push(format!(
                     "version conflict with stored content {existing_hash}"
                 )),
             }
@@ -438,7 +460,7 @@ async fn write_page<'a>(
     if cursor.is_some() {
         batch.cursor = cursor;
     }
-    Ok(())
+    Ok(written)
 }
 
 /// One recall or deletion a peer asks this node to apply.

@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{json, Value};
@@ -49,10 +49,12 @@ fn node_id_and_key(data: &Path) -> (String, String) {
     )
 }
 
-#[test]
-fn many_pages_committed_one_by_one_arrive_once_each() {
-    let root = tempfile::tempdir().unwrap();
-    let (a, b) = (root.path().join("a"), root.path().join("b"));
+/// Nodes A (serving pages of 7, `--max-page-size 7`) and B, under `root`: A has
+/// imported `objects` (in this order) into a collection shared to B's organisation, with
+/// an agreement up to AMBER+STRICT; B knows A as peer "A". Returns A's and B's data
+/// directories and A's server.
+fn two_nodes(root: &Path, objects: &[Value]) -> (PathBuf, PathBuf, common::Server) {
+    let (a, b) = (root.join("a"), root.join("b"));
     for d in [&a, &b] {
         for org in ["org-a", "org-b"] {
             ok(
@@ -87,21 +89,16 @@ fn many_pages_committed_one_by_one_arrive_once_each() {
     );
     ok(&a, &["share", "intel", "--recipient", "org-b"]);
 
-    // Version 1 of object 0 first, version 2 last: they travel in different pages
-    // (and different transactions at B).
-    let file = root.path().join("objects.jsonl");
+    let file = root.join("objects.jsonl");
     let mut f = std::fs::File::create(&file).unwrap();
-    for n in 0..OBJECTS {
-        writeln!(f, "{}", indicator(n, "2026-11-01T00:00:00.000Z")).unwrap();
+    for o in objects {
+        writeln!(f, "{o}").unwrap();
     }
-    writeln!(f, "{}", indicator(0, "2026-11-02T00:00:00.000Z")).unwrap();
     drop(f);
     ok(
         &a,
         &["import", "--collection", "intel", file.to_str().unwrap()],
     );
-    let versions = u64::from(OBJECTS) + 1;
-
     ok(
         &a,
         &[
@@ -174,6 +171,20 @@ fn many_pages_committed_one_by_one_arrive_once_each() {
         .status()
         .unwrap();
     assert!(added.success(), "peer add at B failed");
+    (a, b, server)
+}
+
+#[test]
+fn many_pages_committed_one_by_one_arrive_once_each() {
+    let root = tempfile::tempdir().unwrap();
+    // Version 1 of object 0 first, version 2 last: they travel in different pages
+    // (and different transactions at B).
+    let mut objects: Vec<Value> = (0..OBJECTS)
+        .map(|n| indicator(n, "2026-11-01T00:00:00.000Z"))
+        .collect();
+    objects.push(indicator(0, "2026-11-02T00:00:00.000Z"));
+    let versions = objects.len() as u64;
+    let (a, b, _server) = two_nodes(root.path(), &objects);
 
     let first: Value = serde_json::from_str(&ok(
         &b,
@@ -209,4 +220,41 @@ fn many_pages_committed_one_by_one_arrive_once_each() {
         verify.contains(&format!("egress ledger intact: {versions} entries")),
         "{verify}"
     );
+}
+
+/// Two versions of one object in consecutive pages of one transaction: B checks the
+/// second page while it writes the first, so the second version's metadata must come
+/// from what the open transaction holds (not yet visible to the store's readers) and
+/// keep the first version's signature beside its own.
+#[test]
+fn a_later_version_in_the_next_page_keeps_the_first_versions_signature() {
+    let root = tempfile::tempdir().unwrap();
+    // Pages of 7: version 1 of object 0 opens the first page, version 2 opens the second.
+    let mut objects: Vec<Value> = (0..7)
+        .map(|n| indicator(n, "2026-11-01T00:00:00.000Z"))
+        .collect();
+    objects.push(indicator(0, "2026-11-02T00:00:00.000Z"));
+    objects.extend((7..20).map(|n| indicator(n, "2026-11-01T00:00:00.000Z")));
+    let versions = objects.len() as u64;
+    let (_a, b, _server) = two_nodes(root.path(), &objects);
+
+    // The default commit (10 s or 100,000 objects): every page in one transaction.
+    let report: Value = serde_json::from_str(&ok(&b, &["sync", "--peer", "A", "--json"])).unwrap();
+    let r = &report[0];
+    assert_eq!(r["stored"], json!(versions), "{report}");
+    assert_eq!(r["pages"], json!(versions.div_ceil(7)), "{report}");
+    assert_eq!(r["rejected"], json!([]), "{report}");
+
+    let id = indicator(0, "2026-11-01T00:00:00.000Z")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rows = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let st = store::open(&b, None).await.unwrap();
+        st.get_meta(std::slice::from_ref(&id)).await.unwrap()
+    });
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let doc: Value = serde_json::from_str(&rows[0].json).unwrap();
+    let signatures = doc["signatures"].as_object().unwrap();
+    assert_eq!(signatures.len(), 2, "both versions' signatures: {doc}");
 }
