@@ -313,8 +313,8 @@ pub struct WindowRow {
     /// SCO ids this call added to `sco_ids`.
     pub new_sco_ids: Vec<String>,
     /// False when only redelivered (duplicate) hits touched the window: it is returned
-    /// unchanged, so a caller that crashed after counting but before writing the
-    /// window's STIX objects writes them on the redelivery.
+    /// as it is, with nothing new to write (the early-warning engine writes a window's
+    /// STIX objects and alert in the transaction that counts its hits).
     pub changed: bool,
 }
 

@@ -294,47 +294,47 @@ async fn general_patterns_fire_across_events() {
     assert_eq!((r.pattern_matches, r.alerts), (1, 1));
 }
 
-/// A worker that died after counting its hits but before writing the sighting: the
-/// redelivery (counted as duplicates) writes the missing sighting and raises the alert.
+/// Events counted before (a re-read, a redelivery) write nothing: the transaction that
+/// counted them wrote their window's sighting and alert. A sighting deleted since is not
+/// brought back, and no second alert is raised; a new event in the window writes its
+/// next version.
 #[tokio::test]
-async fn redelivery_after_a_crash_writes_the_missing_sighting() {
+async fn redelivered_events_write_nothing() {
     let (_d, store, engine) =
         engine_with(&[indicator(1, "[domain-name:value = 'evil.example']", "")]).await;
-    let t = stix::Timestamp::parse("2026-03-01T10:05:00Z").unwrap();
-    let start = 1_772_359_200; // 2026-03-01T10:00:00Z
-    assert_eq!(t.unix_seconds().div_euclid(3600) * 3600, start);
-    let indicator_id = "indicator--00000000-0000-4000-8000-000000000001";
-    let (sighting_id, _) =
-        warning::aggregate::window_ids(engine.identity_id(), indicator_id, start);
-    // What the dead worker got done: the count, nothing else.
-    store
-        .record_hits(
-            &[store::HitRow {
-                sighting_id: sighting_id.clone(),
-                indicator_id: indicator_id.into(),
-                window_start: start,
-                event_key: "p:0".into(),
-                observed_micros: t.unix_micros(),
-                sco_id: None,
-            }],
-            store::now_micros(),
-            100,
-        )
-        .await
-        .unwrap();
-    assert!(sightings(store.as_ref()).await.is_empty());
     let line = dns("2026-03-01T10:05:00.000000+0000", "evil.example");
     let r = engine.process(batch(&[&line], "p")).await.unwrap();
-    assert_eq!((r.counted, r.duplicates, r.alerts), (0, 1, 1));
+    assert_eq!((r.counted, r.sightings, r.alerts), (1, 1, 1));
+    let s = sightings(store.as_ref()).await;
+    assert_eq!(s.len(), 1);
+    let sighting_id = s[0]["id"].as_str().unwrap().to_owned();
+    let deleted = store
+        .delete_object(None, &sighting_id, &store::VersionFilter::all(), &[])
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1);
+
+    let r = engine.process(batch(&[&line], "p")).await.unwrap();
+    assert_eq!(
+        (r.counted, r.duplicates, r.sightings, r.alerts),
+        (0, 1, 0, 0)
+    );
+    assert!(sightings(store.as_ref()).await.is_empty());
+    assert_eq!(engine.list_alerts(None, 10).await.unwrap().len(), 1);
+
+    // A new event in the same window: its next version, counting both.
+    let later = dns("2026-03-01T10:06:00.000000+0000", "evil.example");
+    let r = engine.process(batch(&[&line, &later], "p")).await.unwrap();
+    assert_eq!(
+        (r.counted, r.duplicates, r.sightings, r.alerts),
+        (1, 1, 1, 0)
+    );
     let s = sightings(store.as_ref()).await;
     assert_eq!(s.len(), 1);
     assert_eq!(
         (s[0]["id"].as_str(), &s[0]["count"]),
-        (Some(sighting_id.as_str()), &serde_json::json!(1))
+        (Some(sighting_id.as_str()), &serde_json::json!(2))
     );
-    // A further redelivery changes nothing.
-    let r = engine.process(batch(&[&line], "p")).await.unwrap();
-    assert_eq!((r.counted, r.duplicates, r.alerts), (0, 1, 0));
     assert_eq!(engine.list_alerts(None, 10).await.unwrap().len(), 1);
 }
 

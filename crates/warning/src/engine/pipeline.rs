@@ -532,17 +532,15 @@ impl Engine {
         report.counted = outcome.counted;
         report.duplicates = outcome.duplicates;
 
+        // A window touched only by events counted before (a re-read, a redelivery)
+        // did not change, and has nothing to write: whoever counted those events wrote
+        // the window's objects and alert in the same transaction as the counts.
+        // (Writing it again would also bring back a sighting or an alert deleted since.)
+        let changed: Vec<&store::WindowRow> =
+            outcome.windows.iter().filter(|w| w.changed).collect();
         let mut objects = Vec::new();
-        for w in &outcome.windows {
-            // A window touched only by redelivered events is written again as it is: a
-            // worker that died after counting but before writing left it missing (the
-            // insert is a no-op when it is there).
-            let sco_ids = if w.changed {
-                &w.new_sco_ids
-            } else {
-                &w.sco_ids
-            };
-            for id in sco_ids {
+        for w in &changed {
+            for id in &w.new_sco_ids {
                 if let Some(o) = scos.get(id) {
                     objects.push(NewObject::from_object(o));
                 }
@@ -574,18 +572,15 @@ impl Engine {
                 tracing::warn!(id = %o.id, version = %o.version_text, "sighting version conflict");
             }
         }
-        let sightings = outcome.windows.iter().filter(|w| w.changed).count() as u64;
+        let sightings = changed.len() as u64;
 
         // Alerts: a window's first version raises one; a later version updates its
-        // count; a window touched only by redeliveries gets its alert if a worker died
-        // before writing it. One read and one write of the alert records per batch.
-        let alert_ids: Vec<String> = outcome
-            .windows
+        // count. One read and one write of the alert records per batch.
+        let alert_ids: Vec<String> = changed
             .iter()
             .map(|w| crate::alert::alert_id(&w.sighting_id))
             .collect();
-        let wanted: Vec<&str> = outcome
-            .windows
+        let wanted: Vec<&str> = changed
             .iter()
             .zip(&alert_ids)
             .filter(|(w, _)| !w.first_version)
@@ -599,12 +594,11 @@ impl Engine {
         }
         let mut raise = Vec::new();
         let mut updates = Vec::new();
-        for (w, id) in outcome.windows.iter().zip(&alert_ids) {
+        for (w, id) in changed.iter().zip(&alert_ids) {
             let seen = observed.get(&w.sighting_id).cloned().unwrap_or_default();
             match existing.remove(id) {
-                Some(row) if w.changed => updates.push(AlertRecord::follow_window(&row, w, seen)?),
-                Some(_) => {}
-                None => raise.push((w, seen)),
+                Some(row) => updates.push(AlertRecord::follow_window(&row, w, seen)?),
+                None => raise.push((*w, seen)),
             }
         }
         if !updates.is_empty() {
