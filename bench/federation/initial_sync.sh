@@ -11,6 +11,9 @@
 # IMPORT_ARGS adds arguments to the import at A (IMPORT_ARGS=--no-sign: versions are not
 # signed as they are stored, so A signs every copy as it leaves, as before publication
 # signing; use another WORKDIR, since the import is kept per WORKDIR and N).
+# DROP_LEDGER_OBJECT_INDEX=1 (an experiment, with a reused import): A's ledger index on
+# (object_id, seq) is dropped before A serves, to measure what maintaining it costs
+# (recalls and deletions at A would then read the whole ledger).
 set -euo pipefail
 N=${1:-1000000}
 W=${2:-$(mktemp -d)}
@@ -33,6 +36,10 @@ done
 if [ -d "$W/a-imported-$N" ] && [ "${REIMPORT:-0}" != 1 ]; then
   rm -rf "$A"; cp -a "$W/a-imported-$N" "$A"
   echo "import at A: reused $W/a-imported-$N"
+  if [ "${DROP_LEDGER_OBJECT_INDEX:-0}" = 1 ]; then
+    python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('DROP INDEX egress_ledger_object'); c.commit()" "$A/nadhir.db"
+    echo "  (experiment: A's egress_ledger_object index dropped)"
+  fi
 else
   echo "import at A: $N objects"
   /usr/bin/time -f "  import: %e s wall, %M KiB peak RSS" "$BIN" --data-dir "$A" import --collection intel ${IMPORT_ARGS:-} "$W/corpus-$N.jsonl" 2>&1 | grep -E "import:|imported" || true
