@@ -1341,6 +1341,20 @@ macro_rules! impl_store {
                     }
                     q.execute(&mut *tx).await?;
                 }
+                // Which rows concern which object, in batches (see the constant).
+                let through: i64 = sqlx::query_scalar($crate::sql::EGRESS_BY_OBJECT_THROUGH)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if seq - through >= $crate::sql::EGRESS_BY_OBJECT_BATCH {
+                    sqlx::query($crate::sql::INDEX_EGRESS_BY_OBJECT)
+                        .bind(through)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query($crate::sql::SET_EGRESS_BY_OBJECT_THROUGH)
+                        .bind(seq)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 Ok(out)
             }

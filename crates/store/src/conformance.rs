@@ -2293,4 +2293,52 @@ pub async fn egress_of_objects_reads_only_theirs(s: &dyn Store) {
         ]
     );
     assert!(s.egress_of_objects(&[]).await.unwrap().is_empty());
+
+    // Enough further rows for a batch of `egress_by_object` (rows before it are looked
+    // up there, rows after it in the ledger's tail), then more rows about obj-3: the
+    // same answers, every row once, oldest first.
+    let filler: Vec<crate::EgressEntry> = (0..crate::sql::EGRESS_BY_OBJECT_BATCH)
+        .map(|n| {
+            let mut e = egress("identity--p1", 7, "sent");
+            e.object_id = format!("indicator--filler-{n}");
+            e
+        })
+        .collect();
+    for chunk in filler.chunks(20_000) {
+        s.append_egress(chunk, 3).await.unwrap();
+    }
+    let mut last = egress("identity--p2", 3, "recall");
+    last.object_id = "indicator--obj-3".into();
+    s.append_egress(&[last], 4).await.unwrap();
+    let again = s.egress_of_objects(&ask).await.unwrap();
+    assert_eq!(again.len(), rows.len() + 1);
+    assert_eq!(&again[..rows.len()], &rows[..]);
+    let three: Vec<(&str, &str)> = again
+        .iter()
+        .filter(|r| r.entry.object_id == "indicator--obj-3")
+        .map(|r| (r.entry.peer.as_str(), r.entry.action.as_str()))
+        .collect();
+    assert_eq!(
+        three,
+        [
+            ("identity--p1", "sent"),
+            ("identity--p2", "sent"),
+            ("identity--p1", "recall"),
+            ("identity--p2", "recall")
+        ]
+    );
+    let some_filler = s
+        .egress_of_objects(&[
+            "indicator--filler-0".into(),
+            "indicator--filler-99999".into(),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        some_filler
+            .iter()
+            .map(|r| r.entry.object_id.as_str())
+            .collect::<Vec<_>>(),
+        ["indicator--filler-0", "indicator--filler-99999"]
+    );
 }

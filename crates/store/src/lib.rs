@@ -390,8 +390,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: usize,
     ) -> Result<Vec<EgressRow>>;
     /// Every ledger row about one of `object_ids` (any peer, any action), oldest first.
-    /// Read through the index on (object_id, seq), so a recall or a deletion costs in
-    /// proportion to what it concerns, not to the size of the ledger.
+    /// Read through `egress_by_object` (object id, seq), which `append_egress` fills in
+    /// batches, and the ledger's rows after the last batch (fewer than a batch, read by
+    /// seq), so a recall or a deletion costs in proportion to what it concerns and to a
+    /// batch, not to the size of the ledger.
     async fn egress_of_objects(&self, object_ids: &[String]) -> Result<Vec<EgressRow>>;
 }
 
