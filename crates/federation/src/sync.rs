@@ -276,17 +276,11 @@ pub async fn pull_peer(
         // A checked page waiting to be written.
         let mut ready: Option<CheckedPage> = None;
         loop {
-            let page = match pages.next().await {
-                Ok(page) => page,
-                Err(e) => {
-                    // A failed fetch: what was checked and stored so far is committed.
-                    if let Some(r) = ready.take() {
-                        let w = write_page(store, &into, r, &mut batch).await?;
-                        report.add_written(w);
-                    }
-                    batch.commit(store, &key).await?;
-                    return Err(e);
-                }
+            // A failed fetch ends the collection like its last page: what was checked
+            // is written and committed, then the error is returned.
+            let (page, failed) = match pages.next().await {
+                Ok(page) => (page, None),
+                Err(e) => (None, Some(e)),
             };
             let last = page.is_none();
             let mut to_write = ready.take();
@@ -325,6 +319,9 @@ pub async fn pull_peer(
             }
             ready = checked?;
             progress(&report);
+            if let Some(e) = failed {
+                return Err(e);
+            }
             if last {
                 break;
             }

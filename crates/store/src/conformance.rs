@@ -2278,14 +2278,14 @@ pub async fn egress_of_objects_reads_only_theirs(s: &dyn Store) {
     // 50 multiples of 5 (one row each, obj-120 has 3) + obj-3 (3 rows) + obj-249 (3 rows).
     assert_eq!(rows.len(), 50 + 2 + 3 + 3);
     assert!(rows.iter().all(|r| ask.contains(&r.entry.object_id)));
-    let of = |id: &str| {
+    fn of<'a>(rows: &'a [crate::EgressRow], id: &str) -> Vec<(&'a str, &'a str)> {
         rows.iter()
             .filter(|r| r.entry.object_id == id)
             .map(|r| (r.entry.peer.as_str(), r.entry.action.as_str()))
-            .collect::<Vec<_>>()
-    };
+            .collect()
+    }
     assert_eq!(
-        of("indicator--obj-3"),
+        of(&rows, "indicator--obj-3"),
         [
             ("identity--p1", "sent"),
             ("identity--p2", "sent"),
@@ -2313,13 +2313,8 @@ pub async fn egress_of_objects_reads_only_theirs(s: &dyn Store) {
     let again = s.egress_of_objects(&ask).await.unwrap();
     assert_eq!(again.len(), rows.len() + 1);
     assert_eq!(&again[..rows.len()], &rows[..]);
-    let three: Vec<(&str, &str)> = again
-        .iter()
-        .filter(|r| r.entry.object_id == "indicator--obj-3")
-        .map(|r| (r.entry.peer.as_str(), r.entry.action.as_str()))
-        .collect();
     assert_eq!(
-        three,
+        of(&again, "indicator--obj-3"),
         [
             ("identity--p1", "sent"),
             ("identity--p2", "sent"),
